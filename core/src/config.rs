@@ -1,0 +1,314 @@
+//! Node configuration: the native TOML form, its defaults and its validation.
+//!
+//! The same [`Config`] is produced by the TOML reader here and by the source system's
+//! `/etc/hostconfig` reader in [`crate::hostconfig`], so every driver sees one shape.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use thiserror::Error;
+
+/// The UDP port of the source system's heartbeatd/failoverd, used when an address has none.
+pub const DEFAULT_PORT: u16 = 1694;
+
+/// The shortest heartbeat interval accepted (VRRPv3 allows 10 ms too).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Everything one node needs to take part in a failover group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who this node is.
+    pub node: NodeSettings,
+    /// Timing and safety settings shared by the whole group.
+    #[serde(default)]
+    pub protocol: ProtocolSettings,
+    /// The networks heartbeats travel on (the public LAN and the direct link, in the source).
+    #[serde(rename = "path")]
+    pub paths: Vec<PathSettings>,
+    /// The virtual addresses the group's owner holds.
+    #[serde(rename = "vip", default)]
+    pub vips: Vec<VipSettings>,
+    /// Where notifications go.
+    #[serde(default)]
+    pub notify: NotifySettings,
+    /// How hook scripts are run.
+    #[serde(default)]
+    pub hooks: HookSettings,
+}
+
+/// This node's identity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Unique name within the group; carried in every message (at most 64 bytes).
+    pub name: String,
+    /// 1–255; the highest-priority live node owns the addresses. Ties go to the smaller name.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+}
+
+/// Which guarantee the group gives when the network misbehaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The source system's behaviour: an owner whenever one can be, at the price of split brain
+    /// when every path between live nodes is cut.
+    #[default]
+    Classic,
+}
+
+/// Timing and safety settings; every node of a group should use the same values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolSettings {
+    /// The safety mode.
+    pub mode: Mode,
+    /// Time between heartbeats (default 1 s, at least 10 ms).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Silence after which a path, and when every path is silent a peer, counts as dead
+    /// (default 3 × interval).
+    #[serde(with = "humantime_serde")]
+    pub dead_after: Option<Duration>,
+    /// Whether a higher-priority node takes the addresses back when it returns (default true,
+    /// like the source's automatic failback).
+    pub preempt: bool,
+    /// Group number, so several groups can share a port (like VRRP's virtual router id).
+    pub group: u16,
+    /// Shared key; when set every message carries an HMAC-SHA256 tag (at least 16 bytes).
+    pub auth_key: Option<String>,
+}
+
+/// One network heartbeats travel on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathSettings {
+    /// Name used in notifications and status ("public", "direct").
+    pub name: String,
+    /// Local address to send from and listen on; `None` means any address on the default port.
+    #[serde(default)]
+    pub local: Option<SocketAddr>,
+    /// Peer addresses on this path that receive every heartbeat.
+    #[serde(default)]
+    pub peers: Vec<SocketAddr>,
+}
+
+/// One virtual address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VipSettings {
+    /// The address clients use (the one behind store.example.com).
+    pub address: IpAddr,
+    /// Prefix length (default 24 for IPv4, 64 for IPv6).
+    #[serde(default)]
+    pub prefix: Option<u8>,
+    /// Interface the address is added to.
+    pub interface: String,
+}
+
+/// Where notifications go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// `FAILOVER_EMAIL_RECIPIENT`; root@localhost if unset, as in the source.
+    pub email_recipient: String,
+}
+
+/// How hooks run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HookSettings {
+    /// A hook with no answer by then counts as failed (a hung `Test` vetoes).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Directory holding one sub-directory of scripts per virtual address (used by the daemon).
+    pub dir: Option<String>,
+}
+
+fn default_priority() -> u8 {
+    100
+}
+
+impl Default for ProtocolSettings {
+    fn default() -> Self {
+        ProtocolSettings {
+            mode: Mode::Classic,
+            interval: Duration::from_secs(1),
+            dead_after: None,
+            preempt: true,
+            group: 1,
+            auth_key: None,
+        }
+    }
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            email_recipient: "root@localhost".to_string(),
+        }
+    }
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        HookSettings {
+            timeout: Duration::from_secs(10),
+            dir: None,
+        }
+    }
+}
+
+impl VipSettings {
+    /// The prefix length, defaulted by address family.
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix.unwrap_or(match self.address {
+            IpAddr::V4(_) => 24,
+            IpAddr::V6(_) => 64,
+        })
+    }
+}
+
+/// A configuration that cannot be used, naming the field at fault.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// The text is not valid TOML or does not fit the schema.
+    #[error("{source_name}: {message}")]
+    Parse {
+        /// File name (or other label) of the text.
+        source_name: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A field has a value the protocol cannot work with.
+    #[error("field `{field}`: {message}")]
+    Invalid {
+        /// Dotted path of the field, e.g. `protocol.interval` or `path[1].peers`.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Parses and validates native TOML; `source_name` (usually the file name) prefixes errors.
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            source_name: source_name.to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML, e.g. to show what a hostconfig file was read as.
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string_pretty(self).expect("a Config always serializes")
+    }
+
+    /// Silence after which a path or peer counts as dead.
+    pub fn dead_after(&self) -> Duration {
+        self.protocol
+            .dead_after
+            .unwrap_or(self.protocol.interval * 3)
+    }
+
+    /// Checks every rule the protocol relies on; the error names the first offending field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let name = &self.node.name;
+        if name.is_empty() || name.len() > 64 {
+            return Err(invalid("node.name", "must be 1 to 64 bytes long"));
+        }
+        if self.node.priority == 0 {
+            return Err(invalid("node.priority", "must be between 1 and 255"));
+        }
+        let p = &self.protocol;
+        if p.interval < MIN_INTERVAL || p.interval > Duration::from_secs(60) {
+            return Err(invalid(
+                "protocol.interval",
+                format!("is {:?}; must be between 10ms and 60s", p.interval),
+            ));
+        }
+        if let Some(dead) = p.dead_after {
+            if dead < p.interval * 2 {
+                return Err(invalid(
+                    "protocol.dead_after",
+                    format!(
+                        "is {dead:?}; must be at least twice protocol.interval ({:?}) so one lost heartbeat is not a failure",
+                        p.interval
+                    ),
+                ));
+            }
+        }
+        if let Some(key) = &p.auth_key {
+            if key.len() < 16 {
+                return Err(invalid(
+                    "protocol.auth_key",
+                    "must be at least 16 bytes long",
+                ));
+            }
+        }
+        if self.paths.is_empty() {
+            return Err(invalid("path", "at least one [[path]] is required"));
+        }
+        if self.paths.len() > 8 {
+            return Err(invalid("path", "at most 8 paths are supported"));
+        }
+        for (i, path) in self.paths.iter().enumerate() {
+            if path.name.is_empty() {
+                return Err(invalid(format!("path[{i}].name"), "must not be empty"));
+            }
+            if self.paths[..i].iter().any(|other| other.name == path.name) {
+                return Err(invalid(
+                    format!("path[{i}].name"),
+                    format!("`{}` is used by an earlier path", path.name),
+                ));
+            }
+        }
+        if self.paths.iter().all(|path| path.peers.is_empty()) {
+            return Err(invalid(
+                "path.peers",
+                "no path has a peer address: heartbeats would go nowhere",
+            ));
+        }
+        if self.vips.is_empty() {
+            return Err(invalid("vip", "at least one [[vip]] is required"));
+        }
+        for (i, vip) in self.vips.iter().enumerate() {
+            let max = if vip.address.is_ipv4() { 32 } else { 128 };
+            if vip.prefix_len() > max {
+                return Err(invalid(
+                    format!("vip[{i}].prefix"),
+                    format!("must be at most {max} for {}", vip.address),
+                ));
+            }
+            if vip.interface.is_empty() {
+                return Err(invalid(format!("vip[{i}].interface"), "must not be empty"));
+            }
+            if self.vips[..i]
+                .iter()
+                .any(|other| other.address == vip.address)
+            {
+                return Err(invalid(
+                    format!("vip[{i}].address"),
+                    format!("{} is listed twice", vip.address),
+                ));
+            }
+        }
+        if self.notify.email_recipient.trim().is_empty() {
+            return Err(invalid("notify.email_recipient", "must not be empty"));
+        }
+        if self.hooks.timeout.is_zero() {
+            return Err(invalid("hooks.timeout", "must be more than zero"));
+        }
+        Ok(())
+    }
+}

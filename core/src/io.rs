@@ -1,0 +1,293 @@
+//! What goes into a node and what comes out: the boundary every driver implements.
+
+use crate::role::Role;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Index of a path in [`crate::Config::paths`]; the driver says which path a datagram came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PathId(pub usize);
+
+/// Index of a virtual address in [`crate::Config::vips`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VipId(pub usize);
+
+/// Names one hook run so its result can be matched to the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HookId(pub u64);
+
+/// The source system's hook scripts, in the order a takeover or release runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum HookKind {
+    /// Asked before acquiring and before releasing; a failure means "do not", notify only.
+    Test,
+    /// Before an address is added.
+    PreAcq,
+    /// After an address is added.
+    PostAcq,
+    /// Before an address is removed.
+    PreRel,
+    /// After an address is removed.
+    PostRel,
+}
+
+impl HookKind {
+    /// The script name (or name prefix) the source system uses.
+    pub fn script_prefix(self) -> &'static str {
+        match self {
+            HookKind::Test => "Test",
+            HookKind::PreAcq => "PreAcq",
+            HookKind::PostAcq => "PostAcq",
+            HookKind::PreRel => "PreRel",
+            HookKind::PostRel => "PostRel",
+        }
+    }
+}
+
+impl fmt::Display for HookKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.script_prefix())
+    }
+}
+
+/// Whether the hook is run for a takeover or a release (given to scripts as `FAILOVER_EVENT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookEvent {
+    /// Taking the address over.
+    Acquire,
+    /// Giving the address up.
+    Release,
+}
+
+impl fmt::Display for HookEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HookEvent::Acquire => "acquire",
+            HookEvent::Release => "release",
+        })
+    }
+}
+
+/// A request to run one hook; answer it with [`Command::HookFinished`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRequest {
+    /// Echo this back in the answer.
+    pub id: HookId,
+    /// Which hook.
+    pub kind: HookKind,
+    /// For which address.
+    pub vip: VipId,
+    /// Why it runs.
+    pub event: HookEvent,
+    /// The peer the address comes from or goes to, when known.
+    pub peer: Option<String>,
+}
+
+/// How a hook ended. A driver that kills a hung hook reports `TimedOut`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookOutcome {
+    /// Exit status 0, or no script present.
+    Success,
+    /// Non-zero exit status (the status, when there is one).
+    Failed(Option<i32>),
+    /// Did not finish within `hooks.timeout`.
+    TimedOut,
+}
+
+impl HookOutcome {
+    /// Whether the hook said yes.
+    pub fn is_success(self) -> bool {
+        self == HookOutcome::Success
+    }
+}
+
+/// Inputs that are neither datagrams nor timers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Planned shutdown: release what is held, say goodbye so a backup takes over at once, stop.
+    Shutdown,
+    /// Send a heartbeat on every path now (after start, and on SIGHUP, like heartbeatd's tickle).
+    Reannounce,
+    /// A hook requested by [`Output::RunHook`] has ended.
+    HookFinished {
+        /// The request's id.
+        id: HookId,
+        /// How it ended.
+        outcome: HookOutcome,
+    },
+}
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Which path (socket) to send it on.
+    pub path: PathId,
+    /// Destination.
+    pub to: SocketAddr,
+    /// The encoded message.
+    pub payload: Vec<u8>,
+}
+
+/// What a notification is about; rendered into mail by the daemon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Notification {
+    /// This node took the addresses over (or was told not to by `Test`: `vetoed` lists those).
+    Failover {
+        /// The previous owner, when known.
+        from: Option<String>,
+        /// Addresses acquired.
+        acquired: Vec<VipId>,
+        /// Addresses `Test` said not to acquire.
+        vetoed: Vec<VipId>,
+    },
+    /// This node gave the addresses up.
+    Released {
+        /// The node it handed them to, when known.
+        to: Option<String>,
+    },
+    /// A peer's heartbeats stopped on one path but not on all: no takeover.
+    NetworkAnomaly {
+        /// The peer.
+        peer: String,
+        /// The path name.
+        path: String,
+    },
+    /// A path that had an anomaly carries heartbeats again.
+    NetworkRecovered {
+        /// The peer.
+        peer: String,
+        /// The path name.
+        path: String,
+    },
+    /// A hook failed or hung; the protocol went on.
+    HookFailed {
+        /// Which hook.
+        hook: HookKind,
+        /// For which address.
+        vip: VipId,
+        /// How it ended.
+        outcome: HookOutcome,
+    },
+}
+
+impl Notification {
+    /// A one-line summary, used as the mail subject and in traces.
+    pub fn summary(&self) -> String {
+        match self {
+            Notification::Failover {
+                from,
+                acquired,
+                vetoed,
+            } => {
+                let from = from.as_deref().unwrap_or("unknown peer");
+                if vetoed.is_empty() {
+                    format!(
+                        "failover: took over {} address(es) from {from}",
+                        acquired.len()
+                    )
+                } else {
+                    format!(
+                        "failover: {from} is down; Test hook vetoed {} address(es), acquired {}",
+                        vetoed.len(),
+                        acquired.len()
+                    )
+                }
+            }
+            Notification::Released { to } => format!(
+                "release: gave the addresses back to {}",
+                to.as_deref().unwrap_or("no one (shutdown)")
+            ),
+            Notification::NetworkAnomaly { peer, path } => {
+                format!("network anomaly: no heartbeats from {peer} on path {path}; no takeover")
+            }
+            Notification::NetworkRecovered { peer, path } => {
+                format!("network recovered: heartbeats from {peer} on path {path} again")
+            }
+            Notification::HookFailed { hook, vip, outcome } => {
+                format!("hook {hook} for vip {} failed: {outcome:?}", vip.0)
+            }
+        }
+    }
+}
+
+/// Why a datagram was dropped; each has a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Not a valid message of this protocol version.
+    Malformed,
+    /// Missing or wrong HMAC tag.
+    Unauthenticated,
+    /// Older boot epoch, or a sequence number already seen on that path.
+    Replayed,
+    /// Another group's message, or our own echoed back.
+    Foreign,
+}
+
+/// Things worth recording that need no action from the driver.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    /// The node's role changed.
+    RoleChanged {
+        /// Old role.
+        from: Role,
+        /// New role.
+        to: Role,
+    },
+    /// A peer was heard from after being unknown or dead (or with a new boot epoch).
+    PeerUp {
+        /// The peer's name.
+        peer: String,
+        /// Its boot epoch.
+        epoch: u64,
+    },
+    /// A peer is silent on every path, or said goodbye.
+    PeerDown {
+        /// The peer's name.
+        peer: String,
+    },
+    /// A datagram was dropped.
+    Dropped {
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+/// One action for the driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send a datagram.
+    Transmit(Transmit),
+    /// Add the address to its interface and announce it (gratuitous ARP / unsolicited NA).
+    Acquire(VipId),
+    /// Remove the address from its interface.
+    Release(VipId),
+    /// Run a hook and answer with [`Command::HookFinished`].
+    RunHook(HookRequest),
+    /// Tell a person (mail).
+    Notify(Notification),
+    /// Record something.
+    Event(Event),
+}
+
+/// Datagram counters, for status and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Datagrams handed to the driver to send.
+    pub sent: u64,
+    /// Datagrams accepted.
+    pub received: u64,
+    /// Dropped as malformed.
+    pub malformed: u64,
+    /// Dropped as unauthenticated.
+    pub unauthenticated: u64,
+    /// Dropped as replayed, duplicated, reordered or stale.
+    pub replayed: u64,
+    /// Dropped as another group's or our own.
+    pub foreign: u64,
+}

@@ -1,0 +1,582 @@
+//! The failover node: one sans-I/O state machine per server.
+//!
+//! # Protocol (classic mode)
+//!
+//! Every node sends a heartbeat every `interval` on every path to every peer address (and to
+//! every address a peer was heard from). A heartbeat carries the sender's name, priority, role,
+//! boot epoch and a sequence number that grows with every datagram. A peer is *alive* while any
+//! path carried one of its heartbeats within `dead_after`; a path silent that long while another
+//! path still carries heartbeats is a *network anomaly*: notified, but no takeover.
+//!
+//! Ownership goes to the highest-ranked live node (priority, then the smaller name). The
+//! hand-over is ordered so two nodes never hold an address at once on a healthy network:
+//!
+//! 1. A node only starts acquiring when no live peer *claims* the addresses (role `Acquiring`,
+//!    `Master` or `Releasing`), and after a start-up wait of `dead_after` unless it has already
+//!    heard who the owner is.
+//! 2. A returning higher-priority node announces itself as `Backup`; the owner sees it and
+//!    (with `preempt`) hands back: `Test`, `PreRel`, release, `PostRel`, then a heartbeat
+//!    saying `Backup` at once. Only then does the returning node see no claimer and acquire.
+//! 3. If two nodes both claim (after a partition heals), the lower-ranked one yields.
+//! 4. A planned shutdown releases first, then sends `Goodbye`; peers treat the sender as dead
+//!    at once and the next node takes over without waiting `dead_after`.
+//!
+//! The ownership rule lives in [`Node::decide`]; a second safety mode (majority leases with a
+//! witness) changes that rule and adds message kinds, without touching peer tracking, hooks or
+//! the driver interface.
+
+mod peers;
+mod transition;
+
+pub use peers::PeerStatus;
+
+use crate::config::{Config, ConfigError};
+use crate::io::{
+    Command, Counters, DropReason, Event, HookEvent, HookId, HookKind, HookOutcome, HookRequest,
+    Notification, Output, PathId, Transmit, VipId,
+};
+use crate::role::Role;
+use crate::time::Instant;
+use crate::wire::{self, AuthKey, Message, MessageKind};
+use peers::{rank, Accept, Peer};
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+use transition::{Pending, ReleaseCause, Step, Transition};
+
+/// One member of a failover group.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    key: Option<AuthKey>,
+    dead_after: Duration,
+    epoch: u64,
+    seq: u64,
+    role: Role,
+    started: Instant,
+    /// The latest time an input carried, so timers already past are not offered again.
+    now: Instant,
+    /// Start-up wait is over: `dead_after` has passed, or an owner has been heard.
+    settled: bool,
+    next_heartbeat: Instant,
+    peers: BTreeMap<String, Peer>,
+    /// Bumped whenever a peer comes or goes; a `Test` veto holds until it changes.
+    membership: u64,
+    vetoed_at: Option<u64>,
+    /// The last peer seen owning the addresses, named in the failover notification.
+    last_owner: Option<String>,
+    held: Vec<bool>,
+    transition: Option<Transition>,
+    shutdown_requested: bool,
+    next_hook: u64,
+    outputs: VecDeque<Output>,
+    counters: Counters,
+}
+
+/// A snapshot for `failoverctl status` and metrics.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// This node's name.
+    pub name: String,
+    /// Its current role.
+    pub role: Role,
+    /// Its boot epoch.
+    pub epoch: u64,
+    /// Addresses it holds, as configured.
+    pub held: Vec<String>,
+    /// Every peer ever heard, by name.
+    pub peers: Vec<PeerStatus>,
+    /// Datagram counters.
+    pub counters: Counters,
+}
+
+impl Node {
+    /// A node that starts as `Backup` and announces itself at once.
+    ///
+    /// `boot_epoch` must grow with every start of this node (the daemon persists a counter; the
+    /// simulator counts restarts): peers use it to tell a restart from a replay.
+    pub fn new(config: Config, boot_epoch: u64, now: Instant) -> Result<Node, ConfigError> {
+        config.validate()?;
+        let key = config
+            .protocol
+            .auth_key
+            .as_ref()
+            .map(|k| AuthKey::new(k.as_bytes()));
+        Ok(Node {
+            dead_after: config.dead_after(),
+            held: vec![false; config.vips.len()],
+            config,
+            key,
+            epoch: boot_epoch,
+            seq: 0,
+            role: Role::Backup,
+            started: now,
+            now,
+            settled: false,
+            next_heartbeat: now,
+            peers: BTreeMap::new(),
+            membership: 0,
+            vetoed_at: None,
+            last_owner: None,
+            transition: None,
+            shutdown_requested: false,
+            next_hook: 0,
+            outputs: VecDeque::new(),
+            counters: Counters::default(),
+        })
+    }
+
+    /// The next action for the driver, until `None`. Drain after every input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] must be called next, on the driver's clock.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.role == Role::Stopped {
+            return None;
+        }
+        let mut next = self.next_heartbeat;
+        if !self.settled {
+            next = next.min(self.started + self.dead_after);
+        }
+        if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
+            next = next.min(p.deadline);
+        }
+        for peer in self.peers.values() {
+            if let Some(t) = peer.next_expiry(self.now, self.dead_after) {
+                next = next.min(t);
+            }
+        }
+        Some(next)
+    }
+
+    /// Handles a datagram that arrived on `path` from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, path: PathId, from: SocketAddr, bytes: &[u8]) {
+        self.now = self.now.max(now);
+        if self.role == Role::Stopped {
+            return;
+        }
+        let msg = match wire::decode(bytes, self.key.as_ref()) {
+            Ok(msg) => msg,
+            Err(e) if e.is_auth_failure() => {
+                return self.drop_datagram(DropReason::Unauthenticated)
+            }
+            Err(_) => return self.drop_datagram(DropReason::Malformed),
+        };
+        if msg.group != self.config.protocol.group
+            || msg.sender == self.config.node.name
+            || path.0 >= self.config.paths.len()
+        {
+            return self.drop_datagram(DropReason::Foreign);
+        }
+        let paths = self.config.paths.len();
+        let new_record = !self.peers.contains_key(&msg.sender);
+        if new_record {
+            self.peers
+                .insert(msg.sender.clone(), Peer::new(&msg, paths));
+        }
+        let peer = self.peers.get_mut(&msg.sender).expect("inserted above");
+        match peer.accept(&msg, path.0, from, now, new_record) {
+            Accept::Replay => return self.drop_datagram(DropReason::Replayed),
+            Accept::NewEpoch => {
+                peer.alive = false; // reported as up (again) by refresh below
+                                    // Answer a newcomer at once so a restarted node learns the owner quickly.
+                self.send_heartbeats(MessageKind::Heartbeat);
+            }
+            Accept::Fresh => {}
+        }
+        self.counters.received += 1;
+        self.refresh(now);
+        self.decide(now);
+    }
+
+    /// Handles timers: heartbeats, peer expiry, the start-up wait, hook deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        if self.role == Role::Stopped {
+            return;
+        }
+        if now >= self.next_heartbeat {
+            self.send_heartbeats(MessageKind::Heartbeat);
+            // After a stall, resume the rhythm from now instead of sending a burst.
+            let interval = self.config.protocol.interval;
+            self.next_heartbeat = if self.next_heartbeat + interval > now {
+                self.next_heartbeat + interval
+            } else {
+                now + interval
+            };
+        }
+        if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
+            if now >= p.deadline {
+                self.finish_hook(now, p.id, HookOutcome::TimedOut);
+            }
+        }
+        self.refresh(now);
+        self.decide(now);
+    }
+
+    /// Handles an operator command or a hook's answer.
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        self.now = self.now.max(now);
+        if self.role == Role::Stopped {
+            return;
+        }
+        match cmd {
+            Command::Shutdown => self.shutdown_requested = true,
+            Command::Reannounce => {
+                self.send_heartbeats(MessageKind::Heartbeat);
+                self.next_heartbeat = now + self.config.protocol.interval;
+            }
+            Command::HookFinished { id, outcome } => self.finish_hook(now, id, outcome),
+        }
+        self.refresh(now);
+        self.decide(now);
+    }
+
+    /// This node's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Datagram counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Whether the node holds `vip`.
+    pub fn holds(&self, vip: VipId) -> bool {
+        self.held.get(vip.0).copied().unwrap_or(false)
+    }
+
+    /// A snapshot of everything `failoverctl status` shows.
+    pub fn status(&self, now: Instant) -> Status {
+        Status {
+            name: self.config.node.name.clone(),
+            role: self.role,
+            epoch: self.epoch,
+            held: self
+                .config
+                .vips
+                .iter()
+                .zip(&self.held)
+                .filter(|(_, &h)| h)
+                .map(|(v, _)| v.address.to_string())
+                .collect(),
+            peers: self
+                .peers
+                .iter()
+                .map(|(name, p)| PeerStatus {
+                    name: name.clone(),
+                    epoch: p.epoch,
+                    priority: p.priority,
+                    role: p.role,
+                    alive: p.is_alive(now, self.dead_after),
+                    last_heard_ms: p
+                        .paths
+                        .iter()
+                        .map(|pp| pp.last_heard.map(|t| (now - t).as_millis() as u64))
+                        .collect(),
+                })
+                .collect(),
+            counters: self.counters,
+        }
+    }
+
+    fn drop_datagram(&mut self, reason: DropReason) {
+        let c = &mut self.counters;
+        *match reason {
+            DropReason::Malformed => &mut c.malformed,
+            DropReason::Unauthenticated => &mut c.unauthenticated,
+            DropReason::Replayed => &mut c.replayed,
+            DropReason::Foreign => &mut c.foreign,
+        } += 1;
+        self.outputs
+            .push_back(Output::Event(Event::Dropped { reason }));
+    }
+
+    /// Sends one message on every path to every configured and every learned peer address.
+    fn send_heartbeats(&mut self, kind: MessageKind) {
+        let mut msg = Message {
+            group: self.config.protocol.group,
+            kind,
+            role: self.role,
+            priority: self.config.node.priority,
+            epoch: self.epoch,
+            seq: 0,
+            sender: self.config.node.name.clone(),
+        };
+        for (i, path) in self.config.paths.iter().enumerate() {
+            let learned = self.peers.values().filter_map(|p| p.paths[i].source);
+            let mut targets: Vec<SocketAddr> = path.peers.clone();
+            for addr in learned {
+                if !targets.contains(&addr) {
+                    targets.push(addr);
+                }
+            }
+            for to in targets {
+                self.seq += 1;
+                msg.seq = self.seq;
+                self.counters.sent += 1;
+                self.outputs.push_back(Output::Transmit(Transmit {
+                    path: PathId(i),
+                    to,
+                    payload: wire::encode(&msg, self.key.as_ref()),
+                }));
+            }
+        }
+    }
+
+    /// Re-derives peer liveness and path anomalies at `now`, reporting every change once.
+    fn refresh(&mut self, now: Instant) {
+        if !self.settled && now >= self.started + self.dead_after {
+            self.settled = true;
+        }
+        let interval = self.config.protocol.interval;
+        let me = rank(self.config.node.priority, &self.config.node.name);
+        for (name, peer) in self.peers.iter_mut() {
+            let alive = peer.is_alive(now, self.dead_after);
+            if alive != peer.alive {
+                peer.alive = alive;
+                self.membership += 1;
+                self.outputs.push_back(Output::Event(if alive {
+                    Event::PeerUp {
+                        peer: name.clone(),
+                        epoch: peer.epoch,
+                    }
+                } else {
+                    Event::PeerDown { peer: name.clone() }
+                }));
+            }
+            if alive && peer.role.claims_ownership() {
+                self.settled = true;
+                self.last_owner = Some(name.clone());
+            }
+            // As in the source, the node watching a higher-ranked peer reports its paths; the
+            // pair's other side stays quiet so one cut link makes one mail.
+            if rank(peer.priority, name) < me || !alive {
+                continue;
+            }
+            for (i, path) in self.config.paths.iter().enumerate() {
+                let anomalous = peer.path_anomalous(i, now, self.dead_after, interval);
+                let up = peer.path_up(i, now, self.dead_after);
+                let pp = &mut peer.paths[i];
+                if anomalous && !pp.anomaly {
+                    pp.anomaly = true;
+                    self.outputs
+                        .push_back(Output::Notify(Notification::NetworkAnomaly {
+                            peer: name.clone(),
+                            path: path.name.clone(),
+                        }));
+                } else if up && pp.anomaly {
+                    pp.anomaly = false;
+                    self.outputs
+                        .push_back(Output::Notify(Notification::NetworkRecovered {
+                            peer: name.clone(),
+                            path: path.name.clone(),
+                        }));
+                }
+            }
+        }
+    }
+
+    /// The ownership rule (classic mode). Runs after every input; starts at most one transition.
+    fn decide(&mut self, now: Instant) {
+        if self.transition.is_some() || self.role == Role::Stopped {
+            return;
+        }
+        if self.shutdown_requested {
+            return self.start_shutdown(now);
+        }
+        let me = rank(self.config.node.priority, &self.config.node.name);
+        let alive = || self.peers.iter().filter(|(_, p)| p.alive);
+        let higher_claimer = alive()
+            .find(|(n, p)| p.role.claims_ownership() && rank(p.priority, n) > me)
+            .map(|(n, _)| n.clone());
+        match self.role {
+            Role::Backup => {
+                let someone_claims = alive().any(|(_, p)| p.role.claims_ownership());
+                let i_am_best = alive().all(|(n, p)| rank(p.priority, n) < me);
+                if someone_claims || !i_am_best || !self.settled {
+                    return;
+                }
+                if self.vetoed_at == Some(self.membership) {
+                    return;
+                }
+                let from = self.last_owner.clone();
+                self.begin(now, Transition::acquire(self.config.vips.len(), from));
+            }
+            Role::Master => {
+                if let Some(winner) = higher_claimer {
+                    let held = self.held_vips();
+                    return self.begin(
+                        now,
+                        Transition::release(&held, ReleaseCause::Yield, Some(winner)),
+                    );
+                }
+                if !self.config.protocol.preempt || self.vetoed_at == Some(self.membership) {
+                    return;
+                }
+                let higher_backup = alive()
+                    .find(|(n, p)| p.role == Role::Backup && rank(p.priority, n) > me)
+                    .map(|(n, _)| n.clone());
+                if let Some(to) = higher_backup {
+                    let held = self.held_vips();
+                    self.begin(
+                        now,
+                        Transition::release(&held, ReleaseCause::HandBack, Some(to)),
+                    );
+                }
+            }
+            Role::Acquiring | Role::Releasing | Role::Stopped => {}
+        }
+    }
+
+    fn held_vips(&self) -> Vec<VipId> {
+        (0..self.held.len())
+            .filter(|&i| self.held[i])
+            .map(VipId)
+            .collect()
+    }
+
+    fn start_shutdown(&mut self, now: Instant) {
+        if self.role == Role::Master {
+            let held = self.held_vips();
+            self.begin(
+                now,
+                Transition::release(&held, ReleaseCause::Shutdown, None),
+            );
+        } else {
+            self.stop();
+        }
+    }
+
+    fn stop(&mut self) {
+        self.set_role(Role::Stopped);
+        self.send_heartbeats(MessageKind::Goodbye);
+    }
+
+    fn begin(&mut self, now: Instant, transition: Transition) {
+        self.set_role(match transition.event {
+            HookEvent::Acquire => Role::Acquiring,
+            HookEvent::Release => Role::Releasing,
+        });
+        self.send_heartbeats(MessageKind::Heartbeat);
+        self.transition = Some(transition);
+        self.advance(now);
+    }
+
+    /// Runs steps until one needs a hook's answer or none are left.
+    fn advance(&mut self, now: Instant) {
+        let Some(t) = self.transition.as_mut() else {
+            return;
+        };
+        while t.pending.is_none() {
+            let Some(step) = t.steps.pop_front() else {
+                return self.complete();
+            };
+            match step {
+                Step::Hook(kind, vip) => {
+                    let id = HookId(self.next_hook);
+                    self.next_hook += 1;
+                    t.pending = Some(Pending {
+                        id,
+                        kind,
+                        vip,
+                        deadline: now + self.config.hooks.timeout,
+                    });
+                    self.outputs.push_back(Output::RunHook(HookRequest {
+                        id,
+                        kind,
+                        vip,
+                        event: t.event,
+                        peer: t.peer.clone(),
+                    }));
+                }
+                Step::Acquire(vip) => {
+                    self.held[vip.0] = true;
+                    t.acquired.push(vip);
+                    self.outputs.push_back(Output::Acquire(vip));
+                }
+                Step::Release(vip) => {
+                    self.held[vip.0] = false;
+                    self.outputs.push_back(Output::Release(vip));
+                }
+            }
+        }
+    }
+
+    fn finish_hook(&mut self, now: Instant, id: HookId, outcome: HookOutcome) {
+        let Some(t) = self.transition.as_mut() else {
+            return;
+        };
+        let Some(p) = t.pending.filter(|p| p.id == id) else {
+            return; // an answer for a hook already timed out
+        };
+        t.pending = None;
+        t.hook_done(p.kind, p.vip, outcome);
+        // A `Test` that answers "no" decides; one that hangs has failed, and is reported.
+        let refused = p.kind == HookKind::Test && matches!(outcome, HookOutcome::Failed(_));
+        if !outcome.is_success() && !refused {
+            self.outputs
+                .push_back(Output::Notify(Notification::HookFailed {
+                    hook: p.kind,
+                    vip: p.vip,
+                    outcome,
+                }));
+        }
+        self.advance(now);
+    }
+
+    /// The transition's last step is done: settle the role, notify, announce.
+    fn complete(&mut self) {
+        let Some(t) = self.transition.take() else {
+            return;
+        };
+        match t.event {
+            HookEvent::Acquire => {
+                if !t.vetoed.is_empty() {
+                    self.vetoed_at = Some(self.membership);
+                }
+                self.outputs
+                    .push_back(Output::Notify(Notification::Failover {
+                        from: t.peer,
+                        acquired: t.acquired.clone(),
+                        vetoed: t.vetoed,
+                    }));
+                self.set_role(if t.acquired.is_empty() {
+                    Role::Backup
+                } else {
+                    Role::Master
+                });
+            }
+            HookEvent::Release if t.aborted => {
+                self.vetoed_at = Some(self.membership);
+                self.set_role(Role::Master);
+            }
+            HookEvent::Release => {
+                self.outputs
+                    .push_back(Output::Notify(Notification::Released { to: t.peer }));
+                if t.cause == Some(ReleaseCause::Shutdown) {
+                    return self.stop();
+                }
+                self.set_role(Role::Backup);
+            }
+        }
+        self.send_heartbeats(MessageKind::Heartbeat);
+    }
+
+    fn set_role(&mut self, to: Role) {
+        if to != self.role {
+            let from = std::mem::replace(&mut self.role, to);
+            self.outputs
+                .push_back(Output::Event(Event::RoleChanged { from, to }));
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! What a node knows about its peers: liveness per path, boot epoch, replay windows.
+
+use crate::role::Role;
+use crate::time::Instant;
+use crate::wire::{Message, MessageKind};
+use serde::Serialize;
+use std::cmp::Reverse;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A node's place in the election order: higher priority first, then the smaller name, so
+/// every node ranks the group identically without talking about it.
+pub(crate) type Rank<'a> = (u8, Reverse<&'a str>);
+
+pub(crate) fn rank(priority: u8, name: &str) -> Rank<'_> {
+    (priority, Reverse(name))
+}
+
+/// One peer as seen from this node.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub epoch: u64,
+    pub priority: u8,
+    pub role: Role,
+    /// Highest sequence number whose role/priority we applied (messages on different paths may
+    /// arrive out of order; only the newest state counts).
+    pub state_seq: u64,
+    /// Said goodbye in the current epoch.
+    pub left: bool,
+    /// Liveness last reported (so PeerUp/PeerDown fire on transitions only).
+    pub alive: bool,
+    pub paths: Vec<PeerPath>,
+}
+
+/// A peer's heartbeats on one path.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PeerPath {
+    /// Newest sequence number accepted on this path: anything not newer is a replay or duplicate.
+    pub last_seq: Option<u64>,
+    pub last_heard: Option<Instant>,
+    /// Where the peer's heartbeats come from on this path; we answer there too.
+    pub source: Option<SocketAddr>,
+    /// A network anomaly on this path has been notified and not yet its recovery.
+    pub anomaly: bool,
+}
+
+/// How a received message relates to what we knew.
+pub(crate) enum Accept {
+    /// The first message of this peer's boot epoch.
+    NewEpoch,
+    /// A newer message of a known epoch.
+    Fresh,
+    /// Old epoch, duplicate or reordered: drop it.
+    Replay,
+}
+
+impl Peer {
+    /// The record for a peer heard for the first time (or in a new boot epoch).
+    pub fn new(msg: &Message, paths: usize) -> Peer {
+        Peer {
+            epoch: msg.epoch,
+            priority: msg.priority,
+            role: msg.role,
+            state_seq: 0,
+            left: false,
+            alive: false,
+            paths: vec![PeerPath::default(); paths],
+        }
+    }
+
+    /// Applies a message received on `path` at `now`, unless it is stale.
+    pub fn accept(
+        &mut self,
+        msg: &Message,
+        path: usize,
+        from: SocketAddr,
+        now: Instant,
+        new_record: bool,
+    ) -> Accept {
+        let verdict = if msg.epoch < self.epoch {
+            return Accept::Replay;
+        } else if msg.epoch > self.epoch || new_record {
+            let paths = self.paths.len();
+            let anomalies: Vec<bool> = self.paths.iter().map(|p| p.anomaly).collect();
+            *self = Peer::new(msg, paths);
+            // A restart does not heal a cut path: keep what was notified.
+            for (p, anomaly) in self.paths.iter_mut().zip(anomalies) {
+                p.anomaly = anomaly;
+            }
+            Accept::NewEpoch
+        } else if self.paths[path]
+            .last_seq
+            .is_some_and(|last| msg.seq <= last)
+        {
+            return Accept::Replay;
+        } else {
+            Accept::Fresh
+        };
+        let p = &mut self.paths[path];
+        p.last_seq = Some(msg.seq);
+        p.last_heard = Some(now);
+        p.source = Some(from);
+        if msg.seq >= self.state_seq {
+            self.state_seq = msg.seq;
+            self.priority = msg.priority;
+            self.role = msg.role;
+            self.left = msg.kind == MessageKind::Goodbye;
+        }
+        verdict
+    }
+
+    /// Whether heartbeats arrived on `path` within `dead_after` of `now`.
+    pub fn path_up(&self, path: usize, now: Instant, dead_after: Duration) -> bool {
+        self.paths[path]
+            .last_heard
+            .is_some_and(|t| t + dead_after > now)
+    }
+
+    /// Whether the peer counts as alive: not gone, and heard on some path recently.
+    pub fn is_alive(&self, now: Instant, dead_after: Duration) -> bool {
+        !self.left && (0..self.paths.len()).any(|i| self.path_up(i, now, dead_after))
+    }
+
+    /// Whether `path` is silent while another path kept carrying heartbeats well after it went
+    /// quiet — a cut link, not a dead peer. A crashed peer's paths fall silent together (within
+    /// one interval), so a crash never looks like an anomaly.
+    pub fn path_anomalous(
+        &self,
+        path: usize,
+        now: Instant,
+        dead_after: Duration,
+        interval: Duration,
+    ) -> bool {
+        if self.path_up(path, now, dead_after) {
+            return false;
+        }
+        let silent_since = self.paths[path].last_heard.unwrap_or(Instant::ZERO);
+        self.paths.iter().enumerate().any(|(i, other)| {
+            i != path
+                && other
+                    .last_heard
+                    .is_some_and(|t| t > silent_since + interval)
+        })
+    }
+
+    /// The earliest future instant at which a path of this peer expires.
+    pub fn next_expiry(&self, now: Instant, dead_after: Duration) -> Option<Instant> {
+        self.paths
+            .iter()
+            .filter_map(|p| p.last_heard.map(|t| t + dead_after))
+            .filter(|&t| t > now)
+            .min()
+    }
+}
+
+/// A peer as shown by `failoverctl status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PeerStatus {
+    /// Peer name.
+    pub name: String,
+    /// Its boot epoch.
+    pub epoch: u64,
+    /// Its priority.
+    pub priority: u8,
+    /// Its last announced role.
+    pub role: Role,
+    /// Whether it counts as alive.
+    pub alive: bool,
+    /// Per path (in config order): milliseconds since its last heartbeat there, if ever heard.
+    pub last_heard_ms: Vec<Option<u64>>,
+}

@@ -1,0 +1,225 @@
+//! The wire format: versioned, compact, big-endian binary.
+//!
+//! ```text
+//! offset  size  field
+//! 0       2     magic "FO"
+//! 2       1     version (1)
+//! 3       1     kind (1 heartbeat, 2 goodbye)
+//! 4       1     flags (bit 0: HMAC tag present; other bits reserved, must be 0)
+//! 5       1     sender's role (Role::code)
+//! 6       1     sender's priority
+//! 7       1     sender name length n (1..=64)
+//! 8       2     group
+//! 10      8     boot epoch
+//! 18      8     sequence number
+//! 26      n     sender name, UTF-8
+//! 26+n    32    HMAC-SHA256 over bytes 0..26+n (only when flag bit 0 is set)
+//! ```
+
+use crate::role::Role;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::fmt;
+use thiserror::Error;
+
+/// The only version this build speaks.
+pub const VERSION: u8 = 1;
+/// Length of the HMAC-SHA256 tag.
+pub const TAG_LEN: usize = 32;
+/// Longest sender name.
+pub const MAX_NAME_LEN: usize = 64;
+const HEADER_LEN: usize = 26;
+const FLAG_TAG: u8 = 1;
+
+/// Message kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Periodic heartbeat, also sent at once on role changes.
+    Heartbeat,
+    /// Planned shutdown: the sender holds nothing and sends nothing more.
+    Goodbye,
+}
+
+/// One decoded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Group number.
+    pub group: u16,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Sender's role.
+    pub role: Role,
+    /// Sender's priority.
+    pub priority: u8,
+    /// Sender's boot epoch.
+    pub epoch: u64,
+    /// Sender's sequence number, one per datagram sent.
+    pub seq: u64,
+    /// Sender's name.
+    pub sender: String,
+}
+
+/// The group's shared key. Its bytes never appear in `Debug` output or logs.
+#[derive(Clone)]
+pub struct AuthKey(Vec<u8>);
+
+impl AuthKey {
+    /// A key from its bytes.
+    pub fn new(bytes: &[u8]) -> AuthKey {
+        AuthKey(bytes.to_vec())
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
+    }
+}
+
+impl fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthKey(..)")
+    }
+}
+
+/// Why bytes are not a message we accept.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// Shorter than the fixed header.
+    #[error("datagram of {len} bytes is shorter than the header")]
+    TooShort {
+        /// Length received.
+        len: usize,
+    },
+    /// Not this protocol.
+    #[error("bad magic")]
+    BadMagic,
+    /// A version this build does not speak.
+    #[error("unsupported version {0}")]
+    UnsupportedVersion(u8),
+    /// Unknown message kind.
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    /// Unknown role code.
+    #[error("unknown role {0}")]
+    UnknownRole(u8),
+    /// Reserved flag bits set.
+    #[error("reserved flags {0:#04x} set")]
+    ReservedFlags(u8),
+    /// Sender name empty, too long or not UTF-8.
+    #[error("bad sender name")]
+    BadName,
+    /// Length does not match the header.
+    #[error("length does not match the header")]
+    LengthMismatch,
+    /// A key is configured but the message has no tag.
+    #[error("message is not authenticated")]
+    MissingTag,
+    /// No key is configured but the message has a tag.
+    #[error("message is authenticated but no key is configured")]
+    UnexpectedTag,
+    /// The tag does not match.
+    #[error("authentication tag does not match")]
+    BadTag,
+}
+
+impl DecodeError {
+    /// Whether this is an authentication failure (counted apart from malformed datagrams).
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::MissingTag | DecodeError::UnexpectedTag | DecodeError::BadTag
+        )
+    }
+}
+
+fn kind_code(kind: MessageKind) -> u8 {
+    match kind {
+        MessageKind::Heartbeat => 1,
+        MessageKind::Goodbye => 2,
+    }
+}
+
+/// Encodes `msg`, with a tag when `key` is given. Names longer than 64 bytes are cut (config
+/// validation prevents them).
+pub fn encode(msg: &Message, key: Option<&AuthKey>) -> Vec<u8> {
+    let name = &msg.sender.as_bytes()[..msg.sender.len().min(MAX_NAME_LEN)];
+    let mut out = Vec::with_capacity(HEADER_LEN + name.len() + TAG_LEN);
+    out.extend_from_slice(b"FO");
+    out.push(VERSION);
+    out.push(kind_code(msg.kind));
+    out.push(if key.is_some() { FLAG_TAG } else { 0 });
+    out.push(msg.role.code());
+    out.push(msg.priority);
+    out.push(name.len() as u8);
+    out.extend_from_slice(&msg.group.to_be_bytes());
+    out.extend_from_slice(&msg.epoch.to_be_bytes());
+    out.extend_from_slice(&msg.seq.to_be_bytes());
+    out.extend_from_slice(name);
+    if let Some(key) = key {
+        let mut mac = key.mac();
+        mac.update(&out);
+        out.extend_from_slice(&mac.finalize().into_bytes());
+    }
+    out
+}
+
+/// Decodes and, when `key` is given, authenticates a datagram. Never panics.
+pub fn decode(bytes: &[u8], key: Option<&AuthKey>) -> Result<Message, DecodeError> {
+    let header: &[u8; HEADER_LEN] = bytes
+        .get(..HEADER_LEN)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(DecodeError::TooShort { len: bytes.len() })?;
+    if &header[0..2] != b"FO" {
+        return Err(DecodeError::BadMagic);
+    }
+    if header[2] != VERSION {
+        return Err(DecodeError::UnsupportedVersion(header[2]));
+    }
+    let kind = match header[3] {
+        1 => MessageKind::Heartbeat,
+        2 => MessageKind::Goodbye,
+        other => return Err(DecodeError::UnknownKind(other)),
+    };
+    let flags = header[4];
+    if flags & !FLAG_TAG != 0 {
+        return Err(DecodeError::ReservedFlags(flags));
+    }
+    let role = Role::from_code(header[5]).ok_or(DecodeError::UnknownRole(header[5]))?;
+    let name_len = usize::from(header[7]);
+    if name_len == 0 || name_len > MAX_NAME_LEN {
+        return Err(DecodeError::BadName);
+    }
+    let body_len = HEADER_LEN + name_len;
+    let tagged = flags & FLAG_TAG != 0;
+    let expected = body_len + if tagged { TAG_LEN } else { 0 };
+    if bytes.len() != expected {
+        return Err(DecodeError::LengthMismatch);
+    }
+    match (key, tagged) {
+        (Some(_), false) => return Err(DecodeError::MissingTag),
+        (None, true) => return Err(DecodeError::UnexpectedTag),
+        (Some(key), true) => {
+            let mut mac = key.mac();
+            mac.update(&bytes[..body_len]);
+            mac.verify_slice(&bytes[body_len..])
+                .map_err(|_| DecodeError::BadTag)?;
+        }
+        (None, false) => {}
+    }
+    let sender = std::str::from_utf8(&bytes[HEADER_LEN..body_len])
+        .map_err(|_| DecodeError::BadName)?
+        .to_string();
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&header[at..at + 8]);
+        u64::from_be_bytes(b)
+    };
+    Ok(Message {
+        group: u16::from_be_bytes([header[8], header[9]]),
+        kind,
+        role,
+        priority: header[6],
+        epoch: u64_at(10),
+        seq: u64_at(18),
+        sender,
+    })
+}

@@ -1,0 +1,513 @@
+//! The node's protocol, driven by hand: a few nodes wired together with a fixed 1 ms delay,
+//! hooks answered at once. Enough to pin each rule down; fault-rich runs are the simulator's job.
+
+use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
+use failover_core::{
+    Command, Config, Event, HookKind, HookOutcome, Instant, Node, Notification, Output, PathId,
+    Role, VipId,
+};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const MS: u64 = 1_000_000;
+const PATHS: [&str; 2] = ["public", "direct"];
+
+fn addr(path: usize, node: usize) -> SocketAddr {
+    let net = if path == 0 { "192.0.2" } else { "198.51.100" };
+    format!("{net}.{}:1694", 10 + node).parse().unwrap()
+}
+
+fn config(names: &[(&str, u8)], me: usize, interval_ms: u64) -> Config {
+    Config {
+        node: NodeSettings {
+            name: names[me].0.to_string(),
+            priority: names[me].1,
+        },
+        protocol: ProtocolSettings {
+            interval: Duration::from_millis(interval_ms),
+            ..ProtocolSettings::default()
+        },
+        paths: PATHS
+            .iter()
+            .enumerate()
+            .map(|(p, name)| PathSettings {
+                name: name.to_string(),
+                local: Some(addr(p, me)),
+                peers: (0..names.len())
+                    .filter(|&n| n != me)
+                    .map(|n| addr(p, n))
+                    .collect(),
+            })
+            .collect(),
+        vips: vec![VipSettings {
+            address: "192.0.2.100".parse().unwrap(),
+            prefix: None,
+            interface: "eth0".into(),
+        }],
+        notify: Default::default(),
+        hooks: Default::default(),
+    }
+}
+
+/// What happened, in time order, across all nodes.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Acquire(usize),
+    Release(usize),
+    Notify(usize, Notification),
+    Role(usize, Role),
+}
+
+struct Bed {
+    nodes: Vec<Option<Node>>,
+    configs: Vec<Config>,
+    epochs: Vec<u64>,
+    now: u64,
+    /// (deliver at, sequence) -> (to, path, from, bytes)
+    wire: BTreeMap<(u64, u64), (usize, usize, SocketAddr, Vec<u8>)>,
+    sent: u64,
+    /// cut[path][node]: that node's interface on that path is down.
+    cut: [Vec<bool>; 2],
+    /// Hook answers that are not "success", per (node, kind); `None` means the hook hangs.
+    hooks: BTreeMap<(usize, HookKind), Option<HookOutcome>>,
+    log: Vec<(u64, Seen)>,
+    holders: Vec<bool>,
+    max_holders: usize,
+}
+
+impl Bed {
+    fn new(names: &[(&str, u8)], interval_ms: u64) -> Bed {
+        let configs: Vec<Config> = (0..names.len())
+            .map(|i| config(names, i, interval_ms))
+            .collect();
+        let mut bed = Bed {
+            nodes: (0..names.len()).map(|_| None).collect(),
+            epochs: vec![0; names.len()],
+            configs,
+            now: 0,
+            wire: BTreeMap::new(),
+            sent: 0,
+            cut: [vec![false; names.len()], vec![false; names.len()]],
+            hooks: BTreeMap::new(),
+            log: Vec::new(),
+            holders: vec![false; names.len()],
+            max_holders: 0,
+        };
+        for i in 0..names.len() {
+            bed.start(i);
+        }
+        bed
+    }
+
+    fn start(&mut self, i: usize) {
+        self.epochs[i] += 1;
+        let node = Node::new(
+            self.configs[i].clone(),
+            self.epochs[i],
+            Instant::from_nanos(self.now),
+        )
+        .unwrap();
+        self.nodes[i] = Some(node);
+        self.drain(i);
+    }
+
+    fn crash(&mut self, i: usize) {
+        self.nodes[i] = None;
+        self.holders[i] = false;
+    }
+
+    fn node(&self, i: usize) -> &Node {
+        self.nodes[i].as_ref().unwrap()
+    }
+
+    fn drain(&mut self, i: usize) {
+        let now = Instant::from_nanos(self.now);
+        while let Some(out) = self.nodes[i].as_mut().and_then(Node::poll_output) {
+            match out {
+                Output::Transmit(t) => {
+                    let to = (0..self.nodes.len())
+                        .find(|&n| addr(t.path.0, n) == t.to)
+                        .unwrap();
+                    if !self.cut[t.path.0][i] && !self.cut[t.path.0][to] {
+                        self.sent += 1;
+                        self.wire.insert(
+                            (self.now + MS, self.sent),
+                            (to, t.path.0, addr(t.path.0, i), t.payload),
+                        );
+                    }
+                }
+                Output::Acquire(_) => {
+                    self.holders[i] = true;
+                    self.max_holders = self
+                        .max_holders
+                        .max(self.holders.iter().filter(|&&h| h).count());
+                    self.log.push((self.now, Seen::Acquire(i)));
+                }
+                Output::Release(_) => {
+                    self.holders[i] = false;
+                    self.log.push((self.now, Seen::Release(i)));
+                }
+                Output::RunHook(req) => match self.hooks.get(&(i, req.kind)) {
+                    Some(None) => {} // hangs
+                    answer => {
+                        let outcome = answer.copied().flatten().unwrap_or(HookOutcome::Success);
+                        let cmd = Command::HookFinished {
+                            id: req.id,
+                            outcome,
+                        };
+                        self.nodes[i].as_mut().unwrap().handle_command(now, cmd);
+                    }
+                },
+                Output::Notify(n) => self.log.push((self.now, Seen::Notify(i, n))),
+                Output::Event(Event::RoleChanged { to, .. }) => {
+                    self.log.push((self.now, Seen::Role(i, to)))
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
+    /// Runs until `until_ms`, delivering datagrams and firing timers in time order.
+    fn run_until(&mut self, until_ms: u64) {
+        let until = until_ms * MS;
+        loop {
+            let next_timer = (0..self.nodes.len())
+                .filter_map(|i| Some((self.nodes[i].as_ref()?.poll_timeout()?.as_nanos(), i)))
+                .min();
+            let next_packet = self.wire.keys().next().copied();
+            let t = match (next_timer, next_packet) {
+                (Some((a, _)), Some((b, _))) => a.min(b),
+                (Some((a, _)), None) => a,
+                (None, Some((b, _))) => b,
+                (None, None) => break,
+            };
+            if t > until {
+                break;
+            }
+            self.now = self.now.max(t);
+            let now = Instant::from_nanos(self.now);
+            if next_packet.is_some_and(|(b, _)| b == t) {
+                let (to, path, from, bytes) = self.wire.remove(&next_packet.unwrap()).unwrap();
+                if let Some(node) = self.nodes[to].as_mut() {
+                    node.handle_datagram(now, PathId(path), from, &bytes);
+                    self.drain(to);
+                }
+            } else if let Some((_, i)) = next_timer {
+                self.nodes[i].as_mut().unwrap().handle_timeout(now);
+                self.drain(i);
+            }
+        }
+        self.now = until;
+    }
+
+    fn command(&mut self, i: usize, cmd: Command) {
+        let now = Instant::from_nanos(self.now);
+        self.nodes[i].as_mut().unwrap().handle_command(now, cmd);
+        self.drain(i);
+    }
+
+    fn first(&self, pred: impl Fn(&Seen) -> bool) -> Option<u64> {
+        self.log.iter().find(|(_, s)| pred(s)).map(|(t, _)| *t / MS)
+    }
+
+    fn notes(&self, node: usize) -> Vec<Notification> {
+        self.log
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Seen::Notify(n, note) if *n == node => Some(note.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+const PAIR: [(&str, u8); 2] = [("master", 200), ("backup", 100)];
+
+#[test]
+fn the_higher_priority_node_takes_the_address_after_the_startup_wait() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    assert_eq!(bed.node(0).role(), Role::Master);
+    assert_eq!(bed.node(1).role(), Role::Backup);
+    assert!(bed.node(0).holds(VipId(0)));
+    assert_eq!(bed.holders, vec![true, false]);
+    // Start-up waits dead_after (3 × 100 ms) to learn of an existing owner.
+    assert_eq!(bed.first(|s| *s == Seen::Acquire(0)), Some(300));
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
+fn the_backup_takes_over_when_every_path_is_silent_for_dead_after() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(4_000);
+    let took = bed.first(|s| *s == Seen::Acquire(1)).unwrap();
+    // The master's last heartbeat left at ≤ 2000 ms; the backup waits 300 ms of silence.
+    assert!((2_200..=2_400).contains(&took), "took over at {took} ms");
+    let notes = bed.notes(1);
+    assert_eq!(
+        notes,
+        vec![Notification::Failover {
+            from: Some("master".into()),
+            acquired: vec![VipId(0)],
+            vetoed: vec![]
+        }],
+        "a crash is a failover, never a network anomaly"
+    );
+}
+
+#[test]
+fn a_restarted_master_gets_the_address_back_in_order() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(4_000);
+    bed.start(0);
+    bed.run_until(6_000);
+    assert_eq!(bed.node(0).role(), Role::Master);
+    assert_eq!(bed.node(1).role(), Role::Backup);
+    let released = bed.first(|s| *s == Seen::Release(1)).unwrap();
+    let reacquired = bed
+        .log
+        .iter()
+        .filter(|(_, s)| *s == Seen::Acquire(0))
+        .nth(1)
+        .unwrap()
+        .0
+        / MS;
+    assert!(
+        released < reacquired,
+        "backup released at {released}, master acquired at {reacquired}"
+    );
+    // The hand-back does not wait for the start-up timeout: it follows the release message.
+    assert!(
+        reacquired - 4_000 < 100,
+        "failback took {} ms",
+        reacquired - 4_000
+    );
+    assert_eq!(bed.max_holders, 1, "never two holders on a healthy network");
+    assert!(bed.notes(1).contains(&Notification::Released {
+        to: Some("master".into())
+    }));
+}
+
+#[test]
+fn one_silent_path_is_a_network_anomaly_not_a_failover() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.cut[1][0] = true; // the master's direct link
+    bed.run_until(5_000);
+    assert_eq!(bed.node(1).role(), Role::Backup);
+    assert_eq!(
+        bed.notes(1),
+        vec![Notification::NetworkAnomaly {
+            peer: "master".into(),
+            path: "direct".into()
+        }]
+    );
+    assert!(
+        !bed.notes(0)
+            .iter()
+            .any(|n| matches!(n, Notification::NetworkAnomaly { .. })),
+        "only the watching side reports a cut link"
+    );
+    bed.cut[1][0] = false;
+    bed.run_until(6_000);
+    assert_eq!(bed.notes(1).len(), 2);
+    assert_eq!(
+        bed.notes(1)[1],
+        Notification::NetworkRecovered {
+            peer: "master".into(),
+            path: "direct".into()
+        }
+    );
+}
+
+#[test]
+fn both_paths_cut_means_takeover_and_the_lower_node_yields_when_they_heal() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.cut = [vec![true, false], vec![true, false]];
+    bed.run_until(3_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, true],
+        "classic mode: split brain while cut"
+    );
+    bed.cut = [vec![false, false], vec![false, false]];
+    bed.run_until(4_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    assert_eq!(bed.node(1).role(), Role::Backup);
+}
+
+#[test]
+fn a_vetoing_test_hook_means_notification_only() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.hooks
+        .insert((1, HookKind::Test), Some(HookOutcome::Failed(Some(1))));
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(5_000);
+    assert!(bed.first(|s| *s == Seen::Acquire(1)).is_none());
+    assert_eq!(bed.node(1).role(), Role::Backup);
+    assert_eq!(
+        bed.notes(1),
+        vec![Notification::Failover {
+            from: Some("master".into()),
+            acquired: vec![],
+            vetoed: vec![VipId(0)]
+        }],
+        "vetoed once, not asked again while nothing changes"
+    );
+}
+
+#[test]
+fn a_hung_hook_times_out_is_reported_and_the_takeover_goes_on() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.hooks.insert((1, HookKind::PreAcq), None);
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(20_000);
+    let took = bed.first(|s| *s == Seen::Acquire(1)).unwrap();
+    assert!(
+        took >= 12_000,
+        "acquired at {took}: after the 10 s hook timeout"
+    );
+    assert!(bed.notes(1).iter().any(|n| matches!(
+        n,
+        Notification::HookFailed {
+            hook: HookKind::PreAcq,
+            outcome: HookOutcome::TimedOut,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn planned_shutdown_hands_over_at_once_without_overlap() {
+    let mut bed = Bed::new(&PAIR, 1_000);
+    bed.run_until(5_000);
+    bed.command(0, Command::Shutdown);
+    assert_eq!(bed.node(0).role(), Role::Stopped);
+    bed.run_until(5_050);
+    assert_eq!(
+        bed.holders,
+        vec![false, true],
+        "well before dead_after (3 s)"
+    );
+    assert_eq!(bed.max_holders, 1);
+    assert!(bed.notes(0).contains(&Notification::Released { to: None }));
+}
+
+#[test]
+fn three_nodes_the_highest_live_priority_owns() {
+    let trio = [("a", 50), ("b", 250), ("c", 150)];
+    let mut bed = Bed::new(&trio, 100);
+    bed.run_until(2_000);
+    assert_eq!(bed.holders, vec![false, true, false]);
+    bed.crash(1);
+    bed.run_until(3_000);
+    assert_eq!(bed.holders, vec![false, false, true]);
+    bed.start(1);
+    bed.run_until(4_000);
+    assert_eq!(bed.holders, vec![false, true, false]);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
+fn without_preemption_the_owner_keeps_the_address() {
+    let mut bed = Bed::new(&PAIR, 100);
+    for c in &mut bed.configs {
+        c.protocol.preempt = false;
+    }
+    bed.crash(0);
+    bed.crash(1);
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(3_000);
+    bed.start(0);
+    bed.run_until(5_000);
+    assert_eq!(bed.holders, vec![false, true]);
+}
+
+#[test]
+fn equal_priorities_are_broken_by_name() {
+    let twins = [("beta", 100), ("alpha", 100)];
+    let mut bed = Bed::new(&twins, 100);
+    bed.run_until(2_000);
+    assert_eq!(bed.holders, vec![false, true]);
+}
+
+#[test]
+fn replayed_malformed_and_foreign_datagrams_are_dropped_and_counted() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(1_000);
+    // Capture one heartbeat the master sends, then feed it to the backup twice more.
+    let mut master = Node::new(bed.configs[0].clone(), 7, Instant::ZERO).unwrap();
+    master.handle_timeout(Instant::ZERO);
+    let Some(Output::Transmit(t)) = master.poll_output() else {
+        panic!("no heartbeat")
+    };
+    let backup = bed.nodes[1].as_mut().unwrap();
+    let now = Instant::from_nanos(1_000 * MS);
+    let before = backup.counters();
+    backup.handle_datagram(now, PathId(0), addr(0, 0), &t.payload);
+    backup.handle_datagram(now, PathId(0), addr(0, 0), &t.payload);
+    backup.handle_datagram(now, PathId(0), addr(0, 0), b"\x00garbage");
+    // A datagram carrying the backup's own name (an echo, or a misconfigured twin).
+    let mut own = bed.configs[0].clone();
+    own.node.name = "backup".into();
+    let mut echo = Node::new(own, 1, Instant::ZERO).unwrap();
+    echo.handle_timeout(Instant::ZERO);
+    let Some(Output::Transmit(e)) = echo.poll_output() else {
+        panic!()
+    };
+    backup.handle_datagram(now, PathId(0), addr(0, 0), &e.payload);
+    let after = backup.counters();
+    // The epoch-7 heartbeat is newer than the running master's epoch 1: accepted once.
+    assert_eq!(after.received, before.received + 1);
+    assert_eq!(after.replayed, before.replayed + 1);
+    assert_eq!(after.malformed, before.malformed + 1);
+    assert_eq!(after.foreign, before.foreign + 1);
+}
+
+#[test]
+fn with_a_shared_key_unauthenticated_datagrams_are_dropped() {
+    let mut bed = Bed::new(&PAIR, 100);
+    for c in &mut bed.configs {
+        c.protocol.auth_key = Some("correct horse battery staple".into());
+    }
+    bed.crash(0);
+    bed.crash(1);
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(1_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, false],
+        "authenticated peers work together"
+    );
+    let mut intruder_cfg = bed.configs[0].clone();
+    intruder_cfg.protocol.auth_key = Some("a different key, 16+ bytes".into());
+    intruder_cfg.node.name = "intruder".into();
+    intruder_cfg.node.priority = 255;
+    let mut intruder = Node::new(intruder_cfg, 1, Instant::ZERO).unwrap();
+    intruder.handle_timeout(Instant::ZERO);
+    let Some(Output::Transmit(t)) = intruder.poll_output() else {
+        panic!()
+    };
+    let now = Instant::from_nanos(bed.now);
+    let node = bed.nodes[0].as_mut().unwrap();
+    node.handle_datagram(now, PathId(0), addr(0, 1), &t.payload);
+    assert_eq!(node.counters().unauthenticated, 1);
+    bed.run_until(2_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, false],
+        "the intruder's priority 255 changed nothing"
+    );
+}
