@@ -1,0 +1,107 @@
+//! The native TOML configuration: defaults a user can rely on, and errors that name the field.
+
+use failover_core::{Config, ConfigError};
+use std::time::Duration;
+
+const TWO_NODE_MASTER: &str = r#"
+[node]
+name = "master"
+priority = 200
+
+[protocol]
+interval = "100ms"
+
+[[path]]
+name = "public"
+local = "192.0.2.10:1694"
+peers = ["192.0.2.11:1694"]
+
+[[path]]
+name = "direct"
+local = "198.51.100.10:1694"
+peers = ["198.51.100.11:1694"]
+
+[[vip]]
+address = "192.0.2.100"
+interface = "eth0"
+
+[notify]
+email_recipient = "ops@example.com"
+"#;
+
+fn field_error(text: &str) -> (String, String) {
+    match Config::from_toml_str(text, "failover.toml") {
+        Err(ConfigError::Invalid { field, message }) => (field, message),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_minimal_file_gets_the_source_systems_defaults() {
+    let text = r#"
+        node = { name = "backup" }
+        [[path]]
+        name = "direct"
+        peers = ["198.51.100.10:1694"]
+        [[vip]]
+        address = "192.0.2.100"
+        interface = "eth0"
+    "#;
+    let c = Config::from_toml_str(text, "f.toml").unwrap();
+    assert_eq!(c.node.priority, 100);
+    assert_eq!(c.protocol.interval, Duration::from_secs(1));
+    assert_eq!(c.dead_after(), Duration::from_secs(3));
+    assert!(c.protocol.preempt);
+    assert_eq!(c.notify.email_recipient, "root@localhost");
+    assert_eq!(c.vips[0].prefix_len(), 24);
+    assert_eq!(c.hooks.timeout, Duration::from_secs(10));
+}
+
+#[test]
+fn a_two_node_file_round_trips_through_toml() {
+    let c = Config::from_toml_str(TWO_NODE_MASTER, "f.toml").unwrap();
+    assert_eq!(c.paths.len(), 2);
+    assert_eq!(c.protocol.interval, Duration::from_millis(100));
+    let again = Config::from_toml_str(&c.to_toml_string(), "again.toml").unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn syntax_and_schema_errors_name_the_file_and_line() {
+    let err = Config::from_toml_str("[node]\nname = \n", "bad.toml").unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("bad.toml: "), "{text}");
+    assert!(text.contains("line 2"), "{text}");
+
+    let typo = TWO_NODE_MASTER.replace("interval =", "intervall =");
+    let text = Config::from_toml_str(&typo, "typo.toml").unwrap_err().to_string();
+    assert!(text.contains("intervall"), "unknown fields are refused by name: {text}");
+}
+
+#[test]
+fn out_of_range_values_name_the_field() {
+    let cases = [
+        ("interval = \"100ms\"", "interval = \"5ms\"", "protocol.interval"),
+        ("interval = \"100ms\"", "interval = \"100ms\"\ndead_after = \"150ms\"", "protocol.dead_after"),
+        ("interval = \"100ms\"", "interval = \"100ms\"\nauth_key = \"short\"", "protocol.auth_key"),
+        ("priority = 200", "priority = 0", "node.priority"),
+        ("name = \"direct\"", "name = \"public\"", "path[1].name"),
+        ("interface = \"eth0\"", "interface = \"\"", "vip[0].interface"),
+        ("address = \"192.0.2.100\"", "address = \"192.0.2.100\"\nprefix = 33", "vip[0].prefix"),
+        ("ops@example.com", " ", "notify.email_recipient"),
+    ];
+    for (from, to, field) in cases {
+        let text = TWO_NODE_MASTER.replace(from, to);
+        assert_eq!(field_error(&text).0, field, "after replacing {from:?} with {to:?}");
+    }
+}
+
+#[test]
+fn a_config_without_heartbeat_destinations_or_addresses_is_refused() {
+    let no_peers = TWO_NODE_MASTER
+        .replace("peers = [\"192.0.2.11:1694\"]", "")
+        .replace("peers = [\"198.51.100.11:1694\"]", "");
+    assert_eq!(field_error(&no_peers).0, "path.peers");
+    let no_vip = TWO_NODE_MASTER.replace("[[vip]]\naddress = \"192.0.2.100\"\ninterface = \"eth0\"", "");
+    assert_eq!(field_error(&no_vip).0, "vip");
+}
