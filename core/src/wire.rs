@@ -40,9 +40,10 @@ pub enum MessageKind {
     Goodbye,
 }
 
-/// One decoded message.
+/// One message. Decoding borrows the sender's name from the datagram (`Message<&str>`), so the
+/// receive path allocates nothing; encoding takes any string type.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
+pub struct Message<S = String> {
     /// Group number.
     pub group: u16,
     /// Kind.
@@ -56,7 +57,7 @@ pub struct Message {
     /// Sender's sequence number, one per datagram sent.
     pub seq: u64,
     /// Sender's name.
-    pub sender: String,
+    pub sender: S,
 }
 
 /// The group's shared key. Its bytes never appear in `Debug` output or logs.
@@ -140,8 +141,9 @@ fn kind_code(kind: MessageKind) -> u8 {
 
 /// Encodes `msg`, with a tag when `key` is given. Names longer than 64 bytes are cut (config
 /// validation prevents them).
-pub fn encode(msg: &Message, key: Option<&AuthKey>) -> Vec<u8> {
-    let name = &msg.sender.as_bytes()[..msg.sender.len().min(MAX_NAME_LEN)];
+pub fn encode<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>) -> Vec<u8> {
+    let name = msg.sender.as_ref().as_bytes();
+    let name = &name[..name.len().min(MAX_NAME_LEN)];
     let mut out = Vec::with_capacity(HEADER_LEN + name.len() + TAG_LEN);
     out.extend_from_slice(b"FO");
     out.push(VERSION);
@@ -163,7 +165,7 @@ pub fn encode(msg: &Message, key: Option<&AuthKey>) -> Vec<u8> {
 }
 
 /// Decodes and, when `key` is given, authenticates a datagram. Never panics.
-pub fn decode(bytes: &[u8], key: Option<&AuthKey>) -> Result<Message, DecodeError> {
+pub fn decode<'a>(bytes: &'a [u8], key: Option<&AuthKey>) -> Result<Message<&'a str>, DecodeError> {
     let header: &[u8; HEADER_LEN] = bytes
         .get(..HEADER_LEN)
         .and_then(|h| h.try_into().ok())
@@ -205,9 +207,8 @@ pub fn decode(bytes: &[u8], key: Option<&AuthKey>) -> Result<Message, DecodeErro
         }
         (None, false) => {}
     }
-    let sender = std::str::from_utf8(&bytes[HEADER_LEN..body_len])
-        .map_err(|_| DecodeError::BadName)?
-        .to_string();
+    let sender =
+        std::str::from_utf8(&bytes[HEADER_LEN..body_len]).map_err(|_| DecodeError::BadName)?;
     let u64_at = |at: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&header[at..at + 8]);

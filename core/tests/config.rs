@@ -74,25 +74,54 @@ fn syntax_and_schema_errors_name_the_file_and_line() {
     assert!(text.contains("line 2"), "{text}");
 
     let typo = TWO_NODE_MASTER.replace("interval =", "intervall =");
-    let text = Config::from_toml_str(&typo, "typo.toml").unwrap_err().to_string();
-    assert!(text.contains("intervall"), "unknown fields are refused by name: {text}");
+    let text = Config::from_toml_str(&typo, "typo.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("intervall"),
+        "unknown fields are refused by name: {text}"
+    );
 }
 
 #[test]
 fn out_of_range_values_name_the_field() {
     let cases = [
-        ("interval = \"100ms\"", "interval = \"5ms\"", "protocol.interval"),
-        ("interval = \"100ms\"", "interval = \"100ms\"\ndead_after = \"150ms\"", "protocol.dead_after"),
-        ("interval = \"100ms\"", "interval = \"100ms\"\nauth_key = \"short\"", "protocol.auth_key"),
+        (
+            "interval = \"100ms\"",
+            "interval = \"5ms\"",
+            "protocol.interval",
+        ),
+        (
+            "interval = \"100ms\"",
+            "interval = \"100ms\"\ndead_after = \"150ms\"",
+            "protocol.dead_after",
+        ),
+        (
+            "interval = \"100ms\"",
+            "interval = \"100ms\"\nauth_key = \"short\"",
+            "protocol.auth_key",
+        ),
         ("priority = 200", "priority = 0", "node.priority"),
         ("name = \"direct\"", "name = \"public\"", "path[1].name"),
-        ("interface = \"eth0\"", "interface = \"\"", "vip[0].interface"),
-        ("address = \"192.0.2.100\"", "address = \"192.0.2.100\"\nprefix = 33", "vip[0].prefix"),
+        (
+            "interface = \"eth0\"",
+            "interface = \"\"",
+            "vip[0].interface",
+        ),
+        (
+            "address = \"192.0.2.100\"",
+            "address = \"192.0.2.100\"\nprefix = 33",
+            "vip[0].prefix",
+        ),
         ("ops@example.com", " ", "notify.email_recipient"),
     ];
     for (from, to, field) in cases {
         let text = TWO_NODE_MASTER.replace(from, to);
-        assert_eq!(field_error(&text).0, field, "after replacing {from:?} with {to:?}");
+        assert_eq!(
+            field_error(&text).0,
+            field,
+            "after replacing {from:?} with {to:?}"
+        );
     }
 }
 
@@ -102,6 +131,9 @@ fn a_config_without_heartbeat_destinations_or_addresses_is_refused() {
         .replace("peers = [\"192.0.2.11:1694\"]", "")
         .replace("peers = [\"198.51.100.11:1694\"]", "");
     assert_eq!(field_error(&no_peers).0, "path.peers");
-    let no_vip = TWO_NODE_MASTER.replace("[[vip]]\naddress = \"192.0.2.100\"\ninterface = \"eth0\"", "");
+    let no_vip = TWO_NODE_MASTER.replace(
+        "[[vip]]\naddress = \"192.0.2.100\"\ninterface = \"eth0\"",
+        "",
+    );
     assert_eq!(field_error(&no_vip).0, "vip");
 }

@@ -232,8 +232,9 @@ fn the_higher_priority_node_takes_the_address_after_the_startup_wait() {
     assert_eq!(bed.node(1).role(), Role::Backup);
     assert!(bed.node(0).holds(VipId(0)));
     assert_eq!(bed.holders, vec![true, false]);
-    // Start-up waits dead_after (3 × 100 ms) to learn of an existing owner.
-    assert_eq!(bed.first(|s| *s == Seen::Acquire(0)), Some(300));
+    // Start-up waits dead_after (3 × 100 ms) plus the priority skew (100 ms × 55/256 = 21 ms)
+    // to learn of an existing owner.
+    assert_eq!(bed.first(|s| *s == Seen::Acquire(0)), Some(321));
     assert_eq!(bed.max_holders, 1);
 }
 
@@ -244,8 +245,9 @@ fn the_backup_takes_over_when_every_path_is_silent_for_dead_after() {
     bed.crash(0);
     bed.run_until(4_000);
     let took = bed.first(|s| *s == Seen::Acquire(1)).unwrap();
-    // The master's last heartbeat left at ≤ 2000 ms; the backup waits 300 ms of silence.
-    assert!((2_200..=2_400).contains(&took), "took over at {took} ms");
+    // The master's last heartbeat left at ≤ 2000 ms; the backup waits 300 ms of silence plus
+    // its priority skew (100 ms × 155/256 = 60 ms).
+    assert!((2_260..=2_461).contains(&took), "took over at {took} ms");
     let notes = bed.notes(1);
     assert_eq!(
         notes,

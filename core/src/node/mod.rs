@@ -2,11 +2,15 @@
 //!
 //! # Protocol (classic mode)
 //!
-//! Every node sends a heartbeat every `interval` on every path to every peer address (and to
-//! every address a peer was heard from). A heartbeat carries the sender's name, priority, role,
-//! boot epoch and a sequence number that grows with every datagram. A peer is *alive* while any
-//! path carried one of its heartbeats within `dead_after`; a path silent that long while another
-//! path still carries heartbeats is a *network anomaly*: notified, but no takeover.
+//! The owner sends a heartbeat every `interval` on every path to every peer address (and to
+//! every address a peer was heard from), as the source's heartbeatd does; so does a node that is
+//! starting up or waiting for the owner to hand the addresses back to it. Other backups are
+//! passive: they listen, and answer a newcomer once. A heartbeat carries the sender's name,
+//! priority, role, boot epoch and a sequence number that grows with every datagram. A peer is
+//! *alive* while any path carried one of its heartbeats within `dead_after` plus a skew that
+//! grows as this node's priority falls (VRRP's skew: the best backup's timer runs out first, and
+//! the others hear it claim before theirs do). A path silent that long while another path still
+//! carries heartbeats is a *network anomaly*: notified, but no takeover.
 //!
 //! Ownership goes to the highest-ranked live node (priority, then the smaller name). The
 //! hand-over is ordered so two nodes never hold an address at once on a healthy network:
@@ -50,6 +54,9 @@ use transition::{Pending, ReleaseCause, Step, Transition};
 pub struct Node {
     config: Config,
     key: Option<AuthKey>,
+    /// Every heartbeat this node sends, but for kind, role and sequence number.
+    template: Message,
+    /// Silence after which a peer or path counts as dead: `dead_after` plus the priority skew.
     dead_after: Duration,
     epoch: u64,
     seq: u64,
@@ -60,6 +67,9 @@ pub struct Node {
     /// Start-up wait is over: `dead_after` has passed, or an owner has been heard.
     settled: bool,
     next_heartbeat: Instant,
+    /// Whether this node heartbeats every interval (see `sends_periodically`), kept current
+    /// after every input so a passive backup's timer only wakes it for peer expiry.
+    active: bool,
     peers: BTreeMap<String, Peer>,
     /// Bumped whenever a peer comes or goes; a `Test` veto holds until it changes.
     membership: u64,
@@ -103,8 +113,19 @@ impl Node {
             .auth_key
             .as_ref()
             .map(|k| AuthKey::new(k.as_bytes()));
+        let template = Message {
+            group: config.protocol.group,
+            kind: MessageKind::Heartbeat,
+            role: Role::Backup,
+            priority: config.node.priority,
+            epoch: boot_epoch,
+            seq: 0,
+            sender: config.node.name.clone(),
+        };
+        let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
         Ok(Node {
-            dead_after: config.dead_after(),
+            dead_after: config.dead_after() + skew,
+            template,
             held: vec![false; config.vips.len()],
             config,
             key,
@@ -115,6 +136,7 @@ impl Node {
             now,
             settled: false,
             next_heartbeat: now,
+            active: true,
             peers: BTreeMap::new(),
             membership: 0,
             vetoed_at: None,
@@ -137,19 +159,23 @@ impl Node {
         if self.role == Role::Stopped {
             return None;
         }
-        let mut next = self.next_heartbeat;
-        if !self.settled {
-            next = next.min(self.started + self.dead_after);
-        }
-        if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
-            next = next.min(p.deadline);
-        }
-        for peer in self.peers.values() {
-            if let Some(t) = peer.next_expiry(self.now, self.dead_after) {
-                next = next.min(t);
-            }
-        }
-        Some(next)
+        let startup = (!self.settled).then_some(self.started + self.dead_after);
+        let hook = self
+            .transition
+            .as_ref()
+            .and_then(|t| t.pending)
+            .map(|p| p.deadline);
+        let expiries = self
+            .peers
+            .values()
+            .filter_map(|p| p.next_expiry(self.now, self.dead_after));
+        self.active
+            .then_some(self.next_heartbeat)
+            .into_iter()
+            .chain(startup)
+            .chain(hook)
+            .chain(expiries)
+            .min()
     }
 
     /// Handles a datagram that arrived on `path` from `from`.
@@ -172,12 +198,14 @@ impl Node {
             return self.drop_datagram(DropReason::Foreign);
         }
         let paths = self.config.paths.len();
-        let new_record = !self.peers.contains_key(&msg.sender);
+        let new_record = !self.peers.contains_key(msg.sender);
         if new_record {
             self.peers
-                .insert(msg.sender.clone(), Peer::new(&msg, paths));
+                .insert(msg.sender.to_string(), Peer::new(&msg, paths));
         }
-        let peer = self.peers.get_mut(&msg.sender).expect("inserted above");
+        let Some(peer) = self.peers.get_mut(msg.sender) else {
+            return;
+        };
         match peer.accept(&msg, path.0, from, now, new_record) {
             Accept::Replay => return self.drop_datagram(DropReason::Replayed),
             Accept::NewEpoch => {
@@ -188,7 +216,7 @@ impl Node {
             Accept::Fresh => {}
         }
         self.counters.received += 1;
-        self.refresh(now);
+        self.refresh(now, Some(msg.sender));
         self.decide(now);
     }
 
@@ -199,7 +227,9 @@ impl Node {
             return;
         }
         if now >= self.next_heartbeat {
-            self.send_heartbeats(MessageKind::Heartbeat);
+            if self.active {
+                self.send_heartbeats(MessageKind::Heartbeat);
+            }
             // After a stall, resume the rhythm from now instead of sending a burst.
             let interval = self.config.protocol.interval;
             self.next_heartbeat = if self.next_heartbeat + interval > now {
@@ -213,7 +243,7 @@ impl Node {
                 self.finish_hook(now, p.id, HookOutcome::TimedOut);
             }
         }
-        self.refresh(now);
+        self.refresh(now, None);
         self.decide(now);
     }
 
@@ -231,7 +261,7 @@ impl Node {
             }
             Command::HookFinished { id, outcome } => self.finish_hook(now, id, outcome),
         }
-        self.refresh(now);
+        self.refresh(now, None);
         self.decide(now);
     }
 
@@ -301,46 +331,58 @@ impl Node {
             .push_back(Output::Event(Event::Dropped { reason }));
     }
 
+    /// Whether this node owes the group a heartbeat every interval: it owns (or is taking or
+    /// giving up) the addresses, it is starting up, or it outranks the owner and waits for the
+    /// hand-back. Everyone else listens, which halves the traffic of the source's two-node setup.
+    fn sends_periodically(&self) -> bool {
+        if self.role.claims_ownership() || !self.settled {
+            return true;
+        }
+        let me = rank(self.config.node.priority, &self.config.node.name);
+        self.config.protocol.preempt
+            && self
+                .peers
+                .iter()
+                .any(|(n, p)| p.alive && p.role.claims_ownership() && rank(p.priority, n) < me)
+    }
+
     /// Sends one message on every path to every configured and every learned peer address.
     fn send_heartbeats(&mut self, kind: MessageKind) {
-        let mut msg = Message {
-            group: self.config.protocol.group,
-            kind,
-            role: self.role,
-            priority: self.config.node.priority,
-            epoch: self.epoch,
-            seq: 0,
-            sender: self.config.node.name.clone(),
-        };
+        self.template.kind = kind;
+        self.template.role = self.role;
         for (i, path) in self.config.paths.iter().enumerate() {
-            let learned = self.peers.values().filter_map(|p| p.paths[i].source);
-            let mut targets: Vec<SocketAddr> = path.peers.clone();
-            for addr in learned {
-                if !targets.contains(&addr) {
-                    targets.push(addr);
-                }
-            }
-            for to in targets {
+            let learned = self
+                .peers
+                .values()
+                .filter_map(|p| p.paths[i].source)
+                .filter(|addr| !path.peers.contains(addr));
+            for to in path.peers.iter().copied().chain(learned) {
                 self.seq += 1;
-                msg.seq = self.seq;
+                self.template.seq = self.seq;
                 self.counters.sent += 1;
                 self.outputs.push_back(Output::Transmit(Transmit {
                     path: PathId(i),
                     to,
-                    payload: wire::encode(&msg, self.key.as_ref()),
+                    payload: wire::encode(&self.template, self.key.as_ref()),
                 }));
             }
         }
     }
 
     /// Re-derives peer liveness and path anomalies at `now`, reporting every change once.
-    fn refresh(&mut self, now: Instant) {
+    /// `only` limits the work to the peer a datagram came from: nothing else changes then, and
+    /// other peers' expiry comes with its own timer.
+    fn refresh(&mut self, now: Instant, only: Option<&str>) {
         if !self.settled && now >= self.started + self.dead_after {
             self.settled = true;
         }
         let interval = self.config.protocol.interval;
         let me = rank(self.config.node.priority, &self.config.node.name);
-        for (name, peer) in self.peers.iter_mut() {
+        let peers = self
+            .peers
+            .iter_mut()
+            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()));
+        for (name, peer) in peers {
             let alive = peer.is_alive(now, self.dead_after);
             if alive != peer.alive {
                 peer.alive = alive;
@@ -356,7 +398,9 @@ impl Node {
             }
             if alive && peer.role.claims_ownership() {
                 self.settled = true;
-                self.last_owner = Some(name.clone());
+                if self.last_owner.as_ref() != Some(name) {
+                    self.last_owner = Some(name.clone());
+                }
             }
             // As in the source, the node watching a higher-ranked peer reports its paths; the
             // pair's other side stays quiet so one cut link makes one mail.
@@ -388,6 +432,11 @@ impl Node {
 
     /// The ownership rule (classic mode). Runs after every input; starts at most one transition.
     fn decide(&mut self, now: Instant) {
+        self.apply_rule(now);
+        self.active = self.role != Role::Stopped && self.sends_periodically();
+    }
+
+    fn apply_rule(&mut self, now: Instant) {
         if self.transition.is_some() || self.role == Role::Stopped {
             return;
         }
@@ -395,47 +444,37 @@ impl Node {
             return self.start_shutdown(now);
         }
         let me = rank(self.config.node.priority, &self.config.node.name);
-        let alive = || self.peers.iter().filter(|(_, p)| p.alive);
-        let higher_claimer = alive()
-            .find(|(n, p)| p.role.claims_ownership() && rank(p.priority, n) > me)
-            .map(|(n, _)| n.clone());
-        match self.role {
-            Role::Backup => {
-                let someone_claims = alive().any(|(_, p)| p.role.claims_ownership());
-                let i_am_best = alive().all(|(n, p)| rank(p.priority, n) < me);
-                if someone_claims || !i_am_best || !self.settled {
-                    return;
-                }
-                if self.vetoed_at == Some(self.membership) {
-                    return;
-                }
-                let from = self.last_owner.clone();
-                self.begin(now, Transition::acquire(self.config.vips.len(), from));
+        let mut someone_claims = false;
+        let mut i_am_best = true;
+        let mut higher_claimer = None;
+        let mut higher_backup = None;
+        for (name, p) in self.peers.iter().filter(|(_, p)| p.alive) {
+            let higher = rank(p.priority, name) > me;
+            someone_claims |= p.role.claims_ownership();
+            i_am_best &= !higher;
+            if higher && p.role.claims_ownership() && higher_claimer.is_none() {
+                higher_claimer = Some(name);
             }
-            Role::Master => {
-                if let Some(winner) = higher_claimer {
-                    let held = self.held_vips();
-                    return self.begin(
-                        now,
-                        Transition::release(&held, ReleaseCause::Yield, Some(winner)),
-                    );
-                }
-                if !self.config.protocol.preempt || self.vetoed_at == Some(self.membership) {
-                    return;
-                }
-                let higher_backup = alive()
-                    .find(|(n, p)| p.role == Role::Backup && rank(p.priority, n) > me)
-                    .map(|(n, _)| n.clone());
-                if let Some(to) = higher_backup {
-                    let held = self.held_vips();
-                    self.begin(
-                        now,
-                        Transition::release(&held, ReleaseCause::HandBack, Some(to)),
-                    );
-                }
+            if higher && p.role == Role::Backup && higher_backup.is_none() {
+                higher_backup = Some(name);
             }
-            Role::Acquiring | Role::Releasing | Role::Stopped => {}
         }
+        let vetoed = self.vetoed_at == Some(self.membership);
+        let transition = match self.role {
+            Role::Backup if !someone_claims && i_am_best && self.settled && !vetoed => {
+                Transition::acquire(self.config.vips.len(), self.last_owner.clone())
+            }
+            Role::Master if higher_claimer.is_some() => {
+                let winner = higher_claimer.cloned();
+                Transition::release(&self.held_vips(), ReleaseCause::Yield, winner)
+            }
+            Role::Master if self.config.protocol.preempt && !vetoed && higher_backup.is_some() => {
+                let to = higher_backup.cloned();
+                Transition::release(&self.held_vips(), ReleaseCause::HandBack, to)
+            }
+            _ => return,
+        };
+        self.begin(now, transition);
     }
 
     fn held_vips(&self) -> Vec<VipId> {

@@ -56,7 +56,7 @@ pub(crate) enum Accept {
 
 impl Peer {
     /// The record for a peer heard for the first time (or in a new boot epoch).
-    pub fn new(msg: &Message, paths: usize) -> Peer {
+    pub fn new(msg: &Message<&str>, paths: usize) -> Peer {
         Peer {
             epoch: msg.epoch,
             priority: msg.priority,
@@ -71,7 +71,7 @@ impl Peer {
     /// Applies a message received on `path` at `now`, unless it is stale.
     pub fn accept(
         &mut self,
-        msg: &Message,
+        msg: &Message<&str>,
         path: usize,
         from: SocketAddr,
         now: Instant,
