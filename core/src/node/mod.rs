@@ -496,9 +496,11 @@ impl Node {
         }
     }
 
+    /// Says goodbye, then reports `Stopped`: a driver may exit on that event, so everything
+    /// the node still had to send comes before it.
     fn stop(&mut self) {
-        self.set_role(Role::Stopped);
         self.send_heartbeats(MessageKind::Goodbye);
+        self.set_role(Role::Stopped);
     }
 
     fn begin(&mut self, now: Instant, transition: Transition) {

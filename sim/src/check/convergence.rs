@@ -1,0 +1,106 @@
+//! Convergence: once the faults have healed, the highest-priority live node owns every address,
+//! alone, within a bound, and keeps it to the end.
+
+use super::{secs, Checker, Context, Findings, Holders, Observation};
+
+/// Checks the end state and when it was reached.
+pub struct Convergence {
+    ctx: Context,
+    holders: Holders,
+    live: Vec<bool>,
+    last_change: u64,
+}
+
+impl Convergence {
+    pub(super) fn new(ctx: &Context) -> Convergence {
+        Convergence {
+            holders: Holders::new(ctx.vips),
+            live: vec![true; ctx.nodes.len()],
+            last_change: 0,
+            ctx: ctx.clone(),
+        }
+    }
+
+    fn describe(&self, holders: &[usize]) -> String {
+        if holders.is_empty() {
+            return "nobody".into();
+        }
+        let names: Vec<&str> = holders.iter().map(|&n| self.ctx.nodes[n].0.as_str()).collect();
+        names.join(" and ")
+    }
+}
+
+impl Checker for Convergence {
+    fn observe(&mut self, at: u64, obs: &Observation<'_>) {
+        match *obs {
+            Observation::Down { node } | Observation::Paused { node } => self.live[node] = false,
+            Observation::Up { node } | Observation::Resumed { node } => self.live[node] = true,
+            _ => {
+                if self.holders.apply(obs).is_some() {
+                    self.last_change = at;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, at: u64, findings: &mut Findings) {
+        let expect = &self.ctx.expect;
+        if let Some(owner) = &expect.owner_at_end {
+            let wanted: Vec<usize> = match owner.as_str() {
+                "none" => vec![],
+                name => self.ctx.nodes.iter().position(|(n, _)| n == name).into_iter().collect(),
+            };
+            for vip in 0..self.ctx.vips {
+                if self.holders.of(vip) != wanted.as_slice() {
+                    findings.violate(
+                        "owner-at-end",
+                        format!(
+                            "address {vip} is held by {} at the end, expected {owner}",
+                            self.describe(self.holders.of(vip))
+                        ),
+                    );
+                }
+            }
+        }
+        if !expect.converge {
+            return;
+        }
+        let bound = expect
+            .converge_within
+            .unwrap_or(self.ctx.dead_after * 3 + std::time::Duration::from_secs(1))
+            .as_nanos() as u64;
+        let deadline = self.ctx.faults_end + bound;
+        if at < deadline {
+            findings.violate(
+                "convergence",
+                format!("the run ends at {} before the convergence deadline {}", secs(at), secs(deadline)),
+            );
+            return;
+        }
+        let best = self.ctx.best((0..self.live.len()).filter(|&n| self.live[n]));
+        for vip in 0..self.ctx.vips {
+            let holders = self.holders.of(vip);
+            if holders != best.as_slice() {
+                findings.violate(
+                    "convergence",
+                    format!(
+                        "address {vip} is held by {} at the end; the best live node is {}",
+                        self.describe(holders),
+                        self.describe(best.as_slice())
+                    ),
+                );
+            }
+        }
+        if self.last_change > deadline {
+            findings.violate(
+                "convergence",
+                format!(
+                    "ownership still changed at {}, after the deadline {} (faults healed at {})",
+                    secs(self.last_change),
+                    secs(deadline),
+                    secs(self.ctx.faults_end)
+                ),
+            );
+        }
+    }
+}

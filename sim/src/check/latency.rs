@@ -1,0 +1,86 @@
+//! Failover latency: from losing the owner (crash, pause, shutdown, release with no successor)
+//! to another node acquiring the address; and flapping: how often the address changes hands.
+
+use super::{secs, Checker, Context, Findings, Holders, Observation};
+
+/// Times each failover; the longest must stay within `max_failover_latency`.
+pub struct FailoverLatency {
+    holders: Holders,
+    /// Per address: when its serving owner was lost, and who that was.
+    lost: Vec<Option<(u64, usize)>>,
+    paused: Vec<bool>,
+    latencies: Vec<u64>,
+    allowed: Option<u64>,
+    changes: u32,
+    max_changes: Option<u32>,
+}
+
+impl FailoverLatency {
+    pub(super) fn new(ctx: &Context) -> FailoverLatency {
+        FailoverLatency {
+            holders: Holders::new(ctx.vips),
+            lost: vec![None; ctx.vips],
+            paused: vec![false; ctx.nodes.len()],
+            latencies: Vec::new(),
+            allowed: ctx.expect.max_failover_latency.map(|d| d.as_nanos() as u64),
+            changes: 0,
+            max_changes: ctx.expect.max_ownership_changes,
+        }
+    }
+
+    /// Whether anyone but `gone` (paused nodes excluded) still serves `vip`.
+    fn served_without(&self, vip: usize, gone: usize) -> bool {
+        self.holders
+            .of(vip)
+            .iter()
+            .any(|&n| n != gone && !self.paused[n])
+    }
+}
+
+impl Checker for FailoverLatency {
+    fn observe(&mut self, at: u64, obs: &Observation<'_>) {
+        match *obs {
+            Observation::Paused { node } => {
+                self.paused[node] = true;
+                for vip in 0..self.lost.len() {
+                    if self.holders.of(vip).contains(&node) && !self.served_without(vip, node) {
+                        self.lost[vip].get_or_insert((at, node));
+                    }
+                }
+            }
+            Observation::Resumed { node } => self.paused[node] = false,
+            Observation::Released { node, vip } => {
+                self.holders.apply(obs);
+                if !self.served_without(vip, node) && self.lost[vip].is_none() {
+                    self.lost[vip] = Some((at, node));
+                }
+            }
+            Observation::Acquired { node, vip } => {
+                self.holders.apply(obs);
+                self.changes += 1;
+                if let Some((since, old)) = self.lost[vip].take() {
+                    if node != old {
+                        self.latencies.push(at - since);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _at: u64, findings: &mut Findings) {
+        findings.figures.failover_latencies = self.latencies.clone();
+        findings.figures.ownership_changes = self.changes;
+        if let Some(max) = self.max_changes.filter(|&m| self.changes > m) {
+            findings.violate("flapping", format!("the address changed hands {} times, at most {max} expected", self.changes));
+        }
+        if let (Some(allowed), Some(&worst)) = (self.allowed, self.latencies.iter().max()) {
+            if worst > allowed {
+                findings.violate(
+                    "failover-latency",
+                    format!("a failover took {}, allowed {}", secs(worst), secs(allowed)),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Invariant checkers, kept apart from the simulator (as in TigerBeetle's): they see every
+//! [`Observation`] the run makes and know nothing of how it was produced, so any engine that
+//! can say "this node acquired that address at this time" can be judged by them.
+
+mod availability;
+mod convergence;
+mod latency;
+mod notifications;
+mod split_brain;
+
+use crate::scenario::Expect;
+use failover_core::{Notification, Role};
+use std::time::Duration;
+
+/// Something a checker may care about; times come with [`Checker::observe`].
+#[derive(Clone, Copy, Debug)]
+pub enum Observation<'a> {
+    /// `node` added `vip` to its interface (and announced it).
+    Acquired {
+        /// Node index.
+        node: usize,
+        /// Address index.
+        vip: usize,
+    },
+    /// `node` no longer holds `vip` (released, or gone with a crash).
+    Released {
+        /// Node index.
+        node: usize,
+        /// Address index.
+        vip: usize,
+    },
+    /// `node` stopped running: crashed, or finished a planned shutdown.
+    Down {
+        /// Node index.
+        node: usize,
+    },
+    /// `node` (re)started.
+    Up {
+        /// Node index.
+        node: usize,
+    },
+    /// `node` is frozen: it holds what it held, but serves no one.
+    Paused {
+        /// Node index.
+        node: usize,
+    },
+    /// `node` runs again.
+    Resumed {
+        /// Node index.
+        node: usize,
+    },
+    /// A scheduled fault began.
+    FaultStarted,
+    /// A scheduled fault ended.
+    FaultEnded,
+    /// `node` sent a notification.
+    Notified {
+        /// Node index.
+        node: usize,
+        /// What it said.
+        notification: &'a Notification,
+    },
+    /// `node` changed role.
+    RoleChanged {
+        /// Node index.
+        node: usize,
+        /// Old role.
+        from: Role,
+        /// New role.
+        to: Role,
+    },
+    /// `count` client requests to `vip` in [from, to) all succeeded or all failed.
+    Requests {
+        /// Address index.
+        vip: usize,
+        /// Whether they were answered.
+        ok: bool,
+        /// How many.
+        count: u64,
+    },
+}
+
+/// One invariant, watching a run.
+pub trait Checker {
+    /// Sees one observation at simulated time `at` (nanoseconds).
+    fn observe(&mut self, at: u64, obs: &Observation<'_>);
+    /// The run ended at `at`: add figures and violations.
+    fn finish(&mut self, at: u64, findings: &mut Findings);
+}
+
+/// What the checkers need to know of the run's set-up.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Node priorities, by index (names break ties: smaller wins).
+    pub nodes: Vec<(String, u8)>,
+    /// Number of virtual addresses.
+    pub vips: usize,
+    /// What the scenario expects.
+    pub expect: Expect,
+    /// The protocol's dead_after.
+    pub dead_after: Duration,
+    /// When the last scheduled fault ends (nanoseconds).
+    pub faults_end: u64,
+}
+
+impl Context {
+    /// The node that should own the addresses among `live` ones.
+    pub fn best(&self, live: impl Iterator<Item = usize>) -> Option<usize> {
+        live.max_by(|&a, &b| {
+            let (na, pa) = &self.nodes[a];
+            let (nb, pb) = &self.nodes[b];
+            pa.cmp(pb).then(nb.cmp(na))
+        })
+    }
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// What happened, with times.
+    pub detail: String,
+}
+
+/// The figures of a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Figures {
+    /// Owner lost → new owner, per failover (nanoseconds).
+    pub failover_latencies: Vec<u64>,
+    /// Time with two or more holders of one address, summed over addresses.
+    pub split_brain_total: u64,
+    /// Longest such window.
+    pub split_brain_longest: u64,
+    /// Time with no holder, after the first acquisition, summed over addresses.
+    pub unavailable: u64,
+    /// Client requests answered.
+    pub requests_ok: u64,
+    /// Client requests not answered.
+    pub requests_failed: u64,
+    /// Acquisitions in the run.
+    pub ownership_changes: u32,
+    /// Network-anomaly notifications.
+    pub anomalies: u32,
+}
+
+/// Figures plus violations.
+#[derive(Clone, Debug, Default)]
+pub struct Findings {
+    /// Measured.
+    pub figures: Figures,
+    /// Broken.
+    pub violations: Vec<Violation>,
+}
+
+impl Findings {
+    /// Records a violation.
+    pub fn violate(&mut self, invariant: &'static str, detail: String) {
+        self.violations.push(Violation { invariant, detail });
+    }
+}
+
+/// Who holds each address, derived from observations; shared by the checkers.
+#[derive(Clone, Debug)]
+pub(crate) struct Holders {
+    holders: Vec<Vec<usize>>,
+}
+
+impl Holders {
+    pub fn new(vips: usize) -> Holders {
+        Holders { holders: vec![Vec::new(); vips] }
+    }
+
+    /// Applies an observation; returns the address it changed.
+    pub fn apply(&mut self, obs: &Observation<'_>) -> Option<usize> {
+        match *obs {
+            Observation::Acquired { node, vip } if !self.holders[vip].contains(&node) => {
+                self.holders[vip].push(node);
+                Some(vip)
+            }
+            Observation::Released { node, vip } => {
+                self.holders[vip].retain(|&n| n != node);
+                Some(vip)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn of(&self, vip: usize) -> &[usize] {
+        &self.holders[vip]
+    }
+}
+
+/// Every checker, for one run.
+pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(split_brain::SplitBrain::new(ctx)),
+        Box::new(availability::Availability::new(ctx)),
+        Box::new(latency::FailoverLatency::new(ctx)),
+        Box::new(convergence::Convergence::new(ctx)),
+        Box::new(notifications::Notifications::new(ctx)),
+    ]
+}
+
+pub(crate) fn secs(ns: u64) -> String {
+    format!("{:.3}s", ns as f64 / 1e9)
+}

@@ -1,0 +1,87 @@
+//! Notifications: every takeover and every release notified exactly once, network anomalies
+//! never repeated before their recovery, and the counts the scenario expects.
+
+use super::{Checker, Context, Findings, Observation};
+use failover_core::{Notification, Role};
+use std::collections::BTreeMap;
+
+/// Matches notifications against role changes, node by node.
+pub struct Notifications {
+    ctx: Context,
+    /// Per node: takeovers (role became master) and failover notices that acquired something.
+    takeovers: Vec<(u32, u32)>,
+    /// Per node: completed releases and release notices.
+    releases: Vec<(u32, u32)>,
+    /// Per (node, peer, path): whether an anomaly is outstanding.
+    anomaly: BTreeMap<(usize, String, String), bool>,
+    anomalies: u32,
+    repeated: Vec<String>,
+}
+
+impl Notifications {
+    pub(super) fn new(ctx: &Context) -> Notifications {
+        let n = ctx.nodes.len();
+        Notifications {
+            ctx: ctx.clone(),
+            takeovers: vec![(0, 0); n],
+            releases: vec![(0, 0); n],
+            anomaly: BTreeMap::new(),
+            anomalies: 0,
+            repeated: Vec::new(),
+        }
+    }
+}
+
+impl Checker for Notifications {
+    fn observe(&mut self, _at: u64, obs: &Observation<'_>) {
+        match *obs {
+            Observation::RoleChanged { node, to: Role::Master, from: Role::Acquiring } => self.takeovers[node].0 += 1,
+            Observation::RoleChanged { node, from: Role::Releasing, to: Role::Backup | Role::Stopped } => {
+                self.releases[node].0 += 1
+            }
+            Observation::Notified { node, notification } => match notification {
+                Notification::Failover { acquired, .. } if !acquired.is_empty() => self.takeovers[node].1 += 1,
+                Notification::Released { .. } => self.releases[node].1 += 1,
+                Notification::NetworkAnomaly { peer, path } | Notification::NetworkRecovered { peer, path } => {
+                    let anomaly = matches!(notification, Notification::NetworkAnomaly { .. });
+                    self.anomalies += u32::from(anomaly);
+                    let open = self.anomaly.entry((node, peer.clone(), path.clone())).or_default();
+                    if *open == anomaly {
+                        self.repeated.push(format!("{} repeated {}", self.ctx.nodes[node].0, notification.summary()));
+                    }
+                    *open = anomaly;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _at: u64, findings: &mut Findings) {
+        findings.figures.anomalies = self.anomalies;
+        for (n, (name, _)) in self.ctx.nodes.iter().enumerate() {
+            let (took, told) = self.takeovers[n];
+            if took != told {
+                findings.violate("notifications", format!("{name} took over {took} time(s) but sent {told} failover notice(s)"));
+            }
+            let (released, told) = self.releases[n];
+            if released != told {
+                findings.violate("notifications", format!("{name} released {released} time(s) but sent {told} release notice(s)"));
+            }
+        }
+        for r in self.repeated.drain(..) {
+            findings.violate("notifications", r);
+        }
+        let e = &self.ctx.expect;
+        if let Some(min) = e.min_anomaly_notifications.filter(|&m| self.anomalies < m) {
+            findings.violate("notifications", format!("{} network-anomaly notice(s), expected at least {min}", self.anomalies));
+        }
+        if let Some(max) = e.max_anomaly_notifications.filter(|&m| self.anomalies > m) {
+            findings.violate("notifications", format!("{} network-anomaly notice(s), expected at most {max}", self.anomalies));
+        }
+        let total: u32 = self.takeovers.iter().map(|t| t.0).sum();
+        if let Some(want) = e.takeovers.filter(|&w| w != total) {
+            findings.violate("takeovers", format!("{total} takeover(s), expected {want}"));
+        }
+    }
+}

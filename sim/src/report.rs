@@ -1,0 +1,88 @@
+//! Turning many runs into the table a person reads.
+
+use crate::check::Figures;
+use crate::world::RunReport;
+use std::fmt::Write;
+
+/// The figures of one scenario over many seeds.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seeds run.
+    pub seeds: usize,
+    /// Seeds that violated something: (seed, first violation).
+    pub failures: Vec<(u64, String)>,
+    latencies: Vec<u64>,
+    split_brain: Vec<u64>,
+    unavailable: Vec<u64>,
+}
+
+impl Summary {
+    /// An empty summary for `scenario`.
+    pub fn new(scenario: &str) -> Summary {
+        Summary { scenario: scenario.to_string(), ..Summary::default() }
+    }
+
+    /// Adds one run.
+    pub fn add(&mut self, report: &RunReport) {
+        let f: &Figures = &report.findings.figures;
+        self.seeds += 1;
+        self.latencies.extend(&f.failover_latencies);
+        self.split_brain.push(f.split_brain_total);
+        self.unavailable.push(f.unavailable);
+        if let Some(v) = report.findings.violations.first() {
+            self.failures.push((report.seed, format!("{}: {}", v.invariant, v.detail)));
+        }
+    }
+
+    /// One table row.
+    pub fn row(&self) -> String {
+        let verdict = if self.failures.is_empty() {
+            "pass".to_string()
+        } else {
+            format!("FAIL {}", self.failures.len())
+        };
+        format!(
+            "{:<32} {:>5}  {:<8} {:>9} {:>9} {:>11} {:>11}",
+            self.scenario,
+            self.seeds,
+            verdict,
+            ms(percentile(&self.latencies, 50)),
+            ms(percentile(&self.latencies, 99)),
+            ms(self.split_brain.iter().max().copied()),
+            ms(mean(&self.unavailable)),
+        )
+    }
+}
+
+/// The table header.
+pub fn header() -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "{:<32} {:>5}  {:<8} {:>9} {:>9} {:>11} {:>11}\n{}",
+        "scenario", "seeds", "verdict", "fail p50", "fail p99", "split max", "unavail avg", "-".repeat(93)
+    );
+    s
+}
+
+/// The `q`th percentile (nearest rank).
+pub fn percentile(values: &[u64], q: usize) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let rank = (q * v.len()).div_ceil(100).max(1);
+    Some(v[rank - 1])
+}
+
+fn mean(values: &[u64]) -> Option<u64> {
+    (!values.is_empty()).then(|| values.iter().sum::<u64>() / values.len() as u64)
+}
+
+/// Milliseconds, or "-" when there is nothing to show.
+pub fn ms(ns: Option<u64>) -> String {
+    ns.map_or("-".into(), |ns| format!("{:.1}ms", ns as f64 / 1e6))
+}

@@ -1,0 +1,662 @@
+//! The discrete-event loop: every simulated node runs the real [`failover_core::Node`]; the
+//! loop owns time, the network, faults and the client, and tells the checkers what happened.
+//!
+//! Events are ordered by (time, sequence number) and all randomness comes from the run's seed,
+//! forked per link, so a seed replays the same run byte for byte.
+
+use crate::check::{self, Checker, Context, Findings, Observation};
+use crate::net::{self, Cuts, Fate, Link};
+use crate::scenario::{Fault, FaultKind, Party, Scenario, ScenarioError};
+use crate::trace::Trace;
+use failover_core::config::{HookSettings, NodeSettings, PathSettings, ProtocolSettings, VipSettings};
+use failover_core::{
+    Command, Config, Event, HookId, HookKind, HookOutcome, Instant, Node, Output, PathId, Role,
+};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Keep a readable record of every datagram (they are always hashed).
+    pub keep_datagrams: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Figures and violations.
+    pub findings: Findings,
+    /// The trace.
+    pub trace: Trace,
+    /// The faults as resolved (flaps expanded).
+    pub faults: Vec<Fault>,
+}
+
+impl RunReport {
+    /// Whether every invariant held.
+    pub fn passed(&self) -> bool {
+        self.findings.violations.is_empty()
+    }
+
+    /// The trace hash, 16 hex digits.
+    pub fn hash(&self) -> String {
+        self.trace.hash_hex()
+    }
+}
+
+enum Ev {
+    Deliver { to: usize, path: usize, from: SocketAddr, payload: Vec<u8> },
+    Timer { node: usize, incarnation: u64 },
+    Hook { node: usize, incarnation: u64, id: HookId, outcome: HookOutcome },
+    FaultStart(usize),
+    FaultEnd(usize),
+    /// First start of a node; queued after faults at time zero, so a clock set at 0 s is the
+    /// node's clock from its first instant.
+    Start(usize),
+}
+
+struct Entry {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Reversed: the heap pops the earliest (time, sequence) first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// A node's clock: `local = base_local + (t - base_true) · (1 + ppm/1e6)`; never runs backwards.
+#[derive(Clone, Copy)]
+struct Clock {
+    base_true: u64,
+    base_local: u64,
+    ppm: f64,
+}
+
+impl Clock {
+    fn local(&self, t: u64) -> u64 {
+        let elapsed = t.saturating_sub(self.base_true);
+        if self.ppm == 0.0 {
+            self.base_local + elapsed
+        } else {
+            self.base_local + (elapsed as f64 * (1.0 + self.ppm / 1e6)) as u64
+        }
+    }
+
+    fn true_time(&self, local: u64) -> u64 {
+        let ahead = local.saturating_sub(self.base_local);
+        if self.ppm == 0.0 {
+            self.base_true + ahead
+        } else {
+            self.base_true + (ahead as f64 / (1.0 + self.ppm / 1e6)).ceil() as u64
+        }
+    }
+}
+
+struct SimNode {
+    name: String,
+    config: Config,
+    /// Path index → segment index.
+    segments: Vec<usize>,
+    node: Option<Node>,
+    incarnation: u64,
+    paused: bool,
+    deferred: Vec<Entry>,
+    timer: Option<u64>,
+    clock: Clock,
+    held: Vec<bool>,
+    /// Hook faults in force: (fault id, hook, hang).
+    hook_faults: Vec<(usize, HookKind, bool)>,
+}
+
+/// One run of one scenario under one seed.
+pub struct World<'s> {
+    scenario: &'s Scenario,
+    seed: u64,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Entry>,
+    nodes: Vec<SimNode>,
+    links: Vec<Option<Link>>,
+    cuts: Cuts,
+    extra_loss: Vec<f64>,
+    faults: Vec<Fault>,
+    checkers: Vec<Box<dyn Checker>>,
+    trace: Trace,
+    interval: u64,
+    /// The client: who each address's ARP entry points to, whether requests succeed now,
+    /// the next request time, and requests counted but not yet reported.
+    arp: Vec<Option<usize>>,
+    served: Vec<bool>,
+    client_dirty: bool,
+    client_next: u64,
+    client_pending: Vec<u64>,
+}
+
+/// Runs `scenario` under `seed`.
+pub fn run(scenario: &Scenario, seed: u64, options: &Options) -> Result<RunReport, ScenarioError> {
+    let faults = scenario.resolve_faults(&scenario.name)?;
+    let mut world = World::new(scenario, seed, faults, options);
+    world.run_to_end();
+    Ok(world.finish())
+}
+
+impl<'s> World<'s> {
+    fn new(scenario: &'s Scenario, seed: u64, faults: Vec<Fault>, options: &Options) -> World<'s> {
+        let n = scenario.nodes.len();
+        let dead_after = scenario.protocol.dead_after();
+        let faults_end = faults
+            .iter()
+            .map(|f| (f.at + f.duration.unwrap_or_default()).as_nanos() as u64)
+            .max()
+            .unwrap_or(0);
+        let ctx = Context {
+            nodes: scenario.nodes.iter().map(|n| (n.name.clone(), n.priority)).collect(),
+            vips: scenario.vips.len(),
+            expect: scenario.expect.clone(),
+            dead_after,
+            faults_end,
+        };
+        let nodes = (0..n)
+            .map(|i| {
+                let segments = scenario.node_segments(i);
+                SimNode {
+                    name: scenario.nodes[i].name.clone(),
+                    config: node_config(scenario, i, &segments),
+                    segments,
+                    node: None,
+                    incarnation: 0,
+                    paused: false,
+                    deferred: Vec::new(),
+                    timer: None,
+                    clock: Clock { base_true: 0, base_local: 0, ppm: 0.0 },
+                    held: vec![false; scenario.vips.len()],
+                    hook_faults: Vec::new(),
+                }
+            })
+            .collect();
+        let mut world = World {
+            scenario,
+            seed,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            links: (0..scenario.segments.len() * n * n).map(|_| None).collect(),
+            cuts: Cuts::default(),
+            extra_loss: vec![0.0; scenario.segments.len()],
+            checkers: check::all(&ctx),
+            trace: Trace::new(options.keep_datagrams),
+            interval: scenario.protocol.interval.as_nanos() as u64,
+            arp: vec![None; scenario.vips.len()],
+            served: vec![false; scenario.vips.len()],
+            client_dirty: false,
+            client_next: 0,
+            client_pending: vec![0; scenario.vips.len()],
+            faults,
+        };
+        for (id, f) in world.faults.iter().enumerate() {
+            let at = f.at.as_nanos() as u64;
+            world.seq += 1;
+            world.queue.push(Entry { at, seq: world.seq, ev: Ev::FaultStart(id) });
+            if let Some(d) = f.duration {
+                world.seq += 1;
+                let end = at + d.as_nanos() as u64;
+                world.queue.push(Entry { at: end, seq: world.seq, ev: Ev::FaultEnd(id) });
+            }
+        }
+        for i in 0..n {
+            world.push(0, Ev::Start(i));
+        }
+        world
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Entry { at, seq: self.seq, ev });
+    }
+
+    fn run_to_end(&mut self) {
+        let end = self.scenario.duration.as_nanos() as u64;
+        while let Some(entry) = self.queue.pop() {
+            if entry.at > end {
+                break;
+            }
+            self.account_client(entry.at);
+            self.now = entry.at;
+            self.dispatch(entry);
+        }
+        self.account_client(end);
+        self.now = end;
+    }
+
+    fn finish(mut self) -> RunReport {
+        self.flush_client();
+        let mut findings = Findings::default();
+        for c in &mut self.checkers {
+            c.finish(self.now, &mut findings);
+        }
+        RunReport {
+            scenario: self.scenario.name.clone(),
+            seed: self.seed,
+            findings,
+            trace: self.trace,
+            faults: self.faults,
+        }
+    }
+
+    fn observe(&mut self, obs: Observation<'_>) {
+        for c in &mut self.checkers {
+            c.observe(self.now, &obs);
+        }
+    }
+
+    fn record(&mut self, node: Option<usize>, what: String) {
+        let who = node.map_or("-", |i| self.nodes[i].name.as_str()).to_string();
+        self.trace.record(self.now, &who, what);
+    }
+
+    fn dispatch(&mut self, entry: Entry) {
+        let target = match entry.ev {
+            Ev::Deliver { to, .. } => Some(to),
+            Ev::Timer { node, .. } | Ev::Hook { node, .. } => Some(node),
+            _ => None,
+        };
+        if let Some(i) = target {
+            if self.nodes[i].paused {
+                self.nodes[i].deferred.push(entry);
+                return;
+            }
+        }
+        match entry.ev {
+            Ev::Deliver { to, path, from, payload } => {
+                let now = self.local(to);
+                let Some(node) = self.nodes[to].node.as_mut() else { return };
+                self.trace.datagram(self.now, (to as u64) << 8 | path as u64, &payload, || {
+                    (String::new(), format!("deliver to {to} on path {path} from {from}"))
+                });
+                node.handle_datagram(now, PathId(path), from, &payload);
+                self.after_input(to);
+            }
+            Ev::Timer { node: i, incarnation } => {
+                let n = &mut self.nodes[i];
+                if n.incarnation != incarnation || n.timer != Some(entry.at) {
+                    return;
+                }
+                n.timer = None;
+                let now = self.local(i);
+                if let Some(node) = self.nodes[i].node.as_mut() {
+                    node.handle_timeout(now);
+                    self.after_input(i);
+                }
+            }
+            Ev::Hook { node: i, incarnation, id, outcome } => {
+                if self.nodes[i].incarnation != incarnation {
+                    return;
+                }
+                let now = self.local(i);
+                if let Some(node) = self.nodes[i].node.as_mut() {
+                    node.handle_command(now, Command::HookFinished { id, outcome });
+                    self.after_input(i);
+                }
+            }
+            Ev::Start(i) => self.start(i),
+            Ev::FaultStart(id) => self.fault(id, true),
+            Ev::FaultEnd(id) => self.fault(id, false),
+        }
+    }
+
+    fn local(&self, i: usize) -> Instant {
+        Instant::from_nanos(self.nodes[i].clock.local(self.now))
+    }
+
+    fn start(&mut self, i: usize) {
+        let now = self.local(i);
+        let n = &mut self.nodes[i];
+        n.incarnation += 1;
+        n.timer = None;
+        n.node = Some(Node::new(n.config.clone(), n.incarnation, now).expect("the simulator builds valid configs"));
+        let epoch = n.incarnation;
+        self.record(Some(i), format!("start (boot epoch {epoch})"));
+        self.observe(Observation::Up { node: i });
+        self.after_input(i);
+    }
+
+    /// The node is gone (crash, or the end of a planned shutdown): whatever it still holds
+    /// vanishes with it.
+    fn take_down(&mut self, i: usize, why: &str) {
+        self.nodes[i].node = None;
+        self.nodes[i].timer = None;
+        for v in 0..self.nodes[i].held.len() {
+            if std::mem::take(&mut self.nodes[i].held[v]) {
+                self.client_dirty = true;
+                self.observe(Observation::Released { node: i, vip: v });
+            }
+        }
+        self.record(Some(i), why.to_string());
+        self.observe(Observation::Down { node: i });
+    }
+
+    fn after_input(&mut self, i: usize) {
+        while let Some(out) = self.nodes[i].node.as_mut().and_then(Node::poll_output) {
+            self.output(i, out);
+        }
+        self.reschedule(i, false);
+    }
+
+    fn reschedule(&mut self, i: usize, force: bool) {
+        let n = &self.nodes[i];
+        let Some(local) = n.node.as_ref().and_then(Node::poll_timeout) else { return };
+        let at = n.clock.true_time(local.as_nanos()).max(self.now);
+        if force || n.timer.is_none_or(|cur| at < cur) {
+            let incarnation = n.incarnation;
+            self.nodes[i].timer = Some(at);
+            self.push(at, Ev::Timer { node: i, incarnation });
+        }
+    }
+
+    fn output(&mut self, i: usize, out: Output) {
+        match out {
+            Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
+            Output::Acquire(v) => {
+                self.nodes[i].held[v.0] = true;
+                self.arp[v.0] = Some(i);
+                self.client_dirty = true;
+                let addr = self.scenario.vips[v.0].address;
+                self.record(Some(i), format!("acquire {addr} (gratuitous ARP)"));
+                self.observe(Observation::Acquired { node: i, vip: v.0 });
+            }
+            Output::Release(v) => {
+                self.nodes[i].held[v.0] = false;
+                self.client_dirty = true;
+                let addr = self.scenario.vips[v.0].address;
+                self.record(Some(i), format!("release {addr}"));
+                self.observe(Observation::Released { node: i, vip: v.0 });
+            }
+            Output::RunHook(req) => {
+                let fault = self.nodes[i].hook_faults.iter().find(|f| f.1 == req.kind).map(|f| f.2);
+                let addr = self.scenario.vips[req.vip.0].address;
+                let how = match fault {
+                    Some(true) => "hangs",
+                    Some(false) => "fails",
+                    None => "ok",
+                };
+                self.record(Some(i), format!("hook {} {} for {addr}: {how}", req.kind, req.event));
+                if fault != Some(true) {
+                    let outcome = if fault.is_some() { HookOutcome::Failed(Some(1)) } else { HookOutcome::Success };
+                    let at = self.now + self.scenario.protocol.hook_latency.as_nanos() as u64;
+                    let incarnation = self.nodes[i].incarnation;
+                    self.push(at, Ev::Hook { node: i, incarnation, id: req.id, outcome });
+                }
+            }
+            Output::Notify(n) => {
+                self.record(Some(i), format!("notify: {}", n.summary()));
+                self.observe(Observation::Notified { node: i, notification: &n });
+            }
+            Output::Event(Event::RoleChanged { from, to }) => {
+                self.record(Some(i), format!("role {from} -> {to}"));
+                self.observe(Observation::RoleChanged { node: i, from, to });
+                if to == Role::Stopped {
+                    self.take_down(i, "stopped after planned shutdown");
+                }
+            }
+            Output::Event(Event::PeerUp { peer, epoch }) => self.record(Some(i), format!("peer {peer} up (epoch {epoch})")),
+            Output::Event(Event::PeerDown { peer }) => self.record(Some(i), format!("peer {peer} down")),
+            Output::Event(Event::Dropped { reason }) => self.record(Some(i), format!("dropped a datagram: {reason:?}")),
+        }
+    }
+
+    fn transmit(&mut self, i: usize, path: usize, to: SocketAddr, payload: Vec<u8>) {
+        let segment = self.nodes[i].segments[path];
+        let from = net::address(segment, i);
+        let n = self.nodes.len();
+        let dest = net::owner_of(to, self.scenario.segments.len()).filter(|&(s, j)| s == segment && j < n && j != i);
+        let tag = 1 << 32 | (i as u64) << 16 | (segment as u64) << 8;
+        let Some((_, j)) = dest else {
+            self.trace.datagram(self.now, tag, &payload, || (String::new(), format!("no host at {to}")));
+            return;
+        };
+        let path_at_dest = self.nodes[j].segments.iter().position(|&s| s == segment);
+        let (Some(dest_path), true) = (path_at_dest, self.cuts.passes(segment, Party::Node(i), Party::Node(j))) else {
+            self.trace.datagram(self.now, tag | 1, &payload, || (String::new(), format!("cut: {from} -> {to}")));
+            return;
+        };
+        let idx = (segment * n + i) * n + j;
+        let seed = self.seed;
+        let link = self.links[idx].get_or_insert_with(|| Link::new(seed, segment, i, j));
+        let seg = &self.scenario.segments[segment];
+        match link.fate(seg, self.extra_loss[segment], self.interval) {
+            Fate::Lost => {
+                self.trace.datagram(self.now, tag | 2, &payload, || (String::new(), format!("lost: {from} -> {to}")));
+            }
+            Fate::Delivered(delay, dup) => {
+                self.trace.datagram(self.now, tag | 3, &payload, || (String::new(), format!("send: {from} -> {to}")));
+                if let Some(d2) = dup {
+                    let copy = payload.clone();
+                    self.push(self.now + d2, Ev::Deliver { to: j, path: dest_path, from, payload: copy });
+                }
+                self.push(self.now + delay, Ev::Deliver { to: j, path: dest_path, from, payload });
+            }
+        }
+    }
+
+    fn fault(&mut self, id: usize, starting: bool) {
+        let fault = self.faults[id].clone();
+        let label = describe(self.scenario, &fault.kind);
+        self.record(None, format!("fault {} {label}", if starting { "begins:" } else { "ends:" }));
+        self.observe(if starting { Observation::FaultStarted } else { Observation::FaultEnded });
+        self.client_dirty = true;
+        match fault.kind {
+            FaultKind::Partition { segment, a, b, oneway } => {
+                if starting {
+                    self.cuts.partition(id, segment, &a, &b, oneway);
+                } else {
+                    self.cuts.heal(id);
+                }
+            }
+            FaultKind::LinkDown { node, segment } => self.cuts.set_link(node, segment, !starting),
+            FaultKind::Crash { node } => {
+                if starting && self.nodes[node].node.is_some() {
+                    self.take_down(node, "crash");
+                } else if !starting && self.nodes[node].node.is_none() {
+                    self.start(node);
+                }
+            }
+            FaultKind::Shutdown { node } => {
+                if starting {
+                    let now = self.local(node);
+                    if let Some(n) = self.nodes[node].node.as_mut() {
+                        n.handle_command(now, Command::Shutdown);
+                        self.after_input(node);
+                    }
+                } else if self.nodes[node].node.is_none() {
+                    self.start(node);
+                }
+            }
+            FaultKind::Pause { node } => {
+                if starting {
+                    self.nodes[node].paused = true;
+                    self.observe(Observation::Paused { node });
+                } else {
+                    self.resume(node);
+                }
+            }
+            FaultKind::Clock { node, offset, drift_ppm } => {
+                let n = &mut self.nodes[node];
+                let local = n.clock.local(self.now);
+                n.clock = if starting {
+                    Clock { base_true: self.now, base_local: local + offset.as_nanos() as u64, ppm: drift_ppm }
+                } else {
+                    Clock { base_true: self.now, base_local: local, ppm: 0.0 }
+                };
+                self.reschedule(node, true);
+            }
+            FaultKind::Hook { node, hook, hang } => {
+                let faults = &mut self.nodes[node].hook_faults;
+                if starting {
+                    faults.push((id, hook, hang));
+                } else {
+                    faults.retain(|f| f.0 != id);
+                }
+            }
+            FaultKind::Degrade { segment, loss } => self.extra_loss[segment] = if starting { loss } else { 0.0 },
+        }
+    }
+
+    /// Ends a pause: everything that piled up runs now, in the order it arrived.
+    fn resume(&mut self, i: usize) {
+        self.nodes[i].paused = false;
+        self.observe(Observation::Resumed { node: i });
+        let piled = std::mem::take(&mut self.nodes[i].deferred);
+        for entry in piled {
+            match entry.ev {
+                Ev::Timer { .. } => {}
+                ev => self.push(self.now, ev),
+            }
+        }
+        if self.nodes[i].node.is_some() {
+            self.reschedule(i, true);
+            let at = self.nodes[i].timer.unwrap_or(self.now).min(self.now);
+            self.nodes[i].timer = Some(at);
+            let incarnation = self.nodes[i].incarnation;
+            self.push(at, Ev::Timer { node: i, incarnation });
+        }
+    }
+
+    /// Counts the client's requests in [client_next, t) under the state that held then.
+    fn account_client(&mut self, t: u64) {
+        if t <= self.client_next {
+            return;
+        }
+        if self.client_dirty {
+            self.client_dirty = false;
+            for v in 0..self.arp.len() {
+                let ok = self.serves(v);
+                if ok != self.served[v] {
+                    self.flush_vip(v);
+                    self.served[v] = ok;
+                }
+            }
+        }
+        let every = self.scenario.client.interval.as_nanos() as u64;
+        let count = (t - self.client_next).div_ceil(every);
+        self.client_next += count * every;
+        for pending in &mut self.client_pending {
+            *pending += count;
+        }
+    }
+
+    fn serves(&self, v: usize) -> bool {
+        let seg = self.scenario.client_segment();
+        self.arp[v].is_some_and(|n| {
+            let node = &self.nodes[n];
+            node.node.is_some()
+                && !node.paused
+                && node.held[v]
+                && self.cuts.passes(seg, Party::Client, Party::Node(n))
+                && self.cuts.passes(seg, Party::Node(n), Party::Client)
+        })
+    }
+
+    fn flush_vip(&mut self, v: usize) {
+        let count = std::mem::take(&mut self.client_pending[v]);
+        if count > 0 {
+            let ok = self.served[v];
+            self.observe(Observation::Requests { vip: v, ok, count });
+        }
+    }
+
+    fn flush_client(&mut self) {
+        for v in 0..self.arp.len() {
+            self.flush_vip(v);
+        }
+    }
+}
+
+/// The core configuration the simulator gives node `i`.
+fn node_config(s: &Scenario, i: usize, segments: &[usize]) -> Config {
+    let p = &s.protocol;
+    Config {
+        node: NodeSettings { name: s.nodes[i].name.clone(), priority: s.nodes[i].priority },
+        protocol: ProtocolSettings {
+            interval: p.interval,
+            dead_after: p.dead_after,
+            preempt: p.preempt,
+            auth_key: p.auth_key.clone(),
+            ..ProtocolSettings::default()
+        },
+        paths: segments
+            .iter()
+            .map(|&seg| PathSettings {
+                name: s.segments[seg].name.clone(),
+                local: Some(net::address(seg, i)),
+                peers: (0..s.nodes.len())
+                    .filter(|&j| j != i && s.node_segments(j).contains(&seg))
+                    .map(|j| net::address(seg, j))
+                    .collect(),
+            })
+            .collect(),
+        vips: s
+            .vips
+            .iter()
+            .map(|v| VipSettings { address: v.address, prefix: None, interface: "eth0".into() })
+            .collect(),
+        notify: Default::default(),
+        hooks: HookSettings { timeout: p.hook_timeout, dir: None },
+    }
+}
+
+/// A fault in words, for traces and reports.
+pub fn describe(s: &Scenario, kind: &FaultKind) -> String {
+    let node = |i: usize| s.nodes[i].name.as_str();
+    let seg = |i: usize| s.segments[i].name.as_str();
+    let side = |ps: &[Party]| {
+        ps.iter()
+            .map(|p| match p {
+                Party::Node(n) => node(*n),
+                Party::Client => "client",
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match kind {
+        FaultKind::Partition { segment, a, b, oneway } => format!(
+            "partition {} {} {} {}",
+            segment.map_or("all segments", seg),
+            side(a),
+            if *oneway { "->" } else { "<->" },
+            side(b)
+        ),
+        FaultKind::LinkDown { node: n, segment } => format!("link down {} on {}", node(*n), seg(*segment)),
+        FaultKind::Crash { node: n } => format!("crash {}", node(*n)),
+        FaultKind::Pause { node: n } => format!("pause {}", node(*n)),
+        FaultKind::Clock { node: n, offset, drift_ppm } => {
+            format!("clock of {}: +{offset:?}, {drift_ppm} ppm", node(*n))
+        }
+        FaultKind::Hook { node: n, hook, hang } => {
+            format!("hook {hook} on {} {}", node(*n), if *hang { "hangs" } else { "fails" })
+        }
+        FaultKind::Shutdown { node: n } => format!("planned shutdown of {}", node(*n)),
+        FaultKind::Degrade { segment, loss } => format!("{}% loss on {}", loss * 100.0, seg(*segment)),
+    }
+}
