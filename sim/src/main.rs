@@ -48,7 +48,12 @@ enum Cmd {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Cmd::Run { paths, seeds, seed } => run_many(&paths, seed.map_or(1..=seeds, |s| s..=s)),
-        Cmd::Replay { scenario, seed, trace, datagrams } => replay(&scenario, seed, trace || datagrams, datagrams),
+        Cmd::Replay {
+            scenario,
+            seed,
+            trace,
+            datagrams,
+        } => replay(&scenario, seed, trace || datagrams, datagrams),
     }
 }
 
@@ -77,7 +82,11 @@ fn load(paths: &[PathBuf]) -> Result<Vec<(String, Scenario)>, String> {
     }
     files
         .iter()
-        .map(|f| Scenario::load(f).map(|s| (f.display().to_string(), s)).map_err(|e| e.to_string()))
+        .map(|f| {
+            Scenario::load(f)
+                .map(|s| (f.display().to_string(), s))
+                .map_err(|e| e.to_string())
+        })
         .collect()
 }
 
@@ -109,7 +118,12 @@ fn run_many(paths: &[PathBuf], seeds: std::ops::RangeInclusive<u64>) -> ExitCode
         }
         eprint!("\r\x1b[K");
         println!("{}", summary.row());
-        failures.extend(summary.failures.iter().map(|(seed, why)| (id.clone(), *seed, why.clone())));
+        failures.extend(
+            summary
+                .failures
+                .iter()
+                .map(|(seed, why)| (id.clone(), *seed, why.clone())),
+        );
     }
     println!(
         "\n{runs} runs of {} scenario(s) in {:.2}s wall time; {} failed",
@@ -146,7 +160,13 @@ fn replay(name: &str, seed: u64, trace: bool, datagrams: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = match run(&scenario, seed, &Options { keep_datagrams: datagrams }) {
+    let report = match run(
+        &scenario,
+        seed,
+        &Options {
+            keep_datagrams: datagrams,
+        },
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

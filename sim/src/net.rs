@@ -20,7 +20,9 @@ pub fn address(segment: usize, node: usize) -> SocketAddr {
 
 /// The node and segment behind an address, if any.
 pub fn owner_of(addr: SocketAddr, segments: usize) -> Option<(usize, usize)> {
-    let IpAddr::V4(ip) = addr.ip() else { return None };
+    let IpAddr::V4(ip) = addr.ip() else {
+        return None;
+    };
     let [a, b, c, d] = ip.octets();
     let (segment, node) = match (a, b, c) {
         (192, 0, 2) => (0, d.checked_sub(10)?),
@@ -58,7 +60,12 @@ pub struct Link {
 impl Link {
     /// The link from `from` to `to` on `segment`.
     pub fn new(seed: u64, segment: usize, from: usize, to: usize) -> Link {
-        Link { rng: fork(seed, 1 + ((segment as u64) << 32 | (from as u64) << 16 | to as u64)) }
+        Link {
+            rng: fork(
+                seed,
+                1 + ((segment as u64) << 32 | (from as u64) << 16 | to as u64),
+            ),
+        }
     }
 
     fn delay(&mut self, seg: &Segment, interval: u64) -> u64 {
@@ -98,7 +105,14 @@ pub struct Cuts {
 
 impl Cuts {
     /// Starts partition `id`.
-    pub fn partition(&mut self, id: usize, segment: Option<usize>, a: &[Party], b: &[Party], oneway: bool) {
+    pub fn partition(
+        &mut self,
+        id: usize,
+        segment: Option<usize>,
+        a: &[Party],
+        b: &[Party],
+        oneway: bool,
+    ) {
         self.partitions.push((id, segment, a.to_vec(), b.to_vec()));
         if !oneway {
             self.partitions.push((id, segment, b.to_vec(), a.to_vec()));

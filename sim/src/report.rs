@@ -21,7 +21,10 @@ pub struct Summary {
 impl Summary {
     /// An empty summary for `scenario`.
     pub fn new(scenario: &str) -> Summary {
-        Summary { scenario: scenario.to_string(), ..Summary::default() }
+        Summary {
+            scenario: scenario.to_string(),
+            ..Summary::default()
+        }
     }
 
     /// Adds one run.
@@ -32,7 +35,8 @@ impl Summary {
         self.split_brain.push(f.split_brain_total);
         self.unavailable.push(f.unavailable);
         if let Some(v) = report.findings.violations.first() {
-            self.failures.push((report.seed, format!("{}: {}", v.invariant, v.detail)));
+            self.failures
+                .push((report.seed, format!("{}: {}", v.invariant, v.detail)));
         }
     }
 
@@ -62,7 +66,14 @@ pub fn header() -> String {
     let _ = write!(
         s,
         "{:<32} {:>5}  {:<8} {:>9} {:>9} {:>11} {:>11}\n{}",
-        "scenario", "seeds", "verdict", "fail p50", "fail p99", "split max", "unavail avg", "-".repeat(93)
+        "scenario",
+        "seeds",
+        "verdict",
+        "fail p50",
+        "fail p99",
+        "split max",
+        "unavail avg",
+        "-".repeat(93)
     );
     s
 }

@@ -440,35 +440,57 @@ impl Scenario {
             return Err(err("vip".into(), "at least one [[vip]]".into()));
         }
         for (i, s) in self.segments.iter().enumerate() {
-            for (field, p) in [("loss", s.loss), ("duplicate", s.duplicate), ("reorder", s.reorder)] {
+            for (field, p) in [
+                ("loss", s.loss),
+                ("duplicate", s.duplicate),
+                ("reorder", s.reorder),
+            ] {
                 if !(0.0..=1.0).contains(&p) {
-                    return Err(err(format!("segment[{i}].{field}"), "a probability, 0 to 1".into()));
+                    return Err(err(
+                        format!("segment[{i}].{field}"),
+                        "a probability, 0 to 1".into(),
+                    ));
                 }
             }
         }
         for (i, n) in self.nodes.iter().enumerate() {
             if self.nodes[..i].iter().any(|o| o.name == n.name) || n.name == "client" {
-                return Err(err(format!("node[{i}].name"), format!("`{}` is taken", n.name)));
+                return Err(err(
+                    format!("node[{i}].name"),
+                    format!("`{}` is taken", n.name),
+                ));
             }
             for seg in n.segments.iter().flatten() {
                 if !self.segments.iter().any(|s| &s.name == seg) {
-                    return Err(err(format!("node[{i}].segments"), format!("no segment `{seg}`")));
+                    return Err(err(
+                        format!("node[{i}].segments"),
+                        format!("no segment `{seg}`"),
+                    ));
                 }
             }
         }
         if self.client.interval.is_zero() {
-            return Err(err("client.interval".into(), "must be more than zero".into()));
+            return Err(err(
+                "client.interval".into(),
+                "must be more than zero".into(),
+            ));
         }
         let mut out = Vec::new();
         for (i, f) in self.faults.iter().enumerate() {
             let field = |name: &str| format!("fault[{i}].{name}");
             let node = || -> Result<usize, ScenarioError> {
-                let name = f.node.as_deref().ok_or_else(|| err(field("node"), "required".into()))?;
+                let name = f
+                    .node
+                    .as_deref()
+                    .ok_or_else(|| err(field("node"), "required".into()))?;
                 self.node_index(name)
                     .ok_or_else(|| err(field("node"), format!("no node `{name}`")))
             };
             let segment = || -> Result<usize, ScenarioError> {
-                let name = f.segment.as_deref().ok_or_else(|| err(field("segment"), "required".into()))?;
+                let name = f
+                    .segment
+                    .as_deref()
+                    .ok_or_else(|| err(field("segment"), "required".into()))?;
                 self.segments
                     .iter()
                     .position(|s| s.name == name)
@@ -476,7 +498,10 @@ impl Scenario {
             };
             let parties = |names: &[String], which: &str| -> Result<Vec<Party>, ScenarioError> {
                 if names.is_empty() {
-                    return Err(err(field(which), "needs at least one node or \"client\"".into()));
+                    return Err(err(
+                        field(which),
+                        "needs at least one node or \"client\"".into(),
+                    ));
                 }
                 names
                     .iter()
@@ -567,7 +592,11 @@ impl Scenario {
                     ))
                 }
             };
-            out.push(Fault { at: f.at, duration: f.duration, kind });
+            out.push(Fault {
+                at: f.at,
+                duration: f.duration,
+                kind,
+            });
         }
         Ok(out)
     }
@@ -592,13 +621,19 @@ impl ScenarioBuilder {
 
     /// Adds a node on every segment.
     pub fn node(mut self, name: &str, priority: u8) -> Self {
-        self.0.nodes.push(NodeSpec { name: name.into(), priority, segments: None });
+        self.0.nodes.push(NodeSpec {
+            name: name.into(),
+            priority,
+            segments: None,
+        });
         self
     }
 
     /// Adds a virtual address.
     pub fn vip(mut self, address: &str) -> Self {
-        self.0.vips.push(Vip { address: address.parse().expect("a valid address") });
+        self.0.vips.push(Vip {
+            address: address.parse().expect("a valid address"),
+        });
         self
     }
 

@@ -79,7 +79,10 @@ pub struct Trace {
 impl Trace {
     /// An empty trace; `keep_datagrams` keeps a record per datagram too.
     pub fn new(keep_datagrams: bool) -> Trace {
-        Trace { keep_datagrams, ..Trace::default() }
+        Trace {
+            keep_datagrams,
+            ..Trace::default()
+        }
     }
 
     /// Adds a readable record (and hashes it).
@@ -87,12 +90,22 @@ impl Trace {
         self.hash.word(at);
         self.hash.bytes(who.as_bytes());
         self.hash.bytes(what.as_bytes());
-        self.records.push(Record { at, who: who.to_string(), what });
+        self.records.push(Record {
+            at,
+            who: who.to_string(),
+            what,
+        });
     }
 
     /// Hashes a datagram event; a record is kept only when asked.
     #[inline]
-    pub fn datagram(&mut self, at: u64, tag: u64, payload: &[u8], describe: impl FnOnce() -> (String, String)) {
+    pub fn datagram(
+        &mut self,
+        at: u64,
+        tag: u64,
+        payload: &[u8],
+        describe: impl FnOnce() -> (String, String),
+    ) {
         self.hash.word(at);
         self.hash.word(tag);
         self.hash.bytes(payload);

@@ -8,7 +8,9 @@ use crate::check::{self, Checker, Context, Findings, Observation};
 use crate::net::{self, Cuts, Fate, Link};
 use crate::scenario::{Fault, FaultKind, Party, Scenario, ScenarioError};
 use crate::trace::Trace;
-use failover_core::config::{HookSettings, NodeSettings, PathSettings, ProtocolSettings, VipSettings};
+use failover_core::config::{
+    HookSettings, NodeSettings, PathSettings, ProtocolSettings, VipSettings,
+};
 use failover_core::{
     Command, Config, Event, HookId, HookKind, HookOutcome, Instant, Node, Output, PathId, Role,
 };
@@ -51,9 +53,23 @@ impl RunReport {
 }
 
 enum Ev {
-    Deliver { to: usize, path: usize, from: SocketAddr, payload: Vec<u8> },
-    Timer { node: usize, incarnation: u64 },
-    Hook { node: usize, incarnation: u64, id: HookId, outcome: HookOutcome },
+    /// `from` is the sender's node index; with the segment it gives the source address.
+    Deliver {
+        to: u32,
+        path: u32,
+        from: u32,
+        payload: Vec<u8>,
+    },
+    Timer {
+        node: usize,
+        incarnation: u64,
+    },
+    Hook {
+        node: usize,
+        incarnation: u64,
+        id: HookId,
+        outcome: HookOutcome,
+    },
     FaultStart(usize),
     FaultEnd(usize),
     /// First start of a node; queued after faults at time zero, so a clock set at 0 s is the
@@ -171,7 +187,11 @@ impl<'s> World<'s> {
             .max()
             .unwrap_or(0);
         let ctx = Context {
-            nodes: scenario.nodes.iter().map(|n| (n.name.clone(), n.priority)).collect(),
+            nodes: scenario
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.priority))
+                .collect(),
             vips: scenario.vips.len(),
             expect: scenario.expect.clone(),
             dead_after,
@@ -189,7 +209,11 @@ impl<'s> World<'s> {
                     paused: false,
                     deferred: Vec::new(),
                     timer: None,
-                    clock: Clock { base_true: 0, base_local: 0, ppm: 0.0 },
+                    clock: Clock {
+                        base_true: 0,
+                        base_local: 0,
+                        ppm: 0.0,
+                    },
                     held: vec![false; scenario.vips.len()],
                     hook_faults: Vec::new(),
                 }
@@ -218,11 +242,19 @@ impl<'s> World<'s> {
         for (id, f) in world.faults.iter().enumerate() {
             let at = f.at.as_nanos() as u64;
             world.seq += 1;
-            world.queue.push(Entry { at, seq: world.seq, ev: Ev::FaultStart(id) });
+            world.queue.push(Entry {
+                at,
+                seq: world.seq,
+                ev: Ev::FaultStart(id),
+            });
             if let Some(d) = f.duration {
                 world.seq += 1;
                 let end = at + d.as_nanos() as u64;
-                world.queue.push(Entry { at: end, seq: world.seq, ev: Ev::FaultEnd(id) });
+                world.queue.push(Entry {
+                    at: end,
+                    seq: world.seq,
+                    ev: Ev::FaultEnd(id),
+                });
             }
         }
         for i in 0..n {
@@ -233,7 +265,11 @@ impl<'s> World<'s> {
 
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Entry { at, seq: self.seq, ev });
+        self.queue.push(Entry {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     fn run_to_end(&mut self) {
@@ -272,13 +308,15 @@ impl<'s> World<'s> {
     }
 
     fn record(&mut self, node: Option<usize>, what: String) {
-        let who = node.map_or("-", |i| self.nodes[i].name.as_str()).to_string();
+        let who = node
+            .map_or("-", |i| self.nodes[i].name.as_str())
+            .to_string();
         self.trace.record(self.now, &who, what);
     }
 
     fn dispatch(&mut self, entry: Entry) {
         let target = match entry.ev {
-            Ev::Deliver { to, .. } => Some(to),
+            Ev::Deliver { to, .. } => Some(to as usize),
             Ev::Timer { node, .. } | Ev::Hook { node, .. } => Some(node),
             _ => None,
         };
@@ -289,16 +327,32 @@ impl<'s> World<'s> {
             }
         }
         match entry.ev {
-            Ev::Deliver { to, path, from, payload } => {
+            Ev::Deliver {
+                to,
+                path,
+                from,
+                payload,
+            } => {
+                let (to, path) = (to as usize, path as usize);
+                let from = net::address(self.nodes[to].segments[path], from as usize);
                 let now = self.local(to);
-                let Some(node) = self.nodes[to].node.as_mut() else { return };
-                self.trace.datagram(self.now, (to as u64) << 8 | path as u64, &payload, || {
-                    (String::new(), format!("deliver to {to} on path {path} from {from}"))
-                });
+                let Some(node) = self.nodes[to].node.as_mut() else {
+                    return;
+                };
+                self.trace
+                    .datagram(self.now, (to as u64) << 8 | path as u64, &payload, || {
+                        (
+                            String::new(),
+                            format!("deliver to {to} on path {path} from {from}"),
+                        )
+                    });
                 node.handle_datagram(now, PathId(path), from, &payload);
                 self.after_input(to);
             }
-            Ev::Timer { node: i, incarnation } => {
+            Ev::Timer {
+                node: i,
+                incarnation,
+            } => {
                 let n = &mut self.nodes[i];
                 if n.incarnation != incarnation || n.timer != Some(entry.at) {
                     return;
@@ -310,7 +364,12 @@ impl<'s> World<'s> {
                     self.after_input(i);
                 }
             }
-            Ev::Hook { node: i, incarnation, id, outcome } => {
+            Ev::Hook {
+                node: i,
+                incarnation,
+                id,
+                outcome,
+            } => {
                 if self.nodes[i].incarnation != incarnation {
                     return;
                 }
@@ -335,7 +394,10 @@ impl<'s> World<'s> {
         let n = &mut self.nodes[i];
         n.incarnation += 1;
         n.timer = None;
-        n.node = Some(Node::new(n.config.clone(), n.incarnation, now).expect("the simulator builds valid configs"));
+        n.node = Some(
+            Node::new(n.config.clone(), n.incarnation, now)
+                .expect("the simulator builds valid configs"),
+        );
         let epoch = n.incarnation;
         self.record(Some(i), format!("start (boot epoch {epoch})"));
         self.observe(Observation::Up { node: i });
@@ -366,12 +428,20 @@ impl<'s> World<'s> {
 
     fn reschedule(&mut self, i: usize, force: bool) {
         let n = &self.nodes[i];
-        let Some(local) = n.node.as_ref().and_then(Node::poll_timeout) else { return };
+        let Some(local) = n.node.as_ref().and_then(Node::poll_timeout) else {
+            return;
+        };
         let at = n.clock.true_time(local.as_nanos()).max(self.now);
         if force || n.timer.is_none_or(|cur| at < cur) {
             let incarnation = n.incarnation;
             self.nodes[i].timer = Some(at);
-            self.push(at, Ev::Timer { node: i, incarnation });
+            self.push(
+                at,
+                Ev::Timer {
+                    node: i,
+                    incarnation,
+                },
+            );
         }
     }
 
@@ -394,24 +464,46 @@ impl<'s> World<'s> {
                 self.observe(Observation::Released { node: i, vip: v.0 });
             }
             Output::RunHook(req) => {
-                let fault = self.nodes[i].hook_faults.iter().find(|f| f.1 == req.kind).map(|f| f.2);
+                let fault = self.nodes[i]
+                    .hook_faults
+                    .iter()
+                    .find(|f| f.1 == req.kind)
+                    .map(|f| f.2);
                 let addr = self.scenario.vips[req.vip.0].address;
                 let how = match fault {
                     Some(true) => "hangs",
                     Some(false) => "fails",
                     None => "ok",
                 };
-                self.record(Some(i), format!("hook {} {} for {addr}: {how}", req.kind, req.event));
+                self.record(
+                    Some(i),
+                    format!("hook {} {} for {addr}: {how}", req.kind, req.event),
+                );
                 if fault != Some(true) {
-                    let outcome = if fault.is_some() { HookOutcome::Failed(Some(1)) } else { HookOutcome::Success };
+                    let outcome = if fault.is_some() {
+                        HookOutcome::Failed(Some(1))
+                    } else {
+                        HookOutcome::Success
+                    };
                     let at = self.now + self.scenario.protocol.hook_latency.as_nanos() as u64;
                     let incarnation = self.nodes[i].incarnation;
-                    self.push(at, Ev::Hook { node: i, incarnation, id: req.id, outcome });
+                    self.push(
+                        at,
+                        Ev::Hook {
+                            node: i,
+                            incarnation,
+                            id: req.id,
+                            outcome,
+                        },
+                    );
                 }
             }
             Output::Notify(n) => {
                 self.record(Some(i), format!("notify: {}", n.summary()));
-                self.observe(Observation::Notified { node: i, notification: &n });
+                self.observe(Observation::Notified {
+                    node: i,
+                    notification: &n,
+                });
             }
             Output::Event(Event::RoleChanged { from, to }) => {
                 self.record(Some(i), format!("role {from} -> {to}"));
@@ -420,9 +512,15 @@ impl<'s> World<'s> {
                     self.take_down(i, "stopped after planned shutdown");
                 }
             }
-            Output::Event(Event::PeerUp { peer, epoch }) => self.record(Some(i), format!("peer {peer} up (epoch {epoch})")),
-            Output::Event(Event::PeerDown { peer }) => self.record(Some(i), format!("peer {peer} down")),
-            Output::Event(Event::Dropped { reason }) => self.record(Some(i), format!("dropped a datagram: {reason:?}")),
+            Output::Event(Event::PeerUp { peer, epoch }) => {
+                self.record(Some(i), format!("peer {peer} up (epoch {epoch})"))
+            }
+            Output::Event(Event::PeerDown { peer }) => {
+                self.record(Some(i), format!("peer {peer} down"))
+            }
+            Output::Event(Event::Dropped { reason }) => {
+                self.record(Some(i), format!("dropped a datagram: {reason:?}"))
+            }
         }
     }
 
@@ -430,15 +528,23 @@ impl<'s> World<'s> {
         let segment = self.nodes[i].segments[path];
         let from = net::address(segment, i);
         let n = self.nodes.len();
-        let dest = net::owner_of(to, self.scenario.segments.len()).filter(|&(s, j)| s == segment && j < n && j != i);
+        let dest = net::owner_of(to, self.scenario.segments.len())
+            .filter(|&(s, j)| s == segment && j < n && j != i);
         let tag = 1 << 32 | (i as u64) << 16 | (segment as u64) << 8;
         let Some((_, j)) = dest else {
-            self.trace.datagram(self.now, tag, &payload, || (String::new(), format!("no host at {to}")));
+            self.trace.datagram(self.now, tag, &payload, || {
+                (String::new(), format!("no host at {to}"))
+            });
             return;
         };
         let path_at_dest = self.nodes[j].segments.iter().position(|&s| s == segment);
-        let (Some(dest_path), true) = (path_at_dest, self.cuts.passes(segment, Party::Node(i), Party::Node(j))) else {
-            self.trace.datagram(self.now, tag | 1, &payload, || (String::new(), format!("cut: {from} -> {to}")));
+        let (Some(dest_path), true) = (
+            path_at_dest,
+            self.cuts.passes(segment, Party::Node(i), Party::Node(j)),
+        ) else {
+            self.trace.datagram(self.now, tag | 1, &payload, || {
+                (String::new(), format!("cut: {from} -> {to}"))
+            });
             return;
         };
         let idx = (segment * n + i) * n + j;
@@ -447,15 +553,36 @@ impl<'s> World<'s> {
         let seg = &self.scenario.segments[segment];
         match link.fate(seg, self.extra_loss[segment], self.interval) {
             Fate::Lost => {
-                self.trace.datagram(self.now, tag | 2, &payload, || (String::new(), format!("lost: {from} -> {to}")));
+                self.trace.datagram(self.now, tag | 2, &payload, || {
+                    (String::new(), format!("lost: {from} -> {to}"))
+                });
             }
             Fate::Delivered(delay, dup) => {
-                self.trace.datagram(self.now, tag | 3, &payload, || (String::new(), format!("send: {from} -> {to}")));
+                self.trace.datagram(self.now, tag | 3, &payload, || {
+                    (String::new(), format!("send: {from} -> {to}"))
+                });
+                let (to, path, from) = (j as u32, dest_path as u32, i as u32);
                 if let Some(d2) = dup {
-                    let copy = payload.clone();
-                    self.push(self.now + d2, Ev::Deliver { to: j, path: dest_path, from, payload: copy });
+                    let payload = payload.clone();
+                    self.push(
+                        self.now + d2,
+                        Ev::Deliver {
+                            to,
+                            path,
+                            from,
+                            payload,
+                        },
+                    );
                 }
-                self.push(self.now + delay, Ev::Deliver { to: j, path: dest_path, from, payload });
+                self.push(
+                    self.now + delay,
+                    Ev::Deliver {
+                        to,
+                        path,
+                        from,
+                        payload,
+                    },
+                );
             }
         }
     }
@@ -463,11 +590,26 @@ impl<'s> World<'s> {
     fn fault(&mut self, id: usize, starting: bool) {
         let fault = self.faults[id].clone();
         let label = describe(self.scenario, &fault.kind);
-        self.record(None, format!("fault {} {label}", if starting { "begins:" } else { "ends:" }));
-        self.observe(if starting { Observation::FaultStarted } else { Observation::FaultEnded });
+        self.record(
+            None,
+            format!(
+                "fault {} {label}",
+                if starting { "begins:" } else { "ends:" }
+            ),
+        );
+        self.observe(if starting {
+            Observation::FaultStarted
+        } else {
+            Observation::FaultEnded
+        });
         self.client_dirty = true;
         match fault.kind {
-            FaultKind::Partition { segment, a, b, oneway } => {
+            FaultKind::Partition {
+                segment,
+                a,
+                b,
+                oneway,
+            } => {
                 if starting {
                     self.cuts.partition(id, segment, &a, &b, oneway);
                 } else {
@@ -501,13 +643,25 @@ impl<'s> World<'s> {
                     self.resume(node);
                 }
             }
-            FaultKind::Clock { node, offset, drift_ppm } => {
+            FaultKind::Clock {
+                node,
+                offset,
+                drift_ppm,
+            } => {
                 let n = &mut self.nodes[node];
                 let local = n.clock.local(self.now);
                 n.clock = if starting {
-                    Clock { base_true: self.now, base_local: local + offset.as_nanos() as u64, ppm: drift_ppm }
+                    Clock {
+                        base_true: self.now,
+                        base_local: local + offset.as_nanos() as u64,
+                        ppm: drift_ppm,
+                    }
                 } else {
-                    Clock { base_true: self.now, base_local: local, ppm: 0.0 }
+                    Clock {
+                        base_true: self.now,
+                        base_local: local,
+                        ppm: 0.0,
+                    }
                 };
                 self.reschedule(node, true);
             }
@@ -519,7 +673,9 @@ impl<'s> World<'s> {
                     faults.retain(|f| f.0 != id);
                 }
             }
-            FaultKind::Degrade { segment, loss } => self.extra_loss[segment] = if starting { loss } else { 0.0 },
+            FaultKind::Degrade { segment, loss } => {
+                self.extra_loss[segment] = if starting { loss } else { 0.0 }
+            }
         }
     }
 
@@ -539,7 +695,13 @@ impl<'s> World<'s> {
             let at = self.nodes[i].timer.unwrap_or(self.now).min(self.now);
             self.nodes[i].timer = Some(at);
             let incarnation = self.nodes[i].incarnation;
-            self.push(at, Ev::Timer { node: i, incarnation });
+            self.push(
+                at,
+                Ev::Timer {
+                    node: i,
+                    incarnation,
+                },
+            );
         }
     }
 
@@ -597,7 +759,10 @@ impl<'s> World<'s> {
 fn node_config(s: &Scenario, i: usize, segments: &[usize]) -> Config {
     let p = &s.protocol;
     Config {
-        node: NodeSettings { name: s.nodes[i].name.clone(), priority: s.nodes[i].priority },
+        node: NodeSettings {
+            name: s.nodes[i].name.clone(),
+            priority: s.nodes[i].priority,
+        },
         protocol: ProtocolSettings {
             interval: p.interval,
             dead_after: p.dead_after,
@@ -619,10 +784,17 @@ fn node_config(s: &Scenario, i: usize, segments: &[usize]) -> Config {
         vips: s
             .vips
             .iter()
-            .map(|v| VipSettings { address: v.address, prefix: None, interface: "eth0".into() })
+            .map(|v| VipSettings {
+                address: v.address,
+                prefix: None,
+                interface: "eth0".into(),
+            })
             .collect(),
         notify: Default::default(),
-        hooks: HookSettings { timeout: p.hook_timeout, dir: None },
+        hooks: HookSettings {
+            timeout: p.hook_timeout,
+            dir: None,
+        },
     }
 }
 
@@ -640,23 +812,44 @@ pub fn describe(s: &Scenario, kind: &FaultKind) -> String {
             .join(",")
     };
     match kind {
-        FaultKind::Partition { segment, a, b, oneway } => format!(
+        FaultKind::Partition {
+            segment,
+            a,
+            b,
+            oneway,
+        } => format!(
             "partition {} {} {} {}",
             segment.map_or("all segments", seg),
             side(a),
             if *oneway { "->" } else { "<->" },
             side(b)
         ),
-        FaultKind::LinkDown { node: n, segment } => format!("link down {} on {}", node(*n), seg(*segment)),
+        FaultKind::LinkDown { node: n, segment } => {
+            format!("link down {} on {}", node(*n), seg(*segment))
+        }
         FaultKind::Crash { node: n } => format!("crash {}", node(*n)),
         FaultKind::Pause { node: n } => format!("pause {}", node(*n)),
-        FaultKind::Clock { node: n, offset, drift_ppm } => {
+        FaultKind::Clock {
+            node: n,
+            offset,
+            drift_ppm,
+        } => {
             format!("clock of {}: +{offset:?}, {drift_ppm} ppm", node(*n))
         }
-        FaultKind::Hook { node: n, hook, hang } => {
-            format!("hook {hook} on {} {}", node(*n), if *hang { "hangs" } else { "fails" })
+        FaultKind::Hook {
+            node: n,
+            hook,
+            hang,
+        } => {
+            format!(
+                "hook {hook} on {} {}",
+                node(*n),
+                if *hang { "hangs" } else { "fails" }
+            )
         }
         FaultKind::Shutdown { node: n } => format!("planned shutdown of {}", node(*n)),
-        FaultKind::Degrade { segment, loss } => format!("{}% loss on {}", loss * 100.0, seg(*segment)),
+        FaultKind::Degrade { segment, loss } => {
+            format!("{}% loss on {}", loss * 100.0, seg(*segment))
+        }
     }
 }

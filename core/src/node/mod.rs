@@ -201,7 +201,7 @@ impl Node {
         let new_record = !self.peers.contains_key(msg.sender);
         if new_record {
             self.peers
-                .insert(msg.sender.to_string(), Peer::new(&msg, paths));
+                .insert(msg.sender.to_string(), Peer::new(&msg, paths, now));
         }
         let Some(peer) = self.peers.get_mut(msg.sender) else {
             return;
@@ -214,6 +214,12 @@ impl Node {
                 self.send_heartbeats(MessageKind::Heartbeat);
             }
             Accept::Fresh => {}
+            Accept::Routine => {
+                // Only a timestamp moved: liveness can only have been extended, and the
+                // ownership rule sees nothing new. Expiry comes with its own timer.
+                self.counters.received += 1;
+                return;
+            }
         }
         self.counters.received += 1;
         self.refresh(now, Some(msg.sender));

@@ -20,6 +20,8 @@ pub(crate) fn rank(priority: u8, name: &str) -> Rank<'_> {
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub epoch: u64,
+    /// When this epoch was first heard: a path never heard since counts as silent from then.
+    pub since: Instant,
     pub priority: u8,
     pub role: Role,
     /// Highest sequence number whose role/priority we applied (messages on different paths may
@@ -48,17 +50,20 @@ pub(crate) struct PeerPath {
 pub(crate) enum Accept {
     /// The first message of this peer's boot epoch.
     NewEpoch,
-    /// A newer message of a known epoch.
+    /// A newer message of a known epoch that changed the peer's role, priority or presence.
     Fresh,
+    /// A newer message of a known epoch that only says "still here": the common heartbeat.
+    Routine,
     /// Old epoch, duplicate or reordered: drop it.
     Replay,
 }
 
 impl Peer {
     /// The record for a peer heard for the first time (or in a new boot epoch).
-    pub fn new(msg: &Message<&str>, paths: usize) -> Peer {
+    pub fn new(msg: &Message<&str>, paths: usize, now: Instant) -> Peer {
         Peer {
             epoch: msg.epoch,
+            since: now,
             priority: msg.priority,
             role: msg.role,
             state_seq: 0,
@@ -82,7 +87,7 @@ impl Peer {
         } else if msg.epoch > self.epoch || new_record {
             let paths = self.paths.len();
             let anomalies: Vec<bool> = self.paths.iter().map(|p| p.anomaly).collect();
-            *self = Peer::new(msg, paths);
+            *self = Peer::new(msg, paths, now);
             // A restart does not heal a cut path: keep what was notified.
             for (p, anomaly) in self.paths.iter_mut().zip(anomalies) {
                 p.anomaly = anomaly;
@@ -100,11 +105,20 @@ impl Peer {
         p.last_seq = Some(msg.seq);
         p.last_heard = Some(now);
         p.source = Some(from);
+        let left = msg.kind == MessageKind::Goodbye;
         if msg.seq >= self.state_seq {
             self.state_seq = msg.seq;
+            let unchanged = (self.priority, self.role, self.left) == (msg.priority, msg.role, left);
             self.priority = msg.priority;
             self.role = msg.role;
-            self.left = msg.kind == MessageKind::Goodbye;
+            self.left = left;
+            if unchanged
+                && matches!(verdict, Accept::Fresh)
+                && self.alive
+                && !self.paths[path].anomaly
+            {
+                return Accept::Routine;
+            }
         }
         verdict
     }
@@ -131,10 +145,10 @@ impl Peer {
         dead_after: Duration,
         interval: Duration,
     ) -> bool {
-        if self.path_up(path, now, dead_after) {
+        let silent_since = self.paths[path].last_heard.unwrap_or(self.since);
+        if silent_since + dead_after > now {
             return false;
         }
-        let silent_since = self.paths[path].last_heard.unwrap_or(Instant::ZERO);
         self.paths.iter().enumerate().any(|(i, other)| {
             i != path
                 && other

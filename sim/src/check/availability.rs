@@ -76,7 +76,11 @@ impl Checker for Availability {
             if self.total > allowed {
                 findings.violate(
                     "unavailability",
-                    format!("no holder for {}, allowed {}", secs(self.total), secs(allowed)),
+                    format!(
+                        "no holder for {}, allowed {}",
+                        secs(self.total),
+                        secs(allowed)
+                    ),
                 );
             }
         }

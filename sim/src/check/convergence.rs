@@ -25,7 +25,10 @@ impl Convergence {
         if holders.is_empty() {
             return "nobody".into();
         }
-        let names: Vec<&str> = holders.iter().map(|&n| self.ctx.nodes[n].0.as_str()).collect();
+        let names: Vec<&str> = holders
+            .iter()
+            .map(|&n| self.ctx.nodes[n].0.as_str())
+            .collect();
         names.join(" and ")
     }
 }
@@ -48,7 +51,13 @@ impl Checker for Convergence {
         if let Some(owner) = &expect.owner_at_end {
             let wanted: Vec<usize> = match owner.as_str() {
                 "none" => vec![],
-                name => self.ctx.nodes.iter().position(|(n, _)| n == name).into_iter().collect(),
+                name => self
+                    .ctx
+                    .nodes
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .into_iter()
+                    .collect(),
             };
             for vip in 0..self.ctx.vips {
                 if self.holders.of(vip) != wanted.as_slice() {
@@ -73,11 +82,17 @@ impl Checker for Convergence {
         if at < deadline {
             findings.violate(
                 "convergence",
-                format!("the run ends at {} before the convergence deadline {}", secs(at), secs(deadline)),
+                format!(
+                    "the run ends at {} before the convergence deadline {}",
+                    secs(at),
+                    secs(deadline)
+                ),
             );
             return;
         }
-        let best = self.ctx.best((0..self.live.len()).filter(|&n| self.live[n]));
+        let best = self
+            .ctx
+            .best((0..self.live.len()).filter(|&n| self.live[n]));
         for vip in 0..self.ctx.vips {
             let holders = self.holders.of(vip);
             if holders != best.as_slice() {

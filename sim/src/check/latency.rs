@@ -72,7 +72,13 @@ impl Checker for FailoverLatency {
         findings.figures.failover_latencies = self.latencies.clone();
         findings.figures.ownership_changes = self.changes;
         if let Some(max) = self.max_changes.filter(|&m| self.changes > m) {
-            findings.violate("flapping", format!("the address changed hands {} times, at most {max} expected", self.changes));
+            findings.violate(
+                "flapping",
+                format!(
+                    "the address changed hands {} times, at most {max} expected",
+                    self.changes
+                ),
+            );
         }
         if let (Some(allowed), Some(&worst)) = (self.allowed, self.latencies.iter().max()) {
             if worst > allowed {

@@ -168,7 +168,9 @@ pub(crate) struct Holders {
 
 impl Holders {
     pub fn new(vips: usize) -> Holders {
-        Holders { holders: vec![Vec::new(); vips] }
+        Holders {
+            holders: vec![Vec::new(); vips],
+        }
     }
 
     /// Applies an observation; returns the address it changed.

@@ -35,19 +35,35 @@ impl Notifications {
 impl Checker for Notifications {
     fn observe(&mut self, _at: u64, obs: &Observation<'_>) {
         match *obs {
-            Observation::RoleChanged { node, to: Role::Master, from: Role::Acquiring } => self.takeovers[node].0 += 1,
-            Observation::RoleChanged { node, from: Role::Releasing, to: Role::Backup | Role::Stopped } => {
-                self.releases[node].0 += 1
-            }
+            Observation::RoleChanged {
+                node,
+                to: Role::Master,
+                from: Role::Acquiring,
+            } => self.takeovers[node].0 += 1,
+            Observation::RoleChanged {
+                node,
+                from: Role::Releasing,
+                to: Role::Backup | Role::Stopped,
+            } => self.releases[node].0 += 1,
             Observation::Notified { node, notification } => match notification {
-                Notification::Failover { acquired, .. } if !acquired.is_empty() => self.takeovers[node].1 += 1,
+                Notification::Failover { acquired, .. } if !acquired.is_empty() => {
+                    self.takeovers[node].1 += 1
+                }
                 Notification::Released { .. } => self.releases[node].1 += 1,
-                Notification::NetworkAnomaly { peer, path } | Notification::NetworkRecovered { peer, path } => {
+                Notification::NetworkAnomaly { peer, path }
+                | Notification::NetworkRecovered { peer, path } => {
                     let anomaly = matches!(notification, Notification::NetworkAnomaly { .. });
                     self.anomalies += u32::from(anomaly);
-                    let open = self.anomaly.entry((node, peer.clone(), path.clone())).or_default();
+                    let open = self
+                        .anomaly
+                        .entry((node, peer.clone(), path.clone()))
+                        .or_default();
                     if *open == anomaly {
-                        self.repeated.push(format!("{} repeated {}", self.ctx.nodes[node].0, notification.summary()));
+                        self.repeated.push(format!(
+                            "{} repeated {}",
+                            self.ctx.nodes[node].0,
+                            notification.summary()
+                        ));
                     }
                     *open = anomaly;
                 }
@@ -62,11 +78,17 @@ impl Checker for Notifications {
         for (n, (name, _)) in self.ctx.nodes.iter().enumerate() {
             let (took, told) = self.takeovers[n];
             if took != told {
-                findings.violate("notifications", format!("{name} took over {took} time(s) but sent {told} failover notice(s)"));
+                findings.violate(
+                    "notifications",
+                    format!("{name} took over {took} time(s) but sent {told} failover notice(s)"),
+                );
             }
             let (released, told) = self.releases[n];
             if released != told {
-                findings.violate("notifications", format!("{name} released {released} time(s) but sent {told} release notice(s)"));
+                findings.violate(
+                    "notifications",
+                    format!("{name} released {released} time(s) but sent {told} release notice(s)"),
+                );
             }
         }
         for r in self.repeated.drain(..) {
@@ -74,10 +96,22 @@ impl Checker for Notifications {
         }
         let e = &self.ctx.expect;
         if let Some(min) = e.min_anomaly_notifications.filter(|&m| self.anomalies < m) {
-            findings.violate("notifications", format!("{} network-anomaly notice(s), expected at least {min}", self.anomalies));
+            findings.violate(
+                "notifications",
+                format!(
+                    "{} network-anomaly notice(s), expected at least {min}",
+                    self.anomalies
+                ),
+            );
         }
         if let Some(max) = e.max_anomaly_notifications.filter(|&m| self.anomalies > m) {
-            findings.violate("notifications", format!("{} network-anomaly notice(s), expected at most {max}", self.anomalies));
+            findings.violate(
+                "notifications",
+                format!(
+                    "{} network-anomaly notice(s), expected at most {max}",
+                    self.anomalies
+                ),
+            );
         }
         let total: u32 = self.takeovers.iter().map(|t| t.0).sum();
         if let Some(want) = e.takeovers.filter(|&w| w != total) {
