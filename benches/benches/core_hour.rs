@@ -1,6 +1,8 @@
 //! The protocol's own cost: two nodes, the owner's 100 ms heartbeats on two paths, one hour of their time,
 //! datagrams handed straight from one to the other. This is the floor under any engine's figure
 //! for the same workload (the simulator's bench adds network model, faults and checkers).
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};

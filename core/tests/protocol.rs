@@ -59,13 +59,16 @@ enum Seen {
     Role(usize, Role),
 }
 
+/// (to, path, from, bytes)
+type InFlight = (usize, usize, SocketAddr, Vec<u8>);
+
 struct Bed {
     nodes: Vec<Option<Node>>,
     configs: Vec<Config>,
     epochs: Vec<u64>,
     now: u64,
-    /// (deliver at, sequence) -> (to, path, from, bytes)
-    wire: BTreeMap<(u64, u64), (usize, usize, SocketAddr, Vec<u8>)>,
+    /// (deliver at, sequence) -> datagram in flight
+    wire: BTreeMap<(u64, u64), InFlight>,
     sent: u64,
     /// cut[path][node]: that node's interface on that path is down.
     cut: [Vec<bool>; 2],

@@ -94,11 +94,20 @@ impl Link {
     }
 }
 
+/// One direction of a partition in force.
+struct Cut {
+    /// The fault that made it.
+    id: usize,
+    /// Its segment, or every segment.
+    segment: Option<usize>,
+    from: Vec<Party>,
+    to: Vec<Party>,
+}
+
 /// Partitions and interface states in force.
 #[derive(Default)]
 pub struct Cuts {
-    /// (segment or all, from side, to side), one entry per direction cut.
-    partitions: Vec<(usize, Option<usize>, Vec<Party>, Vec<Party>)>,
+    partitions: Vec<Cut>,
     /// (node, segment) interfaces down, with a count so overlapping faults nest.
     down: Vec<((usize, usize), u32)>,
 }
@@ -113,15 +122,25 @@ impl Cuts {
         b: &[Party],
         oneway: bool,
     ) {
-        self.partitions.push((id, segment, a.to_vec(), b.to_vec()));
+        self.partitions.push(Cut {
+            id,
+            segment,
+            from: a.to_vec(),
+            to: b.to_vec(),
+        });
         if !oneway {
-            self.partitions.push((id, segment, b.to_vec(), a.to_vec()));
+            self.partitions.push(Cut {
+                id,
+                segment,
+                from: b.to_vec(),
+                to: a.to_vec(),
+            });
         }
     }
 
     /// Ends partition `id`.
     pub fn heal(&mut self, id: usize) {
-        self.partitions.retain(|p| p.0 != id);
+        self.partitions.retain(|p| p.id != id);
     }
 
     /// Takes an interface down (`up = false`) or brings it back.
@@ -152,8 +171,10 @@ impl Cuts {
         };
         up(from)
             && up(to)
-            && !self.partitions.iter().any(|(_, seg, a, b)| {
-                seg.is_none_or(|s| s == segment) && a.contains(&from) && b.contains(&to)
+            && !self.partitions.iter().any(|c| {
+                c.segment.is_none_or(|s| s == segment)
+                    && c.from.contains(&from)
+                    && c.to.contains(&to)
             })
     }
 }

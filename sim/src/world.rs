@@ -302,6 +302,10 @@ impl<'s> World<'s> {
     }
 
     fn observe(&mut self, obs: Observation<'_>) {
+        // Requests counted so far happened under the state before this observation.
+        if !matches!(obs, Observation::Requests { .. }) {
+            self.flush_client();
+        }
         for c in &mut self.checkers {
             c.observe(self.now, &obs);
         }

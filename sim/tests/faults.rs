@@ -1,0 +1,183 @@
+//! Each fault kind has the effect a user expects, and the checkers catch what they must.
+
+use failover_sim::scenario::FaultSpec;
+use failover_sim::{run, Options, Scenario, ScenarioError};
+use std::time::Duration;
+
+fn pair(duration: u64) -> failover_sim::scenario::ScenarioBuilder {
+    Scenario::builder("pair", Duration::from_secs(duration))
+        .segment("public")
+        .segment("direct")
+        .node("master", 200)
+        .node("backup", 100)
+        .vip("192.0.2.100")
+}
+
+fn fault(at: u64, kind: &str) -> FaultSpec {
+    FaultSpec {
+        at: Duration::from_secs(at),
+        kind: kind.into(),
+        ..FaultSpec::default()
+    }
+}
+
+#[test]
+fn a_one_way_cut_towards_the_backup_is_a_split_brain_and_the_checker_says_so() {
+    let cut = FaultSpec {
+        duration: Some(Duration::from_secs(10)),
+        a: vec!["master".into()],
+        b: vec!["backup".into()],
+        oneway: true,
+        ..fault(20, "partition")
+    };
+    let scenario = pair(60).fault(cut).build().unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let f = &report.findings.figures;
+    assert!(
+        f.split_brain_total > 5_000_000_000,
+        "the backup took over while the master still held"
+    );
+    assert!(report
+        .findings
+        .violations
+        .iter()
+        .any(|v| v.invariant == "split-brain"));
+}
+
+#[test]
+fn a_slow_clock_slows_detection_by_the_same_factor() {
+    let slow = FaultSpec {
+        drift_ppm: -500_000.0,
+        node: Some("backup".into()),
+        ..fault(0, "clock")
+    };
+    let crash = FaultSpec {
+        node: Some("master".into()),
+        ..fault(20, "crash")
+    };
+    let scenario = pair(60).fault(slow).fault(crash).build().unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let latency = report.findings.figures.failover_latencies[0];
+    // 3 s + 0.6 s skew of the backup's own time is 7.2 s of real time at half speed, counted
+    // from the last heartbeat (19 s), so about 6.2 s after the crash at 20 s (3.6 s otherwise).
+    assert!(
+        (6_000_000_000..7_000_000_000).contains(&latency),
+        "{latency}"
+    );
+}
+
+#[test]
+fn a_pause_holds_the_address_frozen_and_the_late_timers_run_at_resume() {
+    let pause = FaultSpec {
+        duration: Some(Duration::from_secs(10)),
+        node: Some("master".into()),
+        ..fault(20, "pause")
+    };
+    let scenario = pair(60).fault(pause).build().unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let text: Vec<String> = report.trace.records.iter().map(|r| r.to_string()).collect();
+    // Frozen, the master still holds the address while the backup takes it: split brain.
+    assert!(report.findings.figures.split_brain_total > 0);
+    // At 30 s the master's piled-up work runs; the backup then yields to it.
+    let resumed = text
+        .iter()
+        .position(|l| l.contains("fault ends: pause master"))
+        .unwrap();
+    assert!(text[resumed..]
+        .iter()
+        .any(|l| l.contains("backup") && l.contains("release 192.0.2.100")));
+}
+
+#[test]
+fn duplicated_and_reordered_datagrams_are_dropped_by_the_node_not_believed() {
+    let mut scenario = pair(60).build().unwrap();
+    for s in &mut scenario.segments {
+        s.duplicate = 1.0;
+        s.reorder = 0.5;
+    }
+    let report = run(&scenario, 3, &Options::default()).unwrap();
+    assert!(report.passed(), "{:?}", report.findings.violations);
+    let drops = report
+        .trace
+        .records
+        .iter()
+        .filter(|r| r.what.contains("Replayed"))
+        .count();
+    assert!(
+        drops > 50,
+        "every duplicate is dropped as a replay: {drops}"
+    );
+    assert_eq!(report.findings.figures.ownership_changes, 1);
+}
+
+#[test]
+fn an_interface_down_on_the_public_side_makes_the_client_fail() {
+    let down = FaultSpec {
+        duration: Some(Duration::from_secs(5)),
+        node: Some("master".into()),
+        segment: Some("public".into()),
+        ..fault(20, "link_down")
+    };
+    let scenario = pair(60).fault(down).build().unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let f = &report.findings.figures;
+    // 5 s at one request per 10 ms, give or take the boundaries.
+    assert!(
+        (495..=505).contains(&f.requests_failed),
+        "{}",
+        f.requests_failed
+    );
+    assert_eq!(
+        f.ownership_changes, 1,
+        "the direct link still carries heartbeats"
+    );
+}
+
+#[test]
+fn scenario_errors_name_the_file_and_field() {
+    let bad = r#"
+        name = "x"
+        duration = "10s"
+        [[segment]]
+        name = "public"
+        [[node]]
+        name = "master"
+        priority = 200
+        [[vip]]
+        address = "192.0.2.100"
+        [[fault]]
+        at = "1s"
+        kind = "crash"
+        node = "mastr"
+    "#;
+    match Scenario::from_toml_str(bad, "bad.toml") {
+        Err(ScenarioError::Invalid {
+            source_name,
+            field,
+            message,
+        }) => {
+            assert_eq!(
+                (source_name.as_str(), field.as_str()),
+                ("bad.toml", "fault[0].node")
+            );
+            assert!(message.contains("mastr"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let typo = bad.replace("duration =", "duraton =");
+    let err = Scenario::from_toml_str(&typo, "typo.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("typo.toml: ") && err.contains("duraton"),
+        "{err}"
+    );
+    let kind = bad.replace("kind = \"crash\"", "kind = \"explode\"");
+    let err = Scenario::from_toml_str(&kind, "k.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("fault[0].kind") && err.contains("explode"),
+        "{err}"
+    );
+}
