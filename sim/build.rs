@@ -15,8 +15,15 @@ fn main() {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f.file_name().unwrap().to_string_lossy();
-        out += &format!("    ({name:?}, include_str!({:?})),\n", f.canonicalize().unwrap());
+        out += &format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            f.canonicalize().unwrap()
+        );
     }
     out += "];\n";
-    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("suite.rs"), out).unwrap();
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("suite.rs"),
+        out,
+    )
+    .unwrap();
 }
