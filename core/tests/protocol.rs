@@ -348,6 +348,34 @@ fn both_paths_cut_means_takeover_and_the_lower_node_yields_when_they_heal() {
 }
 
 #[test]
+fn links_that_come_back_one_after_the_other_are_no_network_anomaly() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.cut = [vec![true, false], vec![true, false]];
+    bed.run_until(3_000);
+    // The direct link heals first; the public one a few heartbeats later, well within
+    // dead_after of the peer coming back: nothing was ever cut alone.
+    bed.cut[1] = vec![false, false];
+    bed.run_until(3_150);
+    bed.cut[0] = vec![false, false];
+    bed.run_until(5_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    for node in 0..2 {
+        let anomalies: Vec<_> = bed
+            .notes(node)
+            .into_iter()
+            .filter(|n| {
+                matches!(
+                    n,
+                    Notification::NetworkAnomaly { .. } | Notification::NetworkRecovered { .. }
+                )
+            })
+            .collect();
+        assert_eq!(anomalies, vec![], "node {node}");
+    }
+}
+
+#[test]
 fn a_vetoing_test_hook_means_notification_only() {
     let mut bed = Bed::new(&PAIR, 100);
     bed.hooks

@@ -392,6 +392,9 @@ impl Node {
             let alive = peer.is_alive(now, self.dead_after);
             if alive != peer.alive {
                 peer.alive = alive;
+                if alive {
+                    peer.since = now;
+                }
                 self.membership += 1;
                 self.outputs.push_back(Output::Event(if alive {
                     Event::PeerUp {

@@ -20,7 +20,9 @@ pub(crate) fn rank(priority: u8, name: &str) -> Rank<'_> {
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub epoch: u64,
-    /// When this epoch was first heard: a path never heard since counts as silent from then.
+    /// When the peer last came alive (its epoch first heard, or heard again after it was
+    /// dead): a path's silence counts from then at the earliest, so the paths of a peer whose
+    /// every link just came back are not reported as anomalies one by one.
     pub since: Instant,
     pub priority: u8,
     pub role: Role,
@@ -145,7 +147,9 @@ impl Peer {
         dead_after: Duration,
         interval: Duration,
     ) -> bool {
-        let silent_since = self.paths[path].last_heard.unwrap_or(self.since);
+        let silent_since = self.paths[path]
+            .last_heard
+            .map_or(self.since, |t| t.max(self.since));
         if silent_since + dead_after > now {
             return false;
         }
