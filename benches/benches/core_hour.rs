@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
 use failover_core::{Command, Config, HookOutcome, Instant, Node, Output, PathId};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn addr(path: usize, node: usize) -> SocketAddr {
@@ -44,7 +45,7 @@ fn config(me: usize) -> Config {
     }
 }
 
-type Inbox = Vec<(usize, PathId, SocketAddr, Vec<u8>)>;
+type Inbox = Vec<(usize, PathId, SocketAddr, Arc<[u8]>)>;
 
 /// Moves a node's datagrams to the inbox and answers its hooks with success at once.
 fn drain(node: &mut Node, i: usize, t: Instant, inbox: &mut Inbox, sources: &[[SocketAddr; 2]; 2]) {

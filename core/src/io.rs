@@ -4,6 +4,7 @@ use crate::role::Role;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Index of a path in [`crate::Config::paths`]; the driver says which path a datagram came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -127,8 +128,8 @@ pub struct Transmit {
     pub path: PathId,
     /// Destination.
     pub to: SocketAddr,
-    /// The encoded message.
-    pub payload: Vec<u8>,
+    /// The encoded message, shared by every datagram of one announcement.
+    pub payload: Arc<[u8]>,
 }
 
 /// What a notification is about; rendered into mail by the daemon.

@@ -136,7 +136,7 @@ impl Bed {
                         self.sent += 1;
                         self.wire.insert(
                             (self.now + MS, self.sent),
-                            (to, t.path.0, addr(t.path.0, i), t.payload),
+                            (to, t.path.0, addr(t.path.0, i), t.payload.to_vec()),
                         );
                     }
                 }

@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod check;
 pub mod engine;
 pub mod net;
+pub mod queue;
 pub mod report;
 pub mod scenario;
 pub mod trace;

@@ -83,6 +83,9 @@ impl Link {
     /// Draws a datagram's fate. The generator is touched only for non-zero settings, so a
     /// quiet network costs nothing.
     pub fn fate(&mut self, seg: &Segment, extra_loss: f64, interval: u64) -> Fate {
+        if extra_loss == 0.0 && seg.is_quiet() {
+            return Fate::Delivered(seg.latency.as_nanos() as u64, None);
+        }
         let loss = 1.0 - (1.0 - seg.loss) * (1.0 - extra_loss);
         if loss > 0.0 && self.rng.random_bool(loss) {
             return Fate::Lost;

@@ -126,6 +126,13 @@ pub struct Segment {
     pub reorder: f64,
 }
 
+impl Segment {
+    /// Whether every datagram takes exactly `latency`: no randomness to draw.
+    pub fn is_quiet(&self) -> bool {
+        self.jitter.is_zero() && self.loss == 0.0 && self.duplicate == 0.0 && self.reorder == 0.0
+    }
+}
+
 fn default_latency() -> Duration {
     Duration::from_micros(200)
 }

@@ -115,6 +115,18 @@ impl Trace {
         }
     }
 
+    /// Hashes the delivery of a datagram already hashed with its bytes when it was sent; a
+    /// record is kept only when asked.
+    #[inline]
+    pub fn delivery(&mut self, at: u64, tag: u64, describe: impl FnOnce() -> (String, String)) {
+        self.hash.word(at);
+        self.hash.word(tag);
+        if self.keep_datagrams {
+            let (who, what) = describe();
+            self.records.push(Record { at, who, what });
+        }
+    }
+
     /// The hash so far, as printed: 16 hex digits.
     pub fn hash_hex(&self) -> String {
         format!("{:016x}", self.hash.finish())

@@ -6,6 +6,7 @@
 
 use crate::check::{self, Checker, Context, Findings, Observation};
 use crate::net::{self, Cuts, Fate, Link};
+use crate::queue::EventQueue;
 use crate::scenario::{Fault, FaultKind, Party, Scenario, ScenarioError};
 use crate::trace::Trace;
 use failover_core::config::{
@@ -14,9 +15,8 @@ use failover_core::config::{
 use failover_core::{
     Command, Config, Event, HookId, HookKind, HookOutcome, Instant, Node, Output, PathId, Role,
 };
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -58,7 +58,7 @@ enum Ev {
         to: u32,
         path: u32,
         from: u32,
-        payload: Vec<u8>,
+        payload: Arc<[u8]>,
     },
     Timer {
         node: usize,
@@ -75,30 +75,6 @@ enum Ev {
     /// First start of a node; queued after faults at time zero, so a clock set at 0 s is the
     /// node's clock from its first instant.
     Start(usize),
-}
-
-struct Entry {
-    at: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// Reversed: the heap pops the earliest (time, sequence) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
 }
 
 /// A node's clock: `local = base_local + (t - base_true) · (1 + ppm/1e6)`; never runs backwards.
@@ -137,7 +113,8 @@ struct SimNode {
     node: Option<Node>,
     incarnation: u64,
     paused: bool,
-    deferred: Vec<Entry>,
+    /// What arrived while paused: run, in order, when the pause ends.
+    deferred: Vec<Ev>,
     timer: Option<u64>,
     clock: Clock,
     held: Vec<bool>,
@@ -150,8 +127,7 @@ pub struct World<'s> {
     scenario: &'s Scenario,
     seed: u64,
     now: u64,
-    seq: u64,
-    queue: BinaryHeap<Entry>,
+    queue: EventQueue<Ev>,
     nodes: Vec<SimNode>,
     links: Vec<Option<Link>>,
     cuts: Cuts,
@@ -223,8 +199,7 @@ impl<'s> World<'s> {
             scenario,
             seed,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             nodes,
             links: (0..scenario.segments.len() * n * n).map(|_| None).collect(),
             cuts: Cuts::default(),
@@ -241,20 +216,9 @@ impl<'s> World<'s> {
         };
         for (id, f) in world.faults.iter().enumerate() {
             let at = f.at.as_nanos() as u64;
-            world.seq += 1;
-            world.queue.push(Entry {
-                at,
-                seq: world.seq,
-                ev: Ev::FaultStart(id),
-            });
+            world.queue.push(at, Ev::FaultStart(id));
             if let Some(d) = f.duration {
-                world.seq += 1;
-                let end = at + d.as_nanos() as u64;
-                world.queue.push(Entry {
-                    at: end,
-                    seq: world.seq,
-                    ev: Ev::FaultEnd(id),
-                });
+                world.queue.push(at + d.as_nanos() as u64, Ev::FaultEnd(id));
             }
         }
         for i in 0..n {
@@ -264,23 +228,18 @@ impl<'s> World<'s> {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Entry {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at, ev);
     }
 
     fn run_to_end(&mut self) {
         let end = self.scenario.duration.as_nanos() as u64;
-        while let Some(entry) = self.queue.pop() {
-            if entry.at > end {
+        while let Some((at, ev)) = self.queue.pop() {
+            if at > end {
                 break;
             }
-            self.account_client(entry.at);
-            self.now = entry.at;
-            self.dispatch(entry);
+            self.account_client(at);
+            self.now = at;
+            self.dispatch(at, ev);
         }
         self.account_client(end);
         self.now = end;
@@ -318,19 +277,19 @@ impl<'s> World<'s> {
         self.trace.record(self.now, &who, what);
     }
 
-    fn dispatch(&mut self, entry: Entry) {
-        let target = match entry.ev {
+    fn dispatch(&mut self, at: u64, ev: Ev) {
+        let target = match ev {
             Ev::Deliver { to, .. } => Some(to as usize),
             Ev::Timer { node, .. } | Ev::Hook { node, .. } => Some(node),
             _ => None,
         };
         if let Some(i) = target {
             if self.nodes[i].paused {
-                self.nodes[i].deferred.push(entry);
+                self.nodes[i].deferred.push(ev);
                 return;
             }
         }
-        match entry.ev {
+        match ev {
             Ev::Deliver {
                 to,
                 path,
@@ -344,7 +303,7 @@ impl<'s> World<'s> {
                     return;
                 };
                 self.trace
-                    .datagram(self.now, (to as u64) << 8 | path as u64, &payload, || {
+                    .delivery(self.now, (to as u64) << 8 | path as u64, || {
                         (
                             String::new(),
                             format!("deliver to {to} on path {path} from {from}"),
@@ -358,7 +317,7 @@ impl<'s> World<'s> {
                 incarnation,
             } => {
                 let n = &mut self.nodes[i];
-                if n.incarnation != incarnation || n.timer != Some(entry.at) {
+                if n.incarnation != incarnation || n.timer != Some(at) {
                     return;
                 }
                 n.timer = None;
@@ -528,7 +487,7 @@ impl<'s> World<'s> {
         }
     }
 
-    fn transmit(&mut self, i: usize, path: usize, to: SocketAddr, payload: Vec<u8>) {
+    fn transmit(&mut self, i: usize, path: usize, to: SocketAddr, payload: Arc<[u8]>) {
         let segment = self.nodes[i].segments[path];
         let from = net::address(segment, i);
         let n = self.nodes.len();
@@ -688,10 +647,9 @@ impl<'s> World<'s> {
         self.nodes[i].paused = false;
         self.observe(Observation::Resumed { node: i });
         let piled = std::mem::take(&mut self.nodes[i].deferred);
-        for entry in piled {
-            match entry.ev {
-                Ev::Timer { .. } => {}
-                ev => self.push(self.now, ev),
+        for ev in piled {
+            if !matches!(ev, Ev::Timer { .. }) {
+                self.push(self.now, ev);
             }
         }
         if self.nodes[i].node.is_some() {

@@ -6,7 +6,8 @@
 //! every address a peer was heard from), as the source's heartbeatd does; so does a node that is
 //! starting up or waiting for the owner to hand the addresses back to it. Other backups are
 //! passive: they listen, and answer a newcomer once. A heartbeat carries the sender's name,
-//! priority, role, boot epoch and a sequence number that grows with every datagram. A peer is
+//! priority, role, boot epoch and a sequence number that grows with every announcement (all
+//! datagrams of one announcement carry the same number and the same bytes). A peer is
 //! *alive* while any path carried one of its heartbeats within `dead_after` plus a skew that
 //! grows as this node's priority falls (VRRP's skew: the best backup's timer runs out first, and
 //! the others hear it claim before theirs do). A path silent that long while another path still
@@ -42,10 +43,11 @@ use crate::io::{
 use crate::role::Role;
 use crate::time::Instant;
 use crate::wire::{self, AuthKey, Message, MessageKind};
-use peers::{rank, Accept, Peer};
+use peers::{rank, Accept, Peer, Peers};
 use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use transition::{Pending, ReleaseCause, Step, Transition};
 
@@ -56,6 +58,11 @@ pub struct Node {
     key: Option<AuthKey>,
     /// Every heartbeat this node sends, but for kind, role and sequence number.
     template: Message,
+    /// Reused encoding buffer.
+    scratch: Vec<u8>,
+    /// The last announcement's bytes, shared by its datagrams and rewritten in place for the
+    /// next one once they are all gone: a steady stream of heartbeats allocates nothing.
+    payload: Arc<[u8]>,
     /// Silence after which a peer or path counts as dead: `dead_after` plus the priority skew.
     dead_after: Duration,
     epoch: u64,
@@ -70,7 +77,15 @@ pub struct Node {
     /// Whether this node heartbeats every interval (see `sends_periodically`), kept current
     /// after every input so a passive backup's timer only wakes it for peer expiry.
     active: bool,
-    peers: BTreeMap<String, Peer>,
+    /// `next_deadline` as of the last input that changed state. Routine heartbeats only push
+    /// peer expiry later, so it may be early, never late.
+    deadline: Option<Instant>,
+    /// What `poll_timeout` returns: the next heartbeat or `deadline`, whichever comes first.
+    timeout: Option<Instant>,
+    /// Per path, where announcements go: the configured peers, then addresses peers were
+    /// heard from that are not configured. Changes only when a peer's source address does.
+    destinations: Vec<Vec<SocketAddr>>,
+    peers: Peers,
     /// Bumped whenever a peer comes or goes; a `Test` veto holds until it changes.
     membership: u64,
     vetoed_at: Option<u64>,
@@ -123,9 +138,11 @@ impl Node {
             sender: config.node.name.clone(),
         };
         let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
-        Ok(Node {
+        let mut node = Node {
             dead_after: config.dead_after() + skew,
             template,
+            scratch: Vec::new(),
+            payload: Arc::from(&[][..]),
             held: vec![false; config.vips.len()],
             config,
             key,
@@ -137,7 +154,7 @@ impl Node {
             settled: false,
             next_heartbeat: now,
             active: true,
-            peers: BTreeMap::new(),
+            peers: Peers::default(),
             membership: 0,
             vetoed_at: None,
             last_owner: None,
@@ -146,7 +163,14 @@ impl Node {
             next_hook: 0,
             outputs: VecDeque::new(),
             counters: Counters::default(),
-        })
+            deadline: None,
+            timeout: None,
+            destinations: Vec::new(),
+        };
+        node.update_destinations();
+        node.deadline = node.next_deadline();
+        node.rearm();
+        Ok(node)
     }
 
     /// The next action for the driver, until `None`. Drain after every input.
@@ -154,28 +178,42 @@ impl Node {
         self.outputs.pop_front()
     }
 
-    /// When [`Node::handle_timeout`] must be called next, on the driver's clock.
+    /// When [`Node::handle_timeout`] must be called next, on the driver's clock. It may come
+    /// early (a routine heartbeat only pushes deadlines later and leaves it alone); a timeout
+    /// with nothing due costs nothing.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timeout
+    }
+
+    /// The earliest deadline but the next heartbeat: end of the start-up wait, hook deadline,
+    /// peer and path expiry. Only these can change what the node knows or decides.
+    fn next_deadline(&self) -> Option<Instant> {
         if self.role == Role::Stopped {
             return None;
         }
-        let startup = (!self.settled).then_some(self.started + self.dead_after);
-        let hook = self
-            .transition
-            .as_ref()
-            .and_then(|t| t.pending)
-            .map(|p| p.deadline);
-        let expiries = self
-            .peers
-            .values()
-            .filter_map(|p| p.next_expiry(self.now, self.dead_after));
-        self.active
-            .then_some(self.next_heartbeat)
-            .into_iter()
-            .chain(startup)
-            .chain(hook)
-            .chain(expiries)
-            .min()
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if !self.settled {
+            consider(self.started + self.dead_after);
+        }
+        if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
+            consider(p.deadline);
+        }
+        for peer in self.peers.iter() {
+            if let Some(t) = peer.next_expiry(self.now, self.dead_after) {
+                consider(t);
+            }
+        }
+        next
+    }
+
+    /// Sets `timeout` from the next heartbeat (if this node sends them) and `deadline`.
+    fn rearm(&mut self) {
+        let heartbeat = (self.active && self.role != Role::Stopped).then_some(self.next_heartbeat);
+        self.timeout = match (heartbeat, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// Handles a datagram that arrived on `path` from `from`.
@@ -184,33 +222,40 @@ impl Node {
         if self.role == Role::Stopped {
             return;
         }
-        let msg = match wire::decode(bytes, self.key.as_ref()) {
+        let msg = match wire::decode_raw(bytes, self.key.as_ref()) {
             Ok(msg) => msg,
             Err(e) if e.is_auth_failure() => {
                 return self.drop_datagram(DropReason::Unauthenticated)
             }
             Err(_) => return self.drop_datagram(DropReason::Malformed),
         };
-        if msg.group != self.config.protocol.group
-            || msg.sender == self.config.node.name
-            || path.0 >= self.config.paths.len()
-        {
+        if msg.group != self.config.protocol.group || path.0 >= self.config.paths.len() {
             return self.drop_datagram(DropReason::Foreign);
         }
-        let paths = self.config.paths.len();
-        let new_record = !self.peers.contains_key(msg.sender);
-        if new_record {
-            self.peers
-                .insert(msg.sender.to_string(), Peer::new(&msg, paths, now));
-        }
-        let Some(peer) = self.peers.get_mut(msg.sender) else {
-            return;
+        let (index, new_record) = match self.peers.find(msg.sender) {
+            Some(index) => (index, false),
+            None => {
+                let Ok(name) = std::str::from_utf8(msg.sender) else {
+                    return self.drop_datagram(DropReason::Malformed);
+                };
+                if name == self.config.node.name {
+                    return self.drop_datagram(DropReason::Foreign);
+                }
+                let peer = Peer::new(name.to_string(), &msg, self.config.paths.len(), now);
+                (self.peers.insert(peer), true)
+            }
         };
-        match peer.accept(&msg, path.0, from, now, new_record) {
+        let peer = self.peers.get_mut(index);
+        let moved = peer.paths[path.0].source != Some(from);
+        let accepted = peer.accept(&msg, path.0, from, now, new_record);
+        if moved {
+            self.update_destinations();
+        }
+        match accepted {
             Accept::Replay => return self.drop_datagram(DropReason::Replayed),
             Accept::NewEpoch => {
-                peer.alive = false; // reported as up (again) by refresh below
-                                    // Answer a newcomer at once so a restarted node learns the owner quickly.
+                self.peers.get_mut(index).alive = false; // reported as up (again) by refresh
+                                                         // Answer a newcomer at once so a restarted node learns the owner quickly.
                 self.send_heartbeats(MessageKind::Heartbeat);
             }
             Accept::Fresh => {}
@@ -222,7 +267,7 @@ impl Node {
             }
         }
         self.counters.received += 1;
-        self.refresh(now, Some(msg.sender));
+        self.refresh(now, Some(index));
         self.decide(now);
     }
 
@@ -243,6 +288,10 @@ impl Node {
             } else {
                 now + interval
             };
+        }
+        if self.deadline.is_none_or(|d| now < d) {
+            // Only the heartbeat was due: no peer expired and nothing else changed.
+            return self.rearm();
         }
         if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
             if now >= p.deadline {
@@ -308,8 +357,8 @@ impl Node {
             peers: self
                 .peers
                 .iter()
-                .map(|(name, p)| PeerStatus {
-                    name: name.clone(),
+                .map(|p| PeerStatus {
+                    name: p.name.clone(),
                     epoch: p.epoch,
                     priority: p.priority,
                     role: p.role,
@@ -349,46 +398,63 @@ impl Node {
             && self
                 .peers
                 .iter()
-                .any(|(n, p)| p.alive && p.role.claims_ownership() && rank(p.priority, n) < me)
+                .any(|p| p.alive && p.role.claims_ownership() && p.rank() < me)
     }
 
-    /// Sends one message on every path to every configured and every learned peer address.
+    /// Sends one announcement on every path to every configured and every learned peer
+    /// address: encoded (and signed) once, its bytes shared by every datagram.
     fn send_heartbeats(&mut self, kind: MessageKind) {
+        self.seq += 1;
         self.template.kind = kind;
         self.template.role = self.role;
-        for (i, path) in self.config.paths.iter().enumerate() {
-            let learned = self
-                .peers
-                .values()
-                .filter_map(|p| p.paths[i].source)
-                .filter(|addr| !path.peers.contains(addr));
-            for to in path.peers.iter().copied().chain(learned) {
-                self.seq += 1;
-                self.template.seq = self.seq;
+        self.template.seq = self.seq;
+        self.scratch.clear();
+        wire::encode_into(&self.template, self.key.as_ref(), &mut self.scratch);
+        // The previous announcement's bytes are usually delivered and dropped by now: reuse them.
+        match Arc::get_mut(&mut self.payload).filter(|p| p.len() == self.scratch.len()) {
+            Some(bytes) => bytes.copy_from_slice(&self.scratch),
+            None => self.payload = Arc::from(&self.scratch[..]),
+        }
+        let payload = &self.payload;
+        for (i, destinations) in self.destinations.iter().enumerate() {
+            for &to in destinations {
                 self.counters.sent += 1;
                 self.outputs.push_back(Output::Transmit(Transmit {
                     path: PathId(i),
                     to,
-                    payload: wire::encode(&self.template, self.key.as_ref()),
+                    payload: Arc::clone(payload),
                 }));
             }
         }
     }
 
+    fn update_destinations(&mut self) {
+        self.destinations = (self.config.paths.iter().enumerate())
+            .map(|(i, path)| {
+                let learned = self
+                    .peers
+                    .iter()
+                    .filter_map(|p| p.paths[i].source)
+                    .filter(|addr| !path.peers.contains(addr));
+                path.peers.iter().copied().chain(learned).collect()
+            })
+            .collect();
+    }
+
     /// Re-derives peer liveness and path anomalies at `now`, reporting every change once.
     /// `only` limits the work to the peer a datagram came from: nothing else changes then, and
     /// other peers' expiry comes with its own timer.
-    fn refresh(&mut self, now: Instant, only: Option<&str>) {
+    fn refresh(&mut self, now: Instant, only: Option<usize>) {
         if !self.settled && now >= self.started + self.dead_after {
             self.settled = true;
         }
         let interval = self.config.protocol.interval;
         let me = rank(self.config.node.priority, &self.config.node.name);
-        let peers = self
-            .peers
-            .iter_mut()
-            .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()));
-        for (name, peer) in peers {
+        let peers = (self.peers.iter_mut().enumerate())
+            .filter(|(i, _)| only.is_none_or(|o| o == *i))
+            .map(|(_, peer)| peer);
+        for peer in peers {
+            let name = &peer.name;
             let alive = peer.is_alive(now, self.dead_after);
             if alive != peer.alive {
                 peer.alive = alive;
@@ -413,7 +479,7 @@ impl Node {
             }
             // As in the source, the node watching a higher-ranked peer reports its paths; the
             // pair's other side stays quiet so one cut link makes one mail.
-            if rank(peer.priority, name) < me || !alive {
+            if peer.rank() < me || !alive {
                 continue;
             }
             for (i, path) in self.config.paths.iter().enumerate() {
@@ -424,14 +490,14 @@ impl Node {
                     pp.anomaly = true;
                     self.outputs
                         .push_back(Output::Notify(Notification::NetworkAnomaly {
-                            peer: name.clone(),
+                            peer: peer.name.clone(),
                             path: path.name.clone(),
                         }));
                 } else if up && pp.anomaly {
                     pp.anomaly = false;
                     self.outputs
                         .push_back(Output::Notify(Notification::NetworkRecovered {
-                            peer: name.clone(),
+                            peer: peer.name.clone(),
                             path: path.name.clone(),
                         }));
                 }
@@ -443,6 +509,8 @@ impl Node {
     fn decide(&mut self, now: Instant) {
         self.apply_rule(now);
         self.active = self.role != Role::Stopped && self.sends_periodically();
+        self.deadline = self.next_deadline();
+        self.rearm();
     }
 
     fn apply_rule(&mut self, now: Instant) {
@@ -457,8 +525,9 @@ impl Node {
         let mut i_am_best = true;
         let mut higher_claimer = None;
         let mut higher_backup = None;
-        for (name, p) in self.peers.iter().filter(|(_, p)| p.alive) {
-            let higher = rank(p.priority, name) > me;
+        for p in self.peers.iter().filter(|p| p.alive) {
+            let name = &p.name;
+            let higher = p.rank() > me;
             someone_claims |= p.role.claims_ownership();
             i_am_best &= !higher;
             if higher && p.role.claims_ownership() && higher_claimer.is_none() {

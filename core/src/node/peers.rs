@@ -19,6 +19,7 @@ pub(crate) fn rank(priority: u8, name: &str) -> Rank<'_> {
 /// One peer as seen from this node.
 #[derive(Debug)]
 pub(crate) struct Peer {
+    pub name: String,
     pub epoch: u64,
     /// When the peer last came alive (its epoch first heard, or heard again after it was
     /// dead): a path's silence counts from then at the earliest, so the paths of a peer whose
@@ -62,8 +63,9 @@ pub(crate) enum Accept {
 
 impl Peer {
     /// The record for a peer heard for the first time (or in a new boot epoch).
-    pub fn new(msg: &Message<&str>, paths: usize, now: Instant) -> Peer {
+    pub fn new<S>(name: String, msg: &Message<S>, paths: usize, now: Instant) -> Peer {
         Peer {
+            name,
             epoch: msg.epoch,
             since: now,
             priority: msg.priority,
@@ -76,9 +78,9 @@ impl Peer {
     }
 
     /// Applies a message received on `path` at `now`, unless it is stale.
-    pub fn accept(
+    pub fn accept<S>(
         &mut self,
-        msg: &Message<&str>,
+        msg: &Message<S>,
         path: usize,
         from: SocketAddr,
         now: Instant,
@@ -89,7 +91,8 @@ impl Peer {
         } else if msg.epoch > self.epoch || new_record {
             let paths = self.paths.len();
             let anomalies: Vec<bool> = self.paths.iter().map(|p| p.anomaly).collect();
-            *self = Peer::new(msg, paths, now);
+            let name = std::mem::take(&mut self.name);
+            *self = Peer::new(name, msg, paths, now);
             // A restart does not heal a cut path: keep what was notified.
             for (p, anomaly) in self.paths.iter_mut().zip(anomalies) {
                 p.anomaly = anomaly;
@@ -123,6 +126,11 @@ impl Peer {
             }
         }
         verdict
+    }
+
+    /// This peer's place in the election order.
+    pub fn rank(&self) -> Rank<'_> {
+        rank(self.priority, &self.name)
     }
 
     /// Whether heartbeats arrived on `path` within `dead_after` of `now`.
@@ -168,6 +176,37 @@ impl Peer {
             .filter_map(|p| p.last_heard.map(|t| t + dead_after))
             .filter(|&t| t > now)
             .min()
+    }
+}
+
+/// Every peer ever heard, in name order (so iteration is deterministic), found by the name's
+/// bytes as they arrive on the wire. Groups are small: a scan beats any map here.
+#[derive(Debug, Default)]
+pub(crate) struct Peers(Vec<Peer>);
+
+impl Peers {
+    /// The index of the peer whose name is `name`.
+    pub fn find(&self, name: &[u8]) -> Option<usize> {
+        self.0.iter().position(|p| p.name.as_bytes() == name)
+    }
+
+    /// Adds a peer not yet known, keeping name order; returns its index.
+    pub fn insert(&mut self, peer: Peer) -> usize {
+        let at = self.0.partition_point(|p| p.name < peer.name);
+        self.0.insert(at, peer);
+        at
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Peer> {
+        self.0.iter()
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Peer> {
+        self.0.iter_mut()
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> &mut Peer {
+        &mut self.0[i]
     }
 }
 
