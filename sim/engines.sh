@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
-# One protocol, three engines: builds the turmoil engine (workspace, release) and the madsim
-# engine (RUSTFLAGS="--cfg madsim", its own target dir), then runs them side by side.
+# One protocol, three engines: builds failover-sim twice — the normal build (our simulator and
+# turmoil) and the madsim build (RUSTFLAGS="--cfg madsim", its own target directory) — then
+# runs them side by side.
 #
 #   sim/engines.sh bench               wall time per simulated hour under every engine, ratios
 #   sim/engines.sh compare [ARGS...]   verdicts, ownership and latencies side by side
-#   sim/engines.sh test                the madsim engine's tests (the turmoil ones run in
+#   sim/engines.sh test                the madsim build's tests (the others run in
 #                                      `cargo test --workspace`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-madsim_build() {
-    RUSTFLAGS="--cfg madsim" cargo "$@" -p failover-madsim --target-dir target/madsim
+madsim() {
+    RUSTFLAGS="--cfg madsim" cargo "$@" -p failover-sim --target-dir target/madsim
 }
 
 case "${1:-}" in
-    bench | compare)
-        cargo build --release -p failover-turmoil
-        madsim_build build --release
-        exec target/release/failover-sim-turmoil "$@" \
-            --madsim target/madsim/release/failover-sim-madsim
+    bench)
+        cargo build --release -p failover-sim
+        madsim build --release
+        export FAILOVER_SIM_MADSIM="$PWD/target/madsim/release/failover-sim"
+        exec target/release/failover-sim bench-engines
+        ;;
+    compare)
+        shift
+        cargo build --release -p failover-sim
+        madsim build --release
+        export FAILOVER_SIM_MADSIM="$PWD/target/madsim/release/failover-sim"
+        exec target/release/failover-sim compare "$@"
         ;;
     test)
-        madsim_build test
+        madsim test --test engines_madsim
         ;;
     *)
-        sed -n '2,9p' "$0" >&2
+        sed -n '2,10p' "$0" >&2
         exit 2
         ;;
 esac

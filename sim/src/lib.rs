@@ -2,7 +2,9 @@
 //! injected faults, judged by invariant checkers, reproducible from a seed.
 //!
 //! [`run`] plays one [`Scenario`] under one seed and returns a [`RunReport`]: figures,
-//! violations and a trace whose hash is the same every time the seed is replayed.
+//! violations and a trace whose hash is the same every time the seed is replayed. [`engine`]
+//! runs the same scenarios' engine-neutral part under turmoil and madsim, judged by the same
+//! checkers.
 
 pub mod builtin;
 pub mod check;

@@ -1,7 +1,6 @@
 //! Turning many runs into the table a person reads.
 
-use crate::check::Figures;
-use crate::world::RunReport;
+use crate::check::{Figures, Findings};
 use std::fmt::Write;
 
 /// The figures of one scenario over many seeds.
@@ -27,16 +26,16 @@ impl Summary {
         }
     }
 
-    /// Adds one run.
-    pub fn add(&mut self, report: &RunReport) {
-        let f: &Figures = &report.findings.figures;
+    /// Adds the findings of one seed's run.
+    pub fn add(&mut self, seed: u64, findings: &Findings) {
+        let f: &Figures = &findings.figures;
         self.seeds += 1;
         self.latencies.extend(&f.failover_latencies);
         self.split_brain.push(f.split_brain_total);
         self.unavailable.push(f.unavailable);
-        if let Some(v) = report.findings.violations.first() {
+        if let Some(v) = findings.violations.first() {
             self.failures
-                .push((report.seed, format!("{}: {}", v.invariant, v.detail)));
+                .push((seed, format!("{}: {}", v.invariant, v.detail)));
         }
     }
 

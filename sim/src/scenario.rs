@@ -2,7 +2,10 @@
 //! behaviour, duration and expectations. TOML on disk; the same [`Scenario`] can be built in
 //! code with [`Scenario::builder`].
 
-use failover_core::HookKind;
+use failover_core::config::{
+    HookSettings, NodeSettings, PathSettings, ProtocolSettings, VipSettings,
+};
+use failover_core::{Config, HookKind};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::Path;
@@ -426,6 +429,97 @@ impl Scenario {
                 .iter()
                 .filter_map(|n| self.segments.iter().position(|s| &s.name == n))
                 .collect(),
+        }
+    }
+
+    /// A fault in words, for traces and reports.
+    pub fn describe(&self, kind: &FaultKind) -> String {
+        let s = self;
+        let node = |i: usize| s.nodes[i].name.as_str();
+        let seg = |i: usize| s.segments[i].name.as_str();
+        let side = |ps: &[Party]| {
+            ps.iter()
+                .map(|p| match p {
+                    Party::Node(n) => node(*n),
+                    Party::Client => "client",
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match kind {
+            FaultKind::Partition {
+                segment,
+                a,
+                b,
+                oneway,
+            } => format!(
+                "partition {} {} {} {}",
+                segment.map_or("all segments", seg),
+                side(a),
+                if *oneway { "->" } else { "<->" },
+                side(b)
+            ),
+            FaultKind::LinkDown { node: n, segment } => {
+                format!("link down {} on {}", node(*n), seg(*segment))
+            }
+            FaultKind::Crash { node: n } => format!("crash {}", node(*n)),
+            FaultKind::Pause { node: n } => format!("pause {}", node(*n)),
+            FaultKind::Clock {
+                node: n,
+                offset,
+                drift_ppm,
+            } => {
+                format!("clock of {}: +{offset:?}, {drift_ppm} ppm", node(*n))
+            }
+            FaultKind::Hook {
+                node: n,
+                hook,
+                hang,
+            } => {
+                format!(
+                    "hook {hook} on {} {}",
+                    node(*n),
+                    if *hang { "hangs" } else { "fails" }
+                )
+            }
+            FaultKind::Shutdown { node: n } => format!("planned shutdown of {}", node(*n)),
+            FaultKind::Degrade { segment, loss } => {
+                format!("{}% loss on {}", loss * 100.0, seg(*segment))
+            }
+        }
+    }
+
+    /// Node `i`'s core configuration, with the paths an engine gives it: the scenario's
+    /// protocol settings, every virtual address, hooks that time out as the scenario says.
+    pub fn node_config(&self, i: usize, paths: Vec<PathSettings>) -> Config {
+        let p = &self.protocol;
+        Config {
+            node: NodeSettings {
+                name: self.nodes[i].name.clone(),
+                priority: self.nodes[i].priority,
+            },
+            protocol: ProtocolSettings {
+                interval: p.interval,
+                dead_after: p.dead_after,
+                preempt: p.preempt,
+                auth_key: p.auth_key.clone(),
+                ..ProtocolSettings::default()
+            },
+            paths,
+            vips: self
+                .vips
+                .iter()
+                .map(|v| VipSettings {
+                    address: v.address,
+                    prefix: None,
+                    interface: "eth0".into(),
+                })
+                .collect(),
+            notify: Default::default(),
+            hooks: HookSettings {
+                timeout: p.hook_timeout,
+                dir: None,
+            },
         }
     }
 

@@ -5,13 +5,12 @@
 //! forked per link, so a seed replays the same run byte for byte.
 
 use crate::check::{self, Checker, Context, Findings, Observation};
+use crate::engine::{Act, Did};
 use crate::net::{self, Cuts, Fate, Link};
 use crate::queue::EventQueue;
 use crate::scenario::{Fault, FaultKind, Party, Scenario, ScenarioError};
 use crate::trace::Trace;
-use failover_core::config::{
-    HookSettings, NodeSettings, PathSettings, ProtocolSettings, VipSettings,
-};
+use failover_core::config::PathSettings;
 use failover_core::{
     Command, Config, Event, HookId, HookKind, HookOutcome, Instant, Node, Output, PathId, Role,
 };
@@ -38,6 +37,9 @@ pub struct RunReport {
     pub trace: Trace,
     /// The faults as resolved (flaps expanded).
     pub faults: Vec<Fault>,
+    /// What the nodes did, as a driver sees it: the record every engine produces, compared
+    /// across engines (`crate::engine`).
+    pub acts: Vec<Act>,
 }
 
 impl RunReport {
@@ -135,6 +137,7 @@ pub struct World<'s> {
     faults: Vec<Fault>,
     checkers: Vec<Box<dyn Checker>>,
     trace: Trace,
+    acts: Vec<Act>,
     interval: u64,
     /// The client: who each address's ARP entry points to, whether requests succeed now,
     /// the next request time, and requests counted but not yet reported.
@@ -156,23 +159,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &Options) -> Result<RunRepor
 impl<'s> World<'s> {
     fn new(scenario: &'s Scenario, seed: u64, faults: Vec<Fault>, options: &Options) -> World<'s> {
         let n = scenario.nodes.len();
-        let dead_after = scenario.protocol.dead_after();
-        let faults_end = faults
-            .iter()
-            .map(|f| (f.at + f.duration.unwrap_or_default()).as_nanos() as u64)
-            .max()
-            .unwrap_or(0);
-        let ctx = Context {
-            nodes: scenario
-                .nodes
-                .iter()
-                .map(|n| (n.name.clone(), n.priority))
-                .collect(),
-            vips: scenario.vips.len(),
-            expect: scenario.expect.clone(),
-            dead_after,
-            faults_end,
-        };
+        let ctx = Context::new(scenario, &faults);
         let nodes = (0..n)
             .map(|i| {
                 let segments = scenario.node_segments(i);
@@ -206,6 +193,7 @@ impl<'s> World<'s> {
             extra_loss: vec![0.0; scenario.segments.len()],
             checkers: check::all(&ctx),
             trace: Trace::new(options.keep_datagrams),
+            acts: Vec::new(),
             interval: scenario.protocol.interval.as_nanos() as u64,
             arp: vec![None; scenario.vips.len()],
             served: vec![false; scenario.vips.len()],
@@ -257,6 +245,7 @@ impl<'s> World<'s> {
             findings,
             trace: self.trace,
             faults: self.faults,
+            acts: self.acts,
         }
     }
 
@@ -268,6 +257,14 @@ impl<'s> World<'s> {
         for c in &mut self.checkers {
             c.observe(self.now, &obs);
         }
+    }
+
+    fn act(&mut self, node: usize, what: Did) {
+        self.acts.push(Act {
+            at: self.now,
+            node,
+            what,
+        });
     }
 
     fn record(&mut self, node: Option<usize>, what: String) {
@@ -412,6 +409,7 @@ impl<'s> World<'s> {
         match out {
             Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
             Output::Acquire(v) => {
+                self.act(i, Did::Acquired { vip: v.0 });
                 self.nodes[i].held[v.0] = true;
                 self.arp[v.0] = Some(i);
                 self.client_dirty = true;
@@ -420,6 +418,7 @@ impl<'s> World<'s> {
                 self.observe(Observation::Acquired { node: i, vip: v.0 });
             }
             Output::Release(v) => {
+                self.act(i, Did::Released { vip: v.0 });
                 self.nodes[i].held[v.0] = false;
                 self.client_dirty = true;
                 let addr = self.scenario.vips[v.0].address;
@@ -467,8 +466,10 @@ impl<'s> World<'s> {
                     node: i,
                     notification: &n,
                 });
+                self.act(i, Did::Notified(n));
             }
             Output::Event(Event::RoleChanged { from, to }) => {
+                self.act(i, Did::Role { from, to });
                 self.record(Some(i), format!("role {from} -> {to}"));
                 self.observe(Observation::RoleChanged { node: i, from, to });
                 if to == Role::Stopped {
@@ -552,7 +553,7 @@ impl<'s> World<'s> {
 
     fn fault(&mut self, id: usize, starting: bool) {
         let fault = self.faults[id].clone();
-        let label = describe(self.scenario, &fault.kind);
+        let label = self.scenario.describe(&fault.kind);
         self.record(
             None,
             format!(
@@ -717,101 +718,19 @@ impl<'s> World<'s> {
     }
 }
 
-/// The core configuration the simulator gives node `i`.
+/// The core configuration the simulator gives node `i`: one path per segment it is on, with
+/// the segment's address for each node.
 fn node_config(s: &Scenario, i: usize, segments: &[usize]) -> Config {
-    let p = &s.protocol;
-    Config {
-        node: NodeSettings {
-            name: s.nodes[i].name.clone(),
-            priority: s.nodes[i].priority,
-        },
-        protocol: ProtocolSettings {
-            interval: p.interval,
-            dead_after: p.dead_after,
-            preempt: p.preempt,
-            auth_key: p.auth_key.clone(),
-            ..ProtocolSettings::default()
-        },
-        paths: segments
-            .iter()
-            .map(|&seg| PathSettings {
-                name: s.segments[seg].name.clone(),
-                local: Some(net::address(seg, i)),
-                peers: (0..s.nodes.len())
-                    .filter(|&j| j != i && s.node_segments(j).contains(&seg))
-                    .map(|j| net::address(seg, j))
-                    .collect(),
-            })
-            .collect(),
-        vips: s
-            .vips
-            .iter()
-            .map(|v| VipSettings {
-                address: v.address,
-                prefix: None,
-                interface: "eth0".into(),
-            })
-            .collect(),
-        notify: Default::default(),
-        hooks: HookSettings {
-            timeout: p.hook_timeout,
-            dir: None,
-        },
-    }
-}
-
-/// A fault in words, for traces and reports.
-pub fn describe(s: &Scenario, kind: &FaultKind) -> String {
-    let node = |i: usize| s.nodes[i].name.as_str();
-    let seg = |i: usize| s.segments[i].name.as_str();
-    let side = |ps: &[Party]| {
-        ps.iter()
-            .map(|p| match p {
-                Party::Node(n) => node(*n),
-                Party::Client => "client",
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    match kind {
-        FaultKind::Partition {
-            segment,
-            a,
-            b,
-            oneway,
-        } => format!(
-            "partition {} {} {} {}",
-            segment.map_or("all segments", seg),
-            side(a),
-            if *oneway { "->" } else { "<->" },
-            side(b)
-        ),
-        FaultKind::LinkDown { node: n, segment } => {
-            format!("link down {} on {}", node(*n), seg(*segment))
-        }
-        FaultKind::Crash { node: n } => format!("crash {}", node(*n)),
-        FaultKind::Pause { node: n } => format!("pause {}", node(*n)),
-        FaultKind::Clock {
-            node: n,
-            offset,
-            drift_ppm,
-        } => {
-            format!("clock of {}: +{offset:?}, {drift_ppm} ppm", node(*n))
-        }
-        FaultKind::Hook {
-            node: n,
-            hook,
-            hang,
-        } => {
-            format!(
-                "hook {hook} on {} {}",
-                node(*n),
-                if *hang { "hangs" } else { "fails" }
-            )
-        }
-        FaultKind::Shutdown { node: n } => format!("planned shutdown of {}", node(*n)),
-        FaultKind::Degrade { segment, loss } => {
-            format!("{}% loss on {}", loss * 100.0, seg(*segment))
-        }
-    }
+    let paths = segments
+        .iter()
+        .map(|&seg| PathSettings {
+            name: s.segments[seg].name.clone(),
+            local: Some(net::address(seg, i)),
+            peers: (0..s.nodes.len())
+                .filter(|&j| j != i && s.node_segments(j).contains(&seg))
+                .map(|j| net::address(seg, j))
+                .collect(),
+        })
+        .collect();
+    s.node_config(i, paths)
 }

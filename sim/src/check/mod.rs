@@ -8,7 +8,7 @@ mod latency;
 mod notifications;
 mod split_brain;
 
-use crate::scenario::Expect;
+use crate::scenario::{Expect, Fault, Scenario};
 use failover_core::{Notification, Role};
 use std::time::Duration;
 
@@ -104,6 +104,24 @@ pub struct Context {
 }
 
 impl Context {
+    /// What the checkers of one run of `scenario` with its resolved `faults` need to know.
+    pub fn new(scenario: &Scenario, faults: &[Fault]) -> Context {
+        let faults_end = faults
+            .iter()
+            .map(|f| (f.at + f.duration.unwrap_or_default()).as_nanos() as u64)
+            .max()
+            .unwrap_or(0);
+        Context {
+            nodes: (scenario.nodes.iter())
+                .map(|n| (n.name.clone(), n.priority))
+                .collect(),
+            vips: scenario.vips.len(),
+            expect: scenario.expect.clone(),
+            dead_after: scenario.protocol.dead_after(),
+            faults_end,
+        }
+    }
+
     /// The node that should own the addresses among `live` ones.
     pub fn best(&self, live: impl Iterator<Item = usize>) -> Option<usize> {
         live.max_by(|&a, &b| {

@@ -1,0 +1,47 @@
+//! `failover-sim replay`: one seed of one scenario, exactly as any earlier run had it.
+
+use crate::usage_error;
+use failover_sim::report::ms;
+use failover_sim::{builtin, run, Options};
+use std::process::ExitCode;
+
+pub fn main(name: &str, seed: u64, trace: bool, datagrams: bool) -> ExitCode {
+    let scenario = match builtin::resolve(name) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let options = Options {
+        keep_datagrams: datagrams,
+    };
+    let report = match run(&scenario, seed, &options) {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    println!("scenario {} seed {seed}", scenario.name);
+    if trace {
+        for r in &report.trace.records {
+            println!("{r}");
+        }
+    }
+    let f = &report.findings.figures;
+    println!(
+        "failovers: {:?}; split brain {} (longest {}); unavailable {}; client requests {} ok, {} failed; anomalies {}",
+        f.failover_latencies.iter().map(|&l| ms(Some(l))).collect::<Vec<_>>(),
+        ms(Some(f.split_brain_total)),
+        ms(Some(f.split_brain_longest)),
+        ms(Some(f.unavailable)),
+        f.requests_ok,
+        f.requests_failed,
+        f.anomalies,
+    );
+    for v in &report.findings.violations {
+        println!("VIOLATION {}: {}", v.invariant, v.detail);
+    }
+    println!("verdict: {}", if report.passed() { "pass" } else { "FAIL" });
+    println!("trace hash: {}", report.hash());
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

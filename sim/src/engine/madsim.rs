@@ -1,0 +1,156 @@
+//! The unchanged node on madsim nodes: madsim's endpoints, clock and network faults
+//! (`kill`/`restart`, `clog_link`/`unclog_link`, `packet_loss_rate`, Ctrl-C for a planned
+//! shutdown). Compiled only in a `--cfg madsim` build.
+
+use super::{drain_outputs, Act, Fault, Workload};
+use failover_core::{Command, Config, Instant, Node, PathId};
+use madsim::net::{Endpoint, NetSim};
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use madsim::time::sleep_until;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+/// Each datagram's network latency is drawn from zero to this (madsim adds its own small send
+/// and receive delays and rounds every sleep up to 1 ms).
+pub const MAX_LATENCY: Duration = Duration::from_millis(1);
+
+/// Every datagram on an endpoint carries this tag (madsim's endpoints demultiplex by tag).
+const TAG: u64 = 0;
+
+/// Runs `workload` under madsim with `seed` and returns what the nodes did.
+pub fn run(workload: &Workload, seed: u64) -> Vec<Act> {
+    let mut config = madsim::Config::default();
+    config.net.send_latency = Duration::ZERO..MAX_LATENCY;
+    config.net.packet_loss_rate = workload.loss;
+    let runtime = Runtime::with_seed_and_config(seed, config);
+    let workload = workload.clone();
+    runtime.block_on(async move {
+        let acts = Arc::new(Mutex::new(Vec::new()));
+        let start = madsim::time::Instant::now();
+        let handle = Handle::current();
+        let nodes: Vec<NodeHandle> = (workload.configs.iter().enumerate())
+            .map(|(me, config)| {
+                let host = Arc::new(Host {
+                    me,
+                    config: config.clone(),
+                    boots: AtomicU64::new(0),
+                    acts: Arc::clone(&acts),
+                    start,
+                });
+                handle
+                    .create_node()
+                    .name(config.node.name.clone())
+                    .ip(Workload::node_ip(me))
+                    .init(move || Arc::clone(&host).run())
+                    .build()
+            })
+            .collect();
+        for s in &workload.schedule {
+            sleep_until(start + s.at).await;
+            apply(&handle, &nodes, s.fault);
+        }
+        sleep_until(start + workload.duration).await;
+        let acts = acts.lock().expect("no panics while held").clone();
+        acts
+    })
+}
+
+fn apply(handle: &Handle, nodes: &[NodeHandle], fault: Fault) {
+    let id = |i: usize| nodes[i].id();
+    let net = NetSim::current();
+    match fault {
+        Fault::Crash(i) => handle.kill(id(i)),
+        Fault::Restart(i) => handle.restart(id(i)),
+        Fault::Shutdown(i) => handle.send_ctrl_c(id(i)),
+        Fault::Cut { from, to } => net.clog_link(id(from), id(to)),
+        Fault::Mend { from, to } => net.unclog_link(id(from), id(to)),
+    }
+}
+
+/// What the simulation shares with every boot of one node.
+struct Host {
+    me: usize,
+    config: Config,
+    /// Boot epochs handed out so far; every (re)start takes the next one.
+    boots: AtomicU64,
+    acts: Arc<Mutex<Vec<Act>>>,
+    /// The start of the run on madsim's global clock, for the acts' times.
+    start: madsim::time::Instant,
+}
+
+/// What wakes the driver besides its timer.
+enum Input {
+    Datagram(PathId, SocketAddr, Vec<u8>),
+    Shutdown,
+}
+
+impl Host {
+    /// The daemon's driver loop: runs the node from boot until it stops after a planned
+    /// shutdown (or the node is killed).
+    async fn run(self: Arc<Self>) {
+        let epoch = self.boots.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, mut inputs) = unbounded_channel();
+        let mut endpoints = Vec::with_capacity(self.config.paths.len());
+        for path in 0..self.config.paths.len() {
+            let addr = Workload::node_addr(self.me, path);
+            let endpoint = Endpoint::bind(addr).await.expect("the node's own address");
+            madsim::task::spawn(receive(endpoint.clone(), PathId(path), tx.clone()));
+            endpoints.push(endpoint);
+        }
+        madsim::task::spawn(async move {
+            // SIGINT/SIGTERM of a real daemon; a task of its own so a signal is never missed.
+            if madsim::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(Input::Shutdown);
+            }
+        });
+        let origin = madsim::time::Instant::now();
+        let clock = || Instant::from_nanos(nanos(origin.elapsed()));
+        let mut node = Node::new(self.config.clone(), epoch, clock()).expect("a valid config");
+        loop {
+            let at = self.start.elapsed();
+            let transmits = {
+                let mut acts = self.acts.lock().expect("no panics while held");
+                drain_outputs(&mut node, clock(), self.me, at, &mut acts)
+            };
+            for t in transmits {
+                // A lost or unroutable datagram is the network's business, as with UDP.
+                let _ = endpoints[t.path.0].send_to(t.to, TAG, &t.payload).await;
+            }
+            let Some(deadline) = node.poll_timeout() else {
+                return; // stopped: the daemon exits
+            };
+            let wake = origin + Duration::from_nanos(deadline.as_nanos());
+            tokio::select! {
+                biased;
+                Some(input) = inputs.recv() => match input {
+                    Input::Datagram(path, from, bytes) => {
+                        node.handle_datagram(clock(), path, from, &bytes);
+                    }
+                    Input::Shutdown => node.handle_command(clock(), Command::Shutdown),
+                },
+                () = sleep_until(wake) => node.handle_timeout(clock()),
+            }
+        }
+    }
+}
+
+/// Receives on one endpoint for the node's lifetime. `Endpoint::recv_from` is not cancel-safe
+/// (it takes the datagram, then sleeps), so it never races a timer: it runs in its own task.
+async fn receive(endpoint: Endpoint, path: PathId, inputs: UnboundedSender<Input>) {
+    let mut buf = vec![0u8; 2048];
+    while let Ok((len, from)) = endpoint.recv_from(TAG, &mut buf).await {
+        if inputs
+            .send(Input::Datagram(path, from, buf[..len].to_vec()))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

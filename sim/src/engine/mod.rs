@@ -1,0 +1,312 @@
+//! One protocol, three engines: the unchanged core [`failover_core::Node`] under our simulator,
+//! under [turmoil](https://crates.io/crates/turmoil) and under
+//! [madsim](https://crates.io/crates/madsim), judged by the same invariant checkers.
+//!
+//! A verdict that only our simulator reached would be a property of our simulator; one that
+//! turmoil's and madsim's independently written networks, clocks and schedulers reach too is a
+//! property of the protocol. What they can all express is a [`Workload`]: the engine-neutral
+//! part of a scenario (nodes, paths, virtual addresses, protocol settings, scheduled crashes,
+//! restarts, planned shutdowns and host-to-host cuts). Each engine's driver is as thin as the
+//! daemon's: it feeds the node datagrams, timeouts and commands on the engine's clock, answers
+//! hooks at once, sends what the node asks, and records what the node did as [`Act`]s. [`judge`]
+//! replays the schedule and those acts through [`crate::check`], so every engine is held to the
+//! scenario's own expectations by the very same code.
+//!
+//! madsim replaces the clock, the RNG and the network of a whole binary, and only when built
+//! with `RUSTFLAGS="--cfg madsim"`: such a build has the madsim engine and no turmoil; a normal
+//! build has turmoil and reaches madsim by running the madsim build of this binary
+//! ([`madsim_binary`]).
+
+mod judge;
+#[cfg(madsim)]
+mod madsim;
+#[cfg(not(madsim))]
+mod turmoil;
+mod workload;
+
+pub use judge::judge;
+pub use workload::{Fault, Scheduled, Workload};
+
+use crate::check::Findings;
+use crate::scenario::Scenario;
+use crate::world::{self, Options};
+use failover_core::{Command, HookOutcome, Instant, Node, Notification, Output, Role, Transmit};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// An engine the protocol runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Our deterministic simulator: every fault kind, the client, the full trace.
+    Sim,
+    /// turmoil: hosts with simulated UDP and tokio's paused clock on 1 ms ticks.
+    Turmoil,
+    /// madsim: nodes with simulated endpoints; only a `--cfg madsim` build runs it in-process.
+    Madsim,
+}
+
+impl Engine {
+    /// Every engine, in the order reports show them.
+    pub const ALL: [Engine; 3] = [Engine::Sim, Engine::Turmoil, Engine::Madsim];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sim => "sim",
+            Engine::Turmoil => "turmoil",
+            Engine::Madsim => "madsim",
+        }
+    }
+}
+
+/// Something a node did, as its driver saw it, on the engine's global clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Act {
+    /// Nanoseconds since the start of the run.
+    pub at: u64,
+    /// Index of the node in the scenario.
+    pub node: usize,
+    /// What it did.
+    pub what: Did,
+}
+
+/// The outputs of a node that say what it did (datagrams and hooks are the driver's business).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Did {
+    /// `Output::Acquire`.
+    Acquired {
+        /// Address index.
+        vip: usize,
+    },
+    /// `Output::Release`.
+    Released {
+        /// Address index.
+        vip: usize,
+    },
+    /// `Event::RoleChanged`.
+    Role {
+        /// Old role.
+        from: Role,
+        /// New role.
+        to: Role,
+    },
+    /// `Output::Notify`.
+    Notified(Notification),
+}
+
+/// Drains a node's outputs the way every simulated host does and returns the datagrams to
+/// send. Hooks succeed at once (as an empty hook directory does); what the node did is
+/// recorded in `acts` at `at` on the engine's global clock.
+pub fn drain_outputs(
+    node: &mut Node,
+    now: Instant,
+    me: usize,
+    at: Duration,
+    acts: &mut Vec<Act>,
+) -> Vec<Transmit> {
+    let mut transmits = Vec::new();
+    while let Some(out) = node.poll_output() {
+        let what = match out {
+            Output::Transmit(t) => {
+                transmits.push(t);
+                continue;
+            }
+            Output::RunHook(req) => {
+                let outcome = HookOutcome::Success;
+                node.handle_command(
+                    now,
+                    Command::HookFinished {
+                        id: req.id,
+                        outcome,
+                    },
+                );
+                continue;
+            }
+            Output::Acquire(vip) => Did::Acquired { vip: vip.0 },
+            Output::Release(vip) => Did::Released { vip: vip.0 },
+            Output::Notify(n) => Did::Notified(n),
+            Output::Event(failover_core::Event::RoleChanged { from, to }) => Did::Role { from, to },
+            Output::Event(_) => continue,
+        };
+        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+        acts.push(Act { at, node: me, what });
+    }
+    transmits
+}
+
+/// Who acquired and released what, in order: `master+ backup+ backup- master+`. The
+/// sequence every engine must agree on.
+pub fn ownership(scenario: &Scenario, acts: &[Act]) -> String {
+    acts.iter()
+        .filter_map(|a| {
+            let sign = match a.what {
+                Did::Acquired { .. } => '+',
+                Did::Released { .. } => '-',
+                _ => return None,
+            };
+            Some(format!("{}{sign}", scenario.nodes[a.node].name))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One run of one scenario under one engine.
+#[derive(Debug)]
+pub struct EngineRun {
+    /// What the nodes did.
+    pub acts: Vec<Act>,
+    /// The checkers' figures and violations.
+    pub findings: Findings,
+    /// Wall time of the simulation (not of judging it).
+    pub wall: Duration,
+}
+
+impl EngineRun {
+    /// The violated invariants' names, sorted: what two engines must agree on.
+    pub fn verdict(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self
+            .findings
+            .violations
+            .iter()
+            .map(|v| v.invariant)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
+/// Runs `scenario` under `engine` with `seed`. Our simulator runs any scenario; the others
+/// only its [`Workload`], and refuse, saying why, a scenario that needs more.
+pub fn run(engine: Engine, scenario: &Scenario, seed: u64) -> Result<EngineRun, String> {
+    if engine == Engine::Sim {
+        let start = std::time::Instant::now();
+        let report = world::run(scenario, seed, &Options::default()).map_err(|e| e.to_string())?;
+        return Ok(EngineRun {
+            wall: start.elapsed(),
+            acts: report.acts,
+            findings: report.findings,
+        });
+    }
+    let workload = workload_for(engine, scenario)?;
+    let Produced { acts, wall_ns } = produce(engine, &workload, seed)?;
+    Ok(EngineRun {
+        findings: judge(scenario, &workload, &acts),
+        acts,
+        wall: Duration::from_nanos(wall_ns),
+    })
+}
+
+/// The workload `engine` runs for `scenario`, or why it cannot run it: beyond what no engine
+/// but ours can express ([`Workload::from_scenario`]), turmoil cannot drop single datagrams
+/// (its links fail and repair as a whole).
+pub fn workload_for(engine: Engine, scenario: &Scenario) -> Result<Workload, String> {
+    let workload = Workload::from_scenario(scenario)?;
+    if engine == Engine::Turmoil && workload.loss > 0.0 {
+        return Err(format!(
+            "{}: segment loss: turmoil cannot drop single datagrams, only whole links",
+            scenario.name
+        ));
+    }
+    Ok(workload)
+}
+
+/// What an engine produced, as `failover-sim engine-acts` prints it for another process.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Produced {
+    /// What the nodes did.
+    pub acts: Vec<Act>,
+    /// Wall time of the simulation, in nanoseconds.
+    pub wall_ns: u64,
+}
+
+/// Runs `workload` under an engine of this build, timing only the simulation.
+pub fn produce(engine: Engine, workload: &Workload, seed: u64) -> Result<Produced, String> {
+    let start = std::time::Instant::now();
+    let acts = match engine {
+        #[cfg(not(madsim))]
+        Engine::Turmoil => turmoil::run(workload, seed)?,
+        #[cfg(madsim)]
+        Engine::Madsim => madsim::run(workload, seed),
+        #[cfg(madsim)]
+        Engine::Turmoil => {
+            return Err(
+                "this is the madsim build of failover-sim: it has no turmoil (madsim \
+                        replaces the clock and network of the whole binary); use a normal build"
+                    .into(),
+            )
+        }
+        #[cfg(not(madsim))]
+        Engine::Madsim => return in_madsim_build(workload, seed),
+        Engine::Sim => return Err("the sim engine runs through engine::run".into()),
+    };
+    let wall_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    Ok(Produced { acts, wall_ns })
+}
+
+/// Where the madsim build of this binary is: `$FAILOVER_SIM_MADSIM`, else beside this
+/// binary's target directory as `sim/engines.sh` and the README build it
+/// (`target/madsim/{release,debug}/failover-sim`).
+pub fn madsim_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("FAILOVER_SIM_MADSIM") {
+        let path = PathBuf::from(path);
+        return match path.exists() {
+            true => Ok(path),
+            false => Err(format!(
+                "FAILOVER_SIM_MADSIM={}: no such file",
+                path.display()
+            )),
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/failover-sim, or target/<profile>/deps/<test> for tests.
+    let target = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .map(PathBuf::from);
+    let candidates = target
+        .iter()
+        .flat_map(|t| ["release", "debug"].map(|p| t.join("madsim").join(p).join("failover-sim")));
+    candidates.into_iter().find(|p| p.exists()).ok_or_else(|| {
+        "the madsim engine needs the madsim build of failover-sim; make it with\n  \
+         RUSTFLAGS=\"--cfg madsim\" cargo build --release -p failover-sim --target-dir target/madsim\n\
+         (or point FAILOVER_SIM_MADSIM at it)"
+            .to_string()
+    })
+}
+
+/// Runs the workload in the madsim build (a process of its own, see [`madsim_binary`]): the
+/// workload goes in as JSON on standard input, [`Produced`] comes back as JSON.
+#[cfg(not(madsim))]
+fn in_madsim_build(workload: &Workload, seed: u64) -> Result<Produced, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let binary = madsim_binary()?;
+    let mut child = Command::new(&binary)
+        .args([
+            "engine-acts",
+            "--engine",
+            "madsim",
+            "--seed",
+            &seed.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    let input = serde_json::to_vec(workload).expect("workloads serialize");
+    let written = child.stdin.take().expect("piped").write_all(&input);
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() || written.is_err() {
+        return Err(format!(
+            "{}: {}",
+            binary.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{}: unreadable output: {e}", binary.display()))
+}
