@@ -397,6 +397,74 @@ fn a_vetoing_test_hook_means_notification_only() {
 }
 
 #[test]
+fn a_test_hook_that_stops_refusing_is_asked_again_and_the_takeover_happens() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.hooks
+        .insert((1, HookKind::Test), Some(HookOutcome::Failed(Some(1))));
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(4_000);
+    assert!(bed.first(|s| *s == Seen::Acquire(1)).is_none(), "vetoed");
+    bed.hooks.clear(); // the check behind Test is healthy again
+    bed.run_until(6_000);
+    let took = bed.first(|s| *s == Seen::Acquire(1)).expect("asked again");
+    // Refusals in a row back off, doubling from dead_after (360 ms) up to 8 × dead_after.
+    assert!(
+        (4_000..=4_000 + 8 * 360).contains(&took),
+        "asked again within the longest back-off: {took} ms"
+    );
+    assert_eq!(
+        bed.notes(1),
+        vec![
+            Notification::Failover {
+                from: Some("master".into()),
+                acquired: vec![],
+                vetoed: vec![VipId(0)]
+            },
+            Notification::Failover {
+                from: Some("master".into()),
+                acquired: vec![VipId(0)],
+                vetoed: vec![]
+            },
+        ],
+        "each refusal in a row is one notice; the takeover is another"
+    );
+}
+
+#[test]
+fn a_hung_test_hook_delays_the_hand_back_but_does_not_cancel_it() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(4_000);
+    bed.hooks.insert((1, HookKind::Test), None); // hangs
+    bed.start(0);
+    bed.run_until(30_000);
+    assert_eq!(
+        bed.holders,
+        vec![false, true],
+        "Test hangs: the backup keeps the address"
+    );
+    bed.hooks.clear();
+    bed.run_until(50_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, false],
+        "handed back once Test answers"
+    );
+    let timeouts = bed
+        .notes(1)
+        .into_iter()
+        .filter(|n| matches!(n, Notification::HookFailed { .. }))
+        .count();
+    assert_eq!(
+        timeouts, 1,
+        "a Test that hangs again and again is reported once"
+    );
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
 fn a_hung_hook_times_out_is_reported_and_the_takeover_goes_on() {
     let mut bed = Bed::new(&PAIR, 100);
     bed.hooks.insert((1, HookKind::PreAcq), None);

@@ -13,6 +13,7 @@ pub mod net;
 pub mod queue;
 pub mod report;
 pub mod scenario;
+pub mod swarm;
 pub mod trace;
 pub mod world;
 

@@ -44,6 +44,38 @@ pub fn fork(seed: u64, stream: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
 }
 
+/// Extra trouble on a segment while `degrade` faults are in force: more loss, duplication and
+/// reordering, and a latency spike.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Impairment {
+    /// Probability a datagram is lost.
+    pub loss: f64,
+    /// Probability a datagram is delivered twice.
+    pub duplicate: f64,
+    /// Probability a datagram is held back (by up to an interval).
+    pub reorder: f64,
+    /// Extra latency, nanoseconds.
+    pub delay: u64,
+}
+
+impl Impairment {
+    /// Whether it changes nothing.
+    pub fn is_none(&self) -> bool {
+        *self == Impairment::default()
+    }
+
+    /// Two impairments at once: independent chances, added delays.
+    pub fn and(self, other: Impairment) -> Impairment {
+        let either = |a: f64, b: f64| 1.0 - (1.0 - a) * (1.0 - b);
+        Impairment {
+            loss: either(self.loss, other.loss),
+            duplicate: either(self.duplicate, other.duplicate),
+            reorder: either(self.reorder, other.reorder),
+            delay: self.delay + other.delay,
+        }
+    }
+}
+
 /// What happens to one datagram on a link.
 pub enum Fate {
     /// Lost.
@@ -68,31 +100,36 @@ impl Link {
         }
     }
 
-    fn delay(&mut self, seg: &Segment, interval: u64) -> u64 {
-        let mut d = seg.latency.as_nanos() as u64;
+    fn delay(&mut self, seg: &Segment, reorder: f64, extra: u64, interval: u64) -> u64 {
+        let mut d = seg.latency.as_nanos() as u64 + extra;
         let jitter = seg.jitter.as_nanos() as u64;
         if jitter > 0 {
             d += self.rng.random_range(0..=jitter);
         }
-        if seg.reorder > 0.0 && self.rng.random_bool(seg.reorder) {
+        if reorder > 0.0 && self.rng.random_bool(reorder) {
             d += self.rng.random_range(0..=interval);
         }
         d
     }
 
-    /// Draws a datagram's fate. The generator is touched only for non-zero settings, so a
-    /// quiet network costs nothing.
-    pub fn fate(&mut self, seg: &Segment, extra_loss: f64, interval: u64) -> Fate {
-        if extra_loss == 0.0 && seg.is_quiet() {
+    /// Draws a datagram's fate on segment `seg` with `trouble` in force. The generator is
+    /// touched only for non-zero settings, so a quiet network costs nothing.
+    pub fn fate(&mut self, seg: &Segment, trouble: &Impairment, interval: u64) -> Fate {
+        if trouble.is_none() && seg.is_quiet() {
             return Fate::Delivered(seg.latency.as_nanos() as u64, None);
         }
-        let loss = 1.0 - (1.0 - seg.loss) * (1.0 - extra_loss);
-        if loss > 0.0 && self.rng.random_bool(loss) {
+        let all = trouble.and(Impairment {
+            loss: seg.loss,
+            duplicate: seg.duplicate,
+            reorder: seg.reorder,
+            delay: 0,
+        });
+        if all.loss > 0.0 && self.rng.random_bool(all.loss) {
             return Fate::Lost;
         }
-        let first = self.delay(seg, interval);
-        let duplicated = seg.duplicate > 0.0 && self.rng.random_bool(seg.duplicate);
-        let second = duplicated.then(|| self.delay(seg, interval));
+        let first = self.delay(seg, all.reorder, all.delay, interval);
+        let duplicated = all.duplicate > 0.0 && self.rng.random_bool(all.duplicate);
+        let second = duplicated.then(|| self.delay(seg, all.reorder, all.delay, interval));
         Fate::Delivered(first, second)
     }
 }

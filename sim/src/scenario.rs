@@ -2,11 +2,14 @@
 //! behaviour, duration and expectations. TOML on disk; the same [`Scenario`] can be built in
 //! code with [`Scenario::builder`].
 
+use crate::net::Impairment;
+use crate::swarm::Swarm;
 use failover_core::config::{
     HookSettings, NodeSettings, PathSettings, ProtocolSettings, VipSettings,
 };
 use failover_core::{Config, HookKind};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -19,7 +22,7 @@ pub struct Scenario {
     /// Short name, shown in tables and replay commands.
     pub name: String,
     /// What situation this is and what a user relies on in it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Simulated time to run.
     #[serde(with = "humantime_serde")]
@@ -45,6 +48,9 @@ pub struct Scenario {
     /// What must hold for the run to pass.
     #[serde(default)]
     pub expect: Expect,
+    /// Swarm mode: every seed draws its own faults within these bounds (see [`crate::swarm`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Swarm>,
 }
 
 /// Protocol settings given to every node's core configuration.
@@ -162,53 +168,90 @@ pub struct Vip {
 }
 
 /// A fault as written: `kind` says which, the other fields its parameters.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// When it starts.
     #[serde(with = "humantime_serde")]
     pub at: Duration,
     /// How long it lasts (crash and shutdown: time until restart; none = for good).
-    #[serde(with = "humantime_serde", default)]
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<Duration>,
     /// partition, link_down, crash, pause, clock, hook, shutdown, flap, degrade.
     pub kind: String,
     /// The node it hits.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// The segment it hits (partition: none = every segment).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
     /// Partition: one side (node names or "client").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub a: Vec<String>,
     /// Partition: the other side.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub b: Vec<String>,
     /// Partition: only traffic from `a` to `b` is cut.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub oneway: bool,
     /// Clock: a forward jump of the node's clock.
-    #[serde(with = "humantime_serde", default)]
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub offset: Option<Duration>,
     /// Clock: drift in parts per million (may be negative, above -1e6).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub drift_ppm: f64,
     /// Hook: test, pre_acq, post_acq, pre_rel, post_rel.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<String>,
     /// Hook: fail or hang.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behavior: Option<String>,
     /// Degrade: loss probability while it lasts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub loss: f64,
+    /// Degrade: probability a datagram is delivered twice while it lasts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicate: f64,
+    /// Degrade: probability a datagram is held back, so it arrives out of order.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reorder: f64,
+    /// Degrade: extra latency while it lasts (a latency spike).
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delay: Option<Duration>,
     /// Flap: time down, then the same time up.
-    #[serde(with = "humantime_serde", default)]
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub period: Option<Duration>,
     /// Flap: how many times the link goes down.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub count: u32,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_zero_u32(x: &u32) -> bool {
+    *x == 0
 }
 
 /// What a run must show.
@@ -218,6 +261,10 @@ pub struct Expect {
     /// Most time two nodes may hold one address at once.
     #[serde(with = "humantime_serde")]
     pub max_split_brain: Duration,
+    /// Most of that time while no fault is in force nor settling (`converge_within` after
+    /// each): zero by default, because on a healthy network nothing excuses two owners.
+    #[serde(with = "humantime_serde")]
+    pub max_split_brain_healthy: Duration,
     /// Longest allowed time from losing the owner to a new owner.
     #[serde(with = "humantime_serde")]
     pub max_failover_latency: Option<Duration>,
@@ -245,6 +292,7 @@ impl Default for Expect {
     fn default() -> Self {
         Expect {
             max_split_brain: Duration::ZERO,
+            max_split_brain_healthy: Duration::ZERO,
             max_failover_latency: None,
             converge: true,
             converge_within: None,
@@ -352,12 +400,12 @@ pub enum FaultKind {
         /// Node.
         node: usize,
     },
-    /// Extra loss on a segment.
+    /// Extra loss, duplication, reordering or latency on a segment.
     Degrade {
         /// Segment.
         segment: usize,
-        /// Loss probability.
-        loss: f64,
+        /// What gets worse.
+        impairment: Impairment,
     },
 }
 
@@ -405,7 +453,22 @@ impl Scenario {
             vips: Vec::new(),
             faults: Vec::new(),
             expect: Expect::default(),
+            swarm: None,
         })
+    }
+
+    /// The scenario seed `seed` runs: in swarm mode, these scheduled faults plus those the
+    /// seed draws, and no swarm left; otherwise the scenario itself.
+    pub fn instantiate(&self, seed: u64) -> Cow<'_, Scenario> {
+        match &self.swarm {
+            None => Cow::Borrowed(self),
+            Some(swarm) => {
+                let mut s = self.clone();
+                s.faults.extend(swarm.draw(self, seed).faults);
+                s.swarm = None;
+                Cow::Owned(s)
+            }
+        }
     }
 
     /// The segment the client is on.
@@ -483,8 +546,24 @@ impl Scenario {
                 )
             }
             FaultKind::Shutdown { node: n } => format!("planned shutdown of {}", node(*n)),
-            FaultKind::Degrade { segment, loss } => {
-                format!("{}% loss on {}", loss * 100.0, seg(*segment))
+            FaultKind::Degrade {
+                segment,
+                impairment: i,
+            } => {
+                let mut what = Vec::new();
+                for (p, name) in [
+                    (i.loss, "loss"),
+                    (i.duplicate, "duplicated"),
+                    (i.reorder, "reordered"),
+                ] {
+                    if p > 0.0 {
+                        what.push(format!("{:.1}% {name}", p * 100.0));
+                    }
+                }
+                if i.delay > 0 {
+                    what.push(format!("+{:?} latency", Duration::from_nanos(i.delay)));
+                }
+                format!("{} on {}", what.join(", "), seg(*segment))
             }
         }
     }
@@ -569,6 +648,11 @@ impl Scenario {
                     ));
                 }
             }
+        }
+        if let Some(swarm) = &self.swarm {
+            swarm
+                .validate(self)
+                .map_err(|(field, message)| err(field, message))?;
         }
         if self.client.interval.is_zero() {
             return Err(err(
@@ -665,11 +749,25 @@ impl Scenario {
                     FaultKind::Hook { node: node()?, hook, hang }
                 }
                 "degrade" => {
-                    if !(0.0..=1.0).contains(&f.loss) {
-                        return Err(err(field("loss"), "a probability, 0 to 1".into()));
+                    for (name, p) in [("loss", f.loss), ("duplicate", f.duplicate), ("reorder", f.reorder)] {
+                        if !(0.0..=1.0).contains(&p) {
+                            return Err(err(field(name), "a probability, 0 to 1".into()));
+                        }
                     }
                     needs_duration()?;
-                    FaultKind::Degrade { segment: segment()?, loss: f.loss }
+                    let impairment = Impairment {
+                        loss: f.loss,
+                        duplicate: f.duplicate,
+                        reorder: f.reorder,
+                        delay: f.delay.unwrap_or_default().as_nanos() as u64,
+                    };
+                    if impairment.is_none() {
+                        return Err(err(
+                            field("kind"),
+                            "a degrade needs loss, duplicate, reorder or delay".into(),
+                        ));
+                    }
+                    FaultKind::Degrade { segment: segment()?, impairment }
                 }
                 "flap" => {
                     let period = f.period.ok_or_else(|| err(field("period"), "required".into()))?;

@@ -6,7 +6,7 @@
 
 use crate::check::{self, Checker, Context, Findings, Observation};
 use crate::engine::{Act, Did};
-use crate::net::{self, Cuts, Fate, Link};
+use crate::net::{self, Cuts, Fate, Impairment, Link};
 use crate::queue::EventQueue;
 use crate::scenario::{Fault, FaultKind, Party, Scenario, ScenarioError};
 use crate::trace::Trace;
@@ -16,6 +16,9 @@ use failover_core::{
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+/// Events at one simulated instant beyond which a run counts as stuck.
+const LIVELOCK_EVENTS: u32 = 1_000_000;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -97,13 +100,19 @@ impl Clock {
         }
     }
 
+    /// The first true instant at which the local clock reads `local` or later. (Floating
+    /// point can land a nanosecond short; a timer set there would find nothing due and be set
+    /// again for the same instant, for ever.)
     fn true_time(&self, local: u64) -> u64 {
         let ahead = local.saturating_sub(self.base_local);
         if self.ppm == 0.0 {
-            self.base_true + ahead
-        } else {
-            self.base_true + (ahead as f64 / (1.0 + self.ppm / 1e6)).ceil() as u64
+            return self.base_true + ahead;
         }
+        let mut t = self.base_true + (ahead as f64 / (1.0 + self.ppm / 1e6)).ceil() as u64;
+        while self.local(t) < local {
+            t += 1;
+        }
+        t
     }
 }
 
@@ -133,11 +142,16 @@ pub struct World<'s> {
     nodes: Vec<SimNode>,
     links: Vec<Option<Link>>,
     cuts: Cuts,
-    extra_loss: Vec<f64>,
+    /// `degrade` faults in force: (fault id, segment, impairment).
+    degrades: Vec<(usize, usize, Impairment)>,
+    /// Per segment, every degrade in force on it at once.
+    trouble: Vec<Impairment>,
     faults: Vec<Fault>,
     checkers: Vec<Box<dyn Checker>>,
     trace: Trace,
     acts: Vec<Act>,
+    /// When simulated time stopped moving, if it did.
+    livelock: Option<u64>,
     interval: u64,
     /// The client: who each address's ARP entry points to, whether requests succeed now,
     /// the next request time, and requests counted but not yet reported.
@@ -150,8 +164,9 @@ pub struct World<'s> {
 
 /// Runs `scenario` under `seed`.
 pub fn run(scenario: &Scenario, seed: u64, options: &Options) -> Result<RunReport, ScenarioError> {
+    let scenario = scenario.instantiate(seed);
     let faults = scenario.resolve_faults(&scenario.name)?;
-    let mut world = World::new(scenario, seed, faults, options);
+    let mut world = World::new(&scenario, seed, faults, options);
     world.run_to_end();
     Ok(world.finish())
 }
@@ -190,10 +205,12 @@ impl<'s> World<'s> {
             nodes,
             links: (0..scenario.segments.len() * n * n).map(|_| None).collect(),
             cuts: Cuts::default(),
-            extra_loss: vec![0.0; scenario.segments.len()],
+            degrades: Vec::new(),
+            trouble: vec![Impairment::default(); scenario.segments.len()],
             checkers: check::all(&ctx),
             trace: Trace::new(options.keep_datagrams),
             acts: Vec::new(),
+            livelock: None,
             interval: scenario.protocol.interval.as_nanos() as u64,
             arp: vec![None; scenario.vips.len()],
             served: vec![false; scenario.vips.len()],
@@ -219,11 +236,19 @@ impl<'s> World<'s> {
         self.queue.push(at, ev);
     }
 
+    /// Runs every event up to the scenario's end, or until time stops moving: a livelock (a
+    /// node woken again and again at one instant) ends the run as a violation, not a hang.
     fn run_to_end(&mut self) {
         let end = self.scenario.duration.as_nanos() as u64;
+        let mut at_once = 0;
         while let Some((at, ev)) = self.queue.pop() {
             if at > end {
                 break;
+            }
+            at_once = if at == self.now { at_once + 1 } else { 0 };
+            if at_once > LIVELOCK_EVENTS {
+                self.livelock = Some(at);
+                return;
             }
             self.account_client(at);
             self.now = at;
@@ -236,6 +261,15 @@ impl<'s> World<'s> {
     fn finish(mut self) -> RunReport {
         self.flush_client();
         let mut findings = Findings::default();
+        if let Some(at) = self.livelock {
+            findings.violate(
+                "livelock",
+                format!(
+                    "more than {LIVELOCK_EVENTS} events at {}: simulated time stopped",
+                    check::secs(at)
+                ),
+            );
+        }
         for c in &mut self.checkers {
             c.finish(self.now, &mut findings);
         }
@@ -515,7 +549,7 @@ impl<'s> World<'s> {
         let seed = self.seed;
         let link = self.links[idx].get_or_insert_with(|| Link::new(seed, segment, i, j));
         let seg = &self.scenario.segments[segment];
-        match link.fate(seg, self.extra_loss[segment], self.interval) {
+        match link.fate(seg, &self.trouble[segment], self.interval) {
             Fate::Lost => {
                 self.trace.datagram(self.now, tag | 2, &payload, || {
                     (String::new(), format!("lost: {from} -> {to}"))
@@ -637,8 +671,18 @@ impl<'s> World<'s> {
                     faults.retain(|f| f.0 != id);
                 }
             }
-            FaultKind::Degrade { segment, loss } => {
-                self.extra_loss[segment] = if starting { loss } else { 0.0 }
+            FaultKind::Degrade {
+                segment,
+                impairment,
+            } => {
+                if starting {
+                    self.degrades.push((id, segment, impairment));
+                } else {
+                    self.degrades.retain(|d| d.0 != id);
+                }
+                self.trouble[segment] = (self.degrades.iter())
+                    .filter(|d| d.1 == segment)
+                    .fold(Impairment::default(), |all, d| all.and(d.2));
             }
         }
     }

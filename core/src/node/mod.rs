@@ -86,9 +86,10 @@ pub struct Node {
     /// heard from that are not configured. Changes only when a peer's source address does.
     destinations: Vec<Vec<SocketAddr>>,
     peers: Peers,
-    /// Bumped whenever a peer comes or goes; a `Test` veto holds until it changes.
+    /// Bumped whenever a peer comes or goes.
     membership: u64,
-    vetoed_at: Option<u64>,
+    /// The last hand-over `Test` refused, if it still stands.
+    veto: Option<Veto>,
     /// The last peer seen owning the addresses, named in the failover notification.
     last_owner: Option<String>,
     held: Vec<bool>,
@@ -98,6 +99,22 @@ pub struct Node {
     outputs: VecDeque<Output>,
     counters: Counters,
 }
+
+/// `Test` refused a hand-over (said no, or hung): the rule does not try it again until the
+/// group changes or `retry` comes, so a flaky check neither blocks a takeover for ever nor runs
+/// the hooks in a loop. The wait starts at `dead_after` and doubles with every refusal in a
+/// row, up to [`MAX_VETO_BACKOFF`] times `dead_after` (a `Test` of `/usr/bin/false`, the
+/// source's notification-only mode, runs about twice a minute with the defaults). Asked again
+/// with nothing changed, a `Test` that still refuses is no news and is not notified again.
+#[derive(Clone, Copy, Debug)]
+struct Veto {
+    membership: u64,
+    retry: Instant,
+    wait: Duration,
+}
+
+/// The longest wait between two `Test`s that refuse the same hand-over, in `dead_after`s.
+const MAX_VETO_BACKOFF: u32 = 8;
 
 /// A snapshot for `failoverctl status` and metrics.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -156,7 +173,7 @@ impl Node {
             active: true,
             peers: Peers::default(),
             membership: 0,
-            vetoed_at: None,
+            veto: None,
             last_owner: None,
             transition: None,
             shutdown_requested: false,
@@ -198,6 +215,12 @@ impl Node {
         }
         if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
             consider(p.deadline);
+        }
+        if let Some(v) = self
+            .veto
+            .filter(|v| v.membership == self.membership && v.retry > self.now)
+        {
+            consider(v.retry);
         }
         for peer in self.peers.iter() {
             if let Some(t) = peer.next_expiry(self.now, self.dead_after) {
@@ -537,7 +560,9 @@ impl Node {
                 higher_backup = Some(name);
             }
         }
-        let vetoed = self.vetoed_at == Some(self.membership);
+        let vetoed = self
+            .veto
+            .is_some_and(|v| v.membership == self.membership && now < v.retry);
         let transition = match self.role {
             Role::Backup if !someone_claims && i_am_best && self.settled && !vetoed => {
                 Transition::acquire(self.config.vips.len(), self.last_owner.clone())
@@ -581,7 +606,8 @@ impl Node {
         self.set_role(Role::Stopped);
     }
 
-    fn begin(&mut self, now: Instant, transition: Transition) {
+    fn begin(&mut self, now: Instant, mut transition: Transition) {
+        transition.repeat = self.veto.is_some_and(|v| v.membership == self.membership);
         self.set_role(match transition.event {
             HookEvent::Acquire => Role::Acquiring,
             HookEvent::Release => Role::Releasing,
@@ -598,7 +624,7 @@ impl Node {
         };
         while t.pending.is_none() {
             let Some(step) = t.steps.pop_front() else {
-                return self.complete();
+                return self.complete(now);
             };
             match step {
                 Step::Hook(kind, vip) => {
@@ -642,7 +668,8 @@ impl Node {
         t.hook_done(p.kind, p.vip, outcome);
         // A `Test` that answers "no" decides; one that hangs has failed, and is reported.
         let refused = p.kind == HookKind::Test && matches!(outcome, HookOutcome::Failed(_));
-        if !outcome.is_success() && !refused {
+        let old_news = p.kind == HookKind::Test && t.repeat;
+        if !outcome.is_success() && !refused && !old_news {
             self.outputs
                 .push_back(Output::Notify(Notification::HookFailed {
                     hook: p.kind,
@@ -654,31 +681,37 @@ impl Node {
     }
 
     /// The transition's last step is done: settle the role, notify, announce.
-    fn complete(&mut self) {
+    fn complete(&mut self, now: Instant) {
         let Some(t) = self.transition.take() else {
             return;
         };
+        let refused = !t.vetoed.is_empty() || t.aborted;
+        let wait = match self.veto {
+            Some(v) if t.repeat => (v.wait * 2).min(self.dead_after * MAX_VETO_BACKOFF),
+            _ => self.dead_after,
+        };
+        self.veto = refused.then_some(Veto {
+            membership: self.membership,
+            retry: now + wait,
+            wait,
+        });
         match t.event {
             HookEvent::Acquire => {
-                if !t.vetoed.is_empty() {
-                    self.vetoed_at = Some(self.membership);
+                if !(t.repeat && t.acquired.is_empty()) {
+                    self.outputs
+                        .push_back(Output::Notify(Notification::Failover {
+                            from: t.peer,
+                            acquired: t.acquired.clone(),
+                            vetoed: t.vetoed,
+                        }));
                 }
-                self.outputs
-                    .push_back(Output::Notify(Notification::Failover {
-                        from: t.peer,
-                        acquired: t.acquired.clone(),
-                        vetoed: t.vetoed,
-                    }));
                 self.set_role(if t.acquired.is_empty() {
                     Role::Backup
                 } else {
                     Role::Master
                 });
             }
-            HookEvent::Release if t.aborted => {
-                self.vetoed_at = Some(self.membership);
-                self.set_role(Role::Master);
-            }
+            HookEvent::Release if t.aborted => self.set_role(Role::Master),
             HookEvent::Release => {
                 self.outputs
                     .push_back(Output::Notify(Notification::Released { to: t.peer }));

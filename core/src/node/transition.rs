@@ -50,6 +50,9 @@ pub(crate) struct Transition {
     pub vetoed: Vec<VipId>,
     /// `Test` refused a release: stop before any address is touched.
     pub aborted: bool,
+    /// The same hand-over again after a veto, nothing having changed: a second refusal by
+    /// `Test` is not news.
+    pub repeat: bool,
 }
 
 impl Transition {
@@ -99,6 +102,7 @@ impl Transition {
             acquired: Vec::new(),
             vetoed: Vec::new(),
             aborted: false,
+            repeat: false,
         }
     }
 

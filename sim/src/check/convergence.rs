@@ -7,7 +7,9 @@ use super::{secs, Checker, Context, Findings, Holders, Observation};
 pub struct Convergence {
     ctx: Context,
     holders: Holders,
-    live: Vec<bool>,
+    /// Running (not crashed or stopped), and frozen: a node is live when up and not paused.
+    up: Vec<bool>,
+    paused: Vec<bool>,
     last_change: u64,
 }
 
@@ -15,7 +17,8 @@ impl Convergence {
     pub(super) fn new(ctx: &Context) -> Convergence {
         Convergence {
             holders: Holders::new(ctx.vips),
-            live: vec![true; ctx.nodes.len()],
+            up: vec![true; ctx.nodes.len()],
+            paused: vec![false; ctx.nodes.len()],
             last_change: 0,
             ctx: ctx.clone(),
         }
@@ -36,8 +39,10 @@ impl Convergence {
 impl Checker for Convergence {
     fn observe(&mut self, at: u64, obs: &Observation<'_>) {
         match *obs {
-            Observation::Down { node } | Observation::Paused { node } => self.live[node] = false,
-            Observation::Up { node } | Observation::Resumed { node } => self.live[node] = true,
+            Observation::Down { node } => self.up[node] = false,
+            Observation::Up { node } => self.up[node] = true,
+            Observation::Paused { node } => self.paused[node] = true,
+            Observation::Resumed { node } => self.paused[node] = false,
             _ => {
                 if self.holders.apply(obs).is_some() {
                     self.last_change = at;
@@ -74,11 +79,7 @@ impl Checker for Convergence {
         if !expect.converge {
             return;
         }
-        let bound = expect
-            .converge_within
-            .unwrap_or(self.ctx.dead_after * 3 + std::time::Duration::from_secs(1))
-            .as_nanos() as u64;
-        let deadline = self.ctx.faults_end + bound;
+        let deadline = self.ctx.faults_end + self.ctx.settle;
         if at < deadline {
             findings.violate(
                 "convergence",
@@ -90,9 +91,7 @@ impl Checker for Convergence {
             );
             return;
         }
-        let best = self
-            .ctx
-            .best((0..self.live.len()).filter(|&n| self.live[n]));
+        let best = (self.ctx).best((0..self.up.len()).filter(|&n| self.up[n] && !self.paused[n]));
         for vip in 0..self.ctx.vips {
             let holders = self.holders.of(vip);
             if holders != best.as_slice() {

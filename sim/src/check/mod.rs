@@ -101,6 +101,13 @@ pub struct Context {
     pub dead_after: Duration,
     /// When the last scheduled fault ends (nanoseconds).
     pub faults_end: u64,
+    /// How long the group may take to settle after faults end (`expect.converge_within`, by
+    /// default 3 × dead_after + 1 s), nanoseconds.
+    pub settle: u64,
+    /// When the network or a node is not healthy: each fault's span plus `settle` after it
+    /// (a fault with no duration, such as a crash for good, counts from its start), merged and
+    /// in order, nanoseconds.
+    pub troubled: Vec<(u64, u64)>,
 }
 
 impl Context {
@@ -111,15 +118,47 @@ impl Context {
             .map(|f| (f.at + f.duration.unwrap_or_default()).as_nanos() as u64)
             .max()
             .unwrap_or(0);
+        let dead_after = scenario.protocol.dead_after();
+        let settle = (scenario.expect.converge_within)
+            .unwrap_or(dead_after * 3 + Duration::from_secs(1))
+            .as_nanos() as u64;
+        let mut spans: Vec<(u64, u64)> = faults
+            .iter()
+            .map(|f| {
+                let start = f.at.as_nanos() as u64;
+                (
+                    start,
+                    start + f.duration.unwrap_or_default().as_nanos() as u64 + settle,
+                )
+            })
+            .collect();
+        spans.sort_unstable();
+        let mut troubled: Vec<(u64, u64)> = Vec::new();
+        for (start, end) in spans {
+            match troubled.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => troubled.push((start, end)),
+            }
+        }
         Context {
             nodes: (scenario.nodes.iter())
                 .map(|n| (n.name.clone(), n.priority))
                 .collect(),
             vips: scenario.vips.len(),
             expect: scenario.expect.clone(),
-            dead_after: scenario.protocol.dead_after(),
+            dead_after,
             faults_end,
+            settle,
+            troubled,
         }
+    }
+
+    /// How much of [from, to) is outside every troubled span.
+    pub fn healthy_within(&self, from: u64, to: u64) -> u64 {
+        let covered: u64 = (self.troubled.iter())
+            .map(|&(s, e)| to.min(e).saturating_sub(from.max(s)))
+            .sum();
+        (to - from).saturating_sub(covered)
     }
 
     /// The node that should own the addresses among `live` ones.
@@ -222,6 +261,7 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
     ]
 }
 
-pub(crate) fn secs(ns: u64) -> String {
+/// Nanoseconds as seconds with milliseconds, for reports.
+pub fn secs(ns: u64) -> String {
     format!("{:.3}s", ns as f64 / 1e9)
 }

@@ -45,6 +45,9 @@ impl Checker for Notifications {
                 from: Role::Releasing,
                 to: Role::Backup | Role::Stopped,
             } => self.releases[node].0 += 1,
+            // A restarted process remembers nothing it notified: its first notice of a link
+            // still cut is no repeat.
+            Observation::Down { node } => self.anomaly.retain(|(n, _, _), _| *n != node),
             Observation::Notified { node, notification } => match notification {
                 Notification::Failover { acquired, .. } if !acquired.is_empty() => {
                     self.takeovers[node].1 += 1

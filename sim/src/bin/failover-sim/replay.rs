@@ -18,6 +18,12 @@ pub fn main(name: &str, seed: u64, trace: bool, datagrams: bool) -> ExitCode {
         Err(e) => return usage_error(e),
     };
     println!("scenario {} seed {seed}", scenario.name);
+    if let Some(swarm) = &scenario.swarm {
+        print!(
+            "{}",
+            failover_sim::swarm::describe(&swarm.draw(&scenario, seed))
+        );
+    }
     if trace {
         for r in &report.trace.records {
             println!("{r}");
