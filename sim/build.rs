@@ -1,6 +1,6 @@
-//! Embeds the built-in scenarios (`scenarios/suite/*.toml`, the suite `failover-sim run` runs
-//! by default, and `scenarios/bench/*.toml`, the benchmark workloads) so the binary works from
-//! anywhere, with no files beside it.
+//! Embeds the built-in scenarios — `scenarios/suite/*.toml`, the suite `failover-sim run` runs
+//! by default; `scenarios/bench/*.toml`, the benchmark workloads; `scenarios/hunt/*.toml`,
+//! scenarios a sweep is meant to find violations in — so the binary works from anywhere.
 
 use std::{env, fs, path::Path};
 
@@ -10,6 +10,11 @@ fn main() {
     for (constant, dir, what) in [
         ("SUITE", "suite", "every built-in scenario"),
         ("BENCH", "bench", "every benchmark workload"),
+        (
+            "HUNT",
+            "hunt",
+            "every scenario a sweep must find violations in",
+        ),
     ] {
         let dir = root.join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());

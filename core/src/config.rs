@@ -78,6 +78,11 @@ pub struct ProtocolSettings {
     pub group: u16,
     /// Shared key; when set every message carries an HMAC-SHA256 tag (at least 16 bytes).
     pub auth_key: Option<String>,
+    /// How often the owner announces its addresses again (gratuitous ARP), so clients whose
+    /// neighbour caches went stale — another node held the address during a split brain the
+    /// owner never heard of — come back (default 10 × interval; `0s` turns it off).
+    #[serde(with = "humantime_serde")]
+    pub announce_every: Option<Duration>,
 }
 
 /// One network heartbeats travel on.
@@ -139,6 +144,7 @@ impl Default for ProtocolSettings {
             preempt: true,
             group: 1,
             auth_key: None,
+            announce_every: None,
         }
     }
 }
@@ -214,6 +220,12 @@ impl Config {
         toml::to_string_pretty(self).expect("a Config always serializes")
     }
 
+    /// How often the owner announces its addresses again; `None` when it does not.
+    pub fn announce_every(&self) -> Option<Duration> {
+        let every = (self.protocol.announce_every).unwrap_or(self.protocol.interval * 10);
+        (!every.is_zero()).then_some(every)
+    }
+
     /// Silence after which a path or peer counts as dead.
     pub fn dead_after(&self) -> Duration {
         self.protocol
@@ -247,6 +259,15 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if let Some(every) = p.announce_every.filter(|e| !e.is_zero() && *e < p.interval) {
+            return Err(invalid(
+                "protocol.announce_every",
+                format!(
+                    "is {every:?}; must be at least protocol.interval ({:?}), or 0s for never",
+                    p.interval
+                ),
+            ));
         }
         if let Some(key) = &p.auth_key {
             if key.len() < 16 {

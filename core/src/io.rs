@@ -268,6 +268,9 @@ pub enum Output {
     Acquire(VipId),
     /// Remove the address from its interface.
     Release(VipId),
+    /// Announce an address already held again (gratuitous ARP / unsolicited NA): another node
+    /// held it too, or was about to, and clients' neighbour caches may still point there.
+    Announce(VipId),
     /// Run a hook and answer with [`Command::HookFinished`].
     RunHook(HookRequest),
     /// Tell a person (mail).

@@ -55,6 +55,7 @@ fn config(names: &[(&str, u8)], me: usize, interval_ms: u64) -> Config {
 enum Seen {
     Acquire(usize),
     Release(usize),
+    Announce(usize),
     Notify(usize, Notification),
     Role(usize, Role),
 }
@@ -151,6 +152,7 @@ impl Bed {
                     self.holders[i] = false;
                     self.log.push((self.now, Seen::Release(i)));
                 }
+                Output::Announce(_) => self.log.push((self.now, Seen::Announce(i))),
                 Output::RunHook(req) => match self.hooks.get(&(i, req.kind)) {
                     Some(None) => {} // hangs
                     answer => {
@@ -345,6 +347,17 @@ fn both_paths_cut_means_takeover_and_the_lower_node_yields_when_they_heal() {
     bed.run_until(4_000);
     assert_eq!(bed.holders, vec![true, false]);
     assert_eq!(bed.node(1).role(), Role::Backup);
+    // Clients the backup reached meanwhile point at it: the master announces itself again
+    // as soon as it hears the backup yield, not at its next periodic refresh.
+    let yielded = bed.first(|s| *s == Seen::Release(1)).unwrap();
+    let announced = (bed.log.iter())
+        .find(|(t, s)| *s == Seen::Announce(0) && t / MS >= yielded)
+        .map(|(t, _)| t / MS)
+        .expect("announced again");
+    assert!(
+        announced - yielded <= 2,
+        "announced at {announced}, yielded at {yielded}"
+    );
 }
 
 #[test]
@@ -373,6 +386,25 @@ fn links_that_come_back_one_after_the_other_are_no_network_anomaly() {
             .collect();
         assert_eq!(anomalies, vec![], "node {node}");
     }
+}
+
+#[test]
+fn the_owner_announces_its_address_again_every_ten_intervals() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(10_000);
+    let announced: Vec<u64> = bed
+        .log
+        .iter()
+        .filter(|(_, s)| *s == Seen::Announce(0))
+        .map(|(t, _)| t / MS)
+        .collect();
+    // Master from 321 ms: a refresh every 10 heartbeats (1 s) after that, and only by it.
+    assert_eq!(announced.len(), 9, "{announced:?}");
+    assert!(
+        announced.windows(2).all(|w| w[1] - w[0] == 1_000),
+        "{announced:?}"
+    );
+    assert!(!bed.log.iter().any(|(_, s)| *s == Seen::Announce(1)));
 }
 
 #[test]

@@ -37,6 +37,7 @@ fn the_same_seed_gives_the_same_trace_byte_for_byte() {
         for seed in [1, 7, 1_000_003] {
             let options = Options {
                 keep_datagrams: true,
+                ..Options::default()
             };
             let a = run(&scenario, seed, &options).unwrap();
             let b = run(&scenario, seed, &options).unwrap();

@@ -1,6 +1,6 @@
-//! The built-in scenarios, embedded at build time: the suite (`scenarios/suite/`) and the
-//! benchmark workloads (`scenarios/bench/`); and how the command line finds a scenario by
-//! name or file.
+//! The built-in scenarios, embedded at build time: the suite (`scenarios/suite/`), the
+//! benchmark workloads (`scenarios/bench/`) and the hunts (`scenarios/hunt/`, scenarios a
+//! sweep must find violations in); and how the command line finds a scenario by name or file.
 
 use crate::scenario::{Scenario, ScenarioError};
 use std::path::{Path, PathBuf};
@@ -23,13 +23,14 @@ pub fn bench() -> Result<Vec<Scenario>, ScenarioError> {
     parse(BENCH)
 }
 
-/// A built-in scenario (suite or benchmark) by name (`master-crash`) or file name
+/// A built-in scenario (suite, benchmark or hunt) by name (`master-crash`) or file name
 /// (`master-crash.toml`).
 pub fn find(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     let file = name.strip_suffix(".toml").unwrap_or(name);
     SUITE
         .iter()
         .chain(BENCH)
+        .chain(HUNT)
         .find(|(f, _)| f.strip_suffix(".toml") == Some(file))
         .map(|(f, text)| Scenario::from_toml_str(text, &format!("builtin:{f}")))
 }
@@ -43,7 +44,7 @@ pub fn resolve(name: &str) -> Result<Scenario, String> {
     match find(name) {
         Some(s) => s.map_err(|e| e.to_string()),
         None => {
-            let names: Vec<&str> = (SUITE.iter().chain(BENCH))
+            let names: Vec<&str> = (SUITE.iter().chain(BENCH).chain(HUNT))
                 .map(|(f, _)| f.trim_end_matches(".toml"))
                 .collect();
             Err(format!(

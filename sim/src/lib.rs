@@ -12,8 +12,12 @@ pub mod engine;
 pub mod net;
 pub mod queue;
 pub mod report;
+pub mod results;
 pub mod scenario;
+pub mod shrink;
 pub mod swarm;
+pub mod sweep;
+pub mod timeline;
 pub mod trace;
 pub mod world;
 

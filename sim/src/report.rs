@@ -26,17 +26,21 @@ impl Summary {
         }
     }
 
-    /// Adds the findings of one seed's run.
-    pub fn add(&mut self, seed: u64, findings: &Findings) {
-        let f: &Figures = &findings.figures;
+    /// Adds one seed's figures and the first of its broken invariants, if any.
+    pub fn add(&mut self, seed: u64, figures: &Figures, first_violation: Option<(&str, &str)>) {
         self.seeds += 1;
-        self.latencies.extend(&f.failover_latencies);
-        self.split_brain.push(f.split_brain_total);
-        self.unavailable.push(f.unavailable);
-        if let Some(v) = findings.violations.first() {
-            self.failures
-                .push((seed, format!("{}: {}", v.invariant, v.detail)));
+        self.latencies.extend(&figures.failover_latencies);
+        self.split_brain.push(figures.split_brain_total);
+        self.unavailable.push(figures.unavailable);
+        if let Some((invariant, detail)) = first_violation {
+            self.failures.push((seed, format!("{invariant}: {detail}")));
         }
+    }
+
+    /// Adds the findings of one seed's run.
+    pub fn add_findings(&mut self, seed: u64, findings: &Findings) {
+        let first = (findings.violations.first()).map(|v| (v.invariant, v.detail.as_str()));
+        self.add(seed, &findings.figures, first);
     }
 
     /// One table row.

@@ -122,16 +122,20 @@ pub struct Segment {
     #[serde(with = "humantime_serde", default = "default_latency")]
     pub latency: Duration,
     /// Extra latency drawn uniformly from [0, jitter].
-    #[serde(with = "humantime_serde", default)]
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Duration::is_zero"
+    )]
     pub jitter: Duration,
     /// Probability a datagram is lost.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub loss: f64,
     /// Probability a datagram is delivered twice.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub duplicate: f64,
     /// Probability a datagram is held back (by up to an interval), so it arrives out of order.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub reorder: f64,
 }
 
@@ -242,6 +246,17 @@ pub struct FaultSpec {
     pub count: u32,
 }
 
+impl FaultSpec {
+    /// Faults as a scenario file writes them: `[[fault]]` tables.
+    pub fn to_toml(faults: &[FaultSpec]) -> String {
+        #[derive(Serialize)]
+        struct Faults<'a> {
+            fault: &'a [FaultSpec],
+        }
+        toml::to_string(&Faults { fault: faults }).expect("faults serialize")
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !b
 }
@@ -276,6 +291,11 @@ pub struct Expect {
     /// Most time an address may have no holder (after the first acquisition).
     #[serde(with = "humantime_serde")]
     pub max_unavailable: Option<Duration>,
+    /// Most time the client's requests may fail while the address has an owner and no fault
+    /// is in force nor settling: zero by default, since then only a stale ARP entry (an owner
+    /// that never announced itself) can be the cause.
+    #[serde(with = "humantime_serde")]
+    pub max_client_unreachable: Duration,
     /// Who holds every address at the end ("none" for nobody).
     pub owner_at_end: Option<String>,
     /// Exact number of acquisitions by nodes other than the first owner... none: unchecked.
@@ -297,6 +317,7 @@ impl Default for Expect {
             converge: true,
             converge_within: None,
             max_unavailable: None,
+            max_client_unreachable: Duration::ZERO,
             owner_at_end: None,
             takeovers: None,
             min_anomaly_notifications: None,

@@ -309,17 +309,10 @@ fn millis(d: Duration) -> Duration {
 /// A seed's draw as a person reads it, and as a scenario file takes it: the kinds that were
 /// on, then the faults as `[[fault]]` tables.
 pub fn describe(drawn: &Drawn) -> String {
-    #[derive(Serialize)]
-    struct Faults<'a> {
-        fault: &'a [FaultSpec],
-    }
-    let faults = toml::to_string(&Faults {
-        fault: &drawn.faults,
-    })
-    .expect("faults serialize");
     format!(
-        "# swarm draw: kinds on: {}; {} fault(s)\n{faults}",
+        "# swarm draw: kinds on: {}; {} fault(s)\n{}",
         drawn.kinds.join(", "),
-        drawn.faults.len()
+        drawn.faults.len(),
+        FaultSpec::to_toml(&drawn.faults)
     )
 }

@@ -9,6 +9,7 @@ use crate::engine::{Act, Did};
 use crate::net::{self, Cuts, Fate, Impairment, Link};
 use crate::queue::EventQueue;
 use crate::scenario::{Fault, FaultKind, Party, Scenario, ScenarioError};
+use crate::timeline::Mark;
 use crate::trace::Trace;
 use failover_core::config::PathSettings;
 use failover_core::{
@@ -25,6 +26,8 @@ const LIVELOCK_EVENTS: u32 = 1_000_000;
 pub struct Options {
     /// Keep a readable record of every datagram (they are always hashed).
     pub keep_datagrams: bool,
+    /// Keep what a timeline picture needs (`RunReport::marks`).
+    pub timeline: bool,
 }
 
 /// Everything a run produced.
@@ -43,6 +46,8 @@ pub struct RunReport {
     /// What the nodes did, as a driver sees it: the record every engine produces, compared
     /// across engines (`crate::engine`).
     pub acts: Vec<Act>,
+    /// What the checkers saw, in time order, when `Options::timeline` asked for it.
+    pub marks: Vec<(u64, Mark)>,
 }
 
 impl RunReport {
@@ -152,6 +157,8 @@ pub struct World<'s> {
     acts: Vec<Act>,
     /// When simulated time stopped moving, if it did.
     livelock: Option<u64>,
+    /// `Some` when a timeline is wanted.
+    marks: Option<Vec<(u64, Mark)>>,
     interval: u64,
     /// The client: who each address's ARP entry points to, whether requests succeed now,
     /// the next request time, and requests counted but not yet reported.
@@ -211,6 +218,7 @@ impl<'s> World<'s> {
             trace: Trace::new(options.keep_datagrams),
             acts: Vec::new(),
             livelock: None,
+            marks: options.timeline.then(Vec::new),
             interval: scenario.protocol.interval.as_nanos() as u64,
             arp: vec![None; scenario.vips.len()],
             served: vec![false; scenario.vips.len()],
@@ -280,6 +288,7 @@ impl<'s> World<'s> {
             trace: self.trace,
             faults: self.faults,
             acts: self.acts,
+            marks: self.marks.unwrap_or_default(),
         }
     }
 
@@ -290,6 +299,9 @@ impl<'s> World<'s> {
         }
         for c in &mut self.checkers {
             c.observe(self.now, &obs);
+        }
+        if let Some(marks) = self.marks.as_mut() {
+            marks.push((self.now, Mark::of(&obs)));
         }
     }
 
@@ -451,6 +463,14 @@ impl<'s> World<'s> {
                 self.record(Some(i), format!("acquire {addr} (gratuitous ARP)"));
                 self.observe(Observation::Acquired { node: i, vip: v.0 });
             }
+            Output::Announce(v) => {
+                let addr = self.scenario.vips[v.0].address;
+                self.record(Some(i), format!("announce {addr} (gratuitous ARP)"));
+                if self.nodes[i].held[v.0] {
+                    self.arp[v.0] = Some(i);
+                    self.client_dirty = true;
+                }
+            }
             Output::Release(v) => {
                 self.act(i, Did::Released { vip: v.0 });
                 self.nodes[i].held[v.0] = false;
@@ -596,9 +616,9 @@ impl<'s> World<'s> {
             ),
         );
         self.observe(if starting {
-            Observation::FaultStarted
+            Observation::FaultStarted { fault: id }
         } else {
-            Observation::FaultEnded
+            Observation::FaultEnded { fault: id }
         });
         self.client_dirty = true;
         match fault.kind {

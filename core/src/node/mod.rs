@@ -58,6 +58,11 @@ pub struct Node {
     key: Option<AuthKey>,
     /// Every heartbeat this node sends, but for kind, role and sequence number.
     template: Message,
+    /// Heartbeats between two announcements of the held addresses (`u32::MAX`: never), and
+    /// how many are left until the next: the owner refreshes clients' neighbour caches on the
+    /// heartbeat's own timer.
+    beats_per_announce: u32,
+    beats_to_announce: u32,
     /// Reused encoding buffer.
     scratch: Vec<u8>,
     /// The last announcement's bytes, shared by its datagrams and rewritten in place for the
@@ -155,9 +160,17 @@ impl Node {
             sender: config.node.name.clone(),
         };
         let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
+        let beats_per_announce = config.announce_every().map_or(u32::MAX, |every| {
+            let beats = every
+                .as_nanos()
+                .div_ceil(config.protocol.interval.as_nanos());
+            u32::try_from(beats).unwrap_or(u32::MAX)
+        });
         let mut node = Node {
             dead_after: config.dead_after() + skew,
             template,
+            beats_per_announce,
+            beats_to_announce: beats_per_announce,
             scratch: Vec::new(),
             payload: Arc::from(&[][..]),
             held: vec![false; config.vips.len()],
@@ -269,6 +282,7 @@ impl Node {
             }
         };
         let peer = self.peers.get_mut(index);
+        let rival = peer.alive && peer.role.claims_ownership();
         let moved = peer.paths[path.0].source != Some(from);
         let accepted = peer.accept(&msg, path.0, from, now, new_record);
         if moved {
@@ -290,8 +304,28 @@ impl Node {
             }
         }
         self.counters.received += 1;
+        let peer = self.peers.get_mut(index);
+        if rival && !peer.role.claims_ownership() {
+            self.rival_gone();
+        }
         self.refresh(now, Some(index));
         self.decide(now);
+    }
+
+    /// A peer that claimed the addresses too no longer does (it yielded, or died): clients it
+    /// reached hold a stale neighbour entry until the owner announces itself again.
+    fn rival_gone(&mut self) {
+        if self.role == Role::Master {
+            self.announce();
+        }
+    }
+
+    /// Announces every held address again, and counts down to the next refresh.
+    fn announce(&mut self) {
+        for vip in self.held_vips() {
+            self.outputs.push_back(Output::Announce(vip));
+        }
+        self.beats_to_announce = self.beats_per_announce;
     }
 
     /// Handles timers: heartbeats, peer expiry, the start-up wait, hook deadlines.
@@ -303,6 +337,10 @@ impl Node {
         if now >= self.next_heartbeat {
             if self.active {
                 self.send_heartbeats(MessageKind::Heartbeat);
+            }
+            self.beats_to_announce = self.beats_to_announce.saturating_sub(1);
+            if self.role == Role::Master && self.beats_to_announce == 0 {
+                self.announce();
             }
             // After a stall, resume the rhythm from now instead of sending a burst.
             let interval = self.config.protocol.interval;
@@ -473,6 +511,7 @@ impl Node {
         }
         let interval = self.config.protocol.interval;
         let me = rank(self.config.node.priority, &self.config.node.name);
+        let mut rival_died = false;
         let peers = (self.peers.iter_mut().enumerate())
             .filter(|(i, _)| only.is_none_or(|o| o == *i))
             .map(|(_, peer)| peer);
@@ -484,6 +523,7 @@ impl Node {
                 if alive {
                     peer.since = now;
                 }
+                rival_died |= !alive && peer.role.claims_ownership();
                 self.membership += 1;
                 self.outputs.push_back(Output::Event(if alive {
                     Event::PeerUp {
@@ -525,6 +565,9 @@ impl Node {
                         }));
                 }
             }
+        }
+        if rival_died {
+            self.rival_gone();
         }
     }
 
@@ -710,6 +753,7 @@ impl Node {
                 } else {
                     Role::Master
                 });
+                self.beats_to_announce = self.beats_per_announce;
             }
             HookEvent::Release if t.aborted => self.set_role(Role::Master),
             HookEvent::Release => {

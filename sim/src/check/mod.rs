@@ -50,9 +50,15 @@ pub enum Observation<'a> {
         node: usize,
     },
     /// A scheduled fault began.
-    FaultStarted,
+    FaultStarted {
+        /// Index into the run's resolved faults.
+        fault: usize,
+    },
     /// A scheduled fault ended.
-    FaultEnded,
+    FaultEnded {
+        /// Index into the run's resolved faults.
+        fault: usize,
+    },
     /// `node` sent a notification.
     Notified {
         /// Node index.
@@ -181,7 +187,7 @@ pub struct Violation {
 }
 
 /// The figures of a run.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     /// Owner lost → new owner, per failover (nanoseconds).
     pub failover_latencies: Vec<u64>,

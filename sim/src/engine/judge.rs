@@ -7,8 +7,8 @@ use failover_core::Role;
 
 /// What happened at one instant, for the checkers.
 enum Step<'a> {
-    FaultStarted,
-    FaultEnded,
+    FaultStarted(usize),
+    FaultEnded(usize),
     Life(Fault),
     Act(&'a Act),
 }
@@ -23,10 +23,10 @@ pub fn judge(scenario: &Scenario, workload: &Workload, acts: &[Act]) -> Findings
         .expect("a workload's scenario is valid");
     let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     let mut steps: Vec<(u64, u8, Step<'_>)> = Vec::new();
-    for f in &faults {
-        steps.push((nanos(f.at), 0, Step::FaultStarted));
+    for (id, f) in faults.iter().enumerate() {
+        steps.push((nanos(f.at), 0, Step::FaultStarted(id)));
         if let Some(d) = f.duration {
-            steps.push((nanos(f.at + d), 0, Step::FaultEnded));
+            steps.push((nanos(f.at + d), 0, Step::FaultEnded(id)));
         }
     }
     for s in &workload.schedule {
@@ -50,8 +50,8 @@ pub fn judge(scenario: &Scenario, workload: &Workload, acts: &[Act]) -> Findings
     }
     for (at, _, step) in steps {
         match step {
-            Step::FaultStarted => observe(at, Observation::FaultStarted),
-            Step::FaultEnded => observe(at, Observation::FaultEnded),
+            Step::FaultStarted(fault) => observe(at, Observation::FaultStarted { fault }),
+            Step::FaultEnded(fault) => observe(at, Observation::FaultEnded { fault }),
             Step::Life(Fault::Crash(node)) if up[node] => {
                 up[node] = false;
                 for vip in 0..held[node].len() {

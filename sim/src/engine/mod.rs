@@ -128,7 +128,8 @@ pub fn drain_outputs(
             Output::Release(vip) => Did::Released { vip: vip.0 },
             Output::Notify(n) => Did::Notified(n),
             Output::Event(failover_core::Event::RoleChanged { from, to }) => Did::Role { from, to },
-            Output::Event(_) => continue,
+            // Neighbour caches are our simulator's client's business.
+            Output::Event(_) | Output::Announce(_) => continue,
         };
         let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
         acts.push(Act { at, node: me, what });

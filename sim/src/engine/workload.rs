@@ -70,6 +70,9 @@ impl Workload {
             ))
         };
         let n = scenario.nodes.len();
+        if scenario.swarm.is_some() {
+            return refuse("[swarm] draws faults per seed".into());
+        }
         if let Some(node) = scenario.nodes.iter().find(|node| node.segments.is_some()) {
             return refuse(format!("node `{}` is not on every segment", node.name));
         }

@@ -2,11 +2,15 @@
 //! same scenarios under turmoil and madsim.
 
 mod engines;
+mod progress;
 mod replay;
 mod run;
+mod shrink;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use failover_sim::engine::Engine;
+use failover_sim::sweep::{Seeds, Shard};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,6 +53,65 @@ enum Cmd {
         /// Also trace every datagram (implies --trace).
         #[arg(long)]
         datagrams: bool,
+        /// Draw the run: per node its role and what it holds, faults, client failures and
+        /// split brain; FILE.svg for the picture alone, FILE.html for a page with the verdict.
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<PathBuf>,
+    },
+    /// Run one scenario under a range of seeds on every core (swarm scenarios draw their
+    /// faults per seed), with JSON lines and JUnit results; non-zero on any violation, with a
+    /// replay command per failing seed.
+    Sweep {
+        /// A scenario file, or the name of a built-in scenario.
+        scenario: String,
+        /// Seeds: A..B (B excluded), A..=B, or N for 1..=N.
+        #[arg(long, default_value = "1..=1000")]
+        seeds: Seeds,
+        /// Threads (default: every core). Results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only the K-th of N interleaved slices of the seeds (K from 1), e.g. for a CI
+        /// matrix or a job array; `merge` puts the slices' --json files back together.
+        #[arg(long, default_value = "1/1")]
+        shard: Shard,
+        /// Write one JSON line per seed (after a header line) to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Run every seed twice; a different trace hash is a violation.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Shrink a failing seed to a minimal scenario with only scheduled faults (dropping faults,
+    /// shortening them and the run, quieting the network) and write it to a file that replays
+    /// the violation.
+    Shrink {
+        /// A scenario file, or the name of a built-in scenario.
+        scenario: String,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the minimal scenario.
+        #[arg(long)]
+        out: PathBuf,
+        /// The invariant to keep breaking (default: the first the seed breaks).
+        #[arg(long)]
+        invariant: Option<String>,
+    },
+    /// Combine the --json results of a sweep's shards: one summary, failing seeds with their
+    /// replay commands; an error if a shard is missing.
+    Merge {
+        /// Results files written by `sweep --json`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the merged results to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Run scenarios under every engine and print verdicts, ownership sequences and failover
     /// latencies side by side; fails unless the engines agree.
@@ -95,7 +158,41 @@ fn main() -> ExitCode {
             seed,
             trace,
             datagrams,
-        } => replay::main(&scenario, seed, trace || datagrams, datagrams),
+            timeline,
+        } => replay::main(
+            &scenario,
+            seed,
+            trace || datagrams,
+            datagrams,
+            timeline.as_deref(),
+        ),
+        Cmd::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            json,
+            junit,
+            check_determinism,
+        } => sweep::main(sweep::Args {
+            scenario,
+            seeds,
+            jobs: jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+            shard,
+            json,
+            junit,
+            check_determinism,
+        }),
+        Cmd::Shrink {
+            scenario,
+            seed,
+            out,
+            invariant,
+        } => shrink::main(&scenario, seed, &out, invariant.as_deref()),
+        Cmd::Merge { files, json, junit } => {
+            sweep::merge(&files, json.as_deref(), junit.as_deref())
+        }
         Cmd::Compare {
             paths,
             seeds,

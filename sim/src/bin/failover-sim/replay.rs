@@ -2,16 +2,24 @@
 
 use crate::usage_error;
 use failover_sim::report::ms;
-use failover_sim::{builtin, run, Options};
+use failover_sim::{builtin, run, timeline, Options};
+use std::path::Path;
 use std::process::ExitCode;
 
-pub fn main(name: &str, seed: u64, trace: bool, datagrams: bool) -> ExitCode {
+pub fn main(
+    name: &str,
+    seed: u64,
+    trace: bool,
+    datagrams: bool,
+    timeline: Option<&Path>,
+) -> ExitCode {
     let scenario = match builtin::resolve(name) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
     let options = Options {
         keep_datagrams: datagrams,
+        timeline: timeline.is_some(),
     };
     let report = match run(&scenario, seed, &options) {
         Ok(r) => r,
@@ -44,6 +52,16 @@ pub fn main(name: &str, seed: u64, trace: bool, datagrams: bool) -> ExitCode {
         println!("VIOLATION {}: {}", v.invariant, v.detail);
     }
     println!("verdict: {}", if report.passed() { "pass" } else { "FAIL" });
+    if let Some(path) = timeline {
+        let picture = match path.extension().and_then(|e| e.to_str()) {
+            Some("svg") => timeline::svg(&scenario, &report),
+            _ => timeline::html(&scenario, &report),
+        };
+        if let Err(e) = std::fs::write(path, picture) {
+            return usage_error(format!("{}: {e}", path.display()));
+        }
+        println!("timeline: {}", path.display());
+    }
     println!("trace hash: {}", report.hash());
     if report.passed() {
         ExitCode::SUCCESS

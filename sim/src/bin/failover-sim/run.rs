@@ -34,7 +34,7 @@ pub fn main(paths: &[PathBuf], seeds: RangeInclusive<u64>, engine: Engine) -> Ex
         let mut summary = Summary::new(&scenario.name);
         for seed in seeds.clone() {
             match engine::run(engine, scenario, seed) {
-                Ok(r) => summary.add(seed, &r.findings),
+                Ok(r) => summary.add_findings(seed, &r.findings),
                 Err(e) => {
                     if progress {
                         eprintln!();
