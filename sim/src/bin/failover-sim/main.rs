@@ -146,6 +146,8 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // `failover-sim replay ... | head` should stop quietly, as other command-line tools do.
+    sigpipe::reset();
     match Cli::parse().command {
         Cmd::Run {
             paths,
