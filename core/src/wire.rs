@@ -172,6 +172,50 @@ pub fn encode_into<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>, out: 
     }
 }
 
+/// Rewrites an encoded message in place with another kind, role and sequence number (and its
+/// tag, when `key` is given): a sender's heartbeats differ in nothing else, so one buffer
+/// serves them all. False, and `bytes` untouched, if `bytes` is not a message this build
+/// encoded with the same key setting.
+pub fn restamp(
+    bytes: &mut [u8],
+    kind: MessageKind,
+    role: Role,
+    seq: u64,
+    key: Option<&AuthKey>,
+) -> bool {
+    let Some(&name_len) = bytes.get(7) else {
+        return false;
+    };
+    let body = HEADER_LEN + usize::from(name_len);
+    let tagged = key.is_some();
+    if bytes.len() != body + if tagged { TAG_LEN } else { 0 }
+        || bytes[0..2] != *b"FO"
+        || bytes[4] != if tagged { FLAG_TAG } else { 0 }
+    {
+        return false;
+    }
+    bytes[3] = kind_code(kind);
+    bytes[5] = role.code();
+    bytes[18..26].copy_from_slice(&seq.to_be_bytes());
+    if let Some(key) = key {
+        let mut mac = key.mac();
+        mac.update(&bytes[..body]);
+        bytes[body..].copy_from_slice(&mac.finalize().into_bytes());
+    }
+    true
+}
+
+/// The sequence number of `bytes` if it is `earlier` but for that number: the same sender,
+/// epoch, role, priority and kind. Only for unauthenticated groups — a tag would have to be
+/// checked, and the tag is part of what must match.
+pub fn repeat_of(earlier: &[u8], bytes: &[u8]) -> Option<u64> {
+    let same = bytes.len() == earlier.len()
+        && bytes.len() > HEADER_LEN
+        && bytes[..18] == earlier[..18]
+        && bytes[HEADER_LEN..] == earlier[HEADER_LEN..];
+    same.then(|| u64::from_be_bytes(bytes[18..26].try_into().expect("8 bytes")))
+}
+
 /// Decodes and, when `key` is given, authenticates a datagram. Never panics.
 pub fn decode<'a>(bytes: &'a [u8], key: Option<&AuthKey>) -> Result<Message<&'a str>, DecodeError> {
     let msg = decode_raw(bytes, key)?;

@@ -644,3 +644,46 @@ fn with_a_shared_key_unauthenticated_datagrams_are_dropped() {
         "the intruder's priority 255 changed nothing"
     );
 }
+
+#[test]
+fn a_peer_expiring_just_before_another_peers_datagram_is_still_noticed() {
+    // A driver may hand the node a datagram stamped after a deadline before it hands it the
+    // timeout for that deadline (two sockets and a timer race in any real event loop).
+    let names = [("alpha", 200), ("bravo", 150)];
+    let mut bed = Bed::new(&names, 100);
+    bed.run_until(2_000);
+    bed.crash(0);
+    let due = bed.node(1).poll_timeout().unwrap();
+    let late = Instant::from_nanos(due.as_nanos() + 300 * MS);
+    // A newcomer's first heartbeat, processed first: only its own record is refreshed.
+    let hello = failover_core::wire::encode(
+        &failover_core::wire::Message {
+            group: 1,
+            kind: failover_core::wire::MessageKind::Heartbeat,
+            role: Role::Backup,
+            priority: 10,
+            epoch: 1,
+            seq: 1,
+            sender: "zulu",
+        },
+        None,
+    );
+    let node = bed.nodes[1].as_mut().unwrap();
+    node.handle_datagram(late, PathId(0), addr(0, 9), &hello);
+    assert!(
+        node.poll_timeout().is_some_and(|t| t <= late),
+        "alpha's expiry is still due"
+    );
+    node.handle_timeout(late);
+    let mut down = false;
+    while let Some(out) = node.poll_output() {
+        down |= out
+            == Output::Event(Event::PeerDown {
+                peer: "alpha".into(),
+            });
+    }
+    assert!(
+        down,
+        "alpha is reported down at the first timeout after its expiry"
+    );
+}

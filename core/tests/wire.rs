@@ -139,3 +139,80 @@ fn random_and_mutated_bytes_never_panic() {
         let _ = decode(&mutated, Some(&key));
     }
 }
+
+#[test]
+fn a_restamped_message_is_the_message_encoded_anew() {
+    let key = AuthKey::new(b"a shared key of some length");
+    for key in [None, Some(&key)] {
+        let mut bytes = encode(&message(MessageKind::Heartbeat, Role::Backup), key);
+        assert!(failover_core::wire::restamp(
+            &mut bytes,
+            MessageKind::Goodbye,
+            Role::Master,
+            99,
+            key
+        ));
+        let mut fresh = message(MessageKind::Goodbye, Role::Master);
+        fresh.seq = 99;
+        assert_eq!(bytes, encode(&fresh, key), "keyed: {}", key.is_some());
+        assert_eq!(decode(&bytes, key).unwrap(), borrowed(&fresh));
+    }
+    // Bytes encoded without a key are not restamped with one, and the reverse.
+    let mut plain = encode(&message(MessageKind::Heartbeat, Role::Backup), None);
+    let before = plain.clone();
+    assert!(!failover_core::wire::restamp(
+        &mut plain,
+        MessageKind::Heartbeat,
+        Role::Master,
+        1,
+        Some(&key)
+    ));
+    assert_eq!(plain, before);
+    assert!(!failover_core::wire::restamp(
+        &mut [0u8; 3],
+        MessageKind::Heartbeat,
+        Role::Master,
+        1,
+        None
+    ));
+}
+
+#[test]
+fn a_repeat_differs_only_in_its_sequence_number() {
+    let first = encode(&message(MessageKind::Heartbeat, Role::Master), None);
+    let mut next = message(MessageKind::Heartbeat, Role::Master);
+    next.seq = 43;
+    assert_eq!(
+        failover_core::wire::repeat_of(&first, &encode(&next, None)),
+        Some(43)
+    );
+    for changed in [
+        Message {
+            role: Role::Releasing,
+            ..next.clone()
+        },
+        Message {
+            kind: MessageKind::Goodbye,
+            ..next.clone()
+        },
+        Message {
+            epoch: 4,
+            ..next.clone()
+        },
+        Message {
+            priority: 100,
+            ..next.clone()
+        },
+        Message {
+            sender: "masteR".into(),
+            ..next.clone()
+        },
+    ] {
+        assert_eq!(
+            failover_core::wire::repeat_of(&first, &encode(&changed, None)),
+            None,
+            "{changed:?}"
+        );
+    }
+    assert_eq!(failover_core::wire::repeat_of(&[], &first), None);
+}

@@ -157,16 +157,20 @@ pub struct World<'s> {
     acts: Vec<Act>,
     /// When simulated time stopped moving, if it did.
     livelock: Option<u64>,
+    /// Each virtual address, written out once.
+    vip_names: Vec<String>,
     /// `Some` when a timeline is wanted.
     marks: Option<Vec<(u64, Mark)>>,
     interval: u64,
-    /// The client: who each address's ARP entry points to, whether requests succeed now,
-    /// the next request time, and requests counted but not yet reported.
+    /// The client, one request to each address every `client.interval` from time zero: who
+    /// each address's ARP entry points to, whether requests succeed, whether something that
+    /// may change that happened at the current instant, and from when requests to each
+    /// address have not been reported. Requests are counted when their outcome changes, not
+    /// one by one: an hour of them costs nothing while nothing happens.
     arp: Vec<Option<usize>>,
     served: Vec<bool>,
     client_dirty: bool,
-    client_next: u64,
-    client_pending: Vec<u64>,
+    client_since: Vec<u64>,
 }
 
 /// Runs `scenario` under `seed`.
@@ -218,13 +222,17 @@ impl<'s> World<'s> {
             trace: Trace::new(options.keep_datagrams),
             acts: Vec::new(),
             livelock: None,
+            vip_names: scenario
+                .vips
+                .iter()
+                .map(|v| v.address.to_string())
+                .collect(),
             marks: options.timeline.then(Vec::new),
             interval: scenario.protocol.interval.as_nanos() as u64,
             arp: vec![None; scenario.vips.len()],
             served: vec![false; scenario.vips.len()],
             client_dirty: false,
-            client_next: 0,
-            client_pending: vec![0; scenario.vips.len()],
+            client_since: vec![0; scenario.vips.len()],
             faults,
         };
         for (id, f) in world.faults.iter().enumerate() {
@@ -258,11 +266,16 @@ impl<'s> World<'s> {
                 self.livelock = Some(at);
                 return;
             }
-            self.account_client(at);
+            if self.client_dirty && at > self.now {
+                // A request at an instant sees what every event at that instant did.
+                self.settle_client();
+            }
             self.now = at;
             self.dispatch(at, ev);
         }
-        self.account_client(end);
+        if self.client_dirty {
+            self.settle_client();
+        }
         self.now = end;
     }
 
@@ -314,10 +327,8 @@ impl<'s> World<'s> {
     }
 
     fn record(&mut self, node: Option<usize>, what: String) {
-        let who = node
-            .map_or("-", |i| self.nodes[i].name.as_str())
-            .to_string();
-        self.trace.record(self.now, &who, what);
+        let who = node.map_or("-", |i| self.nodes[i].name.as_str());
+        self.trace.record(self.now, who, what);
     }
 
     fn dispatch(&mut self, at: u64, ev: Ev) {
@@ -464,8 +475,10 @@ impl<'s> World<'s> {
                 self.observe(Observation::Acquired { node: i, vip: v.0 });
             }
             Output::Announce(v) => {
-                let addr = self.scenario.vips[v.0].address;
-                self.record(Some(i), format!("announce {addr} (gratuitous ARP)"));
+                // The owner's periodic refresh: frequent enough that formatting an address
+                // each time would show in a simulated hour's cost.
+                let what = ["announce ", &self.vip_names[v.0], " (gratuitous ARP)"].concat();
+                self.record(Some(i), what);
                 if self.nodes[i].held[v.0] {
                     self.arp[v.0] = Some(i);
                     self.client_dirty = true;
@@ -732,26 +745,16 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Counts the client's requests in [client_next, t) under the state that held then.
-    fn account_client(&mut self, t: u64) {
-        if t <= self.client_next {
-            return;
-        }
-        if self.client_dirty {
-            self.client_dirty = false;
-            for v in 0..self.arp.len() {
-                let ok = self.serves(v);
-                if ok != self.served[v] {
-                    self.flush_vip(v);
-                    self.served[v] = ok;
-                }
+    /// Requests whose outcome may have changed at the current instant: report those before it
+    /// under the old outcome, and take the new one.
+    fn settle_client(&mut self) {
+        self.client_dirty = false;
+        for v in 0..self.arp.len() {
+            let ok = self.serves(v);
+            if ok != self.served[v] {
+                self.flush_vip(v);
+                self.served[v] = ok;
             }
-        }
-        let every = self.scenario.client.interval.as_nanos() as u64;
-        let count = (t - self.client_next).div_ceil(every);
-        self.client_next += count * every;
-        for pending in &mut self.client_pending {
-            *pending += count;
         }
     }
 
@@ -767,8 +770,11 @@ impl<'s> World<'s> {
         })
     }
 
+    /// Reports the requests to `v` before now that are not reported yet.
     fn flush_vip(&mut self, v: usize) {
-        let count = std::mem::take(&mut self.client_pending[v]);
+        let every = self.scenario.client.interval.as_nanos() as u64;
+        let since = std::mem::replace(&mut self.client_since[v], self.now);
+        let count = self.now.div_ceil(every) - since.div_ceil(every);
         if count > 0 {
             let ok = self.served[v];
             self.observe(Observation::Requests { vip: v, ok, count });

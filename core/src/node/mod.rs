@@ -63,10 +63,9 @@ pub struct Node {
     /// heartbeat's own timer.
     beats_per_announce: u32,
     beats_to_announce: u32,
-    /// Reused encoding buffer.
-    scratch: Vec<u8>,
     /// The last announcement's bytes, shared by its datagrams and rewritten in place for the
-    /// next one once they are all gone: a steady stream of heartbeats allocates nothing.
+    /// next one once they are all gone: a steady stream of heartbeats allocates nothing and
+    /// encodes nothing but a role and a sequence number.
     payload: Arc<[u8]>,
     /// Silence after which a peer or path counts as dead: `dead_after` plus the priority skew.
     dead_after: Duration,
@@ -85,6 +84,8 @@ pub struct Node {
     /// `next_deadline` as of the last input that changed state. Routine heartbeats only push
     /// peer expiry later, so it may be early, never late.
     deadline: Option<Instant>,
+    /// When every peer's liveness and paths were last looked at (a full refresh).
+    refreshed: Instant,
     /// What `poll_timeout` returns: the next heartbeat or `deadline`, whichever comes first.
     timeout: Option<Instant>,
     /// Per path, where announcements go: the configured peers, then addresses peers were
@@ -171,7 +172,6 @@ impl Node {
             template,
             beats_per_announce,
             beats_to_announce: beats_per_announce,
-            scratch: Vec::new(),
             payload: Arc::from(&[][..]),
             held: vec![false; config.vips.len()],
             config,
@@ -194,6 +194,7 @@ impl Node {
             outputs: VecDeque::new(),
             counters: Counters::default(),
             deadline: None,
+            refreshed: now,
             timeout: None,
             destinations: Vec::new(),
         };
@@ -231,12 +232,14 @@ impl Node {
         }
         if let Some(v) = self
             .veto
-            .filter(|v| v.membership == self.membership && v.retry > self.now)
+            .filter(|v| v.membership == self.membership && v.retry > self.refreshed)
         {
             consider(v.retry);
         }
+        // Every expiry since the last full look at the peers counts, even one already past:
+        // a partial refresh after a datagram must not make another peer's expiry vanish.
         for peer in self.peers.iter() {
-            if let Some(t) = peer.next_expiry(self.now, self.dead_after) {
+            if let Some(t) = peer.next_expiry(self.refreshed, self.dead_after) {
                 consider(t);
             }
         }
@@ -257,6 +260,14 @@ impl Node {
         self.now = self.now.max(now);
         if self.role == Role::Stopped {
             return;
+        }
+        if self.key.is_none() && path.0 < self.config.paths.len() {
+            let repeat = (self.peers.iter_mut()).any(|p| p.accept_repeat(bytes, path.0, from, now));
+            if repeat {
+                // Routine: only a timestamp moved (see `Accept::Routine` below).
+                self.counters.received += 1;
+                return;
+            }
         }
         let msg = match wire::decode_raw(bytes, self.key.as_ref()) {
             Ok(msg) => msg,
@@ -285,6 +296,10 @@ impl Node {
         let rival = peer.alive && peer.role.claims_ownership();
         let moved = peer.paths[path.0].source != Some(from);
         let accepted = peer.accept(&msg, path.0, from, now, new_record);
+        if self.key.is_none() && msg.kind == MessageKind::Heartbeat && msg.seq == peer.state_seq {
+            peer.last.clear();
+            peer.last.extend_from_slice(bytes);
+        }
         if moved {
             self.update_destinations();
         }
@@ -350,8 +365,13 @@ impl Node {
                 now + interval
             };
         }
+        if self.deadline.is_some_and(|d| now >= d) {
+            // The deadline kept may be early (routine heartbeats push peer expiry later
+            // without recomputing it): look again before doing the full round.
+            self.deadline = self.next_deadline();
+        }
         if self.deadline.is_none_or(|d| now < d) {
-            // Only the heartbeat was due: no peer expired and nothing else changed.
+            // Only the heartbeat was due, or a deadline that moved on: nothing changed.
             return self.rearm();
         }
         if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
@@ -469,12 +489,15 @@ impl Node {
         self.template.kind = kind;
         self.template.role = self.role;
         self.template.seq = self.seq;
-        self.scratch.clear();
-        wire::encode_into(&self.template, self.key.as_ref(), &mut self.scratch);
-        // The previous announcement's bytes are usually delivered and dropped by now: reuse them.
-        match Arc::get_mut(&mut self.payload).filter(|p| p.len() == self.scratch.len()) {
-            Some(bytes) => bytes.copy_from_slice(&self.scratch),
-            None => self.payload = Arc::from(&self.scratch[..]),
+        // The previous announcement's bytes are usually delivered and dropped by now: rewrite
+        // them (the template changes in nothing else). Otherwise, encode anew.
+        let key = self.key.as_ref();
+        let reused = Arc::get_mut(&mut self.payload)
+            .is_some_and(|bytes| wire::restamp(bytes, kind, self.role, self.seq, key));
+        if !reused {
+            let mut bytes = Vec::with_capacity(128);
+            wire::encode_into(&self.template, key, &mut bytes);
+            self.payload = Arc::from(bytes);
         }
         let payload = &self.payload;
         for (i, destinations) in self.destinations.iter().enumerate() {
@@ -508,6 +531,9 @@ impl Node {
     fn refresh(&mut self, now: Instant, only: Option<usize>) {
         if !self.settled && now >= self.started + self.dead_after {
             self.settled = true;
+        }
+        if only.is_none() {
+            self.refreshed = now;
         }
         let interval = self.config.protocol.interval;
         let me = rank(self.config.node.priority, &self.config.node.name);

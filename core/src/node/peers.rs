@@ -34,6 +34,9 @@ pub(crate) struct Peer {
     pub left: bool,
     /// Liveness last reported (so PeerUp/PeerDown fire on transitions only).
     pub alive: bool,
+    /// The datagram the peer's current state came from (unauthenticated groups only): its
+    /// routine heartbeats repeat it but for the sequence number.
+    pub last: Vec<u8>,
     pub paths: Vec<PeerPath>,
 }
 
@@ -73,6 +76,7 @@ impl Peer {
             state_seq: 0,
             left: false,
             alive: false,
+            last: Vec::new(),
             paths: vec![PeerPath::default(); paths],
         }
     }
@@ -92,7 +96,9 @@ impl Peer {
             let paths = self.paths.len();
             let anomalies: Vec<bool> = self.paths.iter().map(|p| p.anomaly).collect();
             let name = std::mem::take(&mut self.name);
+            let last = std::mem::take(&mut self.last);
             *self = Peer::new(name, msg, paths, now);
+            self.last = last;
             // A restart does not heal a cut path: keep what was notified.
             for (p, anomaly) in self.paths.iter_mut().zip(anomalies) {
                 p.anomaly = anomaly;
@@ -126,6 +132,34 @@ impl Peer {
             }
         }
         verdict
+    }
+
+    /// Takes a datagram that repeats [`Peer::last`] but for a newer sequence number, on a
+    /// path that is up, from the address that path knows: what [`Peer::accept`] would call
+    /// routine, without decoding it. False when the datagram needs the full treatment.
+    pub fn accept_repeat(
+        &mut self,
+        bytes: &[u8],
+        path: usize,
+        from: SocketAddr,
+        now: Instant,
+    ) -> bool {
+        let Some(seq) = crate::wire::repeat_of(&self.last, bytes) else {
+            return false;
+        };
+        let p = &mut self.paths[path];
+        if !self.alive
+            || p.anomaly
+            || p.source != Some(from)
+            || seq < self.state_seq
+            || p.last_seq.is_none_or(|last| seq <= last)
+        {
+            return false;
+        }
+        p.last_seq = Some(seq);
+        p.last_heard = Some(now);
+        self.state_seq = seq;
+        true
     }
 
     /// This peer's place in the election order.
@@ -169,12 +203,12 @@ impl Peer {
         })
     }
 
-    /// The earliest future instant at which a path of this peer expires.
-    pub fn next_expiry(&self, now: Instant, dead_after: Duration) -> Option<Instant> {
+    /// The earliest instant after `since` at which a path of this peer expires.
+    pub fn next_expiry(&self, since: Instant, dead_after: Duration) -> Option<Instant> {
         self.paths
             .iter()
             .filter_map(|p| p.last_heard.map(|t| t + dead_after))
-            .filter(|&t| t > now)
+            .filter(|&t| t > since)
             .min()
     }
 }
