@@ -2,16 +2,16 @@
 //! never depends on how a heap happens to break ties.
 //!
 //! The heap holds only keys — time, sequence number and slab slot packed into one `u128` that
-//! compares in two instructions; events wait in a slab and are moved once in and once out.
-//! Sifting such keys instead of whole events is much of what keeps an hour of heartbeats
-//! within the simulator's time budget.
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+//! compares in two instructions — over a slab of events, so sifting moves 16 bytes at a time.
+//! It is a plain binary heap whose sift-down stops as soon as the order holds: with keys this
+//! cheap to compare and a queue rarely deeper than a few dozen events, that beats the standard
+//! library's heap, which is built for expensive comparisons. A simulated hour of heartbeats is
+//! some 250,000 pushes and pops.
 
 /// A time-ordered queue of `T`, first-in first-out among equal times.
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Reverse<u128>>,
+    /// Keys in heap order: `heap[i] <= heap[2i + 1], heap[2i + 2]`.
+    heap: Vec<u128>,
     slab: Vec<Option<T>>,
     free: Vec<u32>,
     seq: u64,
@@ -20,7 +20,7 @@ pub struct EventQueue<T> {
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
         EventQueue {
-            heap: BinaryHeap::new(),
+            heap: Vec::new(),
             slab: Vec::new(),
             free: Vec::new(),
             seq: 0,
@@ -44,12 +44,47 @@ impl<T> EventQueue<T> {
         self.seq += 1;
         assert!(self.seq < 1 << 32, "at most 2^32 events in one run");
         let key = u128::from(at) << 64 | u128::from(self.seq) << 32 | u128::from(slot);
-        self.heap.push(Reverse(key));
+        let heap = &mut self.heap;
+        let mut i = heap.len();
+        heap.push(key);
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if heap[parent] <= key {
+                break;
+            }
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = key;
     }
 
     /// The earliest event and its time.
     pub fn pop(&mut self) -> Option<(u64, T)> {
-        let Reverse(key) = self.heap.pop()?;
+        let heap = &mut self.heap;
+        let last = heap.pop()?;
+        let key = match heap.first().copied() {
+            None => last,
+            Some(top) => {
+                let n = heap.len();
+                let mut i = 0;
+                loop {
+                    let mut child = 2 * i + 1;
+                    if child >= n {
+                        break;
+                    }
+                    if child + 1 < n && heap[child + 1] < heap[child] {
+                        child += 1;
+                    }
+                    if last <= heap[child] {
+                        break;
+                    }
+                    heap[i] = heap[child];
+                    i = child;
+                }
+                heap[i] = last;
+                top
+            }
+        };
         let (at, slot) = ((key >> 64) as u64, key as u32);
         self.free.push(slot);
         let event = self.slab[slot as usize]
@@ -80,5 +115,31 @@ mod tests {
             order,
             [(1, "a"), (1, "b"), (1, "b2"), (3, "c"), (3, "d"), (5, "e")]
         );
+    }
+
+    #[test]
+    fn pops_come_out_as_a_stable_sort_of_the_pushes_whatever_the_interleaving() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..200 {
+            let mut q = EventQueue::default();
+            let mut model: Vec<(u64, u32)> = Vec::new(); // (time, push order), kept sorted
+            let mut pushed = 0;
+            for _ in 0..rng.random_range(1..300) {
+                if rng.random_bool(0.6) || model.is_empty() {
+                    let at = rng.random_range(0..40);
+                    q.push(at, pushed);
+                    let at_end = model.partition_point(|&(t, _)| t <= at);
+                    model.insert(at_end, (at, pushed));
+                    pushed += 1;
+                } else {
+                    assert_eq!(q.pop(), Some(model.remove(0)));
+                }
+            }
+            while let Some(expected) = (!model.is_empty()).then(|| model.remove(0)) {
+                assert_eq!(q.pop(), Some(expected));
+            }
+            assert_eq!(q.pop(), None);
+        }
     }
 }
