@@ -146,8 +146,14 @@ fn escape(value: &str) -> String {
 /// Serves scrapes until the driver goes away.
 pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ReportRequest>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // e.g. out of file descriptors: do not spin, try again shortly
+                tracing::warn!("metrics: cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let requests = requests.clone();
         tokio::spawn(async move {

@@ -197,8 +197,14 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 /// Answers status requests until the driver goes away.
 pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // e.g. out of file descriptors: do not spin, try again shortly
+                tracing::warn!("status socket: cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let requests = requests.clone();
         tokio::spawn(async move {

@@ -247,3 +247,70 @@ fn failoverctl_says_clearly_when_no_daemon_answers() {
         "{err}"
     );
 }
+
+/// `real/dist/`, relative to this crate.
+fn dist(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dist")
+        .join(path)
+}
+
+#[test]
+fn every_shipped_example_configuration_is_valid() {
+    let mut checked = 0;
+    for (dir, flag) in [
+        ("two-node", "--config"),
+        ("three-node", "--config"),
+        ("hostconfig", "--hostconfig"),
+    ] {
+        for entry in std::fs::read_dir(dist(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let out = failoverd(&["--check", flag], &path);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 7,
+        "2 two-node, 3 three-node, 2 hostconfig examples"
+    );
+}
+
+#[test]
+fn the_systemd_units_command_lines_are_ones_failoverd_accepts() {
+    let unit = std::fs::read_to_string(dist("failoverd.service")).unwrap();
+    let config = dist("two-node/master.toml");
+    let mut commands = 0;
+    for line in unit.lines() {
+        let Some(command) = line
+            .strip_prefix("ExecStartPre=")
+            .or_else(|| line.strip_prefix("ExecStart="))
+        else {
+            continue;
+        };
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[0], "/usr/local/sbin/failoverd", "{line}");
+        // Run its flags with --check, against the shipped example instead of /etc.
+        let mut args: Vec<&str> = words[1..]
+            .iter()
+            .copied()
+            .filter(|w| *w != "/etc/failover/failoverd.toml" && *w != "--check")
+            .collect();
+        args.insert(0, "--check");
+        let out = failoverd(&args, &config);
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        commands += 1;
+    }
+    assert_eq!(commands, 2, "ExecStartPre and ExecStart");
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    assert!(unit.contains("CAP_NET_ADMIN") && unit.contains("CAP_NET_RAW"));
+}

@@ -8,7 +8,7 @@ use failover_core::wire::{encode, AuthKey, Message, MessageKind};
 use failover_core::Role;
 use failover_real::status::{query, Report};
 use failover_testbed::{
-    eventually, root_or_skip, wait_until, Daemon, Netns, NodeConfig, PathConfig,
+    eventually, holds_for, root_or_skip, wait_until, Daemon, Netns, NodeConfig, PathConfig, Smtp,
 };
 use nix::sys::signal::Signal;
 use std::ffi::OsString;
@@ -304,4 +304,36 @@ fn a_second_daemon_on_the_same_status_socket_refuses_to_start() {
         "the running daemon's address was not touched"
     );
     assert_eq!(report(&first).unwrap().role, Role::Master);
+}
+
+#[test]
+fn mail_waits_for_a_late_server_while_heartbeats_go_on() {
+    if !root_or_skip("mail_waits_for_a_late_server_while_heartbeats_go_on") {
+        return;
+    }
+    let bed = Loopback::new(&["va", "vb"]);
+    let server: SocketAddr = "127.0.0.1:2525".parse().unwrap();
+    let mut alpha_config = bed.config("alpha", 200, ALPHA, BETA, "va");
+    alpha_config.smtp = server;
+    let alpha = bed.start(&alpha_config, &[]);
+    let beta = bed.start(&bed.config("beta", 100, BETA, ALPHA, "vb"), &[]);
+    wait_role(&alpha, Role::Master);
+    wait_until(DEADLINE, "a failed delivery to be retried", || {
+        alpha.log().contains("mail not delivered, will retry")
+    });
+    // The mail queue retrying must not hold up a single heartbeat: beta never stops hearing
+    // alpha (it would take over after 0.3 s of silence).
+    holds_for(
+        Duration::from_secs(2),
+        "beta seeing alpha as master",
+        || {
+            report(&beta).is_some_and(|r| {
+                r.role == Role::Backup && r.peers.iter().any(|p| p.name == "alpha" && p.alive)
+            })
+        },
+    );
+    let smtp = Smtp::start(&bed.ns, server, bed.dir.path());
+    let mail = smtp.wait_for(Duration::from_secs(30), "alpha: failover: took over");
+    assert_eq!(mail.to, "ops@example.com");
+    assert!(!bed.holds("vb"));
 }

@@ -2,8 +2,10 @@
 //! client's request to it: "the client reaches the address, and here is who answered".
 
 use crate::Netns;
+use nix::sys::socket::{shutdown, Shutdown};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,6 +15,8 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Service {
     stop: Arc<AtomicBool>,
+    /// The listening socket, shut down on drop to wake the thread's blocking `accept`.
+    listener: TcpListener,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -21,24 +25,21 @@ impl Service {
     pub fn start(ns: &Netns, port: u16, name: &str) -> Service {
         let listener = ns.run(|| TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)));
         let listener = listener.unwrap_or_else(|e| panic!("service in {}: {e}", ns.name()));
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
+        let accepting = listener.try_clone().expect("listener handle");
         let stop = Arc::new(AtomicBool::new(false));
         let name = name.to_string();
         let stopping = Arc::clone(&stop);
+        // Blocking accept: an answer costs no polling delay, so it does not blur measurements.
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        let _ = stream.write_all(name.as_bytes());
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                if let Ok((mut stream, _)) = accepting.accept() {
+                    let _ = stream.write_all(name.as_bytes());
                 }
             }
         });
         Service {
             stop,
+            listener,
             thread: Some(thread),
         }
     }
@@ -47,6 +48,8 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Shutting a listening socket down makes a blocked accept return (EINVAL) on Linux.
+        let _ = shutdown(self.listener.as_raw_fd(), Shutdown::Read);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
