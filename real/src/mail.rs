@@ -215,3 +215,82 @@ async fn send(mail: &Mail) -> Result<(), String> {
         .map(drop)
         .map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_core::{HookKind, VipId};
+
+    fn config() -> Config {
+        let text = r#"
+            node = { name = "backup" }
+            [[path]]
+            name = "direct"
+            peers = ["198.51.100.10:1694"]
+            [[vip]]
+            address = "192.0.2.100"
+            interface = "eth0"
+            [notify]
+            email_recipient = "ops@example.com"
+            smtp_server = "192.0.2.50:2525"
+        "#;
+        Config::from_toml_str(text, "test.toml").unwrap()
+    }
+
+    #[test]
+    fn a_vetoed_failover_says_so_in_subject_and_body() {
+        let note = Notification::Failover {
+            from: Some("master".into()),
+            acquired: vec![],
+            vetoed: vec![VipId(0)],
+        };
+        let mail = render(&config(), &note, SystemTime::UNIX_EPOCH);
+        assert_eq!((mail.host.as_str(), mail.port), ("192.0.2.50", 2525));
+        assert_eq!(mail.to, "ops@example.com");
+        assert!(
+            mail.subject.starts_with("[failover] backup: "),
+            "{}",
+            mail.subject
+        );
+        assert!(
+            mail.subject.contains("Test hook vetoed 1"),
+            "{}",
+            mail.subject
+        );
+        assert!(
+            mail.body.contains("Vetoed:    192.0.2.100/24 on eth0"),
+            "{}",
+            mail.body
+        );
+        assert!(mail.body.contains("NOT taken over"), "{}", mail.body);
+        assert!(
+            mail.body.contains("Time:      1970-01-01T00:00:00Z"),
+            "{}",
+            mail.body
+        );
+    }
+
+    #[test]
+    fn a_hung_hook_and_an_anomaly_are_named() {
+        let hung = Notification::HookFailed {
+            hook: HookKind::PostAcq,
+            vip: VipId(0),
+            outcome: HookOutcome::TimedOut,
+        };
+        let mail = render(&config(), &hung, SystemTime::UNIX_EPOCH);
+        assert!(
+            mail.subject.contains("hook PostAcq failed (hung"),
+            "{}",
+            mail.subject
+        );
+        let anomaly = Notification::NetworkAnomaly {
+            peer: "master".into(),
+            path: "direct".into(),
+        };
+        let mail = render(&config(), &anomaly, SystemTime::UNIX_EPOCH);
+        assert!(mail
+            .subject
+            .ends_with("network anomaly: master silent on direct"));
+        assert!(mail.body.contains("no takeover"));
+    }
+}
