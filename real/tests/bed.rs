@@ -87,12 +87,24 @@ fn hook(bed: &Bed, host: Host, name: &str, body: &str) -> PathBuf {
 
 #[test]
 fn the_address_comes_up_on_the_master_and_the_client_reaches_it() {
-    if !root_or_skip("the_address_comes_up_on_the_master_and_the_client_reaches_it") {
+    if !root_or_skip() {
         return;
     }
     let r = two_nodes(|_| {});
     wait_reached(&r.bed, MASTER);
     assert!(!r.bed.holds(BACKUP));
+    let ping = r
+        .bed
+        .client
+        .command("ping")
+        .args(["-c", "1", "-W", "5", &VIP.to_string()])
+        .output()
+        .expect("ping (iputils-ping)");
+    assert!(
+        ping.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
     let master = eventually(DEADLINE, "the master's report", || report(&r.master));
     assert_eq!(master.role.to_string(), "master");
     assert_eq!(master.vips[0].holder.as_deref(), Some("master"));
@@ -110,7 +122,7 @@ fn the_address_comes_up_on_the_master_and_the_client_reaches_it() {
 
 #[test]
 fn master_killed_the_backup_takes_over_and_a_restarted_master_gets_it_back_in_order() {
-    if !root_or_skip("master_killed_..._gets_it_back_in_order") {
+    if !root_or_skip() {
         return;
     }
     let order = |bed: &Bed| bed.dir().join("hooks.log");
@@ -179,7 +191,7 @@ fn master_killed_the_backup_takes_over_and_a_restarted_master_gets_it_back_in_or
 
 #[test]
 fn only_the_direct_link_cut_is_an_anomaly_and_no_takeover() {
-    if !root_or_skip("only_the_direct_link_cut_is_an_anomaly_and_no_takeover") {
+    if !root_or_skip() {
         return;
     }
     let r = two_nodes(|_| {});
@@ -206,7 +218,7 @@ fn only_the_direct_link_cut_is_an_anomaly_and_no_takeover() {
 
 #[test]
 fn both_links_cut_means_takeover() {
-    if !root_or_skip("both_links_cut_means_takeover") {
+    if !root_or_skip() {
         return;
     }
     let r = two_nodes(|_| {});
@@ -221,7 +233,7 @@ fn both_links_cut_means_takeover() {
 
 #[test]
 fn sigterm_on_the_master_is_a_planned_switchover() {
-    if !root_or_skip("sigterm_on_the_master_is_a_planned_switchover") {
+    if !root_or_skip() {
         return;
     }
     let mut r = two_nodes(|_| {});
@@ -248,7 +260,7 @@ fn sigterm_on_the_master_is_a_planned_switchover() {
 
 #[test]
 fn a_vetoing_test_hook_keeps_the_backup_from_taking_over() {
-    if !root_or_skip("a_vetoing_test_hook_keeps_the_backup_from_taking_over") {
+    if !root_or_skip() {
         return;
     }
     let mut r = two_nodes(|bed| {
@@ -276,7 +288,7 @@ fn a_vetoing_test_hook_keeps_the_backup_from_taking_over() {
 
 #[test]
 fn a_hung_hook_is_killed_and_the_takeover_goes_on() {
-    if !root_or_skip("a_hung_hook_is_killed_and_the_takeover_goes_on") {
+    if !root_or_skip() {
         return;
     }
     let pids = |bed: &Bed| bed.dir().join("hung.pids");
@@ -311,7 +323,7 @@ fn a_hung_hook_is_killed_and_the_takeover_goes_on() {
 
 #[test]
 fn a_hostconfig_pair_works_as_in_the_source_document() {
-    if !root_or_skip("a_hostconfig_pair_works_as_in_the_source_document") {
+    if !root_or_skip() {
         return;
     }
     let bed = Bed::new();

@@ -111,7 +111,7 @@ fn failoverctl(daemon: &Daemon, args: &[&str]) -> String {
 
 #[test]
 fn two_daemons_elect_a_master_and_report_it_through_failoverctl_and_metrics() {
-    if !root_or_skip("two_daemons_elect_a_master_and_report_it_through_failoverctl_and_metrics") {
+    if !root_or_skip() {
         return;
     }
     let bed = Loopback::new(&["va", "vb"]);
@@ -174,7 +174,7 @@ fn two_daemons_elect_a_master_and_report_it_through_failoverctl_and_metrics() {
 
 #[test]
 fn bad_datagrams_are_dropped_and_counted_in_status() {
-    if !root_or_skip("bad_datagrams_are_dropped_and_counted_in_status") {
+    if !root_or_skip() {
         return;
     }
     let bed = Loopback::new(&["va"]);
@@ -219,9 +219,7 @@ fn bad_datagrams_are_dropped_and_counted_in_status() {
 
 #[test]
 fn sighup_applies_a_good_configuration_and_keeps_the_old_one_when_the_new_is_bad() {
-    if !root_or_skip(
-        "sighup_applies_a_good_configuration_and_keeps_the_old_one_when_the_new_is_bad",
-    ) {
+    if !root_or_skip() {
         return;
     }
     let bed = Loopback::new(&["va", "vb"]);
@@ -262,7 +260,7 @@ fn sighup_applies_a_good_configuration_and_keeps_the_old_one_when_the_new_is_bad
 
 #[test]
 fn an_address_left_over_from_a_crash_is_removed_at_start() {
-    if !root_or_skip("an_address_left_over_from_a_crash_is_removed_at_start") {
+    if !root_or_skip() {
         return;
     }
     let bed = Loopback::new(&["va", "vb"]);
@@ -281,7 +279,7 @@ fn an_address_left_over_from_a_crash_is_removed_at_start() {
 
 #[test]
 fn a_second_daemon_on_the_same_status_socket_refuses_to_start() {
-    if !root_or_skip("a_second_daemon_on_the_same_status_socket_refuses_to_start") {
+    if !root_or_skip() {
         return;
     }
     let bed = Loopback::new(&["va"]);
@@ -308,7 +306,7 @@ fn a_second_daemon_on_the_same_status_socket_refuses_to_start() {
 
 #[test]
 fn mail_waits_for_a_late_server_while_heartbeats_go_on() {
-    if !root_or_skip("mail_waits_for_a_late_server_while_heartbeats_go_on") {
+    if !root_or_skip() {
         return;
     }
     let bed = Loopback::new(&["va", "vb"]);

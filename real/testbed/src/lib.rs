@@ -22,21 +22,27 @@ pub use process::Process;
 pub use service::{ask, request, Service};
 pub use smtp::{Mail, Smtp};
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-/// Whether this test can build namespaces. When not root it prints why it skips and returns
-/// false — unless `FAILOVER_REQUIRE_NETNS=1` (set by CI), where a skip is a failure.
-pub fn root_or_skip(test: &str) -> bool {
+/// Whether this test can build namespaces. When not root it prints why it skips (naming the
+/// test: the harness names test threads after their tests) and returns false — unless
+/// `FAILOVER_REQUIRE_NETNS=1` (set by CI), where a skip is a failure.
+pub fn root_or_skip() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
     let why = format!(
         "{test}: SKIPPED: needs root to build network namespaces (run `sudo bash .ci/test`)"
     );
     if std::env::var("FAILOVER_REQUIRE_NETNS").is_ok_and(|v| v == "1") {
         panic!("{why}; FAILOVER_REQUIRE_NETNS=1 makes a skip a failure");
     }
-    eprintln!("{why}");
+    // Straight to stderr, not eprintln!: the test harness captures (and hides) the output
+    // of passing tests, and a skip must be seen.
+    let _ = writeln!(std::io::stderr(), "{why}");
     false
 }
 
