@@ -104,22 +104,6 @@ impl Addresses {
         Ok(change)
     }
 
-    /// Whether the address is on its interface.
-    pub async fn present(&self, vip: &VipSettings) -> Result<bool, VipError> {
-        let index = self.link_index(&vip.interface).await?;
-        let first = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .set_address_filter(vip.address)
-            .execute()
-            .try_next()
-            .await
-            .map_err(|e| kernel_error(vip, e))?;
-        Ok(first.is_some())
-    }
-
     async fn link_index(&self, name: &str) -> Result<u32, VipError> {
         let link = self
             .handle

@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Process {
     child: Child,
-    label: String,
     log: PathBuf,
     exited: Option<ExitStatus>,
 }
 
 impl Process {
-    /// Starts `command` with stdout and stderr appended to `log`.
+    /// Starts `command` with stdout and stderr appended to `log`; `label` names it in errors.
     pub fn spawn(mut command: Command, label: &str, log: &Path) -> Process {
         let out = File::options()
             .create(true)
@@ -33,7 +32,6 @@ impl Process {
             .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
         Process {
             child,
-            label: label.to_string(),
             log: log.to_path_buf(),
             exited: None,
         }
@@ -71,11 +69,6 @@ impl Process {
     /// Everything it has printed so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Its label, for messages.
-    pub fn label(&self) -> &str {
-        &self.label
     }
 }
 
