@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 const FAILOVERD: &str = env!("CARGO_BIN_EXE_failoverd");
 /// How long one client request may take: the resolution of the measurement.
-const PROBE: Duration = Duration::from_millis(5);
+const PROBE: Duration = Duration::from_millis(2);
 const DEADLINE: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, PartialEq)]

@@ -28,7 +28,10 @@ pub fn announce(interface: String, address: IpAddr) -> JoinHandle<()> {
         let start = Instant::now();
         let mut warned = false;
         for at in SCHEDULE_MS {
-            sleep_until(start + Duration::from_millis(at)).await;
+            if at > 0 {
+                // (the first goes out at once: even a timer due now waits for the next tick)
+                sleep_until(start + Duration::from_millis(at)).await;
+            }
             match send(&interface, address) {
                 Ok(true) => {}
                 Ok(false) => return, // loopback or no MAC: nothing to announce to
