@@ -80,7 +80,8 @@ pub struct ProtocolSettings {
     pub auth_key: Option<String>,
     /// How often the owner announces its addresses again (gratuitous ARP), so clients whose
     /// neighbour caches went stale — another node held the address during a split brain the
-    /// owner never heard of — come back (default 10 × interval; `0s` turns it off).
+    /// owner never heard of — come back (default 10 s, or 10 × interval if that is longer;
+    /// `0s` turns it off).
     #[serde(with = "humantime_serde")]
     pub announce_every: Option<Duration>,
 }
@@ -112,12 +113,17 @@ pub struct VipSettings {
     pub interface: String,
 }
 
-/// Where notifications go.
+/// Where notifications go. Only the daemon sends mail; the simulator records notifications.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifySettings {
     /// `FAILOVER_EMAIL_RECIPIENT`; root@localhost if unset, as in the source.
     pub email_recipient: String,
+    /// SMTP server as `host:port` (default `localhost:25`: the local MTA, as the source's
+    /// `NotifyFailover` relied on the machine's own mail system).
+    pub smtp_server: String,
+    /// The mail's `From:` address (default `failoverd@localhost`).
+    pub from: String,
 }
 
 /// How hooks run.
@@ -153,6 +159,8 @@ impl Default for NotifySettings {
     fn default() -> Self {
         NotifySettings {
             email_recipient: "root@localhost".to_string(),
+            smtp_server: "localhost:25".to_string(),
+            from: "failoverd@localhost".to_string(),
         }
     }
 }
@@ -163,6 +171,25 @@ impl Default for HookSettings {
             timeout: Duration::from_secs(10),
             dir: None,
         }
+    }
+}
+
+impl NotifySettings {
+    /// The host part of `smtp_server` (brackets around an IPv6 address removed).
+    pub fn smtp_host(&self) -> &str {
+        let host = self.split_server().map_or("", |(host, _)| host);
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    /// The port of `smtp_server`, if it has a valid one.
+    pub fn smtp_port(&self) -> Option<u16> {
+        self.split_server()?.1.parse().ok()
+    }
+
+    fn split_server(&self) -> Option<(&str, &str)> {
+        self.smtp_server
+            .rsplit_once(':')
+            .filter(|(host, _)| !host.is_empty())
     }
 }
 
@@ -222,7 +249,8 @@ impl Config {
 
     /// How often the owner announces its addresses again; `None` when it does not.
     pub fn announce_every(&self) -> Option<Duration> {
-        let every = (self.protocol.announce_every).unwrap_or(self.protocol.interval * 10);
+        let every = (self.protocol.announce_every)
+            .unwrap_or((self.protocol.interval * 10).max(Duration::from_secs(10)));
         (!every.is_zero()).then_some(every)
     }
 
@@ -326,6 +354,18 @@ impl Config {
         }
         if self.notify.email_recipient.trim().is_empty() {
             return Err(invalid("notify.email_recipient", "must not be empty"));
+        }
+        if self.notify.from.trim().is_empty() {
+            return Err(invalid("notify.from", "must not be empty"));
+        }
+        if self.notify.smtp_port().is_none() {
+            return Err(invalid(
+                "notify.smtp_server",
+                format!(
+                    "is `{}`; expected host:port, e.g. localhost:25",
+                    self.notify.smtp_server
+                ),
+            ));
         }
         if self.hooks.timeout.is_zero() {
             return Err(invalid("hooks.timeout", "must be more than zero"));

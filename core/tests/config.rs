@@ -53,6 +53,11 @@ fn a_minimal_file_gets_the_source_systems_defaults() {
     assert_eq!(c.dead_after(), Duration::from_secs(3));
     assert!(c.protocol.preempt);
     assert_eq!(c.notify.email_recipient, "root@localhost");
+    assert_eq!(
+        (c.notify.smtp_host(), c.notify.smtp_port()),
+        ("localhost", Some(25))
+    );
+    assert_eq!(c.notify.from, "failoverd@localhost");
     assert_eq!(c.vips[0].prefix_len(), 24);
     assert_eq!(c.hooks.timeout, Duration::from_secs(10));
 }
@@ -114,6 +119,21 @@ fn out_of_range_values_name_the_field() {
             "vip[0].prefix",
         ),
         ("ops@example.com", " ", "notify.email_recipient"),
+        (
+            "email_recipient = \"ops@example.com\"",
+            "smtp_server = \"mail.example.com\"",
+            "notify.smtp_server",
+        ),
+        (
+            "email_recipient = \"ops@example.com\"",
+            "smtp_server = \"mail.example.com:smtp\"",
+            "notify.smtp_server",
+        ),
+        (
+            "email_recipient = \"ops@example.com\"",
+            "from = \"\"",
+            "notify.from",
+        ),
     ];
     for (from, to, field) in cases {
         let text = TWO_NODE_MASTER.replace(from, to);
@@ -123,6 +143,18 @@ fn out_of_range_values_name_the_field() {
             "after replacing {from:?} with {to:?}"
         );
     }
+}
+
+#[test]
+fn the_mail_server_is_host_and_port() {
+    let text = TWO_NODE_MASTER.replace(
+        "email_recipient = \"ops@example.com\"",
+        "smtp_server = \"[2001:db8::25]:2525\"\nfrom = \"failover@example.com\"",
+    );
+    let c = Config::from_toml_str(&text, "f.toml").unwrap();
+    assert_eq!(c.notify.smtp_host(), "2001:db8::25");
+    assert_eq!(c.notify.smtp_port(), Some(2525));
+    assert_eq!(c.notify.from, "failover@example.com");
 }
 
 #[test]

@@ -389,19 +389,20 @@ fn links_that_come_back_one_after_the_other_are_no_network_anomaly() {
 }
 
 #[test]
-fn the_owner_announces_its_address_again_every_ten_intervals() {
+fn the_owner_announces_its_address_again_every_ten_seconds() {
     let mut bed = Bed::new(&PAIR, 100);
-    bed.run_until(10_000);
+    bed.run_until(31_000);
     let announced: Vec<u64> = bed
         .log
         .iter()
         .filter(|(_, s)| *s == Seen::Announce(0))
         .map(|(t, _)| t / MS)
         .collect();
-    // Master from 321 ms: a refresh every 10 heartbeats (1 s) after that, and only by it.
-    assert_eq!(announced.len(), 9, "{announced:?}");
+    // Master from 321 ms: a refresh every 100 heartbeats (10 s, the floor of the default)
+    // after that, and only by it.
+    assert_eq!(announced.len(), 3, "{announced:?}");
     assert!(
-        announced.windows(2).all(|w| w[1] - w[0] == 1_000),
+        announced.windows(2).all(|w| w[1] - w[0] == 10_000),
         "{announced:?}"
     );
     assert!(!bed.log.iter().any(|(_, s)| *s == Seen::Announce(1)));
@@ -686,4 +687,71 @@ fn a_peer_expiring_just_before_another_peers_datagram_is_still_noticed() {
         down,
         "alpha is reported down at the first timeout after its expiry"
     );
+}
+
+#[test]
+fn a_reload_keeps_the_address_and_a_lowered_priority_hands_it_over_in_order() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    let epoch = bed.node(0).status(Instant::from_nanos(bed.now)).epoch;
+    let mut same = bed.configs[0].clone();
+    same.hooks.timeout = Duration::from_secs(3);
+    bed.nodes[0].as_mut().unwrap().reconfigure(same).unwrap();
+    bed.command(0, Command::Reannounce);
+    bed.run_until(3_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, false],
+        "a reload alone moves nothing"
+    );
+    assert_eq!(bed.node(0).role(), Role::Master);
+    assert_eq!(bed.node(0).config().hooks.timeout, Duration::from_secs(3));
+
+    let mut lower = bed.configs[0].clone();
+    lower.node.priority = 50;
+    bed.nodes[0].as_mut().unwrap().reconfigure(lower).unwrap();
+    bed.command(0, Command::Reannounce);
+    bed.run_until(4_000);
+    assert_eq!(bed.holders, vec![false, true], "the backup now outranks it");
+    let status = bed.node(0).status(Instant::from_nanos(bed.now));
+    assert_eq!(status.epoch, epoch, "a reload is not a restart");
+    let released = bed.first(|s| *s == Seen::Release(0)).unwrap();
+    let acquired = bed.first(|s| *s == Seen::Acquire(1)).unwrap();
+    assert!(
+        released <= acquired,
+        "released {released}, acquired {acquired}"
+    );
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
+fn a_reload_that_changes_what_the_node_tracks_is_refused_by_field() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    let base = bed.configs[0].clone();
+    let mut cases: Vec<(Config, &str)> = Vec::new();
+    let mut c = base.clone();
+    c.node.name = "other".into();
+    cases.push((c, "node.name"));
+    let mut c = base.clone();
+    c.paths.pop();
+    cases.push((c, "path"));
+    let mut c = base.clone();
+    c.paths[1].name = "private".into();
+    cases.push((c, "path[1].name"));
+    let mut c = base.clone();
+    c.vips[0].address = "192.0.2.101".parse().unwrap();
+    cases.push((c, "vip[0]"));
+    let mut c = base.clone();
+    c.protocol.interval = Duration::from_millis(1);
+    cases.push((c, "protocol.interval"));
+    for (config, field) in cases {
+        match bed.nodes[0].as_mut().unwrap().reconfigure(config) {
+            Err(failover_core::ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected an error naming {field}, got {other:?}"),
+        }
+    }
+    assert_eq!(bed.node(0).config(), &base, "the old configuration stays");
+    bed.run_until(3_000);
+    assert_eq!(bed.holders, vec![true, false]);
 }

@@ -119,6 +119,16 @@ struct Veto {
     wait: Duration,
 }
 
+/// Heartbeats between two announcements of the held addresses (`u32::MAX`: never).
+fn beats_per_announce(config: &Config) -> u32 {
+    config.announce_every().map_or(u32::MAX, |every| {
+        let beats = every
+            .as_nanos()
+            .div_ceil(config.protocol.interval.as_nanos());
+        u32::try_from(beats).unwrap_or(u32::MAX)
+    })
+}
+
 /// The longest wait between two `Test`s that refuse the same hand-over, in `dead_after`s.
 const MAX_VETO_BACKOFF: u32 = 8;
 
@@ -161,12 +171,7 @@ impl Node {
             sender: config.node.name.clone(),
         };
         let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
-        let beats_per_announce = config.announce_every().map_or(u32::MAX, |every| {
-            let beats = every
-                .as_nanos()
-                .div_ceil(config.protocol.interval.as_nanos());
-            u32::try_from(beats).unwrap_or(u32::MAX)
-        });
+        let beats_per_announce = beats_per_announce(&config);
         let mut node = Node {
             dead_after: config.dead_after() + skew,
             template,
@@ -399,6 +404,57 @@ impl Node {
         }
         self.refresh(now, None);
         self.decide(now);
+    }
+
+    /// Swaps in a new configuration (the daemon's SIGHUP) and keeps everything the node knows:
+    /// its role and boot epoch, the addresses it holds, its peers and any hand-over in progress.
+    ///
+    /// What that knowledge is indexed by must stay: the node's name, the paths (count and
+    /// names) and the virtual addresses. Changing one of those needs a restart; the error names
+    /// the field and the node keeps its old configuration. Priority, timing, preemption, group,
+    /// key, peer addresses, hooks and notification settings may change; the ownership rule
+    /// applies them at the next input, so a driver follows this with [`Command::Reannounce`].
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        let needs_restart = |field: String, what: &str| ConfigError::Invalid {
+            field,
+            message: format!("changing {what} needs a restart, not a reload"),
+        };
+        if config.node.name != self.config.node.name {
+            return Err(needs_restart("node.name".into(), "the node's name"));
+        }
+        if config.paths.len() != self.config.paths.len() {
+            return Err(needs_restart("path".into(), "the number of paths"));
+        }
+        for (i, (new, old)) in config.paths.iter().zip(&self.config.paths).enumerate() {
+            if new.name != old.name {
+                return Err(needs_restart(format!("path[{i}].name"), "a path's name"));
+            }
+        }
+        if config.vips.len() != self.config.vips.len() {
+            return Err(needs_restart("vip".into(), "the virtual addresses"));
+        }
+        for (i, (new, old)) in config.vips.iter().zip(&self.config.vips).enumerate() {
+            if new != old {
+                return Err(needs_restart(format!("vip[{i}]"), "a virtual address"));
+            }
+        }
+        let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
+        self.dead_after = config.dead_after() + skew;
+        self.key = config
+            .protocol
+            .auth_key
+            .as_ref()
+            .map(|k| AuthKey::new(k.as_bytes()));
+        self.template.group = config.protocol.group;
+        self.template.priority = config.node.priority;
+        // The last announcement's bytes carry the old priority, group and key: encode anew.
+        self.payload = Arc::from(&[][..]);
+        self.beats_per_announce = beats_per_announce(&config);
+        self.beats_to_announce = self.beats_to_announce.min(self.beats_per_announce);
+        self.config = config;
+        self.update_destinations();
+        Ok(())
     }
 
     /// This node's role.

@@ -1,0 +1,56 @@
+//! `failoverctl`: asks a running `failoverd` for its status.
+
+use clap::{Parser, Subcommand};
+use failover_real::status::{query, Report, DEFAULT_SOCKET};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Talks to a running failoverd over its UNIX socket.
+#[derive(Parser)]
+#[command(name = "failoverctl", version)]
+struct Args {
+    /// The daemon's status socket (failoverd --socket).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, global = true)]
+    socket: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Role, who holds each address, each peer's last heartbeat per path, datagram counters.
+    Status {
+        /// Print the daemon's report as JSON (one line) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let Cmd::Status { json } = args.command;
+    let line = match query(&args.socket) {
+        Ok(line) => line,
+        Err(e) => {
+            eprintln!(
+                "failoverctl: cannot ask failoverd at {}: {e} (is it running? see --socket)",
+                args.socket.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        print!("{line}");
+        return ExitCode::SUCCESS;
+    }
+    match serde_json::from_str::<Report>(&line) {
+        Ok(report) => {
+            print!("{}", report.to_text());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("failoverctl: unexpected answer from failoverd ({e}): {line}");
+            ExitCode::FAILURE
+        }
+    }
+}

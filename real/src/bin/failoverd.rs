@@ -1,0 +1,103 @@
+//! `failoverd`: the IP failover daemon. See `failoverd --help` and README.md.
+
+use clap::{ArgGroup, Parser};
+use failover_real::driver::{self, Options, DEFAULT_STATE_DIR};
+use failover_real::load::{load, Source};
+use failover_real::status::DEFAULT_SOCKET;
+use failover_real::{logging, metrics};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing_subscriber::filter::LevelFilter;
+
+/// Keeps virtual IP addresses on the best live server of a group: heartbeats on every path
+/// (UDP port 1694), takeover only when all paths fall silent, hook scripts and mail.
+///
+/// Signals: SIGTERM or SIGINT hands the addresses over at once (a backup takes over without
+/// waiting for silence), then exits; SIGHUP re-reads the configuration (a bad one is logged
+/// and the running one kept) and re-announces this node.
+#[derive(Parser)]
+#[command(name = "failoverd", version)]
+#[command(group(ArgGroup::new("source").required(true).args(["config", "hostconfig"])))]
+struct Args {
+    /// Configuration file in the native TOML form.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Configuration from the source system's /etc/hostconfig keys (FAILOVER_BCAST_IPS,
+    /// FAILOVER_PEER_IP, FAILOVER_PEER_IP_PAIRS, FAILOVER_EMAIL_RECIPIENT).
+    #[arg(long, value_name = "FILE")]
+    hostconfig: Option<PathBuf>,
+    /// Check the configuration and exit: 0 if it is good, else 1 with the error naming the
+    /// file and the field or line.
+    #[arg(long)]
+    check: bool,
+    /// Directory where the boot epoch is kept.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// UNIX socket that `failoverctl` asks.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Serve Prometheus metrics at http://ADDR/metrics; loopback addresses only.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: LevelFilter,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let source = match (args.config, args.hostconfig) {
+        (Some(file), _) => Source::Toml(file),
+        (None, Some(file)) => Source::Hostconfig(file),
+        (None, None) => unreachable!("clap requires one of --config and --hostconfig"),
+    };
+    if let Some(addr) = args.metrics {
+        if let Err(e) = metrics::check_listen_addr(addr) {
+            eprintln!("failoverd: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let config = match load(&source) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("failoverd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.check {
+        println!(
+            "{}: configuration is valid: node {} (priority {}), {} path(s), {} address(es)",
+            source.path().display(),
+            config.node.name,
+            config.node.priority,
+            config.paths.len(),
+            config.vips.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    logging::init(args.log_level);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("failoverd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = Options {
+        source,
+        state_dir: args.state_dir,
+        socket: args.socket,
+        metrics: args.metrics,
+    };
+    match runtime.block_on(driver::run(options, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The daemon's loop: one task owns the core [`Node`] and feeds it every input — datagrams,
+//! its timer, hook outcomes, signals — then carries out what it asks for. Protocol decisions
+//! are all core's; this module only moves bytes, time and requests across the boundary.
+//!
+//! Time is tokio's monotonic clock, as nanoseconds since the daemon started. Anything that can
+//! take time (address changes, hooks, mail, answering `failoverctl`) runs in tasks of its own,
+//! so the loop is always ready for the next heartbeat. With `biased` selection signals come
+//! first, then the timer, so a flood of datagrams cannot delay a heartbeat.
+
+use crate::actions::{self, Action};
+use crate::epoch;
+use crate::hooks::HookJob;
+use crate::load::{load, LoadError, Source};
+use crate::mail::{self, Mail};
+use crate::metrics;
+use crate::net::{bind_addr, BindError, PathSockets};
+use crate::status::{self, Report, ReportRequest, SocketFile};
+use crate::vip::{Addresses, Change, VipError};
+use failover_core::{
+    Command, Config, ConfigError, Event, HookId, HookOutcome, Instant, Node, Output, Role,
+};
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use thiserror::Error;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+
+/// Where hook directories live unless `hooks.dir` says otherwise.
+pub const DEFAULT_HOOKS_DIR: &str = "/etc/failover";
+/// Where the boot epoch is kept unless `--state-dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/failoverd";
+/// How long a stopping daemon waits for queued mail.
+const MAIL_GRACE: Duration = Duration::from_secs(10);
+
+/// Settings of the process, as opposed to the failover group's configuration.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The configuration file, re-read on SIGHUP.
+    pub source: Source,
+    /// Directory for the boot epoch counter.
+    pub state_dir: PathBuf,
+    /// The status socket's path.
+    pub socket: PathBuf,
+    /// Loopback address for `/metrics`, if wanted.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Why the daemon could not start; each names what to fix.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The configuration.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The configuration, as the node saw it.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The state directory.
+    #[error("--state-dir: {0}")]
+    Epoch(io::Error),
+    /// A path's socket.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// Netlink.
+    #[error("netlink: {0}")]
+    Netlink(io::Error),
+    /// A virtual address's interface or the kernel's answer about it.
+    #[error("{field}: {source}")]
+    Vip {
+        /// `vip[i].interface` or `vip[i]`.
+        field: String,
+        /// What went wrong.
+        source: VipError,
+    },
+    /// The status socket.
+    #[error("--socket: {0}")]
+    Status(io::Error),
+    /// The metrics listener.
+    #[error("--metrics {addr}: {source}")]
+    Metrics {
+        /// The address.
+        addr: SocketAddr,
+        /// Why it cannot be used.
+        source: io::Error,
+    },
+    /// Signal handlers.
+    #[error("signals: {0}")]
+    Signals(io::Error),
+}
+
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+/// What woke the loop.
+enum Input {
+    Shutdown,
+    Reload,
+    Timer,
+    HookDone(HookId, HookOutcome),
+    Status(ReportRequest),
+    Datagram(io::Result<(usize, SocketAddr, usize)>),
+}
+
+struct Driver {
+    node: Node,
+    origin: tokio::time::Instant,
+    source: Source,
+    sockets: PathSockets,
+    actions: mpsc::UnboundedSender<Action>,
+    mail: mpsc::UnboundedSender<Mail>,
+}
+
+/// Runs the daemon until a planned shutdown has handed the addresses over.
+pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
+    // Handlers first: a SIGTERM during start-up must not kill the process half-way.
+    let sig = |kind| signal(kind).map_err(StartError::Signals);
+    let mut signals = Signals {
+        term: sig(SignalKind::terminate())?,
+        int: sig(SignalKind::interrupt())?,
+        hup: sig(SignalKind::hangup())?,
+    };
+    // The socket first: it tells whether another daemon already runs here, before this one
+    // touches any address.
+    let listener = status::bind(&options.socket).map_err(StartError::Status)?;
+    let _socket_file = SocketFile(options.socket.clone());
+    let sockets = PathSockets::bind(&config)?;
+    let epoch = epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
+    let addresses = Addresses::connect().map_err(StartError::Netlink)?;
+    reconcile(&addresses, &config).await?;
+    let (report_tx, mut report_rx) = mpsc::channel::<ReportRequest>(16);
+    if let Some(addr) = options.metrics {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Metrics { addr, source })?;
+        tokio::spawn(metrics::serve(tcp, report_tx.clone()));
+    }
+    tokio::spawn(status::serve(listener, report_tx));
+    let (hook_tx, mut hook_rx) = mpsc::unbounded_channel();
+    let (action_tx, worker) = actions::spawn(addresses, hook_tx);
+    let (mail_tx, mailer) = mail::spawn();
+
+    let origin = tokio::time::Instant::now();
+    tracing::info!(
+        node = %config.node.name,
+        priority = config.node.priority,
+        epoch,
+        listening = ?sockets.local_addrs(),
+        "failoverd started"
+    );
+    let node = Node::new(config, epoch, Instant::ZERO)?;
+    let mut driver = Driver {
+        node,
+        origin,
+        source: options.source,
+        sockets,
+        actions: action_tx,
+        mail: mail_tx,
+    };
+    let mut buf = [0u8; 2048];
+    let timer = tokio::time::sleep_until(origin);
+    tokio::pin!(timer);
+    loop {
+        driver.flush();
+        if driver.node.role() == Role::Stopped {
+            break;
+        }
+        let deadline = driver.node.poll_timeout();
+        if let Some(at) = deadline {
+            let at = origin + Duration::from_nanos(at.as_nanos());
+            if timer.deadline() != at {
+                timer.as_mut().reset(at);
+            }
+        }
+        let input = tokio::select! {
+            biased;
+            _ = signals.term.recv() => Input::Shutdown,
+            _ = signals.int.recv() => Input::Shutdown,
+            _ = signals.hup.recv() => Input::Reload,
+            () = &mut timer, if deadline.is_some() => Input::Timer,
+            Some((id, outcome)) = hook_rx.recv() => Input::HookDone(id, outcome),
+            Some(reply) = report_rx.recv() => Input::Status(reply),
+            got = driver.sockets.recv(&mut buf) => Input::Datagram(got),
+        };
+        let now = driver.now();
+        match input {
+            Input::Shutdown => {
+                tracing::info!("stopping: handing over what this node holds");
+                driver.node.handle_command(now, Command::Shutdown);
+            }
+            Input::Reload => driver.reload(now),
+            Input::Timer => driver.node.handle_timeout(now),
+            Input::HookDone(id, outcome) => driver
+                .node
+                .handle_command(now, Command::HookFinished { id, outcome }),
+            Input::Status(reply) => {
+                let _ = reply.send(Report::new(&driver.node, now, origin.elapsed()));
+            }
+            Input::Datagram(Ok((socket, from, len))) => {
+                let path = driver.sockets.path_of(driver.node.config(), socket, from);
+                driver.node.handle_datagram(now, path, from, &buf[..len]);
+            }
+            Input::Datagram(Err(e)) => tracing::debug!("receive error: {e}"),
+        }
+    }
+    let Driver { actions, mail, .. } = driver;
+    drop(actions);
+    let _ = worker.await; // every release applied
+    drop(mail);
+    if tokio::time::timeout(MAIL_GRACE, mailer).await.is_err() {
+        tracing::warn!("stopped with mail still undelivered");
+    }
+    tracing::info!("failoverd stopped");
+    Ok(())
+}
+
+/// Removes addresses left on the interfaces by an earlier run that did not release them (a
+/// crash, a kill -9): the node starts as a backup and must not answer for an address until
+/// the protocol gives it one. A missing interface refuses the start.
+async fn reconcile(addresses: &Addresses, config: &Config) -> Result<(), StartError> {
+    for (i, vip) in config.vips.iter().enumerate() {
+        let field = |source: VipError| StartError::Vip {
+            field: match source {
+                VipError::NoInterface(_) => format!("vip[{i}].interface"),
+                VipError::Netlink { .. } => format!("vip[{i}]"),
+            },
+            source,
+        };
+        if addresses.remove(vip).await.map_err(field)? == Change::Done {
+            tracing::warn!(
+                address = %vip.address,
+                interface = %vip.interface,
+                "removed an address left over from an earlier run; it comes back if this node wins"
+            );
+        }
+    }
+    Ok(())
+}
+
+impl Driver {
+    fn now(&self) -> Instant {
+        let nanos = self.origin.elapsed().as_nanos();
+        Instant::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// Carries out everything the node asked for.
+    fn flush(&mut self) {
+        while let Some(output) = self.node.poll_output() {
+            let config = self.node.config();
+            match output {
+                Output::Transmit(t) => self.sockets.send(config, &t),
+                Output::Acquire(vip) => {
+                    let vip = config.vips[vip.0].clone();
+                    tracing::info!(address = %vip.address, interface = %vip.interface, "acquiring");
+                    let _ = self.actions.send(Action::Acquire(vip));
+                }
+                Output::Release(vip) => {
+                    let vip = config.vips[vip.0].clone();
+                    tracing::info!(address = %vip.address, interface = %vip.interface, "releasing");
+                    let _ = self.actions.send(Action::Release(vip));
+                }
+                Output::Announce(vip) => {
+                    let vip = config.vips[vip.0].clone();
+                    tracing::debug!(address = %vip.address, interface = %vip.interface, "announcing again");
+                    let _ = self.actions.send(Action::Announce(vip));
+                }
+                Output::RunHook(req) => {
+                    let vip = &config.vips[req.vip.0];
+                    let dir = config.hooks.dir.as_deref().unwrap_or(DEFAULT_HOOKS_DIR);
+                    let job = HookJob {
+                        kind: req.kind,
+                        event: req.event,
+                        dir: Path::new(dir).join(vip.address.to_string()),
+                        address: vip.address.to_string(),
+                        prefix: vip.prefix_len(),
+                        interface: vip.interface.clone(),
+                        peer: req.peer,
+                        node: config.node.name.clone(),
+                        timeout: config.hooks.timeout,
+                    };
+                    let _ = self.actions.send(Action::Hook(req.id, job));
+                }
+                Output::Notify(note) => {
+                    tracing::warn!("notification: {}", note.summary());
+                    let _ = self
+                        .mail
+                        .send(mail::render(config, &note, SystemTime::now()));
+                }
+                Output::Event(event) => log_event(&event),
+            }
+        }
+    }
+
+    /// SIGHUP: re-read the file and, if it is good, apply it keeping all state; in any case
+    /// re-announce, like heartbeatd's tickle.
+    fn reload(&mut self, now: Instant) {
+        let file = self.source.path().display().to_string();
+        let result = load(&self.source)
+            .map_err(|e| e.to_string())
+            .and_then(|new| {
+                check_locals(self.node.config(), &new).map_err(|e| format!("{file}: {e}"))?;
+                self.node
+                    .reconfigure(new)
+                    .map_err(|e| format!("{file}: {e}"))
+            });
+        match result {
+            Ok(()) => tracing::info!(%file, "configuration reloaded"),
+            Err(e) => tracing::error!("reload refused, keeping the running configuration: {e}"),
+        }
+        self.node.handle_command(now, Command::Reannounce);
+    }
+}
+
+/// Sockets stay bound across a reload: a new local address needs a restart.
+fn check_locals(old: &Config, new: &Config) -> Result<(), ConfigError> {
+    if old.paths.len() != new.paths.len() {
+        return Ok(()); // core names this one
+    }
+    for i in 0..old.paths.len() {
+        if bind_addr(old, i) != bind_addr(new, i) {
+            return Err(ConfigError::Invalid {
+                field: format!("path[{i}].local"),
+                message: "changing a local address needs a restart, not a reload".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn log_event(event: &Event) {
+    match event {
+        Event::RoleChanged { from, to } => tracing::info!(%from, %to, "role changed"),
+        Event::PeerUp { peer, epoch } => tracing::info!(%peer, epoch, "peer up"),
+        Event::PeerDown { peer } => tracing::warn!(%peer, "peer down"),
+        Event::Dropped { reason } => tracing::debug!(?reason, "datagram dropped"),
+    }
+}

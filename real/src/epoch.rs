@@ -1,0 +1,102 @@
+//! The boot epoch: a number that grows with every start of the daemon.
+//!
+//! Peers keep the highest epoch they heard from a node and drop anything older as a replay, so a
+//! restarted node must never reuse or fall below an old epoch. Two sources together make that
+//! hold: a counter persisted in the state directory (survives clock steps backwards), and the
+//! wall clock in milliseconds (survives a lost or wiped state directory). The epoch is the
+//! larger of "last epoch + 1" and "now in ms since 1970".
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const FILE: &str = "epoch";
+
+/// Picks this start's epoch and records it in `state_dir` (created if missing) before
+/// returning, so a crash right after start still counts as a start.
+pub fn next(state_dir: &Path) -> io::Result<u64> {
+    let with_path =
+        |path: &Path, e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    fs::create_dir_all(state_dir).map_err(|e| with_path(state_dir, e))?;
+    let file = state_dir.join(FILE);
+    let last = match fs::read_to_string(&file) {
+        Ok(text) => text.trim().parse::<u64>().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: `{}` is not an epoch number (remove the file to start over)",
+                    file.display(),
+                    text.trim()
+                ),
+            )
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(with_path(&file, e)),
+    };
+    let clock = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let epoch = last.saturating_add(1).max(clock);
+    store(&file, epoch).map_err(|e| with_path(&file, e))?;
+    Ok(epoch)
+}
+
+/// Writes atomically (temporary file, fsync, rename) so a crash leaves the old or the new
+/// number, never a torn one.
+fn store(file: &Path, epoch: u64) -> io::Result<()> {
+    let tmp: PathBuf = file.with_extension("tmp");
+    let mut out = fs::File::create(&tmp)?;
+    writeln!(out, "{epoch}")?;
+    out.sync_all()?;
+    fs::rename(&tmp, file)?;
+    if let Some(dir) = file.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("failoverd-epoch-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn every_start_gets_a_larger_epoch_even_if_the_clock_goes_back() {
+        let dir = temp_dir("grow");
+        let first = next(&dir).unwrap();
+        let second = next(&dir).unwrap();
+        assert!(second > first);
+        // A clock far behind the stored counter (e.g. stepped back): the counter still wins.
+        let ahead = second + 1_000_000_000_000;
+        fs::write(dir.join(FILE), format!("{ahead}\n")).unwrap();
+        assert_eq!(next(&dir).unwrap(), ahead + 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_lost_state_directory_still_gives_an_epoch_past_earlier_runs() {
+        let dir = temp_dir("lost");
+        let before = next(&dir).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(next(&dir).unwrap() > before, "the wall clock carries it");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_epoch_file_is_an_error_naming_it() {
+        let dir = temp_dir("corrupt");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(FILE), "garbage").unwrap();
+        let err = next(&dir).unwrap_err().to_string();
+        assert!(err.contains("epoch") && err.contains("garbage"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

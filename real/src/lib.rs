@@ -1,0 +1,29 @@
+//! `failoverd`, the production daemon: the unchanged core [`failover_core::Node`] driven by
+//! real UDP sockets, the monotonic clock, netlink, hook scripts and mail; and `failoverctl`,
+//! which asks a running daemon for its status.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`driver`] | the loop that owns the node, and start-up |
+//! | [`load`] | reading `--config` (TOML) or `--hostconfig` |
+//! | [`net`] | the paths' UDP sockets |
+//! | [`actions`] | address changes and hooks, in core's order, off the loop |
+//! | [`vip`], [`garp`] | virtual addresses through netlink; gratuitous ARP |
+//! | [`hooks`] | `Test`, `PreAcq*`, `PostAcq*`, `PreRel*`, `PostRel*` scripts |
+//! | [`mail`] | the notification queue, over SMTP |
+//! | [`status`], [`metrics`] | `failoverctl status` over a UNIX socket; Prometheus `/metrics` |
+//! | [`epoch`] | the boot epoch that grows with every start |
+//! | [`logging`] | `tracing` output fit for a terminal and for journald |
+
+pub mod actions;
+pub mod driver;
+pub mod epoch;
+pub mod garp;
+pub mod hooks;
+pub mod load;
+pub mod logging;
+pub mod mail;
+pub mod metrics;
+pub mod net;
+pub mod status;
+pub mod vip;

@@ -1,0 +1,142 @@
+//! One UDP socket per local address, and which path a datagram belongs to.
+//!
+//! Paths with their own `local` address get their own socket, so the path of a datagram is the
+//! socket it came in on. Paths without one (the hostconfig form, which names no local
+//! addresses) share a socket on the default port of every address. On a shared socket the path
+//! is told by the sender: the path that lists the sender's address as a peer, else the first
+//! sharing path that lists no peers (the public LAN of a hostconfig backup, whose peer is
+//! learned from its heartbeats), else the first sharing path.
+
+use failover_core::config::DEFAULT_PORT;
+use failover_core::{Config, PathId, Transmit};
+use std::future::poll_fn;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::task::Poll;
+use thiserror::Error;
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+
+/// A socket that cannot be opened, naming the path whose address it is.
+#[derive(Debug, Error)]
+#[error("path[{path}].local: cannot bind {addr}: {source}")]
+pub struct BindError {
+    /// Index of the first path using the address.
+    pub path: usize,
+    /// The address.
+    pub addr: SocketAddr,
+    /// Why.
+    pub source: io::Error,
+}
+
+struct Socket {
+    udp: UdpSocket,
+    /// The same socket (a duplicate descriptor) for sending. tokio's `try_send_to` says
+    /// "would block" until its reactor has once seen the socket writable, which would drop the
+    /// first heartbeat after start; the kernel itself only says so when its buffer is full.
+    send: std::net::UdpSocket,
+    /// Paths sharing this socket, in configuration order.
+    paths: Vec<usize>,
+    /// The last send error, so a cut link is logged when it starts failing and when it heals,
+    /// not once per heartbeat.
+    send_error: Option<io::ErrorKind>,
+}
+
+/// The daemon's sockets.
+pub struct PathSockets {
+    sockets: Vec<Socket>,
+    /// Path index -> socket index.
+    socket_of: Vec<usize>,
+}
+
+/// The address a path listens and sends on.
+pub fn bind_addr(config: &Config, path: usize) -> SocketAddr {
+    config.paths[path]
+        .local
+        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)))
+}
+
+impl PathSockets {
+    /// Binds every path's local address (must be called inside a tokio runtime).
+    pub fn bind(config: &Config) -> Result<PathSockets, BindError> {
+        let mut sockets: Vec<(SocketAddr, Socket)> = Vec::new();
+        let mut socket_of = Vec::with_capacity(config.paths.len());
+        for path in 0..config.paths.len() {
+            let addr = bind_addr(config, path);
+            if let Some(i) = sockets.iter().position(|(a, _)| *a == addr) {
+                sockets[i].1.paths.push(path);
+                socket_of.push(i);
+                continue;
+            }
+            let err = |source| BindError { path, addr, source };
+            let std = std::net::UdpSocket::bind(addr).map_err(err)?;
+            std.set_nonblocking(true).map_err(err)?;
+            let send = std.try_clone().map_err(err)?;
+            let udp = UdpSocket::from_std(std).map_err(err)?;
+            socket_of.push(sockets.len());
+            sockets.push((
+                addr,
+                Socket {
+                    udp,
+                    send,
+                    paths: vec![path],
+                    send_error: None,
+                },
+            ));
+        }
+        Ok(PathSockets {
+            sockets: sockets.into_iter().map(|(_, s)| s).collect(),
+            socket_of,
+        })
+    }
+
+    /// Sends without ever waiting: a datagram the kernel will not take now is dropped, as
+    /// the network could have dropped it, and the next heartbeat follows.
+    pub fn send(&mut self, config: &Config, t: &Transmit) {
+        let Some(socket) = self.socket_of.get(t.path.0).map(|&i| &mut self.sockets[i]) else {
+            return;
+        };
+        let result = socket.send.send_to(&t.payload, t.to).map(drop);
+        let now = result.as_ref().err().map(io::Error::kind);
+        if now != socket.send_error {
+            let path = &config.paths[t.path.0].name;
+            match &result {
+                Err(e) => tracing::warn!(path = %path, to = %t.to, "cannot send heartbeats: {e}"),
+                Ok(()) => tracing::info!(path = %path, to = %t.to, "sending heartbeats again"),
+            }
+            socket.send_error = now;
+        }
+    }
+
+    /// Waits for the next datagram on any socket: (socket index, sender, length).
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, usize)> {
+        poll_fn(|cx| {
+            for (i, socket) in self.sockets.iter().enumerate() {
+                let mut read = ReadBuf::new(&mut buf[..]);
+                if let Poll::Ready(got) = socket.udp.poll_recv_from(cx, &mut read) {
+                    return Poll::Ready(got.map(|from| (i, from, read.filled().len())));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The path a datagram from `from` on socket `socket` belongs to (see the module docs).
+    pub fn path_of(&self, config: &Config, socket: usize, from: SocketAddr) -> PathId {
+        let paths = &self.sockets[socket].paths;
+        let listed = paths
+            .iter()
+            .find(|&&p| config.paths[p].peers.contains(&from));
+        let learning = || paths.iter().find(|&&p| config.paths[p].peers.is_empty());
+        PathId(*listed.or_else(learning).unwrap_or(&paths[0]))
+    }
+
+    /// The addresses actually bound (useful when a configured port is 0).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets
+            .iter()
+            .filter_map(|s| s.udp.local_addr().ok())
+            .collect()
+    }
+}

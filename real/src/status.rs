@@ -1,0 +1,257 @@
+//! What `failoverctl status` shows, and the UNIX socket it is asked over.
+//!
+//! The protocol is one line each way: the client connects and writes `status\n`; the daemon
+//! answers with the [`Report`] as one line of JSON and closes. The socket file is created
+//! `0660`, so root (and the socket's group) may ask.
+
+use failover_core::config::VipSettings;
+use failover_core::{Counters, Instant, Node, Role};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// The default socket path.
+pub const DEFAULT_SOCKET: &str = "/run/failoverd.sock";
+
+/// A request for a fresh report, answered by the driver loop, which owns the node.
+pub type ReportRequest = oneshot::Sender<Report>;
+
+/// A snapshot of the daemon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// This node's name.
+    pub node: String,
+    /// Its priority.
+    pub priority: u8,
+    /// Its role.
+    pub role: Role,
+    /// Its boot epoch.
+    pub epoch: u64,
+    /// Seconds since the daemon started.
+    pub uptime_s: u64,
+    /// Every configured virtual address and who holds it.
+    pub vips: Vec<VipReport>,
+    /// Every peer ever heard.
+    pub peers: Vec<PeerReport>,
+    /// Datagram counters.
+    pub counters: Counters,
+}
+
+/// One virtual address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipReport {
+    /// `address/prefix`.
+    pub address: String,
+    /// Its interface.
+    pub interface: String,
+    /// Who holds it as far as this node knows: itself, a live peer in role master, or no one.
+    pub holder: Option<String>,
+}
+
+/// One peer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerReport {
+    /// Its name.
+    pub name: String,
+    /// Its priority.
+    pub priority: u8,
+    /// Its last announced role.
+    pub role: Role,
+    /// Whether it counts as alive.
+    pub alive: bool,
+    /// Its boot epoch.
+    pub epoch: u64,
+    /// Per path name: milliseconds since the peer's last heartbeat there (`null`: never).
+    pub last_heartbeat_ms: BTreeMap<String, Option<u64>>,
+}
+
+impl Report {
+    /// The node's state at `now`.
+    pub fn new(node: &Node, now: Instant, uptime: Duration) -> Report {
+        let status = node.status(now);
+        let config = node.config();
+        let owner = status
+            .peers
+            .iter()
+            .find(|p| p.alive && p.role == Role::Master)
+            .map(|p| p.name.clone());
+        let label = |v: &VipSettings| format!("{}/{}", v.address, v.prefix_len());
+        Report {
+            node: status.name.clone(),
+            priority: config.node.priority,
+            role: status.role,
+            epoch: status.epoch,
+            uptime_s: uptime.as_secs(),
+            vips: config
+                .vips
+                .iter()
+                .map(|v| VipReport {
+                    address: label(v),
+                    interface: v.interface.clone(),
+                    holder: if status.held.contains(&v.address.to_string()) {
+                        Some(status.name.clone())
+                    } else {
+                        owner.clone()
+                    },
+                })
+                .collect(),
+            peers: status
+                .peers
+                .iter()
+                .map(|p| PeerReport {
+                    name: p.name.clone(),
+                    priority: p.priority,
+                    role: p.role,
+                    alive: p.alive,
+                    epoch: p.epoch,
+                    last_heartbeat_ms: config
+                        .paths
+                        .iter()
+                        .map(|path| path.name.clone())
+                        .zip(p.last_heard_ms.iter().copied())
+                        .collect(),
+                })
+                .collect(),
+            counters: status.counters,
+        }
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "node {} (priority {}): {}, epoch {}, up {} s",
+            self.node, self.priority, self.role, self.epoch, self.uptime_s
+        );
+        out.push_str("addresses:\n");
+        for vip in &self.vips {
+            let holder = match &vip.holder {
+                Some(h) if *h == self.node => format!("held by {h} (this node)"),
+                Some(h) => format!("held by {h}"),
+                None => "held by no one".to_string(),
+            };
+            let _ = writeln!(out, "  {} on {}: {holder}", vip.address, vip.interface);
+        }
+        out.push_str("peers:\n");
+        if self.peers.is_empty() {
+            out.push_str("  none heard yet\n");
+        }
+        for p in &self.peers {
+            let heard: Vec<String> = p
+                .last_heartbeat_ms
+                .iter()
+                .map(|(path, ms)| match ms {
+                    Some(ms) => format!("{path} {ms} ms ago"),
+                    None => format!("{path} never"),
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {} (priority {}): {}, {}, epoch {}; last heartbeat: {}",
+                p.name,
+                p.priority,
+                p.role,
+                if p.alive { "alive" } else { "down" },
+                p.epoch,
+                heard.join(", ")
+            );
+        }
+        let c = &self.counters;
+        let _ = writeln!(
+            out,
+            "datagrams: sent {}, received {}; dropped: malformed {}, unauthenticated {}, \
+             replayed {}, foreign {}",
+            c.sent, c.received, c.malformed, c.unauthenticated, c.replayed, c.foreign
+        );
+        out
+    }
+}
+
+/// Binds the status socket. A socket file left by a daemon that is gone is replaced; one that
+/// a running daemon answers on is not (a second daemon on the same socket is a mistake).
+pub fn bind(path: &Path) -> io::Result<UnixListener> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(named(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another failoverd answers on this socket",
+            )));
+        }
+        std::fs::remove_file(path).map_err(named)?;
+    }
+    let listener = UnixListener::bind(path).map_err(named)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(named)?;
+    Ok(listener)
+}
+
+/// Answers status requests until the driver goes away.
+pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // e.g. out of file descriptors: do not spin, try again shortly
+                tracing::warn!("status socket: cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let requests = requests.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut read = tokio::io::BufReader::new(read);
+            let asked = tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line));
+            if !matches!(asked.await, Ok(Ok(_))) {
+                return;
+            }
+            let answer = if line.trim() == "status" {
+                let (tx, rx) = oneshot::channel();
+                if requests.send(tx).await.is_err() {
+                    return;
+                }
+                let Ok(report) = rx.await else { return };
+                serde_json::to_string(&report).unwrap_or_default()
+            } else {
+                serde_json::json!({ "error": format!("unknown request `{}`", line.trim()) })
+                    .to_string()
+            };
+            let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
+        });
+    }
+}
+
+/// Asks a running daemon (blocking; used by `failoverctl`). Returns the raw JSON line.
+pub fn query(path: &Path) -> io::Result<String> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"status\n")?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    if line.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without answering",
+        ));
+    }
+    Ok(line)
+}
+
+/// Removes the socket file when the daemon ends.
+pub struct SocketFile(pub PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -1,0 +1,146 @@
+//! Virtual addresses on Linux interfaces, through netlink (`ip addr add/del`, without the
+//! `ip` binary).
+//!
+//! Every change is idempotent: adding an address already there and removing one already gone
+//! both succeed, so a retried or repeated request never turns into an error, and a leftover
+//! from a crash is found and removed at start instead of being added a second time.
+
+use failover_core::config::VipSettings;
+use futures_util::TryStreamExt;
+use nix::errno::Errno;
+use rtnetlink::Handle;
+use std::io;
+use thiserror::Error;
+
+/// An address change that did not happen.
+#[derive(Debug, Error)]
+pub enum VipError {
+    /// The configured interface does not exist.
+    #[error("interface `{0}` does not exist")]
+    NoInterface(String),
+    /// The kernel refused.
+    #[error("{address} on {interface}: {source}")]
+    Netlink {
+        /// The address.
+        address: String,
+        /// The interface.
+        interface: String,
+        /// The kernel's answer.
+        source: io::Error,
+    },
+}
+
+/// What a change found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The address was added or removed.
+    Done,
+    /// It was already there (add) or already gone (remove).
+    AlreadySo,
+}
+
+/// A netlink connection for address changes.
+#[derive(Clone)]
+pub struct Addresses {
+    handle: Handle,
+}
+
+impl Addresses {
+    /// Opens the netlink socket; its connection runs as a task of the current runtime.
+    pub fn connect() -> io::Result<Addresses> {
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(connection);
+        Ok(Addresses { handle })
+    }
+
+    /// Adds the address (prefix included) to its interface.
+    pub async fn add(&self, vip: &VipSettings) -> Result<Change, VipError> {
+        let index = self.link_index(&vip.interface).await?;
+        let result = self
+            .handle
+            .address()
+            .add(index, vip.address, vip.prefix_len())
+            .execute()
+            .await;
+        match result.map_err(|e| kernel_error(vip, e)) {
+            Ok(()) => Ok(Change::Done),
+            Err(VipError::Netlink { source, .. })
+                if source.kind() == io::ErrorKind::AlreadyExists =>
+            {
+                Ok(Change::AlreadySo)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes the address from its interface, whatever prefix length it was added with.
+    pub async fn remove(&self, vip: &VipSettings) -> Result<Change, VipError> {
+        let index = self.link_index(&vip.interface).await?;
+        let found: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(vip.address)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| kernel_error(vip, e))?;
+        let mut change = Change::AlreadySo;
+        for message in found {
+            match self.handle.address().del(message).execute().await {
+                Ok(()) => change = Change::Done,
+                Err(e) => match kernel_error(vip, e) {
+                    // removed by someone else in between
+                    VipError::Netlink { source, .. }
+                        if matches!(
+                            source.kind(),
+                            io::ErrorKind::AddrNotAvailable | io::ErrorKind::NotFound
+                        ) => {}
+                    other => return Err(other),
+                },
+            }
+        }
+        Ok(change)
+    }
+
+    async fn link_index(&self, name: &str) -> Result<u32, VipError> {
+        let link = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute()
+            .try_next()
+            .await;
+        match link {
+            Ok(Some(link)) => Ok(link.header.index),
+            Ok(None) => Err(VipError::NoInterface(name.to_string())),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if e.to_io().raw_os_error() == Some(Errno::ENODEV as i32) =>
+            {
+                Err(VipError::NoInterface(name.to_string()))
+            }
+            Err(e) => Err(VipError::Netlink {
+                address: String::new(),
+                interface: name.to_string(),
+                source: to_io(e),
+            }),
+        }
+    }
+}
+
+fn kernel_error(vip: &VipSettings, e: rtnetlink::Error) -> VipError {
+    VipError::Netlink {
+        address: format!("{}/{}", vip.address, vip.prefix_len()),
+        interface: vip.interface.clone(),
+        source: to_io(e),
+    }
+}
+
+fn to_io(e: rtnetlink::Error) -> io::Error {
+    match e {
+        rtnetlink::Error::NetlinkError(message) => message.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}

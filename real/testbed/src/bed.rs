@@ -1,0 +1,207 @@
+//! The classic set-up of the source document, in namespaces:
+//!
+//! ```text
+//!             LAN 192.0.2.0/24 (bridge br0 in its own namespace)
+//!      ┌──────────────┬──────────────┬──────────────┐
+//!   master .10     backup .11      client .50 (SMTP server :2525)
+//!      └─ eth1 ── direct link 198.51.100.0/24 ── eth1 ─┘
+//!                     virtual address 192.0.2.100 on eth0
+//! ```
+//!
+//! Every host runs a TCP service on [`SERVICE_PORT`] that answers with its name, so a client
+//! request to the virtual address says which host holds it.
+
+use crate::daemon::{NodeConfig, PathConfig};
+use crate::{Daemon, Netns, Service};
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// The virtual address.
+pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+/// The client's address.
+pub const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
+/// The SMTP server, on the client host.
+pub const MAIL_SERVER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(CLIENT), 2525);
+/// The port of every host's name service.
+pub const SERVICE_PORT: u16 = 8080;
+/// The master's LAN and direct-link addresses.
+pub const MASTER: Host = Host {
+    name: "master",
+    lan: Ipv4Addr::new(192, 0, 2, 10),
+    direct: Ipv4Addr::new(198, 51, 100, 10),
+};
+/// The backup's LAN and direct-link addresses.
+pub const BACKUP: Host = Host {
+    name: "backup",
+    lan: Ipv4Addr::new(192, 0, 2, 11),
+    direct: Ipv4Addr::new(198, 51, 100, 11),
+};
+
+/// A failover node's place in the bed.
+#[derive(Clone, Copy, Debug)]
+pub struct Host {
+    /// Node name.
+    pub name: &'static str,
+    /// Address on the LAN (eth0).
+    pub lan: Ipv4Addr,
+    /// Address on the direct link (eth1).
+    pub direct: Ipv4Addr,
+}
+
+/// Master, backup and client on a LAN, and the direct link; removed on drop.
+#[derive(Debug)]
+pub struct Bed {
+    // Drop order: services (they hold sockets in the namespaces), then namespaces, then files.
+    _services: Vec<Service>,
+    /// The master host.
+    pub master: Netns,
+    /// The backup host.
+    pub backup: Netns,
+    /// The client host (and the mail server).
+    pub client: Netns,
+    switch: Netns,
+    dir: TempDir,
+}
+
+impl Bed {
+    /// Builds the bed.
+    pub fn new() -> Bed {
+        let switch = Netns::new("sw");
+        let master = Netns::new("m");
+        let backup = Netns::new("b");
+        let client = Netns::new("c");
+        switch.ip("link add br0 type bridge");
+        switch.ip("link set br0 up");
+        for (port, host, addr) in [
+            ("pm", &master, MASTER.lan),
+            ("pb", &backup, BACKUP.lan),
+            ("pc", &client, CLIENT),
+        ] {
+            switch.ip(&format!(
+                "link add {port} type veth peer name eth0 netns {}",
+                host.name()
+            ));
+            switch.ip(&format!("link set {port} master br0 up"));
+            host.ip(&format!("addr add {addr}/24 dev eth0"));
+            host.ip("link set eth0 up");
+        }
+        master.ip(&format!(
+            "link add eth1 type veth peer name eth1 netns {}",
+            backup.name()
+        ));
+        for (host, addr) in [(&master, MASTER.direct), (&backup, BACKUP.direct)] {
+            host.ip(&format!("addr add {addr}/24 dev eth1"));
+            host.ip("link set eth1 up");
+        }
+        let services = vec![
+            Service::start(&master, SERVICE_PORT, MASTER.name),
+            Service::start(&backup, SERVICE_PORT, BACKUP.name),
+        ];
+        Bed {
+            _services: services,
+            master,
+            backup,
+            client,
+            switch,
+            dir: tempfile::Builder::new()
+                .prefix("failover-bed-")
+                .tempdir()
+                .expect("a temporary directory"),
+        }
+    }
+
+    /// The bed's directory: configurations, logs, state, hooks, mail.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The namespace of `host`.
+    pub fn ns(&self, host: Host) -> &Netns {
+        if host.name == MASTER.name {
+            &self.master
+        } else {
+            &self.backup
+        }
+    }
+
+    /// The hook directory of `host`'s virtual address (created).
+    pub fn hook_dir(&self, host: Host) -> PathBuf {
+        let dir = self
+            .dir()
+            .join(format!("hooks-{}", host.name))
+            .join(VIP.to_string());
+        std::fs::create_dir_all(&dir).expect("hook directory");
+        dir
+    }
+
+    /// The classic two-node configuration of `host` (the master has priority 200, the
+    /// backup 100), both paths, the LAN's mail server.
+    pub fn config(&self, host: Host, interval: Duration, hook_timeout: Duration) -> NodeConfig {
+        let (me, peer, priority) = if host.name == MASTER.name {
+            (MASTER, BACKUP, 200)
+        } else {
+            (BACKUP, MASTER, 100)
+        };
+        let at = |ip: Ipv4Addr| SocketAddr::new(ip.into(), 1694);
+        NodeConfig {
+            name: me.name.to_string(),
+            priority,
+            interval,
+            paths: vec![
+                PathConfig {
+                    name: "public".into(),
+                    local: at(me.lan),
+                    peers: vec![at(peer.lan)],
+                },
+                PathConfig {
+                    name: "direct".into(),
+                    local: at(me.direct),
+                    peers: vec![at(peer.direct)],
+                },
+            ],
+            vip: VIP,
+            vip_interface: "eth0".into(),
+            hooks_dir: self.dir().join(format!("hooks-{}", me.name)),
+            hook_timeout,
+            smtp: MAIL_SERVER,
+            auth_key: None,
+        }
+    }
+
+    /// Writes `config` and starts failoverd with it on its host.
+    pub fn start(&self, bin: &Path, host: Host, config: &NodeConfig) -> Daemon {
+        let file = config.write(self.dir());
+        let args = [OsString::from("--config"), file.into_os_string()];
+        Daemon::start(bin, self.ns(host), self.dir(), host.name, &args)
+    }
+
+    /// Takes `host`'s LAN port on the switch down (its eth0 loses carrier) or up again.
+    pub fn set_lan(&self, host: Host, up: bool) {
+        let port = if host.name == MASTER.name { "pm" } else { "pb" };
+        self.switch.set_link(port, up);
+    }
+
+    /// Takes the direct link down (both ends lose carrier) or up again.
+    pub fn set_direct(&self, up: bool) {
+        self.master.set_link("eth1", up);
+    }
+
+    /// Whether `host` has the virtual address on eth0.
+    pub fn holds(&self, host: Host) -> bool {
+        self.ns(host).has_address("eth0", &VIP.to_string())
+    }
+
+    /// The address clients use, at the name service's port.
+    pub fn service() -> SocketAddr {
+        SocketAddr::new(VIP.into(), SERVICE_PORT)
+    }
+}
+
+impl Default for Bed {
+    fn default() -> Self {
+        Bed::new()
+    }
+}

@@ -1,0 +1,143 @@
+//! A `failoverd` in a namespace, with its configuration, state directory, status socket and log
+//! in the bed's directory.
+
+use crate::{Netns, Process};
+use nix::sys::signal::Signal;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One heartbeat path of a node.
+#[derive(Clone, Debug)]
+pub struct PathConfig {
+    /// Path name.
+    pub name: String,
+    /// Local address.
+    pub local: SocketAddr,
+    /// Peer addresses.
+    pub peers: Vec<SocketAddr>,
+}
+
+/// A node's configuration, written as failoverd's TOML.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Node name.
+    pub name: String,
+    /// Priority.
+    pub priority: u8,
+    /// Heartbeat interval.
+    pub interval: Duration,
+    /// Heartbeat paths.
+    pub paths: Vec<PathConfig>,
+    /// The virtual address.
+    pub vip: Ipv4Addr,
+    /// Its interface.
+    pub vip_interface: String,
+    /// Hook directory (`hooks.dir`).
+    pub hooks_dir: PathBuf,
+    /// Hook timeout.
+    pub hook_timeout: Duration,
+    /// SMTP server.
+    pub smtp: SocketAddr,
+    /// Shared key, if any.
+    pub auth_key: Option<String>,
+}
+
+impl NodeConfig {
+    /// The TOML text.
+    pub fn to_toml(&self) -> String {
+        let mut t = String::new();
+        let ms = |d: Duration| format!("\"{}ms\"", d.as_millis());
+        let _ = writeln!(
+            t,
+            "[node]\nname = \"{}\"\npriority = {}",
+            self.name, self.priority
+        );
+        let _ = writeln!(t, "[protocol]\ninterval = {}", ms(self.interval));
+        if let Some(key) = &self.auth_key {
+            let _ = writeln!(t, "auth_key = \"{key}\"");
+        }
+        for p in &self.paths {
+            let peers: Vec<String> = p.peers.iter().map(|a| format!("\"{a}\"")).collect();
+            let _ = writeln!(
+                t,
+                "[[path]]\nname = \"{}\"\nlocal = \"{}\"\npeers = [{}]",
+                p.name,
+                p.local,
+                peers.join(", ")
+            );
+        }
+        let _ = writeln!(
+            t,
+            "[[vip]]\naddress = \"{}\"\ninterface = \"{}\"",
+            self.vip, self.vip_interface
+        );
+        let _ = writeln!(
+            t,
+            "[notify]\nsmtp_server = \"{}\"\nemail_recipient = \"ops@example.com\"\n\
+             from = \"failoverd@{}.example.com\"",
+            self.smtp, self.name
+        );
+        let _ = writeln!(
+            t,
+            "[hooks]\ndir = \"{}\"\ntimeout = {}",
+            self.hooks_dir.display(),
+            ms(self.hook_timeout)
+        );
+        t
+    }
+
+    /// Writes the TOML to `<dir>/<name>.toml` and returns the path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(format!("{}.toml", self.name));
+        std::fs::write(&path, self.to_toml()).expect("write the configuration");
+        path
+    }
+}
+
+/// A running failoverd.
+#[derive(Debug)]
+pub struct Daemon {
+    process: Process,
+    /// Its status socket.
+    pub socket: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `bin` inside `ns` as node `name` with `args` (e.g. `--config FILE`), its state
+    /// directory, status socket and log under `dir`. A restart of the same name keeps the
+    /// state directory (so the boot epoch grows) and appends to the log.
+    pub fn start(bin: &Path, ns: &Netns, dir: &Path, name: &str, args: &[OsString]) -> Daemon {
+        let socket = dir.join(format!("{name}.sock"));
+        let mut command = ns.command(bin);
+        command
+            .args(args)
+            .arg("--state-dir")
+            .arg(dir.join(format!("{name}-state")))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--log-level", "debug"]);
+        let log = dir.join(format!("{name}.log"));
+        Daemon {
+            process: Process::spawn(command, name, &log),
+            socket,
+        }
+    }
+
+    /// Sends a signal.
+    pub fn signal(&mut self, signal: Signal) {
+        self.process.signal(signal);
+    }
+
+    /// The process, to wait for its exit.
+    pub fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        self.process.output()
+    }
+}

@@ -1,0 +1,316 @@
+//! `failoverd --check` and start-up refusals through the real binary: a bad configuration
+//! never starts, and the message names the file and the field or line. Needs no root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+const FAILOVERD: &str = env!("CARGO_BIN_EXE_failoverd");
+const FAILOVERCTL: &str = env!("CARGO_BIN_EXE_failoverctl");
+
+const GOOD: &str = r#"# two-node classic set-up, master side
+[node]
+name = "master"
+priority = 200
+
+[protocol]
+interval = "100ms"
+
+[[path]]
+name = "public"
+local = "192.0.2.10:1694"
+peers = ["192.0.2.11:1694"]
+
+[[path]]
+name = "direct"
+local = "198.51.100.10:1694"
+peers = ["198.51.100.11:1694"]
+
+[[vip]]
+address = "192.0.2.100"
+interface = "eth0"
+
+[notify]
+email_recipient = "ops@example.com"
+"#;
+
+const HOSTCONFIG: &str = "##\n# /etc/hostconfig\nHOSTNAME=-AUTOMATIC-\n\
+    FAILOVER_BCAST_IPS=\"192.0.2.11 198.51.100.11\"\n\
+    FAILOVER_PEER_IP_PAIRS=\"en0:192.0.2.100\"\n\
+    FAILOVER_EMAIL_RECIPIENT=\"ops@example.com\"\n";
+
+fn file(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn failoverd(args: &[&str], file: &Path) -> Output {
+    Command::new(FAILOVERD)
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("run failoverd")
+}
+
+/// Runs `failoverd --check <flag> FILE` expecting failure; returns stderr.
+fn refused(flag: &str, name: &str, text: &str) -> String {
+    let dir = TempDir::new().unwrap();
+    let path = file(&dir, name, text);
+    let out = failoverd(&["--check", flag], &path);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{name} was accepted: {err}");
+    assert!(err.contains(name), "the message names the file: {err}");
+    err
+}
+
+#[test]
+fn a_good_toml_file_and_a_good_hostconfig_pass_the_check() {
+    let dir = TempDir::new().unwrap();
+    let out = failoverd(&["--check", "--config"], &file(&dir, "good.toml", GOOD));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("valid") && said.contains("node master (priority 200)"),
+        "{said}"
+    );
+
+    let out = failoverd(
+        &["--check", "--hostconfig"],
+        &file(&dir, "hostconfig", HOSTCONFIG),
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("2 path(s), 1 address(es)"), "{said}");
+}
+
+#[test]
+fn toml_errors_name_the_line_or_the_field() {
+    let err = refused(
+        "--config",
+        "syntax.toml",
+        &GOOD.replace("priority = 200", "priority = "),
+    );
+    assert!(err.contains("line 4"), "{err}");
+
+    let err = refused(
+        "--config",
+        "typo.toml",
+        &GOOD.replace("interval =", "intervall ="),
+    );
+    assert!(err.contains("intervall") && err.contains("line 7"), "{err}");
+
+    let err = refused("--config", "fast.toml", &GOOD.replace("100ms", "5ms"));
+    assert!(err.contains("protocol.interval"), "{err}");
+
+    let err = refused(
+        "--config",
+        "peer.toml",
+        &GOOD.replace("\"192.0.2.11:1694\"", "\"192.0.2.11\""),
+    );
+    assert!(err.contains("line 12"), "a peer needs a port: {err}");
+
+    let err = refused(
+        "--config",
+        "mail.toml",
+        &GOOD.replace("ops@example.com", "ops at example"),
+    );
+    assert!(
+        err.contains("notify.email_recipient") && err.contains("ops at example"),
+        "{err}"
+    );
+
+    let server = GOOD.replace(
+        "email_recipient = \"ops@example.com\"",
+        "smtp_server = \"mail.example.com\"",
+    );
+    let err = refused("--config", "server.toml", &server);
+    assert!(err.contains("notify.smtp_server"), "{err}");
+}
+
+#[test]
+fn hostconfig_errors_name_the_line_and_the_key() {
+    let err = refused(
+        "--hostconfig",
+        "hostconfig.ip",
+        &HOSTCONFIG.replace("198.51.100.11", "198.51.100.x"),
+    );
+    assert!(
+        err.contains("hostconfig.ip:4:") && err.contains("FAILOVER_BCAST_IPS"),
+        "{err}"
+    );
+
+    let err = refused(
+        "--hostconfig",
+        "hostconfig.mail",
+        &HOSTCONFIG.replace("ops@example.com", "not a mailbox"),
+    );
+    assert!(
+        err.contains("hostconfig.mail:6:") && err.contains("FAILOVER_EMAIL_RECIPIENT"),
+        "{err}"
+    );
+
+    let err = refused("--hostconfig", "hostconfig.empty", "HOSTNAME=store\n");
+    assert!(err.contains("FAILOVER_BCAST_IPS"), "{err}");
+}
+
+#[test]
+fn a_bad_configuration_refuses_to_start_not_only_to_check() {
+    let dir = TempDir::new().unwrap();
+    let path = file(
+        &dir,
+        "bad.toml",
+        &GOOD.replace("priority = 200", "priority = 0"),
+    );
+    let out = failoverd(&["--config"], &path);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bad.toml") && err.contains("node.priority"),
+        "{err}"
+    );
+
+    let missing = dir.path().join("missing.toml");
+    let out = failoverd(&["--config"], &missing);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn metrics_are_refused_on_an_address_other_hosts_can_reach() {
+    let dir = TempDir::new().unwrap();
+    let path = file(&dir, "good.toml", GOOD);
+    let out = failoverd(
+        &["--check", "--metrics", "192.0.2.10:9694", "--config"],
+        &path,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--metrics") && err.contains("loopback"),
+        "{err}"
+    );
+    let out = failoverd(
+        &["--check", "--metrics", "127.0.0.1:9694", "--config"],
+        &path,
+    );
+    assert!(out.status.success());
+}
+
+#[test]
+fn the_command_line_needs_one_configuration_and_explains_itself() {
+    let out = Command::new(FAILOVERD).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--config") && err.contains("--hostconfig"),
+        "{err}"
+    );
+
+    let out = Command::new(FAILOVERD).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--check",
+        "--state-dir",
+        "--socket",
+        "--metrics",
+        "SIGTERM",
+        "SIGHUP",
+    ] {
+        assert!(help.contains(flag), "--help mentions {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn failoverctl_says_clearly_when_no_daemon_answers() {
+    let dir = TempDir::new().unwrap();
+    let socket = dir.path().join("none.sock");
+    let out = Command::new(FAILOVERCTL)
+        .args(["--socket"])
+        .arg(&socket)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none.sock") && err.contains("is it running"),
+        "{err}"
+    );
+}
+
+/// `real/dist/`, relative to this crate.
+fn dist(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("dist")
+        .join(path)
+}
+
+#[test]
+fn every_shipped_example_configuration_is_valid() {
+    let mut checked = 0;
+    for (dir, flag) in [
+        ("two-node", "--config"),
+        ("three-node", "--config"),
+        ("hostconfig", "--hostconfig"),
+    ] {
+        for entry in std::fs::read_dir(dist(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let out = failoverd(&["--check", flag], &path);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 7,
+        "2 two-node, 3 three-node, 2 hostconfig examples"
+    );
+}
+
+#[test]
+fn the_systemd_units_command_lines_are_ones_failoverd_accepts() {
+    let unit = std::fs::read_to_string(dist("failoverd.service")).unwrap();
+    let config = dist("two-node/master.toml");
+    let mut commands = 0;
+    for line in unit.lines() {
+        let Some(command) = line
+            .strip_prefix("ExecStartPre=")
+            .or_else(|| line.strip_prefix("ExecStart="))
+        else {
+            continue;
+        };
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[0], "/usr/local/sbin/failoverd", "{line}");
+        // Run its flags with --check, against the shipped example instead of /etc.
+        let mut args: Vec<&str> = words[1..]
+            .iter()
+            .copied()
+            .filter(|w| *w != "/etc/failover/failoverd.toml" && *w != "--check")
+            .collect();
+        args.insert(0, "--check");
+        let out = failoverd(&args, &config);
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        commands += 1;
+    }
+    assert_eq!(commands, 2, "ExecStartPre and ExecStart");
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    assert!(unit.contains("CAP_NET_ADMIN") && unit.contains("CAP_NET_RAW"));
+}

@@ -1,0 +1,337 @@
+//! Running daemons on loopback (127.0.0.x) inside a private network namespace of the test's
+//! own: election, `failoverctl status`, `/metrics`, bad datagrams, SIGHUP, and a leftover
+//! address reconciled at start. The virtual address goes on an interface of its own per daemon.
+//! Needs root (the daemons add addresses); skips (or fails under FAILOVER_REQUIRE_NETNS=1)
+//! otherwise.
+
+use failover_core::wire::{encode, AuthKey, Message, MessageKind};
+use failover_core::Role;
+use failover_real::status::{query, Report};
+use failover_testbed::{
+    eventually, holds_for, root_or_skip, wait_until, Daemon, Netns, NodeConfig, PathConfig, Smtp,
+};
+use nix::sys::signal::Signal;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use tempfile::TempDir;
+
+const FAILOVERD: &str = env!("CARGO_BIN_EXE_failoverd");
+const FAILOVERCTL: &str = env!("CARGO_BIN_EXE_failoverctl");
+const DEADLINE: Duration = Duration::from_secs(15);
+const KEY: &str = "a shared key of 16+ bytes";
+const ALPHA: &str = "127.0.0.2:1694";
+const BETA: &str = "127.0.0.3:1694";
+
+/// A namespace with loopback and one dummy interface per daemon, and a directory.
+struct Loopback {
+    dir: TempDir,
+    ns: Netns,
+}
+
+impl Loopback {
+    fn new(interfaces: &[&str]) -> Loopback {
+        let ns = Netns::new("lo");
+        for dev in interfaces {
+            // A veth pair with both ends here (these kernels may have no dummy driver).
+            ns.ip(&format!("link add {dev} type veth peer name {dev}-peer"));
+            ns.ip(&format!("link set {dev} up"));
+            ns.ip(&format!("link set {dev}-peer up"));
+        }
+        Loopback {
+            dir: TempDir::new().unwrap(),
+            ns,
+        }
+    }
+
+    fn config(&self, name: &str, priority: u8, local: &str, peer: &str, dev: &str) -> NodeConfig {
+        NodeConfig {
+            name: name.into(),
+            priority,
+            interval: Duration::from_millis(100),
+            paths: vec![PathConfig {
+                name: "lo".into(),
+                local: local.parse().unwrap(),
+                peers: vec![peer.parse().unwrap()],
+            }],
+            vip: "192.0.2.100".parse().unwrap(),
+            vip_interface: dev.into(),
+            hooks_dir: self.dir.path().join("no-hooks"),
+            hook_timeout: Duration::from_secs(2),
+            smtp: "127.0.0.1:25".parse().unwrap(),
+            auth_key: Some(KEY.into()),
+        }
+    }
+
+    fn start(&self, config: &NodeConfig, extra: &[&str]) -> Daemon {
+        let file = config.write(self.dir.path());
+        let mut args: Vec<OsString> = extra.iter().map(OsString::from).collect();
+        args.extend([OsString::from("--config"), file.into_os_string()]);
+        Daemon::start(
+            Path::new(FAILOVERD),
+            &self.ns,
+            self.dir.path(),
+            &config.name,
+            &args,
+        )
+    }
+
+    fn holds(&self, dev: &str) -> bool {
+        self.ns.has_address(dev, "192.0.2.100")
+    }
+}
+
+fn report(daemon: &Daemon) -> Option<Report> {
+    serde_json::from_str(&query(&daemon.socket).ok()?).ok()
+}
+
+fn wait_role(daemon: &Daemon, role: Role) -> Report {
+    eventually(DEADLINE, &format!("role {role}"), || {
+        report(daemon).filter(|r| r.role == role)
+    })
+}
+
+fn failoverctl(daemon: &Daemon, args: &[&str]) -> String {
+    let out = Command::new(FAILOVERCTL)
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn two_daemons_elect_a_master_and_report_it_through_failoverctl_and_metrics() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Loopback::new(&["va", "vb"]);
+    let alpha = bed.start(
+        &bed.config("alpha", 200, ALPHA, BETA, "va"),
+        &["--metrics", "127.0.0.1:9694"],
+    );
+    let beta = bed.start(&bed.config("beta", 100, BETA, ALPHA, "vb"), &[]);
+    wait_role(&alpha, Role::Master);
+    wait_until(DEADLINE, "the address on alpha's interface", || {
+        bed.holds("va")
+    });
+    let beta_report = eventually(DEADLINE, "beta to see alpha as master", || {
+        report(&beta).filter(|r| r.vips[0].holder.as_deref() == Some("alpha"))
+    });
+    assert_eq!(beta_report.role, Role::Backup);
+    assert!(!bed.holds("vb"));
+
+    let json = failoverctl(&alpha, &["status", "--json"]);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["node"], "alpha");
+    assert_eq!(parsed["role"], "master");
+    assert_eq!(parsed["vips"][0]["address"], "192.0.2.100/24");
+    assert_eq!(parsed["vips"][0]["holder"], "alpha");
+    assert_eq!(parsed["peers"][0]["name"], "beta");
+    assert!(parsed["counters"]["sent"].as_u64().unwrap() > 0);
+    assert!(parsed["peers"][0]["last_heartbeat_ms"]["lo"].is_u64());
+
+    let text = failoverctl(&beta, &["status"]);
+    assert!(text.contains("node beta (priority 100): backup"), "{text}");
+    assert!(
+        text.contains("192.0.2.100/24 on vb: held by alpha"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alpha (priority 200): master, alive"),
+        "{text}"
+    );
+    assert!(text.contains("lo ") && text.contains(" ms ago"), "{text}");
+
+    let metrics = bed.ns.run(|| {
+        let mut http = TcpStream::connect("127.0.0.1:9694").expect("metrics listener");
+        http.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        http.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    for line in [
+        "failover_role{node=\"alpha\",role=\"master\"} 1",
+        "failover_role{node=\"alpha\",role=\"backup\"} 0",
+        "failover_vip_held{address=\"192.0.2.100/24\",interface=\"va\"} 1",
+        "failover_datagrams_dropped_total{reason=\"malformed\"} 0",
+        "failover_peer_alive{peer=\"beta\"}",
+    ] {
+        assert!(metrics.contains(line), "missing `{line}` in:\n{metrics}");
+    }
+}
+
+#[test]
+fn bad_datagrams_are_dropped_and_counted_in_status() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Loopback::new(&["va"]);
+    let alpha = bed.start(&bed.config("alpha", 200, ALPHA, BETA, "va"), &[]);
+    wait_role(&alpha, Role::Master);
+    let to: SocketAddr = ALPHA.parse().unwrap();
+    let heartbeat = |key: Option<&AuthKey>, seq: u64| {
+        let msg = Message {
+            group: 1,
+            kind: MessageKind::Heartbeat,
+            role: Role::Backup,
+            priority: 10,
+            epoch: 5,
+            seq,
+            sender: "gamma",
+        };
+        encode(&msg, key)
+    };
+    let right = AuthKey::new(KEY.as_bytes());
+    let wrong = AuthKey::new(b"not the shared key at all");
+    bed.ns.run(|| {
+        let socket = UdpSocket::bind("127.0.0.3:0").unwrap();
+        socket.send_to(b"\x00\x01 not a heartbeat", to).unwrap();
+        socket.send_to(&heartbeat(None, 1), to).unwrap(); // no tag
+        socket.send_to(&heartbeat(Some(&wrong), 2), to).unwrap(); // bad tag
+        let good = heartbeat(Some(&right), 3);
+        socket.send_to(&good, to).unwrap();
+        socket.send_to(&good, to).unwrap(); // replayed
+    });
+    let r = eventually(DEADLINE, "the drops to be counted", || {
+        report(&alpha).filter(|r| r.counters.replayed >= 1)
+    });
+    assert_eq!(r.counters.malformed, 1, "{:?}", r.counters);
+    assert_eq!(r.counters.unauthenticated, 2, "{:?}", r.counters);
+    assert_eq!(r.counters.replayed, 1, "{:?}", r.counters);
+    assert!(
+        r.peers.iter().any(|p| p.name == "gamma"),
+        "the good one was accepted"
+    );
+    assert_eq!(r.role, Role::Master, "bad datagrams change nothing");
+}
+
+#[test]
+fn sighup_applies_a_good_configuration_and_keeps_the_old_one_when_the_new_is_bad() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Loopback::new(&["va", "vb"]);
+    let alpha_config = bed.config("alpha", 200, ALPHA, BETA, "va");
+    let mut alpha = bed.start(&alpha_config, &[]);
+    let beta = bed.start(&bed.config("beta", 100, BETA, ALPHA, "vb"), &[]);
+    wait_until(DEADLINE, "alpha to hold the address", || bed.holds("va"));
+    let epoch = report(&alpha).unwrap().epoch;
+
+    // Lower alpha's priority below beta's: the reload hands the address over in order.
+    let mut lower = alpha_config.clone();
+    lower.priority = 50;
+    lower.write(bed.dir.path());
+    alpha.signal(Signal::SIGHUP);
+    wait_until(DEADLINE, "beta to hold the address", || bed.holds("vb"));
+    assert!(!bed.holds("va"));
+    let r = wait_role(&alpha, Role::Backup);
+    assert_eq!(
+        (r.priority, r.epoch),
+        (50, epoch),
+        "a reload is not a restart"
+    );
+    wait_role(&beta, Role::Master);
+
+    // A broken file: logged, and the daemon runs on with what it had.
+    std::fs::write(bed.dir.path().join("alpha.toml"), "[node]\nname = 1\n").unwrap();
+    alpha.signal(Signal::SIGHUP);
+    wait_until(DEADLINE, "the refused reload to be logged", || {
+        alpha.log().contains("reload refused")
+    });
+    assert!(
+        alpha.log().contains("alpha.toml"),
+        "the error names the file"
+    );
+    assert!(alpha.process().is_running());
+    assert_eq!(report(&alpha).unwrap().priority, 50);
+}
+
+#[test]
+fn an_address_left_over_from_a_crash_is_removed_at_start() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Loopback::new(&["va", "vb"]);
+    let _beta = bed.start(&bed.config("beta", 200, BETA, ALPHA, "vb"), &[]);
+    wait_until(DEADLINE, "beta to hold the address", || bed.holds("vb"));
+    // alpha died holding the address; now it starts again, as the lower-priority node.
+    bed.ns.ip("addr add 192.0.2.100/24 dev va");
+    let alpha = bed.start(&bed.config("alpha", 100, ALPHA, BETA, "va"), &[]);
+    wait_role(&alpha, Role::Backup);
+    wait_until(DEADLINE, "the leftover to be gone", || !bed.holds("va"));
+    assert!(alpha.log().contains("left over from an earlier run"));
+    eventually(DEADLINE, "alpha to see beta as the holder", || {
+        report(&alpha).filter(|r| r.vips[0].holder.as_deref() == Some("beta"))
+    });
+}
+
+#[test]
+fn a_second_daemon_on_the_same_status_socket_refuses_to_start() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Loopback::new(&["va"]);
+    let config = bed.config("alpha", 200, ALPHA, BETA, "va");
+    let first = bed.start(&config, &[]);
+    wait_role(&first, Role::Master); // alone: its peer never answers
+    wait_until(DEADLINE, "alpha to hold the address", || bed.holds("va"));
+    let mut other = config.clone();
+    other.paths[0].local = "127.0.0.4:1694".parse().unwrap();
+    let mut second = bed.start(&other, &[]);
+    let status = second.process().wait_exit(DEADLINE);
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+    assert!(
+        second.log().contains("another failoverd answers"),
+        "{}",
+        second.log()
+    );
+    assert!(
+        bed.holds("va"),
+        "the running daemon's address was not touched"
+    );
+    assert_eq!(report(&first).unwrap().role, Role::Master);
+}
+
+#[test]
+fn mail_waits_for_a_late_server_while_heartbeats_go_on() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Loopback::new(&["va", "vb"]);
+    let server: SocketAddr = "127.0.0.1:2525".parse().unwrap();
+    let mut alpha_config = bed.config("alpha", 200, ALPHA, BETA, "va");
+    alpha_config.smtp = server;
+    let alpha = bed.start(&alpha_config, &[]);
+    let beta = bed.start(&bed.config("beta", 100, BETA, ALPHA, "vb"), &[]);
+    wait_role(&alpha, Role::Master);
+    wait_until(DEADLINE, "a failed delivery to be retried", || {
+        alpha.log().contains("mail not delivered, will retry")
+    });
+    // The mail queue retrying must not hold up a single heartbeat: beta never stops hearing
+    // alpha (it would take over after 0.3 s of silence).
+    holds_for(
+        Duration::from_secs(2),
+        "beta seeing alpha as master",
+        || {
+            report(&beta).is_some_and(|r| {
+                r.role == Role::Backup && r.peers.iter().any(|p| p.name == "alpha" && p.alive)
+            })
+        },
+    );
+    let smtp = Smtp::start(&bed.ns, server, bed.dir.path());
+    let mail = smtp.wait_for(Duration::from_secs(30), "alpha: failover: took over");
+    assert_eq!(mail.to, "ops@example.com");
+    assert!(!bed.holds("vb"));
+}

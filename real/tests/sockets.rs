@@ -1,0 +1,218 @@
+//! The wire codec over real UDP sockets on loopback (127.0.0.x), through the daemon's socket
+//! layer: what one node sends, the other receives on the right path. Needs no root.
+
+use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
+use failover_core::{Config, Instant, Node, Output, PathId};
+use failover_real::net::PathSockets;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn config(name: &str, priority: u8, locals: [&str; 2], peers: [Vec<SocketAddr>; 2]) -> Config {
+    let [public, direct] = peers;
+    Config {
+        node: NodeSettings {
+            name: name.into(),
+            priority,
+        },
+        protocol: ProtocolSettings {
+            auth_key: Some("sixteen bytes at least".into()),
+            ..ProtocolSettings::default()
+        },
+        paths: [("public", locals[0], public), ("direct", locals[1], direct)]
+            .into_iter()
+            .map(|(path, local, peers)| PathSettings {
+                name: path.into(),
+                local: Some(local.parse().unwrap()),
+                peers,
+            })
+            .collect(),
+        vips: vec![VipSettings {
+            address: "192.0.2.100".parse().unwrap(),
+            prefix: None,
+            interface: "eth0".into(),
+        }],
+        notify: Default::default(),
+        hooks: Default::default(),
+    }
+}
+
+/// Sends everything `node` wants to send through `sockets`.
+fn flush(node: &mut Node, sockets: &mut PathSockets) -> usize {
+    let mut sent = 0;
+    while let Some(out) = node.poll_output() {
+        if let Output::Transmit(t) = out {
+            sockets.send(node.config(), &t);
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// Receives `count` datagrams into `node`, returning the paths they were attributed to.
+async fn receive(node: &mut Node, sockets: &PathSockets, count: usize) -> Vec<PathId> {
+    let mut buf = [0u8; 2048];
+    let mut paths = Vec::new();
+    for _ in 0..count {
+        let got = tokio::time::timeout(Duration::from_secs(10), sockets.recv(&mut buf));
+        let (socket, from, len) = got.await.expect("a datagram within 10 s").unwrap();
+        let path = sockets.path_of(node.config(), socket, from);
+        node.handle_datagram(Instant::from_nanos(1), path, from, &buf[..len]);
+        paths.push(path);
+    }
+    paths
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn heartbeats_cross_real_sockets_on_both_paths_authenticated() {
+    // Port 0: the kernel picks free ports, so parallel test runs never collide.
+    let placeholder = || vec!["127.0.0.9:9".parse().unwrap()];
+    let b_config = config(
+        "backup",
+        100,
+        ["127.0.0.3:0", "127.0.0.5:0"],
+        [placeholder(), placeholder()],
+    );
+    let mut b_sockets = PathSockets::bind(&b_config).unwrap();
+    let b_addrs = b_sockets.local_addrs();
+    let a_config = config(
+        "master",
+        200,
+        ["127.0.0.2:0", "127.0.0.4:0"],
+        [vec![b_addrs[0]], vec![b_addrs[1]]],
+    );
+    let mut a_sockets = PathSockets::bind(&a_config).unwrap();
+    let a_addrs = a_sockets.local_addrs();
+    let b_config = config(
+        "backup",
+        100,
+        ["127.0.0.3:0", "127.0.0.5:0"],
+        [vec![a_addrs[0]], vec![a_addrs[1]]],
+    );
+
+    let mut a = Node::new(a_config, 7, Instant::ZERO).unwrap();
+    let mut b = Node::new(b_config, 3, Instant::ZERO).unwrap();
+    a.handle_timeout(Instant::ZERO); // the first heartbeat, on every path
+    assert_eq!(flush(&mut a, &mut a_sockets), 2);
+    let mut paths = receive(&mut b, &b_sockets, 2).await;
+    paths.sort();
+    assert_eq!(paths, vec![PathId(0), PathId(1)], "one heartbeat per path");
+    let status = b.status(Instant::from_nanos(1));
+    assert_eq!(status.counters.received, 2);
+    assert_eq!(
+        status.counters.unauthenticated + status.counters.malformed,
+        0
+    );
+    let master = &status.peers[0];
+    assert_eq!(
+        (master.name.as_str(), master.epoch, master.priority),
+        ("master", 7, 200)
+    );
+    assert!(
+        master.last_heard_ms.iter().all(Option::is_some),
+        "heard on both paths"
+    );
+
+    // And back: the backup answers a newcomer at once, through its own sockets.
+    assert!(flush(&mut b, &mut b_sockets) >= 2);
+    receive(&mut a, &a_sockets, 2).await;
+    assert_eq!(a.status(Instant::from_nanos(1)).peers[0].name, "backup");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_socket_shared_by_paths_tells_them_apart_by_sender() {
+    // The hostconfig form: two paths, no local address of their own, one socket. Here both
+    // paths name the same loopback address; the direct path lists the master, the public one
+    // lists no one (its peer is learned).
+    let master_direct = std::net::UdpSocket::bind("127.0.0.6:0").unwrap();
+    let master_public = std::net::UdpSocket::bind("127.0.0.7:0").unwrap();
+    let mut c = config(
+        "backup",
+        100,
+        ["127.0.0.8:0", "127.0.0.8:0"],
+        [vec![], vec![master_direct.local_addr().unwrap()]],
+    );
+    let sockets = PathSockets::bind(&c).unwrap();
+    let shared = sockets.local_addrs();
+    assert_eq!(shared.len(), 1, "one socket for both paths");
+    // Port 0 would give each path's local a different meaning on reload; pin the real one.
+    for p in &mut c.paths {
+        p.local = Some(shared[0]);
+    }
+    let mut node = Node::new(c, 1, Instant::ZERO).unwrap();
+    let mut from_master = Node::new(
+        config(
+            "master",
+            200,
+            ["127.0.0.6:0", "127.0.0.7:0"],
+            [vec![shared[0]], vec![shared[0]]],
+        ),
+        9,
+        Instant::ZERO,
+    )
+    .unwrap();
+    from_master.handle_timeout(Instant::ZERO);
+    let mut payloads = Vec::new();
+    while let Some(out) = from_master.poll_output() {
+        if let Output::Transmit(t) = out {
+            payloads.push(t);
+        }
+    }
+    // public heartbeat from the master's LAN address, direct one from its direct address
+    master_public
+        .send_to(&payloads[0].payload, shared[0])
+        .unwrap();
+    let got = receive(&mut node, &sockets, 1).await;
+    master_direct
+        .send_to(&payloads[1].payload, shared[0])
+        .unwrap();
+    let got2 = receive(&mut node, &sockets, 1).await;
+    assert_eq!((got[0], got2[0]), (PathId(0), PathId(1)));
+    let status = node.status(Instant::from_nanos(1));
+    assert_eq!(status.counters.received, 2);
+    assert!(status.peers[0].last_heard_ms.iter().all(Option::is_some));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn garbage_and_forged_datagrams_from_real_sockets_are_dropped_and_counted() {
+    let c = config(
+        "backup",
+        100,
+        ["127.0.0.10:0", "127.0.0.11:0"],
+        [vec![], vec![]],
+    );
+    let mut c = c;
+    c.paths[0].peers = vec!["127.0.0.12:9".parse().unwrap()];
+    let sockets = PathSockets::bind(&c).unwrap();
+    let to = sockets.local_addrs()[0];
+    let mut node = Node::new(c, 1, Instant::ZERO).unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.12:0").unwrap();
+
+    let mut forger = config(
+        "intruder",
+        250,
+        ["127.0.0.12:0", "127.0.0.13:0"],
+        [vec![to], vec![to]],
+    );
+    forger.protocol.auth_key = Some("a different key, 16+".into());
+    let mut forger = Node::new(forger, 1, Instant::ZERO).unwrap();
+    forger.handle_timeout(Instant::ZERO);
+    let Some(Output::Transmit(forged)) = forger.poll_output() else {
+        panic!("a heartbeat");
+    };
+    sender.send_to(b"GET / HTTP/1.1\r\n\r\n", to).unwrap();
+    sender.send_to(&forged.payload, to).unwrap();
+    receive(&mut node, &sockets, 2).await;
+    let counters = node.counters();
+    assert_eq!(
+        (
+            counters.malformed,
+            counters.unauthenticated,
+            counters.received
+        ),
+        (1, 1, 0)
+    );
+    assert!(
+        node.status(Instant::from_nanos(1)).peers.is_empty(),
+        "no peer from forgeries"
+    );
+}
