@@ -272,9 +272,9 @@ pub enum Output {
     /// held it too, or was about to, and clients' neighbour caches may still point there.
     Announce(VipId),
     /// Run a hook and answer with [`Command::HookFinished`].
-    RunHook(HookRequest),
+    RunHook(Box<HookRequest>),
     /// Tell a person (mail).
-    Notify(Notification),
+    Notify(Box<Notification>),
     /// Record something.
     Event(Event),
 }

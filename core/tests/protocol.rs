@@ -164,7 +164,7 @@ impl Bed {
                         self.nodes[i].as_mut().unwrap().handle_command(now, cmd);
                     }
                 },
-                Output::Notify(n) => self.log.push((self.now, Seen::Notify(i, n))),
+                Output::Notify(n) => self.log.push((self.now, Seen::Notify(i, *n))),
                 Output::Event(Event::RoleChanged { to, .. }) => {
                     self.log.push((self.now, Seen::Role(i, to)))
                 }

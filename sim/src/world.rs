@@ -159,6 +159,8 @@ pub struct World<'s> {
     livelock: Option<u64>,
     /// Each virtual address, written out once.
     vip_names: Vec<String>,
+    /// Each node's address on each segment, by segment then node.
+    addresses: Vec<Vec<SocketAddr>>,
     /// `Some` when a timeline is wanted.
     marks: Option<Vec<(u64, Mark)>>,
     interval: u64,
@@ -226,6 +228,9 @@ impl<'s> World<'s> {
                 .vips
                 .iter()
                 .map(|v| v.address.to_string())
+                .collect(),
+            addresses: (0..scenario.segments.len())
+                .map(|seg| (0..n).map(|node| net::address(seg, node)).collect())
                 .collect(),
             marks: options.timeline.then(Vec::new),
             interval: scenario.protocol.interval.as_nanos() as u64,
@@ -351,7 +356,7 @@ impl<'s> World<'s> {
                 payload,
             } => {
                 let (to, path) = (to as usize, path as usize);
-                let from = net::address(self.nodes[to].segments[path], from as usize);
+                let from = self.addresses[self.nodes[to].segments[path]][from as usize];
                 let now = self.local(to);
                 let Some(node) = self.nodes[to].node.as_mut() else {
                     return;
@@ -533,7 +538,7 @@ impl<'s> World<'s> {
                     node: i,
                     notification: &n,
                 });
-                self.act(i, Did::Notified(n));
+                self.act(i, Did::Notified(*n));
             }
             Output::Event(Event::RoleChanged { from, to }) => {
                 self.act(i, Did::Role { from, to });
@@ -557,7 +562,7 @@ impl<'s> World<'s> {
 
     fn transmit(&mut self, i: usize, path: usize, to: SocketAddr, payload: Arc<[u8]>) {
         let segment = self.nodes[i].segments[path];
-        let from = net::address(segment, i);
+        let from = self.addresses[segment][i];
         let n = self.nodes.len();
         let dest = net::owner_of(to, self.scenario.segments.len())
             .filter(|&(s, j)| s == segment && j < n && j != i);

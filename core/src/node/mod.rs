@@ -119,6 +119,16 @@ struct Veto {
     wait: Duration,
 }
 
+/// A notification for the driver (boxed: rare, and it would make every output bigger).
+fn notify(n: Notification) -> Output {
+    Output::Notify(Box::new(n))
+}
+
+/// A hook request for the driver (boxed, like notifications).
+fn run_hook(r: HookRequest) -> Output {
+    Output::RunHook(Box::new(r))
+}
+
 /// Heartbeats between two announcements of the held addresses (`u32::MAX`: never).
 fn beats_per_announce(config: &Config) -> u32 {
     config.announce_every().map_or(u32::MAX, |every| {
@@ -633,15 +643,14 @@ impl Node {
                 let pp = &mut peer.paths[i];
                 if anomalous && !pp.anomaly {
                     pp.anomaly = true;
-                    self.outputs
-                        .push_back(Output::Notify(Notification::NetworkAnomaly {
-                            peer: peer.name.clone(),
-                            path: path.name.clone(),
-                        }));
+                    self.outputs.push_back(notify(Notification::NetworkAnomaly {
+                        peer: peer.name.clone(),
+                        path: path.name.clone(),
+                    }));
                 } else if up && pp.anomaly {
                     pp.anomaly = false;
                     self.outputs
-                        .push_back(Output::Notify(Notification::NetworkRecovered {
+                        .push_back(notify(Notification::NetworkRecovered {
                             peer: peer.name.clone(),
                             path: path.name.clone(),
                         }));
@@ -761,7 +770,7 @@ impl Node {
                         vip,
                         deadline: now + self.config.hooks.timeout,
                     });
-                    self.outputs.push_back(Output::RunHook(HookRequest {
+                    self.outputs.push_back(run_hook(HookRequest {
                         id,
                         kind,
                         vip,
@@ -795,12 +804,11 @@ impl Node {
         let refused = p.kind == HookKind::Test && matches!(outcome, HookOutcome::Failed(_));
         let old_news = p.kind == HookKind::Test && t.repeat;
         if !outcome.is_success() && !refused && !old_news {
-            self.outputs
-                .push_back(Output::Notify(Notification::HookFailed {
-                    hook: p.kind,
-                    vip: p.vip,
-                    outcome,
-                }));
+            self.outputs.push_back(notify(Notification::HookFailed {
+                hook: p.kind,
+                vip: p.vip,
+                outcome,
+            }));
         }
         self.advance(now);
     }
@@ -823,12 +831,11 @@ impl Node {
         match t.event {
             HookEvent::Acquire => {
                 if !(t.repeat && t.acquired.is_empty()) {
-                    self.outputs
-                        .push_back(Output::Notify(Notification::Failover {
-                            from: t.peer,
-                            acquired: t.acquired.clone(),
-                            vetoed: t.vetoed,
-                        }));
+                    self.outputs.push_back(notify(Notification::Failover {
+                        from: t.peer,
+                        acquired: t.acquired.clone(),
+                        vetoed: t.vetoed,
+                    }));
                 }
                 self.set_role(if t.acquired.is_empty() {
                     Role::Backup
@@ -840,7 +847,7 @@ impl Node {
             HookEvent::Release if t.aborted => self.set_role(Role::Master),
             HookEvent::Release => {
                 self.outputs
-                    .push_back(Output::Notify(Notification::Released { to: t.peer }));
+                    .push_back(notify(Notification::Released { to: t.peer }));
                 if t.cause == Some(ReleaseCause::Shutdown) {
                     return self.stop();
                 }

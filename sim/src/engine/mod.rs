@@ -126,7 +126,7 @@ pub fn drain_outputs(
             }
             Output::Acquire(vip) => Did::Acquired { vip: vip.0 },
             Output::Release(vip) => Did::Released { vip: vip.0 },
-            Output::Notify(n) => Did::Notified(n),
+            Output::Notify(n) => Did::Notified(*n),
             Output::Event(failover_core::Event::RoleChanged { from, to }) => Did::Role { from, to },
             // Neighbour caches are our simulator's client's business.
             Output::Event(_) | Output::Announce(_) => continue,
