@@ -247,6 +247,10 @@ pub fn produce(engine: Engine, workload: &Workload, seed: u64) -> Result<Produce
     Ok(Produced { acts, wall_ns })
 }
 
+/// The command that makes the madsim build.
+const MADSIM_BUILD: &str =
+    "RUSTFLAGS=\"--cfg madsim\" cargo build --release -p failover-sim --target-dir target/madsim";
+
 /// Where the madsim build of this binary is: `$FAILOVER_SIM_MADSIM`, else beside this
 /// binary's target directory as `sim/engines.sh` and the README build it
 /// (`target/madsim/{release,debug}/failover-sim`).
@@ -271,10 +275,10 @@ pub fn madsim_binary() -> Result<PathBuf, String> {
         .iter()
         .flat_map(|t| ["release", "debug"].map(|p| t.join("madsim").join(p).join("failover-sim")));
     candidates.into_iter().find(|p| p.exists()).ok_or_else(|| {
-        "the madsim engine needs the madsim build of failover-sim; make it with\n  \
-         RUSTFLAGS=\"--cfg madsim\" cargo build --release -p failover-sim --target-dir target/madsim\n\
-         (or point FAILOVER_SIM_MADSIM at it)"
-            .to_string()
+        format!(
+            "the madsim engine needs the madsim build of failover-sim; make it with\n  \
+             {MADSIM_BUILD}\n(or point FAILOVER_SIM_MADSIM at it)"
+        )
     })
 }
 
@@ -303,7 +307,8 @@ fn in_madsim_build(workload: &Workload, seed: u64) -> Result<Produced, String> {
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() || written.is_err() {
         return Err(format!(
-            "{}: {}",
+            "{}: {}\n(a madsim build older than this failover-sim cannot read its workloads; \
+             rebuild it: {MADSIM_BUILD})",
             binary.display(),
             String::from_utf8_lossy(&out.stderr).trim()
         ));
