@@ -8,8 +8,14 @@
 //! library's heap, which is built for expensive comparisons. A simulated hour of heartbeats is
 //! some 250,000 pushes and pops.
 
-/// A time-ordered queue of `T`, first-in first-out among equal times.
+/// A time-ordered queue of `T`, first-in first-out among equal times, with one timer slot per
+/// owner besides (a node's next wake-up): a timer is set far more often than anything else is
+/// queued, and setting it again replaces it — it would only leave stale entries in a heap.
 pub struct EventQueue<T> {
+    /// Per owner, its timer's key and event.
+    timers: Vec<Option<(u128, T)>>,
+    /// The earliest timer: (key, owner).
+    first_timer: Option<(u128, usize)>,
     /// Keys in heap order: `heap[i] <= heap[2i + 1], heap[2i + 2]`.
     heap: Vec<u128>,
     slab: Vec<Option<T>>,
@@ -20,6 +26,8 @@ pub struct EventQueue<T> {
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
         EventQueue {
+            timers: Vec::new(),
+            first_timer: None,
             heap: Vec::new(),
             slab: Vec::new(),
             free: Vec::new(),
@@ -29,6 +37,48 @@ impl<T> Default for EventQueue<T> {
 }
 
 impl<T> EventQueue<T> {
+    fn key(&mut self, at: u64, slot: u32) -> u128 {
+        self.seq += 1;
+        assert!(self.seq < 1 << 32, "at most 2^32 events in one run");
+        u128::from(at) << 64 | u128::from(self.seq) << 32 | u128::from(slot)
+    }
+
+    /// Sets `owner`'s timer to fire `event` at `at`, in place of the one it had; it is ordered
+    /// among everything else as if pushed now.
+    pub fn set_timer(&mut self, owner: usize, at: u64, event: T) {
+        if self.timers.len() <= owner {
+            self.timers.resize_with(owner + 1, || None);
+        }
+        let key = self.key(at, u32::MAX);
+        self.timers[owner] = Some((key, event));
+        match self.first_timer {
+            Some((first, who)) if who != owner && first < key => {}
+            Some((_, who)) if who == owner => self.find_first_timer(),
+            _ => self.first_timer = Some((key, owner)),
+        }
+    }
+
+    /// Cancels `owner`'s timer.
+    pub fn clear_timer(&mut self, owner: usize) {
+        if let Some(t) = self.timers.get_mut(owner) {
+            if t.take().is_some() && self.first_timer.is_some_and(|(_, who)| who == owner) {
+                self.find_first_timer();
+            }
+        }
+    }
+
+    /// When `owner`'s timer fires, if it is set.
+    pub fn timer(&self, owner: usize) -> Option<u64> {
+        let (key, _) = self.timers.get(owner)?.as_ref()?;
+        Some((key >> 64) as u64)
+    }
+
+    fn find_first_timer(&mut self) {
+        self.first_timer = (self.timers.iter().enumerate())
+            .filter_map(|(who, t)| t.as_ref().map(|(key, _)| (*key, who)))
+            .min();
+    }
+
     /// Queues `event` at time `at`.
     pub fn push(&mut self, at: u64, event: T) {
         let slot = match self.free.pop() {
@@ -41,9 +91,7 @@ impl<T> EventQueue<T> {
                 u32::try_from(self.slab.len() - 1).expect("fewer than 2^32 queued events")
             }
         };
-        self.seq += 1;
-        assert!(self.seq < 1 << 32, "at most 2^32 events in one run");
-        let key = u128::from(at) << 64 | u128::from(self.seq) << 32 | u128::from(slot);
+        let key = self.key(at, slot);
         let heap = &mut self.heap;
         let mut i = heap.len();
         heap.push(key);
@@ -60,6 +108,13 @@ impl<T> EventQueue<T> {
 
     /// The earliest event and its time.
     pub fn pop(&mut self) -> Option<(u64, T)> {
+        if let Some((key, owner)) = self.first_timer {
+            if self.heap.first().is_none_or(|&top| key < top) {
+                let (_, event) = self.timers[owner].take().expect("the first timer is set");
+                self.find_first_timer();
+                return Some(((key >> 64) as u64, event));
+            }
+        }
         let heap = &mut self.heap;
         let last = heap.pop()?;
         let key = match heap.first().copied() {
@@ -115,6 +170,30 @@ mod tests {
             order,
             [(1, "a"), (1, "b"), (1, "b2"), (3, "c"), (3, "d"), (5, "e")]
         );
+    }
+
+    #[test]
+    fn a_timer_takes_its_place_among_the_events_and_setting_it_again_replaces_it() {
+        let mut q = EventQueue::default();
+        q.push(5, "event at 5");
+        q.set_timer(0, 9, "node 0 at 9");
+        q.set_timer(1, 5, "node 1 at 5"); // after the event at 5: set later
+        q.set_timer(0, 3, "node 0 at 3"); // replaces 9
+        q.push(3, "event at 3");
+        q.set_timer(2, 7, "node 2 at 7");
+        q.clear_timer(2);
+        assert_eq!(q.timer(1), Some(5));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            order,
+            [
+                (3, "node 0 at 3"),
+                (3, "event at 3"),
+                (5, "event at 5"),
+                (5, "node 1 at 5")
+            ]
+        );
+        assert_eq!(q.timer(1), None);
     }
 
     #[test]

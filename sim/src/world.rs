@@ -70,9 +70,9 @@ enum Ev {
         from: u32,
         payload: Arc<[u8]>,
     },
+    /// A node's timer (the queue keeps one per node, cleared when the node goes down).
     Timer {
         node: usize,
-        incarnation: u64,
     },
     Hook {
         node: usize,
@@ -131,7 +131,6 @@ struct SimNode {
     paused: bool,
     /// What arrived while paused: run, in order, when the pause ends.
     deferred: Vec<Ev>,
-    timer: Option<u64>,
     clock: Clock,
     held: Vec<bool>,
     /// Hook faults in force: (fault id, hook, hang).
@@ -199,7 +198,6 @@ impl<'s> World<'s> {
                     incarnation: 0,
                     paused: false,
                     deferred: Vec::new(),
-                    timer: None,
                     clock: Clock {
                         base_true: 0,
                         base_local: 0,
@@ -276,7 +274,7 @@ impl<'s> World<'s> {
                 self.settle_client();
             }
             self.now = at;
-            self.dispatch(at, ev);
+            self.dispatch(ev);
         }
         if self.client_dirty {
             self.settle_client();
@@ -336,7 +334,7 @@ impl<'s> World<'s> {
         self.trace.record(self.now, who, what);
     }
 
-    fn dispatch(&mut self, at: u64, ev: Ev) {
+    fn dispatch(&mut self, ev: Ev) {
         let target = match ev {
             Ev::Deliver { to, .. } => Some(to as usize),
             Ev::Timer { node, .. } | Ev::Hook { node, .. } => Some(node),
@@ -371,15 +369,7 @@ impl<'s> World<'s> {
                 node.handle_datagram(now, PathId(path), from, &payload);
                 self.after_input(to);
             }
-            Ev::Timer {
-                node: i,
-                incarnation,
-            } => {
-                let n = &mut self.nodes[i];
-                if n.incarnation != incarnation || n.timer != Some(at) {
-                    return;
-                }
-                n.timer = None;
+            Ev::Timer { node: i } => {
                 let now = self.local(i);
                 if let Some(node) = self.nodes[i].node.as_mut() {
                     node.handle_timeout(now);
@@ -415,7 +405,6 @@ impl<'s> World<'s> {
         let now = self.local(i);
         let n = &mut self.nodes[i];
         n.incarnation += 1;
-        n.timer = None;
         n.node = Some(
             Node::new(n.config.clone(), n.incarnation, now)
                 .expect("the simulator builds valid configs"),
@@ -430,7 +419,7 @@ impl<'s> World<'s> {
     /// vanishes with it.
     fn take_down(&mut self, i: usize, why: &str) {
         self.nodes[i].node = None;
-        self.nodes[i].timer = None;
+        self.queue.clear_timer(i);
         for v in 0..self.nodes[i].held.len() {
             if std::mem::take(&mut self.nodes[i].held[v]) {
                 self.client_dirty = true;
@@ -454,16 +443,8 @@ impl<'s> World<'s> {
             return;
         };
         let at = n.clock.true_time(local.as_nanos()).max(self.now);
-        if force || n.timer.is_none_or(|cur| at < cur) {
-            let incarnation = n.incarnation;
-            self.nodes[i].timer = Some(at);
-            self.push(
-                at,
-                Ev::Timer {
-                    node: i,
-                    incarnation,
-                },
-            );
+        if force || self.queue.timer(i).is_none_or(|cur| at < cur) {
+            self.queue.set_timer(i, at, Ev::Timer { node: i });
         }
     }
 
@@ -736,17 +717,8 @@ impl<'s> World<'s> {
             }
         }
         if self.nodes[i].node.is_some() {
-            self.reschedule(i, true);
-            let at = self.nodes[i].timer.unwrap_or(self.now).min(self.now);
-            self.nodes[i].timer = Some(at);
-            let incarnation = self.nodes[i].incarnation;
-            self.push(
-                at,
-                Ev::Timer {
-                    node: i,
-                    incarnation,
-                },
-            );
+            // Whatever was due while frozen is due now.
+            self.queue.set_timer(i, self.now, Ev::Timer { node: i });
         }
     }
 
