@@ -2,12 +2,12 @@
 //! behaviour, duration and expectations. TOML on disk; the same [`Scenario`] can be built in
 //! code with [`Scenario::builder`].
 
-use crate::net::Impairment;
+use crate::net::{self, Impairment};
 use crate::swarm::Swarm;
 use failover_core::config::{
     HookSettings, NodeSettings, PathSettings, ProtocolSettings, VipSettings,
 };
-use failover_core::{Config, HookKind};
+use failover_core::{Config, ConfigError, HookKind};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -623,6 +623,22 @@ impl Scenario {
         }
     }
 
+    /// The core configuration our simulator gives node `i`: one path per segment it is on,
+    /// with each node's address on that segment.
+    pub fn sim_config(&self, i: usize) -> Config {
+        let paths = (self.node_segments(i).into_iter())
+            .map(|seg| PathSettings {
+                name: self.segments[seg].name.clone(),
+                local: Some(net::address(seg, i)),
+                peers: (0..self.nodes.len())
+                    .filter(|&j| j != i && self.node_segments(j).contains(&seg))
+                    .map(|j| net::address(seg, j))
+                    .collect(),
+            })
+            .collect();
+        self.node_config(i, paths)
+    }
+
     /// Checks the whole scenario and resolves faults against the topology (flaps become
     /// several link-down faults).
     pub fn resolve_faults(&self, source_name: &str) -> Result<Vec<Fault>, ScenarioError> {
@@ -634,8 +650,11 @@ impl Scenario {
         if self.segments.is_empty() || self.segments.len() > 4 {
             return Err(err("segment".into(), "between 1 and 4 segments".into()));
         }
-        if self.nodes.is_empty() || self.nodes.len() > 40 {
-            return Err(err("node".into(), "between 1 and 40 nodes".into()));
+        if self.nodes.len() < 2 || self.nodes.len() > 40 {
+            return Err(err(
+                "node".into(),
+                "between 2 and 40 nodes: a failover group needs someone to fail over to".into(),
+            ));
         }
         if self.vips.is_empty() {
             return Err(err("vip".into(), "at least one [[vip]]".into()));
@@ -674,6 +693,33 @@ impl Scenario {
             swarm
                 .validate(self)
                 .map_err(|(field, message)| err(field, message))?;
+        }
+        for i in 0..self.nodes.len() {
+            let mine = self.node_segments(i);
+            let alone = (0..self.nodes.len())
+                .filter(|&j| j != i)
+                .all(|j| !self.node_segments(j).iter().any(|s| mine.contains(s)));
+            if alone {
+                return Err(err(
+                    format!("node[{i}].segments"),
+                    format!(
+                        "`{}` shares no segment with another node",
+                        self.nodes[i].name
+                    ),
+                ));
+            }
+        }
+        // What core would refuse at start, refused here, naming the field.
+        for i in 0..self.nodes.len() {
+            if let Err(ConfigError::Invalid { field, message }) = self.sim_config(i).validate() {
+                let field = match field.as_str() {
+                    "hooks.timeout" => "protocol.hook_timeout".to_string(),
+                    "node.priority" => format!("node[{i}].priority"),
+                    "node.name" => format!("node[{i}].name"),
+                    _ => field,
+                };
+                return Err(err(field, message));
+            }
         }
         if self.client.interval.is_zero() {
             return Err(err(

@@ -143,6 +143,9 @@ fn scenario_errors_name_the_file_and_field() {
         [[node]]
         name = "master"
         priority = 200
+        [[node]]
+        name = "backup"
+        priority = 100
         [[vip]]
         address = "192.0.2.100"
         [[fault]]
@@ -178,6 +181,38 @@ fn scenario_errors_name_the_file_and_field() {
         .to_string();
     assert!(
         err.contains("fault[0].kind") && err.contains("explode"),
+        "{err}"
+    );
+    // A group of one, or a node cut off by topology, is no scenario (and no node config).
+    let alone = bad.replace(
+        "        [[node]]\n        name = \"backup\"\n        priority = 100\n",
+        "",
+    );
+    let err = Scenario::from_toml_str(&alone, "one.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`node`: between 2 and 40 nodes"), "{err}");
+    let apart = bad
+        .replace("[[segment]]\n        name = \"public\"", "[[segment]]\n        name = \"public\"\n        [[segment]]\n        name = \"direct\"")
+        .replace("priority = 100", "priority = 100\n        segments = [\"direct\"]")
+        .replace("priority = 200", "priority = 200\n        segments = [\"public\"]");
+    let err = Scenario::from_toml_str(&apart, "apart.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("node[0].segments") && err.contains("shares no segment"),
+        "{err}"
+    );
+    // What core would refuse at start is refused when the scenario is read.
+    let fast = bad.replace(
+        "duration = \"10s\"",
+        "duration = \"10s\"\n        [protocol]\n        interval = \"1ms\"",
+    );
+    let err = Scenario::from_toml_str(&fast, "fast.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`protocol.interval`") && err.contains("10ms"),
         "{err}"
     );
 }
