@@ -116,6 +116,9 @@ impl Clock {
         while self.local(t) < local {
             t += 1;
         }
+        while t > self.base_true && self.local(t - 1) >= local {
+            t -= 1;
+        }
         t
     }
 }
@@ -767,6 +770,29 @@ impl<'s> World<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timer_set_on_a_drifting_clock_never_fires_before_its_local_deadline() {
+        for ppm in [-5_000.0, -123.4, 0.0, 77.7, 5_000.0, 50_000.0] {
+            let clock = Clock {
+                base_true: 1_000_003,
+                base_local: 3_600_000_000_007,
+                ppm,
+            };
+            for k in 0..20_000u64 {
+                let local = clock.base_local + k * 1_000_037 + k % 7;
+                let t = clock.true_time(local);
+                assert!(
+                    clock.local(t) >= local,
+                    "ppm {ppm}: local {local} read at {t}"
+                );
+                assert!(
+                    t == clock.base_true || clock.local(t - 1) < local,
+                    "the first such instant"
+                );
+            }
+        }
+    }
 
     #[test]
     fn simulated_time_that_stops_moving_ends_the_run_as_a_livelock() {
