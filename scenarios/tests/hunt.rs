@@ -24,13 +24,7 @@ fn the_shrunk_split_brain_replays_both_links_cut_and_the_split() {
         .unwrap();
     assert!(scenario.swarm.is_none());
     let report = run(&scenario, 2, &Options::default()).unwrap();
-    let broken: Vec<_> = report
-        .findings
-        .violations
-        .iter()
-        .map(|v| v.invariant)
-        .collect();
-    assert_eq!(broken, ["split-brain"]);
+    assert_eq!(Vec::from_iter(report.findings.broken()), ["split-brain"]);
     insta::assert_snapshot!("classic-split-brain-seed-2", trace_text(&report));
 }
 

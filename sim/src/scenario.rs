@@ -448,6 +448,8 @@ impl Scenario {
             source_name: source_name.to_string(),
             message: e.to_string(),
         })?;
+        scenario.check_topology(source_name)?;
+        scenario.sim_configs(source_name)?;
         scenario.resolve_faults(source_name)?;
         Ok(scenario)
     }
@@ -639,9 +641,38 @@ impl Scenario {
         self.node_config(i, paths)
     }
 
-    /// Checks the whole scenario and resolves faults against the topology (flaps become
-    /// several link-down faults).
-    pub fn resolve_faults(&self, source_name: &str) -> Result<Vec<Fault>, ScenarioError> {
+    /// Every node's configuration as our simulator builds it (see [`Scenario::sim_config`]),
+    /// or the field core would refuse at start, named as the scenario names it.
+    pub fn sim_configs(&self, source_name: &str) -> Result<Vec<Config>, ScenarioError> {
+        (0..self.nodes.len())
+            .map(|i| {
+                let config = self.sim_config(i);
+                match config.validate() {
+                    Ok(()) => Ok(config),
+                    Err(ConfigError::Parse { message, .. }) => Err(ScenarioError::Parse {
+                        source_name: source_name.to_string(),
+                        message,
+                    }),
+                    Err(ConfigError::Invalid { field, message }) => {
+                        let field = match field.as_str() {
+                            "hooks.timeout" => "protocol.hook_timeout".to_string(),
+                            "node.priority" => format!("node[{i}].priority"),
+                            "node.name" => format!("node[{i}].name"),
+                            _ => field,
+                        };
+                        Err(ScenarioError::Invalid {
+                            source_name: source_name.to_string(),
+                            field,
+                            message,
+                        })
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Checks segments, nodes and the swarm against each other; the error names the field.
+    fn check_topology(&self, source_name: &str) -> Result<(), ScenarioError> {
         let err = |field: String, message: String| ScenarioError::Invalid {
             source_name: source_name.to_string(),
             field,
@@ -709,18 +740,18 @@ impl Scenario {
                 ));
             }
         }
-        // What core would refuse at start, refused here, naming the field.
-        for i in 0..self.nodes.len() {
-            if let Err(ConfigError::Invalid { field, message }) = self.sim_config(i).validate() {
-                let field = match field.as_str() {
-                    "hooks.timeout" => "protocol.hook_timeout".to_string(),
-                    "node.priority" => format!("node[{i}].priority"),
-                    "node.name" => format!("node[{i}].name"),
-                    _ => field,
-                };
-                return Err(err(field, message));
-            }
-        }
+        Ok(())
+    }
+
+    /// Checks the whole scenario and resolves faults against the topology (flaps become
+    /// several link-down faults).
+    pub fn resolve_faults(&self, source_name: &str) -> Result<Vec<Fault>, ScenarioError> {
+        self.check_topology(source_name)?;
+        let err = |field: String, message: String| ScenarioError::Invalid {
+            source_name: source_name.to_string(),
+            field,
+            message,
+        };
         if self.client.interval.is_zero() {
             return Err(err(
                 "client.interval".into(),
@@ -923,6 +954,8 @@ impl ScenarioBuilder {
 
     /// The scenario, checked.
     pub fn build(self) -> Result<Scenario, ScenarioError> {
+        self.0.check_topology("builder")?;
+        self.0.sim_configs("builder")?;
         self.0.resolve_faults("builder")?;
         Ok(self.0)
     }

@@ -52,12 +52,7 @@ pub fn shrink(
 ) -> Result<Shrunk, ShrinkError> {
     let mut base = scenario.instantiate(seed).into_owned();
     let report = run(&base, seed, &Options::default())?;
-    let broken: BTreeSet<&'static str> = report
-        .findings
-        .violations
-        .iter()
-        .map(|v| v.invariant)
-        .collect();
+    let broken = report.findings.broken();
     let target = match invariant {
         None => *broken.iter().next().ok_or(ShrinkError::Passes(seed))?,
         Some(wanted) => {
@@ -116,12 +111,7 @@ impl Shrinker {
         let Ok(report) = run(candidate, self.seed, &Options::default()) else {
             return false;
         };
-        let broken: BTreeSet<&str> = report
-            .findings
-            .violations
-            .iter()
-            .map(|v| v.invariant)
-            .collect();
+        let broken = report.findings.broken();
         broken.contains(self.target) && broken.is_subset(&self.allowed)
     }
 

@@ -180,21 +180,29 @@ pub struct World<'s> {
 pub fn run(scenario: &Scenario, seed: u64, options: &Options) -> Result<RunReport, ScenarioError> {
     let scenario = scenario.instantiate(seed);
     let faults = scenario.resolve_faults(&scenario.name)?;
-    let mut world = World::new(&scenario, seed, faults, options);
+    let configs = scenario.sim_configs(&scenario.name)?;
+    let mut world = World::new(&scenario, seed, faults, configs, options);
     world.run_to_end();
     Ok(world.finish())
 }
 
 impl<'s> World<'s> {
-    fn new(scenario: &'s Scenario, seed: u64, faults: Vec<Fault>, options: &Options) -> World<'s> {
+    /// A world for `scenario` with its resolved `faults` and every node's checked `configs`.
+    fn new(
+        scenario: &'s Scenario,
+        seed: u64,
+        faults: Vec<Fault>,
+        configs: Vec<Config>,
+        options: &Options,
+    ) -> World<'s> {
         let n = scenario.nodes.len();
         let ctx = Context::new(scenario, &faults);
-        let nodes = (0..n)
-            .map(|i| {
+        let nodes = (configs.into_iter().enumerate())
+            .map(|(i, config)| {
                 let segments = scenario.node_segments(i);
                 SimNode {
                     name: scenario.nodes[i].name.clone(),
-                    config: scenario.sim_config(i),
+                    config,
                     segments,
                     node: None,
                     incarnation: 0,
@@ -804,7 +812,8 @@ mod tests {
             .build()
             .unwrap();
         let faults = scenario.resolve_faults("stuck").unwrap();
-        let mut world = World::new(&scenario, 1, faults, &Options::default());
+        let configs = scenario.sim_configs("stuck").unwrap();
+        let mut world = World::new(&scenario, 1, faults, configs, &Options::default());
         // What a node woken again and again at one instant looks like to the loop.
         for id in 0..=u64::from(LIVELOCK_EVENTS) {
             let stale = Ev::Hook {
@@ -817,13 +826,8 @@ mod tests {
         }
         world.run_to_end();
         let report = world.finish();
-        let broken: Vec<_> = report
-            .findings
-            .violations
-            .iter()
-            .map(|v| v.invariant)
-            .collect();
-        assert!(broken.contains(&"livelock"), "{broken:?}");
+        let broken = report.findings.broken();
+        assert!(broken.contains("livelock"), "{broken:?}");
         assert!(report.findings.violations[0].detail.contains("at 5.000s"));
     }
 }

@@ -83,9 +83,9 @@ fn another_engines_run_is_held_to_the_scenarios_expectations() {
         act(5_000, 1, Did::Acquired { vip: 0 }),
     ];
     let findings = judge(&scenario, &workload, &acts);
-    let broken: Vec<_> = findings.violations.iter().map(|v| v.invariant).collect();
-    assert!(broken.contains(&"split-brain"), "{broken:?}");
-    assert!(broken.contains(&"owner-at-end"), "{broken:?}");
+    let broken = findings.broken();
+    assert!(broken.contains("split-brain"), "{broken:?}");
+    assert!(broken.contains("owner-at-end"), "{broken:?}");
 }
 
 /// `failover-sim compare` across all three engines. madsim runs in the madsim build of the

@@ -86,8 +86,6 @@ pub struct Node {
     deadline: Option<Instant>,
     /// When every peer's liveness and paths were last looked at (a full refresh).
     refreshed: Instant,
-    /// What `poll_timeout` returns: the next heartbeat or `deadline`, whichever comes first.
-    timeout: Option<Instant>,
     /// Per path, where announcements go: the configured peers, then addresses peers were
     /// heard from that are not configured. Changes only when a peer's source address does.
     destinations: Vec<Vec<SocketAddr>>,
@@ -210,12 +208,10 @@ impl Node {
             counters: Counters::default(),
             deadline: None,
             refreshed: now,
-            timeout: None,
             destinations: Vec::new(),
         };
         node.update_destinations();
         node.deadline = node.next_deadline();
-        node.rearm();
         Ok(node)
     }
 
@@ -228,7 +224,14 @@ impl Node {
     /// early (a routine heartbeat only pushes deadlines later and leaves it alone); a timeout
     /// with nothing due costs nothing.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timeout
+        if self.role == Role::Stopped {
+            return None;
+        }
+        let heartbeat = self.active.then_some(self.next_heartbeat);
+        match (heartbeat, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The earliest deadline but the next heartbeat: end of the start-up wait, hook deadline,
@@ -259,15 +262,6 @@ impl Node {
             }
         }
         next
-    }
-
-    /// Sets `timeout` from the next heartbeat (if this node sends them) and `deadline`.
-    fn rearm(&mut self) {
-        let heartbeat = (self.active && self.role != Role::Stopped).then_some(self.next_heartbeat);
-        self.timeout = match (heartbeat, self.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
     }
 
     /// Handles a datagram that arrived on `path` from `from`.
@@ -387,7 +381,7 @@ impl Node {
         }
         if self.deadline.is_none_or(|d| now < d) {
             // Only the heartbeat was due, or a deadline that moved on: nothing changed.
-            return self.rearm();
+            return;
         }
         if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
             if now >= p.deadline {
@@ -667,7 +661,6 @@ impl Node {
         self.apply_rule(now);
         self.active = self.role != Role::Stopped && self.sends_periodically();
         self.deadline = self.next_deadline();
-        self.rearm();
     }
 
     fn apply_rule(&mut self, now: Instant) {

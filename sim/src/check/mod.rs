@@ -10,6 +10,7 @@ mod split_brain;
 
 use crate::scenario::{Expect, Fault, Scenario};
 use failover_core::{Notification, Role};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Something a checker may care about; times come with [`Checker::observe`].
@@ -217,6 +218,11 @@ pub struct Findings {
 }
 
 impl Findings {
+    /// The names of the broken invariants, each once, in name order.
+    pub fn broken(&self) -> BTreeSet<&'static str> {
+        self.violations.iter().map(|v| v.invariant).collect()
+    }
+
     /// Records a violation.
     pub fn violate(&mut self, invariant: &'static str, detail: String) {
         self.violations.push(Violation { invariant, detail });

@@ -167,15 +167,7 @@ pub struct EngineRun {
 impl EngineRun {
     /// The violated invariants' names, sorted: what two engines must agree on.
     pub fn verdict(&self) -> Vec<&'static str> {
-        let mut names: Vec<_> = self
-            .findings
-            .violations
-            .iter()
-            .map(|v| v.invariant)
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
+        self.findings.broken().into_iter().collect()
     }
 }
 

@@ -122,6 +122,10 @@ pub fn bench(engines: &[Engine]) -> ExitCode {
             rows.push((engine, per_hour, run));
         }
         let sim = rows.iter().find(|r| r.0 == Engine::Sim).map(|r| r.1);
+        let reference = (
+            rows[0].2.verdict(),
+            engine::ownership(scenario, &rows[0].2.acts),
+        );
         for (engine, per_hour, run) in &rows {
             let ratio = sim.map_or("-".into(), |s| {
                 format!("{:.0}×", per_hour.as_secs_f64() / s.as_secs_f64().max(1e-9))
@@ -134,10 +138,6 @@ pub fn bench(engines: &[Engine]) -> ExitCode {
                 format!("{:.4} s", per_hour.as_secs_f64()),
                 ratio,
                 verdict(run),
-            );
-            let reference = (
-                rows[0].2.verdict(),
-                engine::ownership(scenario, &rows[0].2.acts),
             );
             agree &= run.findings.violations.is_empty() && (run.verdict(), sequence) == reference;
         }
