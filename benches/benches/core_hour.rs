@@ -39,6 +39,7 @@ fn config(me: usize) -> Config {
             address: "192.0.2.100".parse().unwrap(),
             prefix: None,
             interface: "eth0".into(),
+            primary: false,
         }],
         notify: Default::default(),
         hooks: Default::default(),

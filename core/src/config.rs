@@ -111,6 +111,16 @@ pub struct VipSettings {
     pub prefix: Option<u8>,
     /// Interface the address is added to.
     pub interface: String,
+    /// This host's own address (the source's master fails over its primary address): the
+    /// operating system adds it at boot, so the daemon never removes it at start as a
+    /// leftover of a crash; it is still released on a hand-over and announced only by the
+    /// owner.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// Where notifications go. Only the daemon sends mail; the simulator records notifications.

@@ -1,6 +1,7 @@
 //! What goes into a node and what comes out: the boundary every driver implements.
 
 use crate::role::Role;
+use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,9 +15,10 @@ pub struct PathId(pub usize);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct VipId(pub usize);
 
-/// Names one hook run so its result can be matched to the request.
+/// Names one request that needs an answer (a hook to run, an address to add or remove), so
+/// the answer can be matched to it and a late answer to a request already given up on ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct HookId(pub u64);
+pub struct RequestId(pub u64);
 
 /// The source system's hook scripts, in the order a takeover or release runs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,7 +77,7 @@ impl fmt::Display for HookEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookRequest {
     /// Echo this back in the answer.
-    pub id: HookId,
+    pub id: RequestId,
     /// Which hook.
     pub kind: HookKind,
     /// For which address.
@@ -84,6 +86,10 @@ pub struct HookRequest {
     pub event: HookEvent,
     /// The peer the address comes from or goes to, when known.
     pub peer: Option<String>,
+    /// When core stops waiting and counts the hook as timed out, on the clock the driver gives
+    /// core. A driver kills the hook then — not `hooks.timeout` after it got round to starting
+    /// it — so core and the driver agree on when the hand-over went on.
+    pub deadline: Instant,
 }
 
 /// How a hook ended. A driver that kills a hung hook reports `TimedOut`.
@@ -115,10 +121,37 @@ pub enum Command {
     /// A hook requested by [`Output::RunHook`] has ended.
     HookFinished {
         /// The request's id.
-        id: HookId,
+        id: RequestId,
         /// How it ended.
         outcome: HookOutcome,
     },
+    /// An address change asked for by [`Output::Acquire`] or [`Output::Release`] is done, or
+    /// failed (the kernel's answer, as text).
+    AddressChanged {
+        /// The request's id.
+        id: RequestId,
+        /// `Err` with the reason when the change did not happen.
+        result: Result<(), String>,
+    },
+}
+
+/// Which way an address changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressChange {
+    /// Added to its interface.
+    Add,
+    /// Removed from its interface.
+    Remove,
+}
+
+impl fmt::Display for AddressChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressChange::Add => "add",
+            AddressChange::Remove => "remove",
+        })
+    }
 }
 
 /// A datagram to send.
@@ -173,6 +206,26 @@ pub enum Notification {
         /// How it ended.
         outcome: HookOutcome,
     },
+    /// The kernel refused to add or remove an address. A failed add is undone (the node does
+    /// not count the address as held) and tried again later; a failed remove may leave the
+    /// address on this host while another takes it over.
+    AddressFailed {
+        /// Which address.
+        vip: VipId,
+        /// What was asked.
+        change: AddressChange,
+        /// The kernel's answer.
+        error: String,
+    },
+    /// A lower-ranked node has claimed addresses this node holds for longer than it takes to
+    /// hear this node's heartbeats and yield: it does not hear them (a one-way cut), and both
+    /// serve the address. Classic mode cannot prevent this; it can say so, once per episode.
+    RivalClaim {
+        /// The node that claims.
+        peer: String,
+        /// The addresses both hold.
+        vips: Vec<VipId>,
+    },
 }
 
 impl Notification {
@@ -210,6 +263,16 @@ impl Notification {
             }
             Notification::HookFailed { hook, vip, outcome } => {
                 format!("hook {hook} for vip {} failed: {outcome:?}", vip.0)
+            }
+            Notification::AddressFailed { vip, change, error } => {
+                format!("address change failed: {change} of vip {}: {error}", vip.0)
+            }
+            Notification::RivalClaim { peer, vips } => {
+                let vips: Vec<String> = vips.iter().map(|v| v.0.to_string()).collect();
+                format!(
+                    "rival claim: {peer} claims vip {} while this node holds it",
+                    vips.join(", ")
+                )
             }
         }
     }
@@ -257,6 +320,12 @@ pub enum Event {
         /// Why.
         reason: DropReason,
     },
+    /// A takeover was given up before any address was added: `peer` was heard claiming the
+    /// addresses (the owner was alive after all, e.g. this node had stalled).
+    TakeoverAbandoned {
+        /// The claimer heard.
+        peer: String,
+    },
 }
 
 /// One action for the driver.
@@ -264,10 +333,22 @@ pub enum Event {
 pub enum Output {
     /// Send a datagram.
     Transmit(Transmit),
-    /// Add the address to its interface and announce it (gratuitous ARP / unsolicited NA).
-    Acquire(VipId),
-    /// Remove the address from its interface.
-    Release(VipId),
+    /// Add the address to its interface and announce it (gratuitous ARP / unsolicited NA);
+    /// answer with [`Command::AddressChanged`].
+    Acquire {
+        /// Echo this back in the answer.
+        id: RequestId,
+        /// Which address.
+        vip: VipId,
+    },
+    /// Remove the address from its interface (and stop announcing it); answer with
+    /// [`Command::AddressChanged`].
+    Release {
+        /// Echo this back in the answer.
+        id: RequestId,
+        /// Which address.
+        vip: VipId,
+    },
     /// Announce an address already held again (gratuitous ARP / unsolicited NA): another node
     /// held it too, or was about to, and clients' neighbour caches may still point there.
     Announce(VipId),

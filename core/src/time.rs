@@ -1,6 +1,7 @@
 //! Protocol time. Core never reads a clock: every input carries an [`Instant`] chosen by the
 //! driver (the simulator's virtual clock, tokio's monotonic clock, turmoil's or madsim's).
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::ops::{Add, Sub};
 use std::time::Duration;
@@ -9,7 +10,10 @@ use std::time::Duration;
 ///
 /// Only differences between instants of one node mean anything; two nodes' instants are never
 /// compared, so a simulated node may run on a skewed or drifting clock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
 pub struct Instant(u64);
 
 impl Instant {

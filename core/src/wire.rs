@@ -13,8 +13,20 @@
 //! 10      8     boot epoch
 //! 18      8     sequence number
 //! 26      n     sender name, UTF-8
-//! 26+n    32    HMAC-SHA256 over bytes 0..26+n (only when flag bit 0 is set)
+//! 26+n    1+e   only when flag bit 1 is set: e (1 byte), then e bytes of fields
+//! end     32    HMAC-SHA256 over every byte before it (only when flag bit 0 is set)
 //! ```
+//!
+//! Fields are type-length-value (type 1 byte, length 1 byte, value), each type at most once.
+//! A heartbeat has none and stays as small as the source's 32-byte datagram; fields carry
+//! what only some messages need:
+//!
+//! | type | value | sent in |
+//! |---|---|---|
+//! | 1 | successor's name, UTF-8 (1..=64 bytes) | a goodbye of the owner: who takes over |
+//!
+//! A decoder skips field types it does not know, so later versions can add fields that older
+//! nodes ignore.
 
 use crate::role::Role;
 use hmac::{Hmac, Mac};
@@ -30,6 +42,8 @@ pub const TAG_LEN: usize = 32;
 pub const MAX_NAME_LEN: usize = 64;
 const HEADER_LEN: usize = 26;
 const FLAG_TAG: u8 = 1;
+const FLAG_FIELDS: u8 = 2;
+const FIELD_SUCCESSOR: u8 = 1;
 
 /// Message kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +73,9 @@ pub struct Message<S = String> {
     pub seq: u64,
     /// Sender's name.
     pub sender: S,
+    /// In an owner's goodbye: the node it hands the addresses to, so the other backups wait
+    /// for that one instead of all taking over at once.
+    pub successor: Option<S>,
 }
 
 /// The group's shared key, kept as an HMAC already keyed (so each message costs two hash
@@ -122,6 +139,9 @@ pub enum DecodeError {
     /// The tag does not match.
     #[error("authentication tag does not match")]
     BadTag,
+    /// The fields after the name are cut short, repeated, or hold a bad value.
+    #[error("bad field")]
+    BadField,
 }
 
 impl DecodeError {
@@ -152,12 +172,16 @@ pub fn encode<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>) -> Vec<u8>
 /// [`encode`], appending to `out`: a sender reuses one buffer for every message.
 pub fn encode_into<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>, out: &mut Vec<u8>) {
     let start = out.len();
-    let name = msg.sender.as_ref().as_bytes();
-    let name = &name[..name.len().min(MAX_NAME_LEN)];
+    let name = clip(msg.sender.as_ref().as_bytes());
+    let successor = (msg.successor.as_ref()).map(|s| clip(s.as_ref().as_bytes()));
+    let mut flags = if key.is_some() { FLAG_TAG } else { 0 };
+    if successor.is_some() {
+        flags |= FLAG_FIELDS;
+    }
     out.extend_from_slice(b"FO");
     out.push(VERSION);
     out.push(kind_code(msg.kind));
-    out.push(if key.is_some() { FLAG_TAG } else { 0 });
+    out.push(flags);
     out.push(msg.role.code());
     out.push(msg.priority);
     out.push(name.len() as u8);
@@ -165,11 +189,30 @@ pub fn encode_into<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>, out: 
     out.extend_from_slice(&msg.epoch.to_be_bytes());
     out.extend_from_slice(&msg.seq.to_be_bytes());
     out.extend_from_slice(name);
+    if let Some(successor) = successor {
+        out.push(2 + successor.len() as u8);
+        out.extend_from_slice(&[FIELD_SUCCESSOR, successor.len() as u8]);
+        out.extend_from_slice(successor);
+    }
     if let Some(key) = key {
         let mut mac = key.mac();
         mac.update(&out[start..]);
         out.extend_from_slice(&mac.finalize().into_bytes());
     }
+}
+
+/// A name cut to the longest the format carries (config validation prevents longer ones).
+fn clip(name: &[u8]) -> &[u8] {
+    &name[..name.len().min(MAX_NAME_LEN)]
+}
+
+/// Where the tag starts (or would): after the header, the name and any fields.
+fn body_len(bytes: &[u8]) -> Option<usize> {
+    let name_end = HEADER_LEN + usize::from(*bytes.get(7)?);
+    if bytes.get(4)? & FLAG_FIELDS == 0 {
+        return Some(name_end);
+    }
+    Some(name_end + 1 + usize::from(*bytes.get(name_end)?))
 }
 
 /// Rewrites an encoded message in place with another kind, role and sequence number (and its
@@ -183,14 +226,13 @@ pub fn restamp(
     seq: u64,
     key: Option<&AuthKey>,
 ) -> bool {
-    let Some(&name_len) = bytes.get(7) else {
+    let Some(body) = body_len(bytes) else {
         return false;
     };
-    let body = HEADER_LEN + usize::from(name_len);
     let tagged = key.is_some();
     if bytes.len() != body + if tagged { TAG_LEN } else { 0 }
         || bytes[0..2] != *b"FO"
-        || bytes[4] != if tagged { FLAG_TAG } else { 0 }
+        || (bytes[4] & FLAG_TAG != 0) != tagged
     {
         return false;
     }
@@ -219,7 +261,7 @@ pub fn repeat_of(earlier: &[u8], bytes: &[u8]) -> Option<u64> {
 /// Decodes and, when `key` is given, authenticates a datagram. Never panics.
 pub fn decode<'a>(bytes: &'a [u8], key: Option<&AuthKey>) -> Result<Message<&'a str>, DecodeError> {
     let msg = decode_raw(bytes, key)?;
-    let sender = std::str::from_utf8(msg.sender).map_err(|_| DecodeError::BadName)?;
+    let text = |name: &'a [u8]| std::str::from_utf8(name).map_err(|_| DecodeError::BadName);
     Ok(Message {
         group: msg.group,
         kind: msg.kind,
@@ -227,7 +269,8 @@ pub fn decode<'a>(bytes: &'a [u8], key: Option<&AuthKey>) -> Result<Message<&'a 
         priority: msg.priority,
         epoch: msg.epoch,
         seq: msg.seq,
-        sender,
+        sender: text(msg.sender)?,
+        successor: msg.successor.map(text).transpose()?,
     })
 }
 
@@ -253,7 +296,7 @@ pub fn decode_raw<'a>(
         other => return Err(DecodeError::UnknownKind(other)),
     };
     let flags = header[4];
-    if flags & !FLAG_TAG != 0 {
+    if flags & !(FLAG_TAG | FLAG_FIELDS) != 0 {
         return Err(DecodeError::ReservedFlags(flags));
     }
     let role = Role::from_code(header[5]).ok_or(DecodeError::UnknownRole(header[5]))?;
@@ -261,9 +304,10 @@ pub fn decode_raw<'a>(
     if name_len == 0 || name_len > MAX_NAME_LEN {
         return Err(DecodeError::BadName);
     }
-    let body_len = HEADER_LEN + name_len;
+    let name_end = HEADER_LEN + name_len;
+    let body = body_len(bytes).ok_or(DecodeError::LengthMismatch)?;
     let tagged = flags & FLAG_TAG != 0;
-    let expected = body_len + if tagged { TAG_LEN } else { 0 };
+    let expected = body + if tagged { TAG_LEN } else { 0 };
     if bytes.len() != expected {
         return Err(DecodeError::LengthMismatch);
     }
@@ -272,13 +316,28 @@ pub fn decode_raw<'a>(
         (None, true) => return Err(DecodeError::UnexpectedTag),
         (Some(key), true) => {
             let mut mac = key.mac();
-            mac.update(&bytes[..body_len]);
-            mac.verify_slice(&bytes[body_len..])
+            mac.update(&bytes[..body]);
+            mac.verify_slice(&bytes[body..])
                 .map_err(|_| DecodeError::BadTag)?;
         }
         (None, false) => {}
     }
-    let sender = &bytes[HEADER_LEN..body_len];
+    let sender = &bytes[HEADER_LEN..name_end];
+    let mut successor = None;
+    if flags & FLAG_FIELDS != 0 {
+        for (kind, value) in fields(&bytes[name_end + 1..body])? {
+            match kind {
+                FIELD_SUCCESSOR if successor.is_none() => {
+                    if value.is_empty() || value.len() > MAX_NAME_LEN {
+                        return Err(DecodeError::BadField);
+                    }
+                    successor = Some(value);
+                }
+                FIELD_SUCCESSOR => return Err(DecodeError::BadField),
+                _ => {} // a later version's field: skipped
+            }
+        }
+    }
     let u64_at = |at: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&header[at..at + 8]);
@@ -292,5 +351,24 @@ pub fn decode_raw<'a>(
         epoch: u64_at(10),
         seq: u64_at(18),
         sender,
+        successor,
     })
+}
+
+/// The (type, value) fields of a field area, or `BadField` if one runs past its end.
+fn fields(mut area: &[u8]) -> Result<Vec<(u8, &[u8])>, DecodeError> {
+    let mut out = Vec::new();
+    while let [kind, len, rest @ ..] = area {
+        let len = usize::from(*len);
+        if rest.len() < len {
+            return Err(DecodeError::BadField);
+        }
+        out.push((*kind, &rest[..len]));
+        area = &rest[len..];
+    }
+    if area.is_empty() {
+        Ok(out)
+    } else {
+        Err(DecodeError::BadField)
+    }
 }

@@ -1,12 +1,13 @@
 //! The node's protocol, driven by hand: a few nodes wired together with a fixed 1 ms delay,
-//! hooks answered at once. Enough to pin each rule down; fault-rich runs are the simulator's job.
+//! fed by the same input rule every driver obeys ([`Inbox`]). Enough to pin each rule down;
+//! fault-rich runs are the simulator's job.
 
 use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
 use failover_core::{
-    Command, Config, Event, HookKind, HookOutcome, Instant, Node, Notification, Output, PathId,
-    Role, VipId,
+    Command, Config, Event, HookKind, HookOutcome, Inbox, Instant, Node, Notification, Output,
+    PathId, Role, VipId,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ fn config(names: &[(&str, u8)], me: usize, interval_ms: u64) -> Config {
             address: "192.0.2.100".parse().unwrap(),
             prefix: None,
             interface: "eth0".into(),
+            primary: false,
         }],
         notify: Default::default(),
         hooks: Default::default(),
@@ -58,23 +60,49 @@ enum Seen {
     Announce(usize),
     Notify(usize, Notification),
     Role(usize, Role),
+    Hook(usize, HookKind),
+    Abandoned(usize),
 }
 
-/// (to, path, from, bytes)
-type InFlight = (usize, usize, SocketAddr, Vec<u8>);
+/// Something on its way to a node: a datagram, or the answer to one of its requests.
+enum Arrival {
+    Datagram {
+        to: usize,
+        path: usize,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Answer {
+        to: usize,
+        epoch: u64,
+        command: Command,
+    },
+}
 
+/// A few nodes on two paths with a fixed 1 ms delay, each fed through an [`Inbox`] as every
+/// driver feeds its node; hooks and address changes answered after `answer_ms`.
 struct Bed {
     nodes: Vec<Option<Node>>,
+    inboxes: Vec<Inbox<Vec<u8>>>,
+    /// A paused node's process is stopped: what reaches it waits in its inbox.
+    paused: Vec<bool>,
     configs: Vec<Config>,
     epochs: Vec<u64>,
     now: u64,
-    /// (deliver at, sequence) -> datagram in flight
-    wire: BTreeMap<(u64, u64), InFlight>,
+    /// (arrives at, sequence) -> what arrives
+    wire: BTreeMap<(u64, u64), Arrival>,
     sent: u64,
     /// cut[path][node]: that node's interface on that path is down.
     cut: [Vec<bool>; 2],
+    /// (from, to): every datagram from one node to the other is dropped (a one-way cut).
+    blocked: BTreeSet<(usize, usize)>,
+    /// (from, to) -> how many of the next datagrams between them are lost (every path).
+    lose: BTreeMap<(usize, usize), u32>,
     /// Hook answers that are not "success", per (node, kind); `None` means the hook hangs.
     hooks: BTreeMap<(usize, HookKind), Option<HookOutcome>>,
+    /// Nodes whose kernel refuses to add an address.
+    add_fails: BTreeSet<usize>,
+    answer_ms: u64,
     log: Vec<(u64, Seen)>,
     holders: Vec<bool>,
     max_holders: usize,
@@ -87,13 +115,19 @@ impl Bed {
             .collect();
         let mut bed = Bed {
             nodes: (0..names.len()).map(|_| None).collect(),
+            inboxes: (0..names.len()).map(|_| Inbox::new(2, 64)).collect(),
+            paused: vec![false; names.len()],
             epochs: vec![0; names.len()],
             configs,
             now: 0,
             wire: BTreeMap::new(),
             sent: 0,
             cut: [vec![false; names.len()], vec![false; names.len()]],
+            blocked: BTreeSet::new(),
+            lose: BTreeMap::new(),
             hooks: BTreeMap::new(),
+            add_fails: BTreeSet::new(),
+            answer_ms: 0,
             log: Vec::new(),
             holders: vec![false; names.len()],
             max_holders: 0,
@@ -113,6 +147,7 @@ impl Bed {
         )
         .unwrap();
         self.nodes[i] = Some(node);
+        self.inboxes[i].clear();
         self.drain(i);
     }
 
@@ -125,95 +160,167 @@ impl Bed {
         self.nodes[i].as_ref().unwrap()
     }
 
+    fn send(&mut self, at: u64, arrival: Arrival) {
+        self.sent += 1;
+        self.wire.insert((at, self.sent), arrival);
+    }
+
+    fn answer(&mut self, i: usize, command: Command) {
+        let at = self.now + self.answer_ms * MS;
+        let epoch = self.epochs[i];
+        self.send(
+            at,
+            Arrival::Answer {
+                to: i,
+                epoch,
+                command,
+            },
+        );
+    }
+
     fn drain(&mut self, i: usize) {
-        let now = Instant::from_nanos(self.now);
         while let Some(out) = self.nodes[i].as_mut().and_then(Node::poll_output) {
             match out {
                 Output::Transmit(t) => {
                     let to = (0..self.nodes.len())
                         .find(|&n| addr(t.path.0, n) == t.to)
                         .unwrap();
-                    if !self.cut[t.path.0][i] && !self.cut[t.path.0][to] {
-                        self.sent += 1;
-                        self.wire.insert(
-                            (self.now + MS, self.sent),
-                            (to, t.path.0, addr(t.path.0, i), t.payload.to_vec()),
-                        );
+                    let lost = self.lose.get_mut(&(i, to)).filter(|n| **n > 0);
+                    let lost = lost.map(|n| *n -= 1).is_some();
+                    let cut = self.cut[t.path.0][i] || self.cut[t.path.0][to];
+                    if !cut && !lost && !self.blocked.contains(&(i, to)) {
+                        let arrival = Arrival::Datagram {
+                            to,
+                            path: t.path.0,
+                            from: addr(t.path.0, i),
+                            bytes: t.payload.to_vec(),
+                        };
+                        self.send(self.now + MS, arrival);
                     }
                 }
-                Output::Acquire(_) => {
-                    self.holders[i] = true;
-                    self.max_holders = self
-                        .max_holders
-                        .max(self.holders.iter().filter(|&&h| h).count());
-                    self.log.push((self.now, Seen::Acquire(i)));
+                Output::Acquire { id, vip } => {
+                    let result = if self.add_fails.contains(&i) {
+                        Err("Cannot assign requested address (os error 99)".into())
+                    } else {
+                        self.holders[i] = true;
+                        self.max_holders = self
+                            .max_holders
+                            .max(self.holders.iter().filter(|&&h| h).count());
+                        self.log.push((self.now, Seen::Acquire(i)));
+                        Ok(())
+                    };
+                    assert_eq!(vip, VipId(0));
+                    self.answer(i, Command::AddressChanged { id, result });
                 }
-                Output::Release(_) => {
+                Output::Release { id, .. } => {
                     self.holders[i] = false;
                     self.log.push((self.now, Seen::Release(i)));
+                    self.answer(i, Command::AddressChanged { id, result: Ok(()) });
                 }
                 Output::Announce(_) => self.log.push((self.now, Seen::Announce(i))),
-                Output::RunHook(req) => match self.hooks.get(&(i, req.kind)) {
-                    Some(None) => {} // hangs
-                    answer => {
-                        let outcome = answer.copied().flatten().unwrap_or(HookOutcome::Success);
-                        let cmd = Command::HookFinished {
-                            id: req.id,
-                            outcome,
-                        };
-                        self.nodes[i].as_mut().unwrap().handle_command(now, cmd);
+                Output::RunHook(req) => {
+                    self.log.push((self.now, Seen::Hook(i, req.kind)));
+                    assert_eq!(
+                        req.deadline,
+                        Instant::from_nanos(self.now) + self.configs[i].hooks.timeout,
+                        "a hook's deadline is core's timeout"
+                    );
+                    match self.hooks.get(&(i, req.kind)) {
+                        Some(None) => {} // hangs
+                        answer => {
+                            let outcome = answer.copied().flatten().unwrap_or(HookOutcome::Success);
+                            let id = req.id;
+                            self.answer(i, Command::HookFinished { id, outcome });
+                        }
                     }
-                },
+                }
                 Output::Notify(n) => self.log.push((self.now, Seen::Notify(i, *n))),
                 Output::Event(Event::RoleChanged { to, .. }) => {
                     self.log.push((self.now, Seen::Role(i, to)))
+                }
+                Output::Event(Event::TakeoverAbandoned { .. }) => {
+                    self.log.push((self.now, Seen::Abandoned(i)))
                 }
                 Output::Event(_) => {}
             }
         }
     }
 
-    /// Runs until `until_ms`, delivering datagrams and firing timers in time order.
+    /// Runs until `until_ms`: at each instant, everything arriving then goes into the
+    /// inboxes, and every running node is handed its inbox (and its timer) by the rule.
     fn run_until(&mut self, until_ms: u64) {
         let until = until_ms * MS;
         loop {
             let next_timer = (0..self.nodes.len())
-                .filter_map(|i| Some((self.nodes[i].as_ref()?.poll_timeout()?.as_nanos(), i)))
+                .filter(|&i| !self.paused[i])
+                .filter_map(|i| Some(self.nodes[i].as_ref()?.poll_timeout()?.as_nanos()))
                 .min();
-            let next_packet = self.wire.keys().next().copied();
-            let t = match (next_timer, next_packet) {
-                (Some((a, _)), Some((b, _))) => a.min(b),
-                (Some((a, _)), None) => a,
-                (None, Some((b, _))) => b,
-                (None, None) => break,
+            let next_arrival = self.wire.keys().next().map(|k| k.0);
+            let Some(t) = next_timer.into_iter().chain(next_arrival).min() else {
+                break;
             };
             if t > until {
                 break;
             }
             self.now = self.now.max(t);
-            let now = Instant::from_nanos(self.now);
-            if next_packet.is_some_and(|(b, _)| b == t) {
-                let (to, path, from, bytes) = self.wire.remove(&next_packet.unwrap()).unwrap();
-                if let Some(node) = self.nodes[to].as_mut() {
-                    node.handle_datagram(now, PathId(path), from, &bytes);
-                    self.drain(to);
+            while let Some(entry) = self.wire.first_entry().filter(|e| e.key().0 <= t) {
+                match entry.remove() {
+                    Arrival::Datagram {
+                        to,
+                        path,
+                        from,
+                        bytes,
+                    } => {
+                        if self.nodes[to].is_some() {
+                            self.inboxes[to].datagram(PathId(path), from, bytes);
+                        }
+                    }
+                    Arrival::Answer { to, epoch, command } => {
+                        if self.nodes[to].is_some() && self.epochs[to] == epoch {
+                            self.inboxes[to].command(command);
+                        }
+                    }
                 }
-            } else if let Some((_, i)) = next_timer {
-                self.nodes[i].as_mut().unwrap().handle_timeout(now);
-                self.drain(i);
+            }
+            for i in 0..self.nodes.len() {
+                self.wake(i);
             }
         }
         self.now = until;
     }
 
-    fn command(&mut self, i: usize, cmd: Command) {
+    /// Hands node `i` what waits for it, unless it is paused.
+    fn wake(&mut self, i: usize) {
+        if self.paused[i] {
+            return;
+        }
         let now = Instant::from_nanos(self.now);
-        self.nodes[i].as_mut().unwrap().handle_command(now, cmd);
-        self.drain(i);
+        if let Some(node) = self.nodes[i].as_mut() {
+            self.inboxes[i].deliver(node, now);
+            self.drain(i);
+        }
+    }
+
+    fn pause(&mut self, i: usize) {
+        self.paused[i] = true;
+    }
+
+    fn resume(&mut self, i: usize) {
+        self.paused[i] = false;
+        self.wake(i);
+    }
+
+    fn command(&mut self, i: usize, cmd: Command) {
+        self.inboxes[i].command(cmd);
+        self.wake(i);
     }
 
     fn first(&self, pred: impl Fn(&Seen) -> bool) -> Option<u64> {
         self.log.iter().find(|(_, s)| pred(s)).map(|(t, _)| *t / MS)
+    }
+
+    fn count(&self, pred: impl Fn(&Seen) -> bool) -> usize {
+        self.log.iter().filter(|(_, s)| pred(s)).count()
     }
 
     fn notes(&self, node: usize) -> Vec<Notification> {
@@ -524,7 +631,12 @@ fn planned_shutdown_hands_over_at_once_without_overlap() {
     let mut bed = Bed::new(&PAIR, 1_000);
     bed.run_until(5_000);
     bed.command(0, Command::Shutdown);
-    assert_eq!(bed.node(0).role(), Role::Stopped);
+    bed.run_until(5_001);
+    assert_eq!(
+        bed.node(0).role(),
+        Role::Stopped,
+        "hooks answer at once here"
+    );
     bed.run_until(5_050);
     assert_eq!(
         bed.holders,
@@ -666,6 +778,7 @@ fn a_peer_expiring_just_before_another_peers_datagram_is_still_noticed() {
             epoch: 1,
             seq: 1,
             sender: "zulu",
+            successor: None,
         },
         None,
     );
@@ -754,4 +867,232 @@ fn a_reload_that_changes_what_the_node_tracks_is_refused_by_field() {
     assert_eq!(bed.node(0).config(), &base, "the old configuration stays");
     bed.run_until(3_000);
     assert_eq!(bed.holders, vec![true, false]);
+}
+
+/// A planned shutdown in a group of three: the best backup alone takes over, however the
+/// priorities fall, though passive backups never hear each other.
+#[test]
+fn planned_shutdown_of_three_hands_over_to_the_best_backup_alone() {
+    for trio in [
+        [("alpha", 250), ("bravo", 150), ("charlie", 50)],
+        [("alpha", 200), ("bravo", 100), ("charlie", 100)],
+        [("alpha", 200), ("charlie", 100), ("bravo", 100)],
+    ] {
+        let mut bed = Bed::new(&trio, 100);
+        bed.run_until(5_000);
+        assert_eq!(bed.holders, vec![true, false, false]);
+        let best = if trio[1].0 == "bravo" { 1 } else { 2 };
+        let other = 3 - best;
+        bed.command(0, Command::Shutdown);
+        bed.run_until(8_000);
+        assert_eq!(bed.node(best).role(), Role::Master, "{trio:?}");
+        assert_eq!(bed.max_holders, 1, "{trio:?}: never two holders");
+        assert_eq!(bed.count(|s| matches!(s, Seen::Acquire(_))), 2, "{trio:?}");
+        assert_eq!(
+            bed.count(|s| *s == Seen::Role(other, Role::Acquiring)),
+            0,
+            "{trio:?}: the other backup knew who was taking over"
+        );
+        let took = bed.first(|s| *s == Seen::Acquire(best)).unwrap();
+        assert!(took - 5_000 < 20, "{trio:?}: at once, not after dead_after");
+    }
+}
+
+/// The owner names a successor that died unnoticed: the others wait for it to claim, then
+/// the ordinary rule picks one of them — later, but still one.
+#[test]
+fn a_successor_that_never_claims_is_waited_for_then_passed_over() {
+    let trio = [("alpha", 250), ("bravo", 150), ("charlie", 50)];
+    let mut bed = Bed::new(&trio, 100);
+    bed.run_until(5_000);
+    bed.crash(1); // passive: nobody notices
+    bed.command(0, Command::Shutdown);
+    bed.run_until(5_300);
+    assert_eq!(
+        bed.holders,
+        vec![false, false, false],
+        "charlie waits for bravo"
+    );
+    bed.run_until(8_000);
+    assert_eq!(bed.holders, vec![false, false, true]);
+    assert_eq!(bed.max_holders, 1);
+}
+
+/// A yield lost on every path is said again: the owner hears it at the next repetition and
+/// announces itself to the clients the loser had reached.
+#[test]
+fn a_lost_yield_is_repeated_and_the_owner_announces_when_it_hears_it() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.blocked.extend([(0, 1), (1, 0)]);
+    bed.run_until(3_000);
+    assert_eq!(bed.holders, vec![true, true], "split while cut both ways");
+    bed.answer_ms = 10; // the release takes a moment
+    bed.blocked.clear();
+    // Drop what the backup sends from the moment it starts yielding until it is a backup.
+    let mut t = 3_000;
+    while bed.node(1).role() == Role::Master {
+        t += 1;
+        bed.run_until(t);
+    }
+    bed.blocked.insert((1, 0));
+    while bed.node(1).role() != Role::Backup {
+        t += 1;
+        bed.run_until(t);
+    }
+    bed.run_until(t + 2);
+    bed.blocked.clear();
+    let yielded = t;
+    bed.run_until(yielded + 1_000);
+    let announced = (bed.log.iter())
+        .find(|(at, s)| *s == Seen::Announce(0) && at / MS >= yielded)
+        .map(|(at, _)| at / MS)
+        .expect("the owner announced again");
+    assert!(
+        announced - yielded <= 110,
+        "announced {} ms after the yield: its repetition one interval later was heard",
+        announced - yielded
+    );
+}
+
+/// A backup that stalls (SIGSTOP, a VM pause) for up to five times `dead_after` while the
+/// master lives finds the master's heartbeats waiting when it wakes, and reads them before its
+/// timer: nothing moves.
+#[test]
+fn a_stalled_backup_reads_the_heartbeats_waiting_for_it_before_its_timer() {
+    for stall_ms in [180, 360, 900, 1_800] {
+        let mut bed = Bed::new(&PAIR, 100);
+        bed.run_until(2_000);
+        bed.pause(1);
+        bed.run_until(2_000 + stall_ms);
+        bed.resume(1);
+        bed.run_until(5_000);
+        assert_eq!(bed.holders, vec![true, false], "stalled {stall_ms} ms");
+        assert_eq!(bed.max_holders, 1, "stalled {stall_ms} ms");
+        assert_eq!(
+            bed.count(|s| matches!(s, Seen::Hook(1, _) | Seen::Role(1, _) | Seen::Notify(1, _))),
+            0,
+            "stalled {stall_ms} ms: no hook, no role change, no mail"
+        );
+    }
+}
+
+/// A takeover under way when the owner is heard again is given up before the address is
+/// added: no address, no `PostAcq`, no mail.
+#[test]
+fn a_takeover_is_abandoned_when_the_owner_is_heard_before_the_address_is_added() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.answer_ms = 200; // the backup's Test takes a while
+    bed.pause(0);
+    bed.run_until(2_500);
+    assert!(
+        bed.first(|s| *s == Seen::Hook(1, HookKind::Test)).is_some(),
+        "the backup began a takeover"
+    );
+    bed.resume(0);
+    bed.run_until(4_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    assert!(bed.first(|s| *s == Seen::Abandoned(1)).is_some());
+    assert_eq!(bed.count(|s| *s == Seen::Hook(1, HookKind::PreAcq)), 0);
+    assert_eq!(bed.count(|s| *s == Seen::Hook(1, HookKind::PostAcq)), 0);
+    assert_eq!(bed.notes(1), vec![], "no false mail");
+    assert_eq!(bed.node(1).role(), Role::Backup);
+}
+
+/// Two backups acquiring at once (equal priorities, the owner gone): the lower-ranked one
+/// gives way before adding anything.
+#[test]
+fn of_two_nodes_acquiring_at_once_the_lower_gives_way() {
+    let trio = [("alpha", 200), ("bravo", 100), ("charlie", 100)];
+    let mut bed = Bed::new(&trio, 100);
+    bed.answer_ms = 5;
+    bed.run_until(5_000);
+    bed.crash(0);
+    bed.run_until(7_000);
+    assert_eq!(bed.holders, vec![false, true, false]);
+    assert_eq!(bed.max_holders, 1);
+    assert_eq!(bed.count(|s| *s == Seen::Acquire(2)), 0);
+}
+
+/// A one-way cut: the backup no longer hears the master and takes over; the master hears it
+/// claim and says so, once per episode.
+#[test]
+fn an_owner_that_hears_a_lower_node_claim_its_address_says_so_once() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.blocked.insert((0, 1));
+    bed.run_until(8_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, true],
+        "classic mode cannot prevent this"
+    );
+    let rival = Notification::RivalClaim {
+        peer: "backup".into(),
+        vips: vec![VipId(0)],
+    };
+    let claims = |bed: &Bed| (bed.notes(0).iter()).filter(|n| **n == rival).count();
+    assert_eq!(claims(&bed), 1, "{:?}", bed.notes(0));
+    let claimed = bed.first(|s| *s == Seen::Notify(0, rival.clone())).unwrap();
+    let acquired = bed.first(|s| *s == Seen::Acquire(1)).unwrap();
+    assert!(
+        claimed >= acquired && claimed - acquired < 500,
+        "{claimed} vs {acquired}"
+    );
+    bed.blocked.clear();
+    bed.run_until(9_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    bed.blocked.insert((0, 1));
+    bed.run_until(15_000);
+    assert_eq!(claims(&bed), 2, "a second episode, a second notice");
+}
+
+/// A split brain that heals normally is no rival claim: the lower node yields at once.
+#[test]
+fn a_healed_split_brain_is_no_rival_claim() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.blocked.extend([(0, 1), (1, 0)]);
+    bed.run_until(3_000);
+    bed.blocked.clear();
+    bed.run_until(5_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    assert!(!(bed.notes(0).iter()).any(|n| matches!(n, Notification::RivalClaim { .. })));
+}
+
+/// The kernel refuses the address: the node does not count it as held, says why once, backs
+/// off, and gets it when the kernel agrees again.
+#[test]
+fn an_address_the_kernel_refuses_is_undone_notified_and_retried() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.add_fails.insert(1);
+    bed.crash(0);
+    bed.run_until(6_000);
+    assert_eq!(bed.node(1).role(), Role::Backup);
+    assert!(!bed.node(1).holds(VipId(0)));
+    let attempts = bed.count(|s| *s == Seen::Hook(1, HookKind::PreAcq));
+    assert!(attempts >= 2, "tried again with back-off: {attempts}");
+    let failed: Vec<_> = (bed.notes(1).into_iter())
+        .filter(|n| matches!(n, Notification::AddressFailed { .. }))
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "said once while nothing changes: {failed:?}"
+    );
+    assert!(
+        !(bed.notes(1).iter()).any(|n| matches!(n, Notification::Failover { .. })),
+        "no failover mail for a failover that did not happen"
+    );
+    assert_eq!(
+        bed.count(|s| *s == Seen::Hook(1, HookKind::PostAcq)),
+        0,
+        "PostAcq only after an address is there"
+    );
+    bed.add_fails.clear();
+    bed.run_until(10_000);
+    assert_eq!(bed.holders, vec![false, true]);
+    assert_eq!(bed.node(1).role(), Role::Master);
 }

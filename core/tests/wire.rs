@@ -13,6 +13,7 @@ fn message(kind: MessageKind, role: Role) -> Message {
         epoch: 3,
         seq: 42,
         sender: "master".into(),
+        successor: None,
     }
 }
 
@@ -25,6 +26,7 @@ fn borrowed(m: &Message) -> Message<&str> {
         epoch: m.epoch,
         seq: m.seq,
         sender: &m.sender,
+        successor: m.successor.as_deref(),
     }
 }
 
@@ -41,6 +43,41 @@ fn the_bytes_are_the_documented_layout() {
         32,
         "a heartbeat is as small as the source's 32-byte datagram"
     );
+}
+
+#[test]
+fn a_goodbye_names_its_successor_in_a_field_after_the_name() {
+    let mut bye = message(MessageKind::Goodbye, Role::Stopped);
+    bye.successor = Some("bravo".into());
+    let bytes = encode(&bye, None);
+    assert_eq!(bytes[4], 0b10, "flag bit 1: fields follow the name");
+    assert_eq!(&bytes[26..32], b"master");
+    assert_eq!(&bytes[32..], &[7, 1, 5, b'b', b'r', b'a', b'v', b'o'][..]);
+    assert_eq!(decode(&bytes, None).unwrap(), borrowed(&bye));
+    let key = AuthKey::new(b"sixteen byte key!");
+    let signed = encode(&bye, Some(&key));
+    assert_eq!(signed.len(), bytes.len() + 32);
+    assert_eq!(decode(&signed, Some(&key)).unwrap(), borrowed(&bye));
+
+    // A field of a later version is skipped; a broken or repeated one is refused.
+    let mut later = bytes.clone();
+    later[32] += 3;
+    later.extend([9, 1, 0xaa]);
+    assert_eq!(decode(&later, None).unwrap(), borrowed(&bye));
+    let mut cut = bytes.clone();
+    cut[34] = 50; // the successor's length runs past the field area
+    assert_eq!(decode(&cut, None), Err(DecodeError::BadField));
+    let mut twice = bytes.clone();
+    twice[32] += 7;
+    twice.extend([1, 5]);
+    twice.extend(b"bravo");
+    assert_eq!(decode(&twice, None), Err(DecodeError::BadField));
+    let mut empty = bytes[..32].to_vec();
+    empty.extend([2, 1, 0]);
+    assert_eq!(decode(&empty, None), Err(DecodeError::BadField));
+    let mut short = bytes.clone();
+    short.truncate(33);
+    assert!(decode(&short, None).is_err());
 }
 
 #[test]

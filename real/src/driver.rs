@@ -1,11 +1,16 @@
 //! The daemon's loop: one task owns the core [`Node`] and feeds it every input — datagrams,
-//! its timer, hook outcomes, signals — then carries out what it asks for. Protocol decisions
-//! are all core's; this module only moves bytes, time and requests across the boundary.
+//! its timer, answers to hooks and address changes, signals — then carries out what it asks
+//! for. Protocol decisions are all core's; this module only moves bytes, time and requests
+//! across the boundary.
 //!
 //! Time is tokio's monotonic clock, as nanoseconds since the daemon started. Anything that can
 //! take time (address changes, hooks, mail, answering `failoverctl`) runs in tasks of its own,
-//! so the loop is always ready for the next heartbeat. With `biased` selection signals come
-//! first, then the timer, so a flood of datagrams cannot delay a heartbeat.
+//! so the loop is always ready for the next heartbeat. Whatever wakes the loop, it then reads
+//! everything already waiting — every socket's buffered datagrams (up to [`BATCH`], so a flood
+//! cannot starve the timer), every finished request — into an [`Inbox`], which hands it to the
+//! node by core's input rule: datagrams, then answers and commands, then the timer if it is
+//! still due. After a stall (SIGSTOP, a VM pause, a starved CPU) the owner's heartbeats queued
+//! meanwhile are therefore seen before the silence they end is judged.
 
 use crate::actions::{self, Action};
 use crate::epoch;
@@ -16,9 +21,7 @@ use crate::metrics;
 use crate::net::{bind_addr, BindError, PathSockets};
 use crate::status::{self, Report, ReportRequest, SocketFile};
 use crate::vip::{Addresses, Change, VipError};
-use failover_core::{
-    Command, Config, ConfigError, Event, HookId, HookOutcome, Instant, Node, Output, Role,
-};
+use failover_core::{Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Role};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +36,10 @@ pub const DEFAULT_HOOKS_DIR: &str = "/etc/failover";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/failoverd";
 /// How long a stopping daemon waits for queued mail.
 const MAIL_GRACE: Duration = Duration::from_secs(10);
+/// Datagrams read per wake-up at most: more than the kernel's default socket buffers hold
+/// (about 500 heartbeats on two paths), so every one waiting at a wake-up is read before the
+/// timer, yet a flood is taken in bounded bites between timer checks.
+pub const BATCH: usize = 1024;
 
 /// Settings of the process, as opposed to the failover group's configuration.
 #[derive(Clone, Debug)]
@@ -96,13 +103,13 @@ struct Signals {
 }
 
 /// What woke the loop.
-enum Input {
+enum Wake {
     Shutdown,
     Reload,
     Timer,
-    HookDone(HookId, HookOutcome),
+    Answer(Command),
     Status(ReportRequest),
-    Datagram(io::Result<(usize, SocketAddr, usize)>),
+    Readable,
 }
 
 struct Driver {
@@ -139,8 +146,8 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         tokio::spawn(metrics::serve(tcp, report_tx.clone()));
     }
     tokio::spawn(status::serve(listener, report_tx));
-    let (hook_tx, mut hook_rx) = mpsc::unbounded_channel();
-    let (action_tx, worker) = actions::spawn(addresses, hook_tx);
+    let (answer_tx, mut answers) = mpsc::unbounded_channel();
+    let (action_tx, worker) = actions::spawn(addresses, answer_tx);
     let (mail_tx, mailer) = mail::spawn();
 
     let origin = tokio::time::Instant::now();
@@ -160,7 +167,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         actions: action_tx,
         mail: mail_tx,
     };
-    let mut buf = [0u8; 2048];
+    let mut inbox = Inbox::new(driver.node.config().paths.len(), usize::MAX);
     let timer = tokio::time::sleep_until(origin);
     tokio::pin!(timer);
     loop {
@@ -175,36 +182,41 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
                 timer.as_mut().reset(at);
             }
         }
-        let input = tokio::select! {
+        let wake = tokio::select! {
             biased;
-            _ = signals.term.recv() => Input::Shutdown,
-            _ = signals.int.recv() => Input::Shutdown,
-            _ = signals.hup.recv() => Input::Reload,
-            () = &mut timer, if deadline.is_some() => Input::Timer,
-            Some((id, outcome)) = hook_rx.recv() => Input::HookDone(id, outcome),
-            Some(reply) = report_rx.recv() => Input::Status(reply),
-            got = driver.sockets.recv(&mut buf) => Input::Datagram(got),
+            _ = signals.term.recv() => Wake::Shutdown,
+            _ = signals.int.recv() => Wake::Shutdown,
+            _ = signals.hup.recv() => Wake::Reload,
+            Some(answer) = answers.recv() => Wake::Answer(answer),
+            Some(reply) = report_rx.recv() => Wake::Status(reply),
+            () = driver.sockets.readable() => Wake::Readable,
+            () = &mut timer, if deadline.is_some() => Wake::Timer,
         };
         let now = driver.now();
-        match input {
-            Input::Shutdown => {
+        match wake {
+            Wake::Shutdown => {
                 tracing::info!("stopping: handing over what this node holds");
-                driver.node.handle_command(now, Command::Shutdown);
+                inbox.command(Command::Shutdown);
             }
-            Input::Reload => driver.reload(now),
-            Input::Timer => driver.node.handle_timeout(now),
-            Input::HookDone(id, outcome) => driver
-                .node
-                .handle_command(now, Command::HookFinished { id, outcome }),
-            Input::Status(reply) => {
+            Wake::Reload => {
+                driver.reload();
+                inbox.command(Command::Reannounce);
+            }
+            Wake::Answer(answer) => inbox.command(answer),
+            Wake::Status(reply) => {
                 let _ = reply.send(Report::new(&driver.node, now, origin.elapsed()));
+                continue;
             }
-            Input::Datagram(Ok((socket, from, len))) => {
-                let path = driver.sockets.path_of(driver.node.config(), socket, from);
-                driver.node.handle_datagram(now, path, from, &buf[..len]);
-            }
-            Input::Datagram(Err(e)) => tracing::debug!("receive error: {e}"),
+            Wake::Readable | Wake::Timer => {}
         }
+        // Everything else already waiting, then the node, by the input rule.
+        while let Ok(answer) = answers.try_recv() {
+            inbox.command(answer);
+        }
+        driver
+            .sockets
+            .drain(driver.node.config(), &mut inbox, BATCH);
+        inbox.deliver(&mut driver.node, now);
     }
     let Driver { actions, mail, .. } = driver;
     drop(actions);
@@ -219,9 +231,19 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
 
 /// Removes addresses left on the interfaces by an earlier run that did not release them (a
 /// crash, a kill -9): the node starts as a backup and must not answer for an address until
-/// the protocol gives it one. A missing interface refuses the start.
+/// the protocol gives it one. A `primary` address is the host's own — the operating system
+/// added it at boot — and stays; it is announced only once the protocol makes this node its
+/// owner, after the one holding it released it. A missing interface refuses the start.
 async fn reconcile(addresses: &Addresses, config: &Config) -> Result<(), StartError> {
     for (i, vip) in config.vips.iter().enumerate() {
+        if vip.primary {
+            tracing::info!(
+                address = %vip.address,
+                interface = %vip.interface,
+                "this host's own address: kept; announced only when this node owns it"
+            );
+            continue;
+        }
         let field = |source: VipError| StartError::Vip {
             field: match source {
                 VipError::NoInterface(_) => format!("vip[{i}].interface"),
@@ -252,15 +274,15 @@ impl Driver {
             let config = self.node.config();
             match output {
                 Output::Transmit(t) => self.sockets.send(config, &t),
-                Output::Acquire(vip) => {
+                Output::Acquire { id, vip } => {
                     let vip = config.vips[vip.0].clone();
                     tracing::info!(address = %vip.address, interface = %vip.interface, "acquiring");
-                    let _ = self.actions.send(Action::Acquire(vip));
+                    let _ = self.actions.send(Action::Acquire(id, vip));
                 }
-                Output::Release(vip) => {
+                Output::Release { id, vip } => {
                     let vip = config.vips[vip.0].clone();
                     tracing::info!(address = %vip.address, interface = %vip.interface, "releasing");
-                    let _ = self.actions.send(Action::Release(vip));
+                    let _ = self.actions.send(Action::Release(id, vip));
                 }
                 Output::Announce(vip) => {
                     let vip = config.vips[vip.0].clone();
@@ -279,6 +301,7 @@ impl Driver {
                         interface: vip.interface.clone(),
                         peer: req.peer,
                         node: config.node.name.clone(),
+                        deadline: self.origin + Duration::from_nanos(req.deadline.as_nanos()),
                         timeout: config.hooks.timeout,
                     };
                     let _ = self.actions.send(Action::Hook(req.id, job));
@@ -295,8 +318,8 @@ impl Driver {
     }
 
     /// SIGHUP: re-read the file and, if it is good, apply it keeping all state; in any case
-    /// re-announce, like heartbeatd's tickle.
-    fn reload(&mut self, now: Instant) {
+    /// the caller re-announces, like heartbeatd's tickle.
+    fn reload(&mut self) {
         let file = self.source.path().display().to_string();
         let result = load(&self.source)
             .map_err(|e| e.to_string())
@@ -310,7 +333,6 @@ impl Driver {
             Ok(()) => tracing::info!(%file, "configuration reloaded"),
             Err(e) => tracing::error!("reload refused, keeping the running configuration: {e}"),
         }
-        self.node.handle_command(now, Command::Reannounce);
     }
 }
 
@@ -336,5 +358,8 @@ fn log_event(event: &Event) {
         Event::PeerUp { peer, epoch } => tracing::info!(%peer, epoch, "peer up"),
         Event::PeerDown { peer } => tracing::warn!(%peer, "peer down"),
         Event::Dropped { reason } => tracing::debug!(?reason, "datagram dropped"),
+        Event::TakeoverAbandoned { peer } => {
+            tracing::warn!(%peer, "takeover abandoned before any address was added: the owner is alive")
+        }
     }
 }

@@ -13,9 +13,10 @@
 //! | `FAILOVER_PEER` | the node the address comes from or goes to (empty when unknown) |
 //! | `FAILOVER_NODE` | this node's name |
 //!
-//! Every script runs; the hook's outcome is the first failure. `hooks.timeout` bounds the
-//! whole hook: a script still running then is killed with its process group (a shell's
-//! children too), and the hook counts as timed out. Output goes to the log line by line, as it
+//! Every script runs; the hook's outcome is the first failure. The request's deadline — core's,
+//! `hooks.timeout` after core asked — bounds the whole hook: a script still running then is
+//! killed with its process group (a shell's children too), and the hook counts as timed out.
+//! Core gives up at that same instant, so both agree on when the hand-over went on. Output goes to the log line by line, as it
 //! comes. A directory or script that is missing means success; a file that is not executable
 //! is skipped with a warning, as `run-parts` does.
 
@@ -49,7 +50,9 @@ pub struct HookJob {
     pub peer: Option<String>,
     /// This node's name.
     pub node: String,
-    /// Time allowed for all of the hook's scripts together.
+    /// When every script of the hook must have ended (core's deadline, on this clock).
+    pub deadline: Instant,
+    /// `hooks.timeout`, for the log.
     pub timeout: Duration,
 }
 
@@ -78,7 +81,7 @@ pub fn scripts(dir: &Path, kind: HookKind) -> Vec<PathBuf> {
 
 /// Runs the hook's scripts and says how it went. Never fails: every problem is an outcome.
 pub async fn run(job: &HookJob) -> HookOutcome {
-    let deadline = Instant::now() + job.timeout;
+    let deadline = job.deadline;
     let mut outcome = HookOutcome::Success;
     for script in scripts(&job.dir, job.kind) {
         let executable = script

@@ -4,8 +4,10 @@
 //! uses (mail addresses), so `failoverd --check` refuses everything the daemon would refuse.
 //! Every error names the file and the line or field.
 
-use failover_core::{hostconfig, Config, ConfigError};
+use failover_core::hostconfig::{self, HostAddress, Machine};
+use failover_core::{Config, ConfigError};
 use lettre::Address;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -14,17 +16,45 @@ use thiserror::Error;
 pub enum Source {
     /// `--config FILE`: the native TOML form.
     Toml(PathBuf),
-    /// `--hostconfig FILE`: the source system's `/etc/hostconfig` keys.
-    Hostconfig(PathBuf),
+    /// `--hostconfig FILE`: the source system's `/etc/hostconfig` keys, and the master's
+    /// public address if `--public-address` names it.
+    Hostconfig(PathBuf, Option<HostAddress>),
 }
 
 impl Source {
     /// The file's path.
     pub fn path(&self) -> &Path {
         match self {
-            Source::Toml(path) | Source::Hostconfig(path) => path,
+            Source::Toml(path) | Source::Hostconfig(path, _) => path,
         }
     }
+}
+
+/// What a hostconfig master needs to know of this machine: its interfaces' addresses
+/// (`getifaddrs`), and the public address named on the command line.
+fn this_machine(public: Option<HostAddress>) -> Machine {
+    let addresses = nix::ifaddrs::getifaddrs()
+        .map(|all| {
+            all.filter_map(|a| {
+                let (address, netmask) = (a.address?, a.netmask?);
+                let (address, prefix) = if let (Some(ip), Some(mask)) =
+                    (address.as_sockaddr_in(), netmask.as_sockaddr_in())
+                {
+                    (IpAddr::V4(ip.ip()), mask.ip().to_bits().count_ones())
+                } else {
+                    let (ip, mask) = (address.as_sockaddr_in6()?, netmask.as_sockaddr_in6()?);
+                    (IpAddr::V6(ip.ip()), mask.ip().to_bits().count_ones())
+                };
+                Some(HostAddress {
+                    interface: a.interface_name,
+                    address,
+                    prefix: u8::try_from(prefix).unwrap_or(0),
+                })
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    Machine { addresses, public }
 }
 
 /// A configuration that cannot be used. The message starts with the file name.
@@ -69,12 +99,14 @@ pub fn load(source: &Source) -> Result<Config, LoadError> {
                 error,
             },
         })?,
-        Source::Hostconfig(_) => hostconfig::parse(&text, &path)?,
+        Source::Hostconfig(_, public) => {
+            hostconfig::parse(&text, &path, &this_machine(public.clone()))?
+        }
     };
     match (check_mail_addresses(&config), source) {
         (Ok(()), _) => Ok(config),
         (Err(error), Source::Toml(_)) => Err(LoadError::Invalid { path, error }),
-        (Err(error), Source::Hostconfig(_)) => {
+        (Err(error), Source::Hostconfig(..)) => {
             // Only the recipient comes from a hostconfig file: name its key and line.
             let key = "FAILOVER_EMAIL_RECIPIENT";
             let line = text
@@ -82,7 +114,7 @@ pub fn load(source: &Source) -> Result<Config, LoadError> {
                 .enumerate()
                 .filter(|(_, l)| l.trim_start().starts_with(key))
                 .last()
-                .map_or(0, |(i, _)| i + 1);
+                .map(|(i, _)| i + 1);
             let message = match error {
                 ConfigError::Invalid { message, .. } => format!("{key}: {message}"),
                 other => other.to_string(),

@@ -126,6 +126,43 @@ pub fn render(config: &Config, note: &Notification, when: SystemTime) -> Mail {
             body.push_str("\nThe hand-over went on without it.\n");
             ("hook failed", format!("hook {hook} failed ({how})"))
         }
+        Notification::AddressFailed { vip, change, error } => {
+            line(&mut body, "Address:", &address(vip));
+            line(&mut body, "Change:", &change.to_string());
+            line(&mut body, "Error:", error);
+            match change {
+                failover_core::AddressChange::Add => body
+                    .push_str("\nThe address was NOT taken over; this node tries again later.\n"),
+                failover_core::AddressChange::Remove => body.push_str(
+                    "\nThe address may still be on this host while another takes it over: \
+                     check the interface now.\n",
+                ),
+            }
+            let verb = match change {
+                failover_core::AddressChange::Add => "add",
+                failover_core::AddressChange::Remove => "remove",
+            };
+            (
+                "address change failed",
+                format!("could not {verb} {}: {error}", address(vip)),
+            )
+        }
+        Notification::RivalClaim { peer, vips } => {
+            line(&mut body, "Claimer:", peer);
+            for vip in vips {
+                line(&mut body, "Address:", &address(vip));
+            }
+            body.push_str(
+                "\nBoth nodes hold the address: the other one does not hear this node's \
+                 heartbeats (a one-way cut?). Classic mode cannot settle this; the owner keeps \
+                 the address and the clients may reach either.\n",
+            );
+            let vips: Vec<String> = vips.iter().map(address).collect();
+            (
+                "rival claim",
+                format!("{peer} claims {} while this node holds it", vips.join(", ")),
+            )
+        }
     };
     line(&mut body, "Event:", event);
     Mail {

@@ -8,13 +8,12 @@
 //! learned from its heartbeats), else the first sharing path.
 
 use failover_core::config::DEFAULT_PORT;
-use failover_core::{Config, PathId, Transmit};
+use failover_core::{Config, Inbox, PathId, Transmit};
 use std::future::poll_fn;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::task::Poll;
 use thiserror::Error;
-use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
 /// A socket that cannot be opened, naming the path whose address it is.
@@ -71,6 +70,8 @@ impl PathSockets {
             let err = |source| BindError { path, addr, source };
             let std = std::net::UdpSocket::bind(addr).map_err(err)?;
             std.set_nonblocking(true).map_err(err)?;
+            // FAILOVER_BCAST_IPS may name broadcast addresses (the source allows them).
+            std.set_broadcast(true).map_err(err)?;
             let send = std.try_clone().map_err(err)?;
             let udp = UdpSocket::from_std(std).map_err(err)?;
             socket_of.push(sockets.len());
@@ -108,18 +109,48 @@ impl PathSockets {
         }
     }
 
-    /// Waits for the next datagram on any socket: (socket index, sender, length).
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, usize)> {
+    /// Waits until some socket has a datagram to read (reading none).
+    pub async fn readable(&self) {
         poll_fn(|cx| {
-            for (i, socket) in self.sockets.iter().enumerate() {
-                let mut read = ReadBuf::new(&mut buf[..]);
-                if let Poll::Ready(got) = socket.udp.poll_recv_from(cx, &mut read) {
-                    return Poll::Ready(got.map(|from| (i, from, read.filled().len())));
+            for socket in &self.sockets {
+                if socket.udp.poll_recv_ready(cx).is_ready() {
+                    return Poll::Ready(());
                 }
             }
             Poll::Pending
         })
         .await
+    }
+
+    /// One datagram some socket holds now, without waiting: (socket index, sender, length).
+    pub fn try_recv(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr, usize)> {
+        for (i, socket) in self.sockets.iter().enumerate() {
+            loop {
+                match socket.udp.try_recv_from(buf) {
+                    Ok((len, from)) => return Some((i, from, len)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // An ICMP error queued on the socket: it says nothing of what waits.
+                    Err(e) => tracing::debug!("receive error: {e}"),
+                }
+            }
+        }
+        None
+    }
+
+    /// Reads what the sockets hold now, without waiting, into `inbox` — at most `limit`
+    /// datagrams, so a flood cannot keep the timer waiting for ever. Returns how many.
+    pub fn drain(&self, config: &Config, inbox: &mut Inbox<Vec<u8>>, limit: usize) -> usize {
+        let mut buf = [0u8; 2048];
+        let mut read = 0;
+        while read < limit {
+            let Some((socket, from, len)) = self.try_recv(&mut buf) else {
+                break;
+            };
+            read += 1;
+            let path = self.path_of(config, socket, from);
+            inbox.datagram(path, from, buf[..len].to_vec());
+        }
+        read
     }
 
     /// The path a datagram from `from` on socket `socket` belongs to (see the module docs).

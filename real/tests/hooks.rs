@@ -24,6 +24,7 @@ fn job(dir: &Path, kind: HookKind, timeout: Duration) -> HookJob {
         interface: "eth0".into(),
         peer: Some("master".into()),
         node: "backup".into(),
+        deadline: tokio::time::Instant::now() + timeout,
         timeout,
     }
 }

@@ -190,6 +190,7 @@ fn bad_datagrams_are_dropped_and_counted_in_status() {
             epoch: 5,
             seq,
             sender: "gamma",
+            successor: None,
         };
         encode(&msg, key)
     };

@@ -30,6 +30,7 @@ fn config(name: &str, priority: u8, locals: [&str; 2], peers: [Vec<SocketAddr>; 
             address: "192.0.2.100".parse().unwrap(),
             prefix: None,
             interface: "eth0".into(),
+            primary: false,
         }],
         notify: Default::default(),
         hooks: Default::default(),
@@ -52,12 +53,14 @@ fn flush(node: &mut Node, sockets: &mut PathSockets) -> usize {
 async fn receive(node: &mut Node, sockets: &PathSockets, count: usize) -> Vec<PathId> {
     let mut buf = [0u8; 2048];
     let mut paths = Vec::new();
-    for _ in 0..count {
-        let got = tokio::time::timeout(Duration::from_secs(10), sockets.recv(&mut buf));
-        let (socket, from, len) = got.await.expect("a datagram within 10 s").unwrap();
-        let path = sockets.path_of(node.config(), socket, from);
-        node.handle_datagram(Instant::from_nanos(1), path, from, &buf[..len]);
-        paths.push(path);
+    while paths.len() < count {
+        let ready = tokio::time::timeout(Duration::from_secs(10), sockets.readable());
+        ready.await.expect("a datagram within 10 s");
+        while let Some((socket, from, len)) = sockets.try_recv(&mut buf) {
+            let path = sockets.path_of(node.config(), socket, from);
+            node.handle_datagram(Instant::from_nanos(1), path, from, &buf[..len]);
+            paths.push(path);
+        }
     }
     paths
 }

@@ -1,80 +1,11 @@
-//! The simulated network: addresses, per-link randomness, partitions and interfaces.
+//! The simulated network: per-link randomness, partitions and interfaces.
 
-use crate::scenario::{Party, Segment};
+use crate::fault::Impairment;
+use crate::rng;
+use crate::scenario::Segment;
+use crate::topology::Party;
 use rand::Rng;
-use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
-/// The UDP port every simulated node uses.
-pub const PORT: u16 = 1694;
-
-/// Address of node `node` on segment `segment`: documentation ranges only.
-pub fn address(segment: usize, node: usize) -> SocketAddr {
-    let ip = match segment {
-        0 => Ipv4Addr::new(192, 0, 2, 10 + node as u8),
-        s => Ipv4Addr::new(198, 51, 100, 10 + 40 * (s as u8 - 1) + node as u8),
-    };
-    SocketAddr::new(IpAddr::V4(ip), PORT)
-}
-
-/// The node and segment behind an address, if any.
-pub fn owner_of(addr: SocketAddr, segments: usize) -> Option<(usize, usize)> {
-    let IpAddr::V4(ip) = addr.ip() else {
-        return None;
-    };
-    let [a, b, c, d] = ip.octets();
-    let (segment, node) = match (a, b, c) {
-        (192, 0, 2) => (0, d.checked_sub(10)?),
-        (198, 51, 100) => {
-            let off = d.checked_sub(10)?;
-            (1 + usize::from(off / 40), off % 40)
-        }
-        _ => return None,
-    };
-    (segment < segments && addr.port() == PORT).then_some((segment, usize::from(node)))
-}
-
-/// Derives an independent generator for one purpose from the run's seed, so adding a node or
-/// a link never shifts the random numbers another one sees.
-pub fn fork(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut z = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
-}
-
-/// Extra trouble on a segment while `degrade` faults are in force: more loss, duplication and
-/// reordering, and a latency spike.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Impairment {
-    /// Probability a datagram is lost.
-    pub loss: f64,
-    /// Probability a datagram is delivered twice.
-    pub duplicate: f64,
-    /// Probability a datagram is held back (by up to an interval).
-    pub reorder: f64,
-    /// Extra latency, nanoseconds.
-    pub delay: u64,
-}
-
-impl Impairment {
-    /// Whether it changes nothing.
-    pub fn is_none(&self) -> bool {
-        *self == Impairment::default()
-    }
-
-    /// Two impairments at once: independent chances, added delays.
-    pub fn and(self, other: Impairment) -> Impairment {
-        let either = |a: f64, b: f64| 1.0 - (1.0 - a) * (1.0 - b);
-        Impairment {
-            loss: either(self.loss, other.loss),
-            duplicate: either(self.duplicate, other.duplicate),
-            reorder: either(self.reorder, other.reorder),
-            delay: self.delay + other.delay,
-        }
-    }
-}
 
 /// What happens to one datagram on a link.
 pub enum Fate {
@@ -93,7 +24,7 @@ impl Link {
     /// The link from `from` to `to` on `segment`.
     pub fn new(seed: u64, segment: usize, from: usize, to: usize) -> Link {
         Link {
-            rng: fork(
+            rng: rng::fork(
                 seed,
                 1 + ((segment as u64) << 32 | (from as u64) << 16 | to as u64),
             ),

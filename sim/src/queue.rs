@@ -106,6 +106,16 @@ impl<T> EventQueue<T> {
         heap[i] = key;
     }
 
+    /// When the earliest event is due.
+    pub fn peek_time(&self) -> Option<u64> {
+        let timer = self.first_timer.map(|(key, _)| key);
+        let key = match (timer, self.heap.first().copied()) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some((key >> 64) as u64)
+    }
+
     /// The earliest event and its time.
     pub fn pop(&mut self) -> Option<(u64, T)> {
         if let Some((key, owner)) = self.first_timer {

@@ -50,7 +50,7 @@ pub fn shrink(
     seed: u64,
     invariant: Option<&str>,
 ) -> Result<Shrunk, ShrinkError> {
-    let mut base = scenario.instantiate(seed).into_owned();
+    let mut base = crate::plan::instantiate(scenario, seed).into_owned();
     let report = run(&base, seed, &Options::default())?;
     let broken = report.findings.broken();
     let target = match invariant {

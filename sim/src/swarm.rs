@@ -7,162 +7,54 @@
 //! The draw is a list of ordinary scheduled faults ([`FaultSpec`]): a seed's scenario can be
 //! printed, written to a file, replayed without the swarm, and shrunk fault by fault.
 
-use crate::net;
-use crate::scenario::{FaultSpec, Scenario};
+use crate::rng;
+use crate::scenario::{hook_name, FaultSpec, Scenario, Swarm, SwarmKind};
+use failover_core::HookKind;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Every fault kind a swarm may draw.
-pub const KINDS: [&str; 11] = [
-    "partition",
-    "oneway",
-    "link_down",
-    "loss",
-    "delay",
-    "duplicate",
-    "reorder",
-    "crash",
-    "pause",
-    "clock",
-    "hook",
+/// Every hook kind, in the order a draw picks from.
+const HOOKS: [HookKind; 5] = [
+    HookKind::Test,
+    HookKind::PreAcq,
+    HookKind::PostAcq,
+    HookKind::PreRel,
+    HookKind::PostRel,
 ];
 
 /// The random stream the draw uses, apart from every link's.
 const STREAM: u64 = 0x5741_524d; // "SWARM"
 
-/// The bounds of what a seed may draw.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Swarm {
-    /// No drawn fault begins before this (the group settles first).
-    #[serde(with = "humantime_serde")]
-    pub start: Duration,
-    /// The last `heal` of the run has no drawn fault: convergence is checked there.
-    #[serde(with = "humantime_serde")]
-    pub heal: Duration,
-    /// Each seed draws between one and this many faults.
-    pub max_faults: u32,
-    /// The kinds a seed chooses from (each seed turns a random non-empty subset on): partition
-    /// (symmetric, all segments or one), oneway, link_down, loss, delay (latency spikes),
-    /// duplicate, reorder, crash (and restart), pause, clock (jump and drift), hook (fails or
-    /// hangs).
-    pub kinds: Vec<String>,
-    /// Shortest drawn fault.
-    #[serde(with = "humantime_serde")]
-    pub min_duration: Duration,
-    /// Longest drawn fault.
-    #[serde(with = "humantime_serde")]
-    pub max_duration: Duration,
-    /// Worst loss probability.
-    pub max_loss: f64,
-    /// Worst duplication probability.
-    pub max_duplicate: f64,
-    /// Worst reordering probability.
-    pub max_reorder: f64,
-    /// Worst latency spike.
-    #[serde(with = "humantime_serde")]
-    pub max_delay: Duration,
-    /// Worst clock drift, parts per million either way.
-    pub max_drift_ppm: f64,
-    /// Worst forward clock jump.
-    #[serde(with = "humantime_serde")]
-    pub max_clock_jump: Duration,
-    /// Whether partitions may put the client on one side.
-    pub client_partitions: bool,
-}
-
-impl Default for Swarm {
-    fn default() -> Self {
-        Swarm {
-            start: Duration::from_secs(10),
-            heal: Duration::from_secs(60),
-            max_faults: 6,
-            kinds: KINDS.iter().map(|k| k.to_string()).collect(),
-            min_duration: Duration::from_secs(1),
-            max_duration: Duration::from_secs(20),
-            max_loss: 0.5,
-            max_duplicate: 0.3,
-            max_reorder: 0.3,
-            max_delay: Duration::from_secs(1),
-            max_drift_ppm: 1000.0,
-            max_clock_jump: Duration::from_secs(2),
-            client_partitions: true,
-        }
-    }
-}
-
 /// What one seed drew.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drawn {
     /// The kinds that were on.
-    pub kinds: Vec<String>,
+    pub kinds: Vec<SwarmKind>,
     /// The faults, in time order.
     pub faults: Vec<FaultSpec>,
 }
 
+/// The draw is written as methods of the bounds: `swarm.draw(scenario, seed)`.
 impl Swarm {
-    /// Checks the bounds against the scenario; the message names the field.
-    pub fn validate(&self, scenario: &Scenario) -> Result<(), (String, String)> {
-        let bad = |field: &str, msg: String| Err((format!("swarm.{field}"), msg));
-        for (i, kind) in self.kinds.iter().enumerate() {
-            if !KINDS.contains(&kind.as_str()) {
-                return bad(
-                    &format!("kinds[{i}]"),
-                    format!("`{kind}`: one of {}", KINDS.join(", ")),
-                );
-            }
-        }
-        if self.kinds.is_empty() {
-            return bad("kinds", "at least one kind".into());
-        }
-        if self.max_faults == 0 {
-            return bad("max_faults", "at least 1".into());
-        }
-        if self.min_duration.is_zero() || self.min_duration > self.max_duration {
-            return bad(
-                "min_duration",
-                "more than zero and at most max_duration".into(),
-            );
-        }
-        if self.start + self.max_duration + self.heal > scenario.duration {
-            return bad(
-                "heal",
-                format!(
-                    "start ({:?}) + max_duration ({:?}) + heal ({:?}) must fit in the run ({:?})",
-                    self.start, self.max_duration, self.heal, scenario.duration
-                ),
-            );
-        }
-        for (field, p) in [
-            ("max_loss", self.max_loss),
-            ("max_duplicate", self.max_duplicate),
-            ("max_reorder", self.max_reorder),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return bad(field, "a probability, 0 to 1".into());
-            }
-        }
-        if !(0.0..1e6).contains(&self.max_drift_ppm) {
-            return bad("max_drift_ppm", "between 0 and 1,000,000".into());
-        }
-        Ok(())
-    }
-
     /// The faults seed `seed` draws for `scenario`: the same every time.
     pub fn draw(&self, scenario: &Scenario, seed: u64) -> Drawn {
-        let mut rng = net::fork(seed, STREAM);
-        let mut kinds: Vec<&String> = self.kinds.iter().filter(|_| rng.random_bool(0.5)).collect();
+        let mut rng = rng::fork(seed, STREAM);
+        let mut kinds: Vec<SwarmKind> = self
+            .kinds
+            .iter()
+            .copied()
+            .filter(|_| rng.random_bool(0.5))
+            .collect();
         if kinds.is_empty() {
-            kinds.push(self.kinds.choose(&mut rng).expect("validated: some kinds"));
+            kinds.push(*self.kinds.choose(&mut rng).expect("validated: some kinds"));
         }
         let count = rng.random_range(1..=self.max_faults);
         let end = scenario.duration - self.heal;
         let mut faults: Vec<FaultSpec> = (0..count)
             .map(|_| {
-                let kind = kinds.choose(&mut rng).expect("at least one kind");
+                let kind = *kinds.choose(&mut rng).expect("at least one kind");
                 let duration = millis(rng.random_range(self.min_duration..=self.max_duration));
                 let latest = end.saturating_sub(duration).max(self.start);
                 let at = millis(rng.random_range(self.start..=latest));
@@ -175,16 +67,13 @@ impl Swarm {
             })
             .collect();
         faults.sort_by_key(|f| f.at);
-        Drawn {
-            kinds: kinds.into_iter().cloned().collect(),
-            faults,
-        }
+        Drawn { kinds, faults }
     }
 
     /// Fills in one drawn fault of `kind`.
     fn fault(
         &self,
-        kind: &str,
+        kind: SwarmKind,
         spec: FaultSpec,
         scenario: &Scenario,
         rng: &mut ChaCha8Rng,
@@ -204,8 +93,11 @@ impl Swarm {
         let chance = |rng: &mut ChaCha8Rng, max: f64| {
             (rng.random_range(0.0..=max) * 1000.0).round() / 1000.0
         };
+        // One restart in five does not come: the others must carry on without it.
+        let restart =
+            |rng: &mut ChaCha8Rng| (!rng.random_bool(0.2)).then_some(spec.duration).flatten();
         match kind {
-            "partition" | "oneway" => {
+            SwarmKind::Partition | SwarmKind::Oneway => {
                 let mut names: Vec<String> =
                     scenario.nodes.iter().map(|n| n.name.clone()).collect();
                 names.shuffle(rng);
@@ -226,11 +118,11 @@ impl Swarm {
                     segment: if every { None } else { segment(rng) },
                     a,
                     b,
-                    oneway: kind == "oneway",
+                    oneway: kind == SwarmKind::Oneway,
                     ..spec
                 }
             }
-            "link_down" => {
+            SwarmKind::LinkDown => {
                 let n = scenario.nodes.choose(rng).expect("nodes");
                 let on = scenario.node_segments(scenario.node_index(&n.name).expect("a node"));
                 let seg = *on.choose(rng).expect("a node is on some segment");
@@ -241,16 +133,18 @@ impl Swarm {
                     ..spec
                 }
             }
-            "loss" | "duplicate" | "reorder" | "delay" => {
+            SwarmKind::Loss | SwarmKind::Duplicate | SwarmKind::Reorder | SwarmKind::Delay => {
                 let mut f = FaultSpec {
                     kind: "degrade".into(),
                     segment: segment(rng),
                     ..spec
                 };
                 match kind {
-                    "loss" => f.loss = chance(rng, self.max_loss).max(0.001),
-                    "duplicate" => f.duplicate = chance(rng, self.max_duplicate).max(0.001),
-                    "reorder" => f.reorder = chance(rng, self.max_reorder).max(0.001),
+                    SwarmKind::Loss => f.loss = chance(rng, self.max_loss).max(0.001),
+                    SwarmKind::Duplicate => {
+                        f.duplicate = chance(rng, self.max_duplicate).max(0.001)
+                    }
+                    SwarmKind::Reorder => f.reorder = chance(rng, self.max_reorder).max(0.001),
                     _ => {
                         f.delay = Some(millis(
                             rng.random_range(Duration::from_millis(1)..=self.max_delay),
@@ -259,23 +153,25 @@ impl Swarm {
                 }
                 f
             }
-            "crash" => FaultSpec {
-                kind: "crash".into(),
+            SwarmKind::Crash | SwarmKind::Shutdown => FaultSpec {
+                kind: kind.name().into(),
                 node: node(rng),
-                // One crash in five is for good: the others must carry on without it.
-                duration: if rng.random_bool(0.2) {
-                    None
-                } else {
-                    spec.duration
-                },
+                duration: restart(rng),
                 ..spec
             },
-            "pause" => FaultSpec {
-                kind: "pause".into(),
+            // A killed daemon comes back (systemd's `Restart=`) and removes what it left: a
+            // kill for good would leave its address up for ever, which no mode can fix.
+            SwarmKind::Kill => FaultSpec {
+                kind: "kill".into(),
                 node: node(rng),
                 ..spec
             },
-            "clock" => FaultSpec {
+            SwarmKind::Pause | SwarmKind::Freeze => FaultSpec {
+                kind: kind.name().into(),
+                node: node(rng),
+                ..spec
+            },
+            SwarmKind::Clock => FaultSpec {
                 kind: "clock".into(),
                 node: node(rng),
                 offset: Some(millis(
@@ -286,17 +182,40 @@ impl Swarm {
                     .round(),
                 ..spec
             },
-            "hook" => {
-                let hooks = ["test", "pre_acq", "post_acq", "pre_rel", "post_rel"];
+            SwarmKind::Hook | SwarmKind::SlowHook => {
+                let hook = *HOOKS.choose(rng).expect("hooks");
+                let (behavior, latency) = match kind {
+                    SwarmKind::SlowHook => (
+                        "slow",
+                        Some(millis(rng.random_range(
+                            Duration::from_millis(1)..=self.max_hook_latency,
+                        ))),
+                    ),
+                    _ if rng.random_bool(0.3) => ("hang", None),
+                    _ => ("fail", None),
+                };
                 FaultSpec {
                     kind: "hook".into(),
                     node: node(rng),
-                    hook: Some(hooks.choose(rng).expect("hooks").to_string()),
-                    behavior: Some(if rng.random_bool(0.3) { "hang" } else { "fail" }.into()),
+                    hook: Some(hook_name(hook).into()),
+                    behavior: Some(behavior.into()),
+                    latency,
                     ..spec
                 }
             }
-            other => unreachable!("validated kind {other}"),
+            SwarmKind::Address => FaultSpec {
+                kind: "address".into(),
+                node: node(rng),
+                change: Some(
+                    if rng.random_bool(0.5) {
+                        "add"
+                    } else {
+                        "remove"
+                    }
+                    .into(),
+                ),
+                ..spec
+            },
         }
     }
 }
@@ -309,9 +228,10 @@ fn millis(d: Duration) -> Duration {
 /// A seed's draw as a person reads it, and as a scenario file takes it: the kinds that were
 /// on, then the faults as `[[fault]]` tables.
 pub fn describe(drawn: &Drawn) -> String {
+    let kinds: Vec<&str> = drawn.kinds.iter().map(|k| k.name()).collect();
     format!(
         "# swarm draw: kinds on: {}; {} fault(s)\n{}",
-        drawn.kinds.join(", "),
+        kinds.join(", "),
         drawn.faults.len(),
         FaultSpec::to_toml(&drawn.faults)
     )

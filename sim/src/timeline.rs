@@ -2,64 +2,12 @@
 //! spans, the client's failed requests, and split brain in red — so a person grasps a
 //! failure at a glance. SVG on its own, or wrapped in an HTML page with the run's verdict.
 
-use crate::check::{secs, Observation};
+use crate::check::secs;
+use crate::record::Observation;
 use crate::scenario::Scenario;
 use crate::world::RunReport;
 use failover_core::Role;
 use std::fmt::Write;
-
-/// What the timeline keeps of an observation.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Mark {
-    /// A node (re)started.
-    Up(usize),
-    /// A node crashed or stopped.
-    Down(usize),
-    /// A node froze.
-    Paused(usize),
-    /// A node thawed.
-    Resumed(usize),
-    /// A node's new role.
-    Role(usize, Role),
-    /// A node took an address (node, vip).
-    Acquired(usize, usize),
-    /// A node no longer holds an address (node, vip).
-    Released(usize, usize),
-    /// A node notified someone.
-    Notified(usize, String),
-    /// Client requests to a vip since the last such mark all succeeded or all failed.
-    Requests {
-        /// Address index.
-        vip: usize,
-        /// Whether they were answered.
-        ok: bool,
-    },
-    /// A fault (index into the run's faults) began.
-    FaultStarted(usize),
-    /// It ended.
-    FaultEnded(usize),
-}
-
-impl Mark {
-    /// The mark for an observation.
-    pub fn of(obs: &Observation<'_>) -> Mark {
-        match *obs {
-            Observation::Up { node } => Mark::Up(node),
-            Observation::Down { node } => Mark::Down(node),
-            Observation::Paused { node } => Mark::Paused(node),
-            Observation::Resumed { node } => Mark::Resumed(node),
-            Observation::RoleChanged { node, to, .. } => Mark::Role(node, to),
-            Observation::Acquired { node, vip } => Mark::Acquired(node, vip),
-            Observation::Released { node, vip } => Mark::Released(node, vip),
-            Observation::Notified { node, notification } => {
-                Mark::Notified(node, notification.summary())
-            }
-            Observation::Requests { vip, ok, .. } => Mark::Requests { vip, ok },
-            Observation::FaultStarted { fault } => Mark::FaultStarted(fault),
-            Observation::FaultEnded { fault } => Mark::FaultEnded(fault),
-        }
-    }
-}
 
 /// A closed interval of time with what filled it.
 struct Span<T> {
@@ -79,6 +27,7 @@ enum Lane {
 struct Spans {
     roles: Vec<Vec<Span<Lane>>>,
     paused: Vec<Vec<Span<()>>>,
+    host_down: Vec<Vec<Span<()>>>,
     held: Vec<Vec<Vec<Span<()>>>>,
     notices: Vec<(u64, usize, String)>,
     failed: Vec<Vec<Span<()>>>,
@@ -99,6 +48,7 @@ impl Spans {
         let mut s = Spans {
             roles: (0..nodes).map(|_| Vec::new()).collect(),
             paused: (0..nodes).map(|_| Vec::new()).collect(),
+            host_down: (0..nodes).map(|_| Vec::new()).collect(),
             held: (0..nodes)
                 .map(|_| (0..vips).map(|_| Vec::new()).collect())
                 .collect(),
@@ -109,66 +59,75 @@ impl Spans {
         };
         let mut role: Vec<Option<(u64, Lane)>> = vec![None; nodes];
         let mut paused: Vec<Option<(u64, ())>> = vec![None; nodes];
+        let mut host_down: Vec<Option<(u64, ())>> = vec![None; nodes];
         let mut held: Vec<Vec<Option<(u64, ())>>> = vec![vec![None; vips]; nodes];
         let mut holders: Vec<usize> = vec![0; vips];
         let mut split: Vec<Option<(u64, usize)>> = vec![None; vips];
         let mut requests_since = vec![0; vips];
         let mut faults: Vec<Option<(u64, usize)>> = vec![None; report.faults.len()];
-        for (at, mark) in &report.marks {
+        for (at, obs) in &report.record {
             let at = *at;
-            match mark {
-                Mark::Up(n) => {
-                    close(&mut s.roles[*n], &mut role[*n], at);
-                    role[*n] = Some((at, Lane::Role(Role::Backup)));
+            match *obs {
+                Observation::Up { node: n } => {
+                    close(&mut s.roles[n], &mut role[n], at);
+                    role[n] = Some((at, Lane::Role(Role::Backup)));
                 }
-                Mark::Down(n) => {
-                    close(&mut s.roles[*n], &mut role[*n], at);
-                    role[*n] = Some((at, Lane::Down));
+                Observation::Down { node: n } => {
+                    close(&mut s.roles[n], &mut role[n], at);
+                    role[n] = Some((at, Lane::Down));
                 }
-                Mark::Role(n, r) => {
-                    if *r != Role::Stopped {
-                        close(&mut s.roles[*n], &mut role[*n], at);
-                        role[*n] = Some((at, Lane::Role(*r)));
+                Observation::RoleChanged { node: n, to, .. } => {
+                    if to != Role::Stopped {
+                        close(&mut s.roles[n], &mut role[n], at);
+                        role[n] = Some((at, Lane::Role(to)));
                     }
                 }
-                Mark::Paused(n) => paused[*n] = Some((at, ())),
-                Mark::Resumed(n) => close(&mut s.paused[*n], &mut paused[*n], at),
-                Mark::Acquired(n, v) => {
-                    if held[*n][*v].is_none() {
-                        held[*n][*v] = Some((at, ()));
-                        holders[*v] += 1;
-                        if holders[*v] == 2 {
-                            split[*v] = Some((at, *v));
+                Observation::Paused { node: n } => paused[n] = Some((at, ())),
+                Observation::Resumed { node: n } => close(&mut s.paused[n], &mut paused[n], at),
+                Observation::HostDown { node: n } => host_down[n] = Some((at, ())),
+                Observation::HostUp { node: n } => {
+                    close(&mut s.host_down[n], &mut host_down[n], at)
+                }
+                Observation::Acquired { node: n, vip: v } => {
+                    if held[n][v].is_none() {
+                        held[n][v] = Some((at, ()));
+                        holders[v] += 1;
+                        if holders[v] == 2 {
+                            split[v] = Some((at, v));
                         }
                     }
                 }
-                Mark::Released(n, v) => {
-                    if held[*n][*v].is_some() {
-                        close(&mut s.held[*n][*v], &mut held[*n][*v], at);
-                        holders[*v] -= 1;
-                        if holders[*v] == 1 {
-                            close(&mut s.split, &mut split[*v], at);
+                Observation::Released { node: n, vip: v } => {
+                    if held[n][v].is_some() {
+                        close(&mut s.held[n][v], &mut held[n][v], at);
+                        holders[v] -= 1;
+                        if holders[v] == 1 {
+                            close(&mut s.split, &mut split[v], at);
                         }
                     }
                 }
-                Mark::Notified(n, what) => s.notices.push((at, *n, what.clone())),
-                Mark::Requests { vip, ok } => {
-                    if !ok && at > requests_since[*vip] {
-                        s.failed[*vip].push(Span {
-                            from: requests_since[*vip],
+                Observation::Notified {
+                    node: n,
+                    ref notification,
+                } => s.notices.push((at, n, notification.summary())),
+                Observation::Requests { vip, ok, .. } => {
+                    if !ok && at > requests_since[vip] {
+                        s.failed[vip].push(Span {
+                            from: requests_since[vip],
                             to: at,
                             what: (),
                         });
                     }
-                    requests_since[*vip] = at;
+                    requests_since[vip] = at;
                 }
-                Mark::FaultStarted(f) => faults[*f] = Some((at, *f)),
-                Mark::FaultEnded(f) => close(&mut s.faults, &mut faults[*f], at),
+                Observation::FaultStarted { fault: f } => faults[f] = Some((at, f)),
+                Observation::FaultEnded { fault: f } => close(&mut s.faults, &mut faults[f], at),
             }
         }
         for n in 0..nodes {
             close(&mut s.roles[n], &mut role[n], end);
             close(&mut s.paused[n], &mut paused[n], end);
+            close(&mut s.host_down[n], &mut host_down[n], end);
             for (spans, open) in s.held[n].iter_mut().zip(held[n].iter_mut()) {
                 close(spans, open, end);
             }
@@ -219,7 +178,7 @@ fn name(lane: Lane) -> String {
     }
 }
 
-/// The timeline of a run of `scenario` (recorded with `Options::timeline`) as SVG.
+/// The timeline of a run of `scenario` (recorded with `Options::record`) as SVG.
 pub fn svg(scenario: &Scenario, report: &RunReport) -> String {
     let end = scenario.duration.as_nanos() as u64;
     let (nodes, vips) = (scenario.nodes.len(), scenario.vips.len());
@@ -311,7 +270,18 @@ pub fn svg(scenario: &Scenario, report: &RunReport) -> String {
         for p in &spans.paused[n] {
             let _ = writeln!(
                 w,
-                r##"<rect class="paused" x="{:.1}" y="{y:.1}" width="{:.1}" height="{LANE}" fill="#3d85c6" fill-opacity="0.55"><title>{} paused from {} to {}</title></rect>"##,
+                r##"<rect class="paused" x="{:.1}" y="{y:.1}" width="{:.1}" height="{LANE}" fill="#3d85c6" fill-opacity="0.55"><title>{}'s daemon stopped from {} to {}</title></rect>"##,
+                x(p.from),
+                (x(p.to) - x(p.from)).max(0.5),
+                escape(&node.name),
+                secs(p.from),
+                secs(p.to)
+            );
+        }
+        for p in &spans.host_down[n] {
+            let _ = writeln!(
+                w,
+                r##"<rect class="host-down" x="{:.1}" y="{y:.1}" width="{:.1}" height="{LANE}" fill="#000000" fill-opacity="0.6"><title>{}'s host down or frozen from {} to {}</title></rect>"##,
                 x(p.from),
                 (x(p.to) - x(p.from)).max(0.5),
                 escape(&node.name),
@@ -432,7 +402,8 @@ fn legend(w: &mut String, y: f64) {
         ("#6aa84f", "master"),
         ("#f6b26b", "releasing"),
         ("#434343", "down / stopped"),
-        ("#3d85c6", "paused"),
+        ("#3d85c6", "daemon stopped"),
+        ("#000000", "host down / frozen"),
         ("#274e13", "holds the address"),
         ("#cc0000", "client requests fail / split brain"),
         ("#9900ff", "fault"),

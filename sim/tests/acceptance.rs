@@ -4,7 +4,8 @@
 //! must reduce it to that essential fault; the file it writes must replay the violation; and
 //! the timeline of that run must show it.
 
-use failover_sim::scenario::{FaultKind, Party};
+use failover_sim::fault::FaultKind;
+use failover_sim::topology::Party;
 use failover_sim::{run, Options, Scenario};
 use std::path::PathBuf;
 use std::process::{Command, Output};

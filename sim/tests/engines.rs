@@ -5,7 +5,8 @@
 #![cfg(not(madsim))]
 
 use failover_sim::builtin;
-use failover_sim::engine::{self, judge, ownership, Act, Did, Engine, Workload};
+use failover_sim::engine::{self, judge, ownership, Engine, Workload};
+use failover_sim::record::Observation;
 use std::process::Command;
 
 /// The five cross-engine situations and the ownership sequence each must produce.
@@ -73,14 +74,9 @@ fn another_engines_run_is_held_to_the_scenarios_expectations() {
     // healthy network: the checkers must say so, whichever engine produced it.
     let scenario = builtin::find("planned-shutdown").unwrap().unwrap();
     let workload = Workload::from_scenario(&scenario).unwrap();
-    let act = |ms: u64, node, what| Act {
-        at: ms * 1_000_000,
-        node,
-        what,
-    };
     let acts = [
-        act(3_000, 0, Did::Acquired { vip: 0 }),
-        act(5_000, 1, Did::Acquired { vip: 0 }),
+        (3_000_000_000, Observation::Acquired { node: 0, vip: 0 }),
+        (5_000_000_000, Observation::Acquired { node: 1, vip: 0 }),
     ];
     let findings = judge(&scenario, &workload, &acts);
     let broken = findings.broken();

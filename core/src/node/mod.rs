@@ -3,53 +3,63 @@
 //! # Protocol (classic mode)
 //!
 //! The owner sends a heartbeat every `interval` on every path to every peer address (and to
-//! every address a peer was heard from), as the source's heartbeatd does; so does a node that is
-//! starting up or waiting for the owner to hand the addresses back to it. Other backups are
-//! passive: they listen, and answer a newcomer once. A heartbeat carries the sender's name,
-//! priority, role, boot epoch and a sequence number that grows with every announcement (all
-//! datagrams of one announcement carry the same number and the same bytes). A peer is
-//! *alive* while any path carried one of its heartbeats within `dead_after` plus a skew that
-//! grows as this node's priority falls (VRRP's skew: the best backup's timer runs out first, and
-//! the others hear it claim before theirs do). A path silent that long while another path still
-//! carries heartbeats is a *network anomaly*: notified, but no takeover.
+//! every address a peer was heard from), as the source's heartbeatd does; so does a node that
+//! is starting up, waiting for the owner to hand the addresses back to it, or whose role
+//! changed within the last `dead_after` (so one lost datagram never hides a change). Other
+//! backups are passive: they listen, and answer a newcomer once. A heartbeat carries the
+//! sender's name, priority, role, boot epoch and a sequence number that grows with every
+//! announcement (all datagrams of one announcement carry the same number and the same bytes).
+//! A peer is *alive* while any path carried one of its heartbeats within `dead_after` plus a
+//! skew that grows as this node's priority falls (VRRP's skew: the best backup's timer runs
+//! out first, and the others hear it claim before theirs do). A path silent that long while
+//! another path still carries heartbeats is a *network anomaly*: notified, but no takeover.
 //!
 //! Ownership goes to the highest-ranked live node (priority, then the smaller name). The
 //! hand-over is ordered so two nodes never hold an address at once on a healthy network:
 //!
 //! 1. A node only starts acquiring when no live peer *claims* the addresses (role `Acquiring`,
 //!    `Master` or `Releasing`), and after a start-up wait of `dead_after` unless it has already
-//!    heard who the owner is.
+//!    heard who the owner is. Until its first address change it gives the takeover up when a
+//!    claimer is heard after all (an owner that was only slow to be heard, or a better-ranked
+//!    node acquiring at the same time): no address added, no `PostAcq`, no mail.
 //! 2. A returning higher-priority node announces itself as `Backup`; the owner sees it and
 //!    (with `preempt`) hands back: `Test`, `PreRel`, release, `PostRel`, then a heartbeat
 //!    saying `Backup` at once. Only then does the returning node see no claimer and acquire.
-//! 3. If two nodes both claim (after a partition heals), the lower-ranked one yields.
-//! 4. A planned shutdown releases first, then sends `Goodbye`; peers treat the sender as dead
-//!    at once and the next node takes over without waiting `dead_after`.
+//! 3. If two nodes both claim (after a partition heals), the lower-ranked one yields. If the
+//!    lower-ranked one keeps claiming for `dead_after` — it cannot hear the owner, a one-way
+//!    cut — the owner notifies it once ([`Notification::RivalClaim`]).
+//! 4. A planned shutdown releases first, then sends `Goodbye` naming the best backup it knows
+//!    as successor. The successor takes over at once; the other backups wait for it to claim
+//!    (for their own `dead_after`), so only one node moves even though passive backups never
+//!    hear each other.
 //!
-//! The ownership rule lives in [`Node::decide`]; a second safety mode (majority leases with a
-//! witness) changes that rule and adds message kinds, without touching peer tracking, hooks or
-//! the driver interface.
+//! Address changes and hooks are requests with answers: core asks for one at a time and waits
+//! for it (or for its deadline), so its idea of what is on the interfaces follows the driver's.
+//! An address the kernel will not add is counted as not held, notified, and tried again with
+//! the same back-off as a refusing `Test`.
+//!
+//! The ownership rule lives in [`Node::decide`] (`rule.rs`).
 
+mod announce;
 mod peers;
+mod rule;
+mod steps;
 mod transition;
 
 pub use peers::PeerStatus;
 
 use crate::config::{Config, ConfigError};
-use crate::io::{
-    Command, Counters, DropReason, Event, HookEvent, HookId, HookKind, HookOutcome, HookRequest,
-    Notification, Output, PathId, Transmit, VipId,
-};
+use crate::io::{Command, Counters, DropReason, Event, Notification, Output, PathId, VipId};
 use crate::role::Role;
 use crate::time::Instant;
 use crate::wire::{self, AuthKey, Message, MessageKind};
-use peers::{rank, Accept, Peer, Peers};
+use peers::{Accept, Peer, Peers};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use transition::{Pending, ReleaseCause, Step, Transition};
+use transition::Transition;
 
 /// One member of a failover group.
 #[derive(Debug)]
@@ -81,6 +91,9 @@ pub struct Node {
     /// Whether this node heartbeats every interval (see `sends_periodically`), kept current
     /// after every input so a passive backup's timer only wakes it for peer expiry.
     active: bool,
+    /// After a role change, this node heartbeats every interval until then, so peers learn
+    /// the change even if its first announcement is lost (a yield said once could be missed).
+    repeat_until: Instant,
     /// `next_deadline` as of the last input that changed state. Routine heartbeats only push
     /// peer expiry later, so it may be early, never late.
     deadline: Option<Instant>,
@@ -92,53 +105,50 @@ pub struct Node {
     peers: Peers,
     /// Bumped whenever a peer comes or goes.
     membership: u64,
-    /// The last hand-over `Test` refused, if it still stands.
-    veto: Option<Veto>,
+    /// The last hand-over that was refused (by `Test` or the kernel), if it still stands.
+    backoff: Option<Backoff>,
+    /// The node a departed owner named to take over, until it claims or its time is up.
+    heir: Option<Heir>,
     /// The last peer seen owning the addresses, named in the failover notification.
     last_owner: Option<String>,
+    /// Per address: it may be on this host's interface (asked to be added, not yet removed).
     held: Vec<bool>,
     transition: Option<Transition>,
     shutdown_requested: bool,
-    next_hook: u64,
+    next_request: u64,
     outputs: VecDeque<Output>,
     counters: Counters,
 }
 
-/// `Test` refused a hand-over (said no, or hung): the rule does not try it again until the
-/// group changes or `retry` comes, so a flaky check neither blocks a takeover for ever nor runs
-/// the hooks in a loop. The wait starts at `dead_after` and doubles with every refusal in a
-/// row, up to [`MAX_VETO_BACKOFF`] times `dead_after` (a `Test` of `/usr/bin/false`, the
-/// source's notification-only mode, runs about twice a minute with the defaults). Asked again
-/// with nothing changed, a `Test` that still refuses is no news and is not notified again.
+/// A hand-over that was refused — `Test` said no or hung, or the kernel would not add an
+/// address: the rule does not try it again until the group changes or `retry` comes, so a
+/// flaky check neither blocks a takeover for ever nor runs the hooks in a loop. The wait starts
+/// at `dead_after` and doubles with every refusal in a row, up to [`MAX_BACKOFF`] times
+/// `dead_after` (a `Test` of `/usr/bin/false`, the source's notification-only mode, runs about
+/// twice a minute with the defaults). Asked again with nothing changed, a refusal is no news
+/// and is not notified again.
 #[derive(Clone, Copy, Debug)]
-struct Veto {
+struct Backoff {
     membership: u64,
     retry: Instant,
     wait: Duration,
 }
 
+/// The successor a departing owner named in its goodbye.
+#[derive(Clone, Debug)]
+struct Heir {
+    name: String,
+    /// Past this the heir has not claimed: it is presumed gone, and the ordinary rule decides.
+    until: Instant,
+}
+
+/// The longest wait between two refused attempts at the same hand-over, in `dead_after`s.
+const MAX_BACKOFF: u32 = 8;
+
 /// A notification for the driver (boxed: rare, and it would make every output bigger).
 fn notify(n: Notification) -> Output {
     Output::Notify(Box::new(n))
 }
-
-/// A hook request for the driver (boxed, like notifications).
-fn run_hook(r: HookRequest) -> Output {
-    Output::RunHook(Box::new(r))
-}
-
-/// Heartbeats between two announcements of the held addresses (`u32::MAX`: never).
-fn beats_per_announce(config: &Config) -> u32 {
-    config.announce_every().map_or(u32::MAX, |every| {
-        let beats = every
-            .as_nanos()
-            .div_ceil(config.protocol.interval.as_nanos());
-        u32::try_from(beats).unwrap_or(u32::MAX)
-    })
-}
-
-/// The longest wait between two `Test`s that refuse the same hand-over, in `dead_after`s.
-const MAX_VETO_BACKOFF: u32 = 8;
 
 /// A snapshot for `failoverctl status` and metrics.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,11 +187,11 @@ impl Node {
             epoch: boot_epoch,
             seq: 0,
             sender: config.node.name.clone(),
+            successor: None,
         };
-        let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
-        let beats_per_announce = beats_per_announce(&config);
+        let beats_per_announce = announce::beats_per_announce(&config);
         let mut node = Node {
-            dead_after: config.dead_after() + skew,
+            dead_after: skewed_dead_after(&config),
             template,
             beats_per_announce,
             beats_to_announce: beats_per_announce,
@@ -197,13 +207,15 @@ impl Node {
             settled: false,
             next_heartbeat: now,
             active: true,
+            repeat_until: now,
             peers: Peers::default(),
             membership: 0,
-            veto: None,
+            backoff: None,
+            heir: None,
             last_owner: None,
             transition: None,
             shutdown_requested: false,
-            next_hook: 0,
+            next_request: 0,
             outputs: VecDeque::new(),
             counters: Counters::default(),
             deadline: None,
@@ -234,39 +246,20 @@ impl Node {
         }
     }
 
-    /// The earliest deadline but the next heartbeat: end of the start-up wait, hook deadline,
-    /// peer and path expiry. Only these can change what the node knows or decides.
-    fn next_deadline(&self) -> Option<Instant> {
-        if self.role == Role::Stopped {
-            return None;
-        }
-        let mut next: Option<Instant> = None;
-        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
-        if !self.settled {
-            consider(self.started + self.dead_after);
-        }
-        if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
-            consider(p.deadline);
-        }
-        if let Some(v) = self
-            .veto
-            .filter(|v| v.membership == self.membership && v.retry > self.refreshed)
-        {
-            consider(v.retry);
-        }
-        // Every expiry since the last full look at the peers counts, even one already past:
-        // a partial refresh after a datagram must not make another peer's expiry vanish.
-        for peer in self.peers.iter() {
-            if let Some(t) = peer.next_expiry(self.refreshed, self.dead_after) {
-                consider(t);
-            }
-        }
-        next
+    /// Takes the time an input carries: drivers give core a monotonic clock, and an input
+    /// stamped earlier than the last one is a driver bug (caught in debug builds).
+    fn tick(&mut self, now: Instant) {
+        debug_assert!(
+            now >= self.now,
+            "time went backwards: {now} after {}",
+            self.now
+        );
+        self.now = self.now.max(now);
     }
 
     /// Handles a datagram that arrived on `path` from `from`.
     pub fn handle_datagram(&mut self, now: Instant, path: PathId, from: SocketAddr, bytes: &[u8]) {
-        self.now = self.now.max(now);
+        self.tick(now);
         if self.role == Role::Stopped {
             return;
         }
@@ -288,6 +281,9 @@ impl Node {
         if msg.group != self.config.protocol.group || path.0 >= self.config.paths.len() {
             return self.drop_datagram(DropReason::Foreign);
         }
+        let Ok(successor) = msg.successor.map(std::str::from_utf8).transpose() else {
+            return self.drop_datagram(DropReason::Malformed);
+        };
         let (index, new_record) = match self.peers.find(msg.sender) {
             Some(index) => (index, false),
             None => {
@@ -315,8 +311,9 @@ impl Node {
         match accepted {
             Accept::Replay => return self.drop_datagram(DropReason::Replayed),
             Accept::NewEpoch => {
-                self.peers.get_mut(index).alive = false; // reported as up (again) by refresh
-                                                         // Answer a newcomer at once so a restarted node learns the owner quickly.
+                // Reported as up (again) by the refresh below. A newcomer is answered at once,
+                // so a restarted node learns the owner quickly.
+                self.peers.get_mut(index).alive = false;
                 self.send_heartbeats(MessageKind::Heartbeat);
             }
             Accept::Fresh => {}
@@ -328,6 +325,14 @@ impl Node {
             }
         }
         self.counters.received += 1;
+        if msg.kind == MessageKind::Goodbye {
+            if let Some(name) = successor {
+                self.heir = Some(Heir {
+                    name: name.to_string(),
+                    until: now + self.dead_after,
+                });
+            }
+        }
         let peer = self.peers.get_mut(index);
         if rival && !peer.role.claims_ownership() {
             self.rival_gone();
@@ -336,43 +341,14 @@ impl Node {
         self.decide(now);
     }
 
-    /// A peer that claimed the addresses too no longer does (it yielded, or died): clients it
-    /// reached hold a stale neighbour entry until the owner announces itself again.
-    fn rival_gone(&mut self) {
-        if self.role == Role::Master {
-            self.announce();
-        }
-    }
-
-    /// Announces every held address again, and counts down to the next refresh.
-    fn announce(&mut self) {
-        for vip in self.held_vips() {
-            self.outputs.push_back(Output::Announce(vip));
-        }
-        self.beats_to_announce = self.beats_per_announce;
-    }
-
-    /// Handles timers: heartbeats, peer expiry, the start-up wait, hook deadlines.
+    /// Handles timers: heartbeats, peer expiry, the start-up wait, request deadlines.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = self.now.max(now);
+        self.tick(now);
         if self.role == Role::Stopped {
             return;
         }
         if now >= self.next_heartbeat {
-            if self.active {
-                self.send_heartbeats(MessageKind::Heartbeat);
-            }
-            self.beats_to_announce = self.beats_to_announce.saturating_sub(1);
-            if self.role == Role::Master && self.beats_to_announce == 0 {
-                self.announce();
-            }
-            // After a stall, resume the rhythm from now instead of sending a burst.
-            let interval = self.config.protocol.interval;
-            self.next_heartbeat = if self.next_heartbeat + interval > now {
-                self.next_heartbeat + interval
-            } else {
-                now + interval
-            };
+            self.heartbeat_due(now);
         }
         if self.deadline.is_some_and(|d| now >= d) {
             // The deadline kept may be early (routine heartbeats push peer expiry later
@@ -383,18 +359,14 @@ impl Node {
             // Only the heartbeat was due, or a deadline that moved on: nothing changed.
             return;
         }
-        if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
-            if now >= p.deadline {
-                self.finish_hook(now, p.id, HookOutcome::TimedOut);
-            }
-        }
+        self.request_overdue(now);
         self.refresh(now, None);
         self.decide(now);
     }
 
-    /// Handles an operator command or a hook's answer.
+    /// Handles an operator command, or the answer to a hook or an address change.
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
-        self.now = self.now.max(now);
+        self.tick(now);
         if self.role == Role::Stopped {
             return;
         }
@@ -404,7 +376,8 @@ impl Node {
                 self.send_heartbeats(MessageKind::Heartbeat);
                 self.next_heartbeat = now + self.config.protocol.interval;
             }
-            Command::HookFinished { id, outcome } => self.finish_hook(now, id, outcome),
+            Command::HookFinished { id, outcome } => self.hook_finished(now, id, outcome),
+            Command::AddressChanged { id, result } => self.address_changed(now, id, result),
         }
         self.refresh(now, None);
         self.decide(now);
@@ -443,8 +416,7 @@ impl Node {
                 return Err(needs_restart(format!("vip[{i}]"), "a virtual address"));
             }
         }
-        let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
-        self.dead_after = config.dead_after() + skew;
+        self.dead_after = skewed_dead_after(&config);
         self.key = config
             .protocol
             .auth_key
@@ -454,7 +426,7 @@ impl Node {
         self.template.priority = config.node.priority;
         // The last announcement's bytes carry the old priority, group and key: encode anew.
         self.payload = Arc::from(&[][..]);
-        self.beats_per_announce = beats_per_announce(&config);
+        self.beats_per_announce = announce::beats_per_announce(&config);
         self.beats_to_announce = self.beats_to_announce.min(self.beats_per_announce);
         self.config = config;
         self.update_destinations();
@@ -476,7 +448,8 @@ impl Node {
         self.counters
     }
 
-    /// Whether the node holds `vip`.
+    /// Whether `vip` may be on this host's interface: its addition was asked for and it was
+    /// neither refused nor removed since.
     pub fn holds(&self, vip: VipId) -> bool {
         self.held.get(vip.0).copied().unwrap_or(false)
     }
@@ -527,186 +500,6 @@ impl Node {
             .push_back(Output::Event(Event::Dropped { reason }));
     }
 
-    /// Whether this node owes the group a heartbeat every interval: it owns (or is taking or
-    /// giving up) the addresses, it is starting up, or it outranks the owner and waits for the
-    /// hand-back. Everyone else listens, which halves the traffic of the source's two-node setup.
-    fn sends_periodically(&self) -> bool {
-        if self.role.claims_ownership() || !self.settled {
-            return true;
-        }
-        let me = rank(self.config.node.priority, &self.config.node.name);
-        self.config.protocol.preempt
-            && self
-                .peers
-                .iter()
-                .any(|p| p.alive && p.role.claims_ownership() && p.rank() < me)
-    }
-
-    /// Sends one announcement on every path to every configured and every learned peer
-    /// address: encoded (and signed) once, its bytes shared by every datagram.
-    fn send_heartbeats(&mut self, kind: MessageKind) {
-        self.seq += 1;
-        self.template.kind = kind;
-        self.template.role = self.role;
-        self.template.seq = self.seq;
-        // The previous announcement's bytes are usually delivered and dropped by now: rewrite
-        // them (the template changes in nothing else). Otherwise, encode anew.
-        let key = self.key.as_ref();
-        let reused = Arc::get_mut(&mut self.payload)
-            .is_some_and(|bytes| wire::restamp(bytes, kind, self.role, self.seq, key));
-        if !reused {
-            let mut bytes = Vec::with_capacity(128);
-            wire::encode_into(&self.template, key, &mut bytes);
-            self.payload = Arc::from(bytes);
-        }
-        let payload = &self.payload;
-        for (i, destinations) in self.destinations.iter().enumerate() {
-            for &to in destinations {
-                self.counters.sent += 1;
-                self.outputs.push_back(Output::Transmit(Transmit {
-                    path: PathId(i),
-                    to,
-                    payload: Arc::clone(payload),
-                }));
-            }
-        }
-    }
-
-    fn update_destinations(&mut self) {
-        self.destinations = (self.config.paths.iter().enumerate())
-            .map(|(i, path)| {
-                let learned = self
-                    .peers
-                    .iter()
-                    .filter_map(|p| p.paths[i].source)
-                    .filter(|addr| !path.peers.contains(addr));
-                path.peers.iter().copied().chain(learned).collect()
-            })
-            .collect();
-    }
-
-    /// Re-derives peer liveness and path anomalies at `now`, reporting every change once.
-    /// `only` limits the work to the peer a datagram came from: nothing else changes then, and
-    /// other peers' expiry comes with its own timer.
-    fn refresh(&mut self, now: Instant, only: Option<usize>) {
-        if !self.settled && now >= self.started + self.dead_after {
-            self.settled = true;
-        }
-        if only.is_none() {
-            self.refreshed = now;
-        }
-        let interval = self.config.protocol.interval;
-        let me = rank(self.config.node.priority, &self.config.node.name);
-        let mut rival_died = false;
-        let peers = (self.peers.iter_mut().enumerate())
-            .filter(|(i, _)| only.is_none_or(|o| o == *i))
-            .map(|(_, peer)| peer);
-        for peer in peers {
-            let name = &peer.name;
-            let alive = peer.is_alive(now, self.dead_after);
-            if alive != peer.alive {
-                peer.alive = alive;
-                if alive {
-                    peer.since = now;
-                }
-                rival_died |= !alive && peer.role.claims_ownership();
-                self.membership += 1;
-                self.outputs.push_back(Output::Event(if alive {
-                    Event::PeerUp {
-                        peer: name.clone(),
-                        epoch: peer.epoch,
-                    }
-                } else {
-                    Event::PeerDown { peer: name.clone() }
-                }));
-            }
-            if alive && peer.role.claims_ownership() {
-                self.settled = true;
-                if self.last_owner.as_ref() != Some(name) {
-                    self.last_owner = Some(name.clone());
-                }
-            }
-            // As in the source, the node watching a higher-ranked peer reports its paths; the
-            // pair's other side stays quiet so one cut link makes one mail.
-            if peer.rank() < me || !alive {
-                continue;
-            }
-            for (i, path) in self.config.paths.iter().enumerate() {
-                let anomalous = peer.path_anomalous(i, now, self.dead_after, interval);
-                let up = peer.path_up(i, now, self.dead_after);
-                let pp = &mut peer.paths[i];
-                if anomalous && !pp.anomaly {
-                    pp.anomaly = true;
-                    self.outputs.push_back(notify(Notification::NetworkAnomaly {
-                        peer: peer.name.clone(),
-                        path: path.name.clone(),
-                    }));
-                } else if up && pp.anomaly {
-                    pp.anomaly = false;
-                    self.outputs
-                        .push_back(notify(Notification::NetworkRecovered {
-                            peer: peer.name.clone(),
-                            path: path.name.clone(),
-                        }));
-                }
-            }
-        }
-        if rival_died {
-            self.rival_gone();
-        }
-    }
-
-    /// The ownership rule (classic mode). Runs after every input; starts at most one transition.
-    fn decide(&mut self, now: Instant) {
-        self.apply_rule(now);
-        self.active = self.role != Role::Stopped && self.sends_periodically();
-        self.deadline = self.next_deadline();
-    }
-
-    fn apply_rule(&mut self, now: Instant) {
-        if self.transition.is_some() || self.role == Role::Stopped {
-            return;
-        }
-        if self.shutdown_requested {
-            return self.start_shutdown(now);
-        }
-        let me = rank(self.config.node.priority, &self.config.node.name);
-        let mut someone_claims = false;
-        let mut i_am_best = true;
-        let mut higher_claimer = None;
-        let mut higher_backup = None;
-        for p in self.peers.iter().filter(|p| p.alive) {
-            let name = &p.name;
-            let higher = p.rank() > me;
-            someone_claims |= p.role.claims_ownership();
-            i_am_best &= !higher;
-            if higher && p.role.claims_ownership() && higher_claimer.is_none() {
-                higher_claimer = Some(name);
-            }
-            if higher && p.role == Role::Backup && higher_backup.is_none() {
-                higher_backup = Some(name);
-            }
-        }
-        let vetoed = self
-            .veto
-            .is_some_and(|v| v.membership == self.membership && now < v.retry);
-        let transition = match self.role {
-            Role::Backup if !someone_claims && i_am_best && self.settled && !vetoed => {
-                Transition::acquire(self.config.vips.len(), self.last_owner.clone())
-            }
-            Role::Master if higher_claimer.is_some() => {
-                let winner = higher_claimer.cloned();
-                Transition::release(&self.held_vips(), ReleaseCause::Yield, winner)
-            }
-            Role::Master if self.config.protocol.preempt && !vetoed && higher_backup.is_some() => {
-                let to = higher_backup.cloned();
-                Transition::release(&self.held_vips(), ReleaseCause::HandBack, to)
-            }
-            _ => return,
-        };
-        self.begin(now, transition);
-    }
-
     fn held_vips(&self) -> Vec<VipId> {
         (0..self.held.len())
             .filter(|&i| self.held[i])
@@ -714,147 +507,18 @@ impl Node {
             .collect()
     }
 
-    fn start_shutdown(&mut self, now: Instant) {
-        if self.role == Role::Master {
-            let held = self.held_vips();
-            self.begin(
-                now,
-                Transition::release(&held, ReleaseCause::Shutdown, None),
-            );
-        } else {
-            self.stop();
-        }
-    }
-
-    /// Says goodbye, then reports `Stopped`: a driver may exit on that event, so everything
-    /// the node still had to send comes before it.
-    fn stop(&mut self) {
-        self.send_heartbeats(MessageKind::Goodbye);
-        self.set_role(Role::Stopped);
-    }
-
-    fn begin(&mut self, now: Instant, mut transition: Transition) {
-        transition.repeat = self.veto.is_some_and(|v| v.membership == self.membership);
-        self.set_role(match transition.event {
-            HookEvent::Acquire => Role::Acquiring,
-            HookEvent::Release => Role::Releasing,
-        });
-        self.send_heartbeats(MessageKind::Heartbeat);
-        self.transition = Some(transition);
-        self.advance(now);
-    }
-
-    /// Runs steps until one needs a hook's answer or none are left.
-    fn advance(&mut self, now: Instant) {
-        let Some(t) = self.transition.as_mut() else {
-            return;
-        };
-        while t.pending.is_none() {
-            let Some(step) = t.steps.pop_front() else {
-                return self.complete(now);
-            };
-            match step {
-                Step::Hook(kind, vip) => {
-                    let id = HookId(self.next_hook);
-                    self.next_hook += 1;
-                    t.pending = Some(Pending {
-                        id,
-                        kind,
-                        vip,
-                        deadline: now + self.config.hooks.timeout,
-                    });
-                    self.outputs.push_back(run_hook(HookRequest {
-                        id,
-                        kind,
-                        vip,
-                        event: t.event,
-                        peer: t.peer.clone(),
-                    }));
-                }
-                Step::Acquire(vip) => {
-                    self.held[vip.0] = true;
-                    t.acquired.push(vip);
-                    self.outputs.push_back(Output::Acquire(vip));
-                }
-                Step::Release(vip) => {
-                    self.held[vip.0] = false;
-                    self.outputs.push_back(Output::Release(vip));
-                }
-            }
-        }
-    }
-
-    fn finish_hook(&mut self, now: Instant, id: HookId, outcome: HookOutcome) {
-        let Some(t) = self.transition.as_mut() else {
-            return;
-        };
-        let Some(p) = t.pending.filter(|p| p.id == id) else {
-            return; // an answer for a hook already timed out
-        };
-        t.pending = None;
-        t.hook_done(p.kind, p.vip, outcome);
-        // A `Test` that answers "no" decides; one that hangs has failed, and is reported.
-        let refused = p.kind == HookKind::Test && matches!(outcome, HookOutcome::Failed(_));
-        let old_news = p.kind == HookKind::Test && t.repeat;
-        if !outcome.is_success() && !refused && !old_news {
-            self.outputs.push_back(notify(Notification::HookFailed {
-                hook: p.kind,
-                vip: p.vip,
-                outcome,
-            }));
-        }
-        self.advance(now);
-    }
-
-    /// The transition's last step is done: settle the role, notify, announce.
-    fn complete(&mut self, now: Instant) {
-        let Some(t) = self.transition.take() else {
-            return;
-        };
-        let refused = !t.vetoed.is_empty() || t.aborted;
-        let wait = match self.veto {
-            Some(v) if t.repeat => (v.wait * 2).min(self.dead_after * MAX_VETO_BACKOFF),
-            _ => self.dead_after,
-        };
-        self.veto = refused.then_some(Veto {
-            membership: self.membership,
-            retry: now + wait,
-            wait,
-        });
-        match t.event {
-            HookEvent::Acquire => {
-                if !(t.repeat && t.acquired.is_empty()) {
-                    self.outputs.push_back(notify(Notification::Failover {
-                        from: t.peer,
-                        acquired: t.acquired.clone(),
-                        vetoed: t.vetoed,
-                    }));
-                }
-                self.set_role(if t.acquired.is_empty() {
-                    Role::Backup
-                } else {
-                    Role::Master
-                });
-                self.beats_to_announce = self.beats_per_announce;
-            }
-            HookEvent::Release if t.aborted => self.set_role(Role::Master),
-            HookEvent::Release => {
-                self.outputs
-                    .push_back(notify(Notification::Released { to: t.peer }));
-                if t.cause == Some(ReleaseCause::Shutdown) {
-                    return self.stop();
-                }
-                self.set_role(Role::Backup);
-            }
-        }
-        self.send_heartbeats(MessageKind::Heartbeat);
-    }
-
     fn set_role(&mut self, to: Role) {
         if to != self.role {
             let from = std::mem::replace(&mut self.role, to);
+            self.repeat_until = self.now + self.dead_after;
             self.outputs
                 .push_back(Output::Event(Event::RoleChanged { from, to }));
         }
     }
+}
+
+/// `dead_after` plus VRRP's priority skew: `interval × (255 − priority) / 256`.
+fn skewed_dead_after(config: &Config) -> Duration {
+    let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
+    config.dead_after() + skew
 }

@@ -38,6 +38,16 @@ pub(crate) struct Peer {
     /// routine heartbeats repeat it but for the sequence number.
     pub last: Vec<u8>,
     pub paths: Vec<PeerPath>,
+    /// A lower-ranked peer claiming what this node owns: since when (it should have heard
+    /// this node and yielded long before `dead_after` is up), and whether that was notified.
+    pub rival: Option<Rival>,
+}
+
+/// A lower-ranked peer seen claiming the addresses while this node owns them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rival {
+    pub since: Instant,
+    pub notified: bool,
 }
 
 /// A peer's heartbeats on one path.
@@ -78,6 +88,7 @@ impl Peer {
             alive: false,
             last: Vec::new(),
             paths: vec![PeerPath::default(); paths],
+            rival: None,
         }
     }
 

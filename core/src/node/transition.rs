@@ -2,9 +2,12 @@
 //!
 //! The source system runs `Test`, then `PreAcq*`, the address change, then `PostAcq*` (and the
 //! `Rel` counterparts), each to completion before the next. A [`Transition`] is that script as
-//! data: a queue of steps, at most one hook outstanding, and what the hooks decided.
+//! data: a queue of steps, at most one request (hook or address change) outstanding, and what
+//! the answers decided. Because core never asks for a second thing before the first is
+//! answered, a driver that runs requests one at a time in the order asked (the daemon's action
+//! queue, the simulator's per-node queue) runs exactly what core believes is running.
 
-use crate::io::{HookEvent, HookKind, HookOutcome, VipId};
+use crate::io::{AddressChange, HookEvent, HookKind, HookOutcome, RequestId, VipId};
 use crate::time::Instant;
 use std::collections::VecDeque;
 
@@ -12,8 +15,15 @@ use std::collections::VecDeque;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
     Hook(HookKind, VipId),
-    Acquire(VipId),
-    Release(VipId),
+    Address(AddressChange, VipId),
+}
+
+impl Step {
+    fn vip(self) -> VipId {
+        match self {
+            Step::Hook(_, v) | Step::Address(_, v) => v,
+        }
+    }
 }
 
 /// Why a release happens; decides whether `Test` is asked and what follows.
@@ -28,12 +38,12 @@ pub(crate) enum ReleaseCause {
     Shutdown,
 }
 
-/// A hook that has been requested and not yet answered.
+/// A request that has been made and not yet answered.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pending {
-    pub id: crate::io::HookId,
-    pub kind: HookKind,
-    pub vip: VipId,
+    pub id: RequestId,
+    pub step: Step,
+    /// Past this, core stops waiting: a hook counts as timed out, an address change as failed.
     pub deadline: Instant,
 }
 
@@ -48,15 +58,20 @@ pub(crate) struct Transition {
     pub pending: Option<Pending>,
     pub acquired: Vec<VipId>,
     pub vetoed: Vec<VipId>,
+    /// Addresses the kernel would not add.
+    pub failed: Vec<VipId>,
+    /// An address change has been asked for: past this point a takeover is no longer given
+    /// up silently when the owner turns out to be alive.
+    pub touched: bool,
     /// `Test` refused a release: stop before any address is touched.
     pub aborted: bool,
-    /// The same hand-over again after a veto, nothing having changed: a second refusal by
-    /// `Test` is not news.
+    /// The same hand-over again after a refusal, nothing having changed: a second refusal by
+    /// `Test` (or the kernel) is not news.
     pub repeat: bool,
 }
 
 impl Transition {
-    /// Takeover of every address: all `Test`s first, then per address `PreAcq`, acquire, `PostAcq`.
+    /// Takeover of every address: all `Test`s first, then per address `PreAcq`, add, `PostAcq`.
     pub fn acquire(vips: usize, peer: Option<String>) -> Transition {
         let ids = (0..vips).map(VipId);
         let mut steps: VecDeque<Step> =
@@ -64,7 +79,7 @@ impl Transition {
         for v in ids {
             steps.extend([
                 Step::Hook(HookKind::PreAcq, v),
-                Step::Acquire(v),
+                Step::Address(AddressChange::Add, v),
                 Step::Hook(HookKind::PostAcq, v),
             ]);
         }
@@ -80,7 +95,7 @@ impl Transition {
         for &v in held {
             steps.extend([
                 Step::Hook(HookKind::PreRel, v),
-                Step::Release(v),
+                Step::Address(AddressChange::Remove, v),
                 Step::Hook(HookKind::PostRel, v),
             ]);
         }
@@ -101,9 +116,17 @@ impl Transition {
             pending: None,
             acquired: Vec::new(),
             vetoed: Vec::new(),
+            failed: Vec::new(),
+            touched: false,
             aborted: false,
             repeat: false,
         }
+    }
+
+    /// A takeover that has added nothing yet: it can still be given up without a trace on
+    /// the interfaces.
+    pub fn untouched_takeover(&self) -> bool {
+        self.event == HookEvent::Acquire && !self.touched
     }
 
     /// Applies a hook's outcome. A refusing `Test` drops that address's takeover steps, or the
@@ -115,14 +138,22 @@ impl Transition {
         match self.event {
             HookEvent::Acquire => {
                 self.vetoed.push(vip);
-                self.steps.retain(|step| match *step {
-                    Step::Hook(_, v) | Step::Acquire(v) | Step::Release(v) => v != vip,
-                });
+                self.drop_steps_of(vip);
             }
             HookEvent::Release => {
                 self.aborted = true;
                 self.steps.clear();
             }
         }
+    }
+
+    /// An address the kernel would not add: its `PostAcq` does not run.
+    pub fn add_failed(&mut self, vip: VipId) {
+        self.failed.push(vip);
+        self.drop_steps_of(vip);
+    }
+
+    fn drop_steps_of(&mut self, vip: VipId) {
+        self.steps.retain(|step| step.vip() != vip);
     }
 }

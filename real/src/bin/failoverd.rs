@@ -1,6 +1,7 @@
 //! `failoverd`: the IP failover daemon. See `failoverd --help` and README.md.
 
 use clap::{ArgGroup, Parser};
+use failover_core::hostconfig::HostAddress;
 use failover_real::driver::{self, Options, DEFAULT_STATE_DIR};
 use failover_real::load::{load, Source};
 use failover_real::status::DEFAULT_SOCKET;
@@ -27,6 +28,12 @@ struct Args {
     /// FAILOVER_PEER_IP, FAILOVER_PEER_IP_PAIRS, FAILOVER_EMAIL_RECIPIENT).
     #[arg(long, value_name = "FILE")]
     hostconfig: Option<PathBuf>,
+    /// With --hostconfig on a master that lists no FAILOVER_PEER_IP_PAIRS (the source
+    /// document's set-up): the public address that fails over, e.g. eth0:192.0.2.10/24.
+    /// Without it, the address this machine has on the network of the first
+    /// FAILOVER_BCAST_IPS address is used.
+    #[arg(long, value_name = "IF:ADDRESS/PREFIX", requires = "hostconfig")]
+    public_address: Option<HostAddress>,
     /// Check the configuration and exit: 0 if it is good, else 1 with the error naming the
     /// file and the field or line.
     #[arg(long)]
@@ -49,7 +56,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let source = match (args.config, args.hostconfig) {
         (Some(file), _) => Source::Toml(file),
-        (None, Some(file)) => Source::Hostconfig(file),
+        (None, Some(file)) => Source::Hostconfig(file, args.public_address),
         (None, None) => unreachable!("clap requires one of --config and --hostconfig"),
     };
     if let Some(addr) = args.metrics {

@@ -41,7 +41,7 @@ impl Availability {
 }
 
 impl Checker for Availability {
-    fn observe(&mut self, at: u64, obs: &Observation<'_>) {
+    fn observe(&mut self, at: u64, obs: &Observation) {
         if let Observation::Requests { vip, ok, count } = *obs {
             let since = std::mem::replace(&mut self.counted_at[vip], at);
             if ok {

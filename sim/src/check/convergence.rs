@@ -7,9 +7,11 @@ use super::{secs, Checker, Context, Findings, Holders, Observation};
 pub struct Convergence {
     ctx: Context,
     holders: Holders,
-    /// Running (not crashed or stopped), and frozen: a node is live when up and not paused.
+    /// Daemon running, daemon stopped, host down or frozen: a node is live when its daemon
+    /// runs, unpaused, on a host that is up.
     up: Vec<bool>,
     paused: Vec<bool>,
+    host_down: Vec<bool>,
     last_change: u64,
 }
 
@@ -19,6 +21,7 @@ impl Convergence {
             holders: Holders::new(ctx.vips),
             up: vec![true; ctx.nodes.len()],
             paused: vec![false; ctx.nodes.len()],
+            host_down: vec![false; ctx.nodes.len()],
             last_change: 0,
             ctx: ctx.clone(),
         }
@@ -37,12 +40,17 @@ impl Convergence {
 }
 
 impl Checker for Convergence {
-    fn observe(&mut self, at: u64, obs: &Observation<'_>) {
+    fn observe(&mut self, at: u64, obs: &Observation) {
         match *obs {
             Observation::Down { node } => self.up[node] = false,
-            Observation::Up { node } => self.up[node] = true,
+            Observation::Up { node } => {
+                self.up[node] = true;
+                self.paused[node] = false;
+            }
             Observation::Paused { node } => self.paused[node] = true,
             Observation::Resumed { node } => self.paused[node] = false,
+            Observation::HostDown { node } => self.host_down[node] = true,
+            Observation::HostUp { node } => self.host_down[node] = false,
             _ => {
                 if self.holders.apply(obs).is_some() {
                     self.last_change = at;
@@ -91,7 +99,8 @@ impl Checker for Convergence {
             );
             return;
         }
-        let best = (self.ctx).best((0..self.up.len()).filter(|&n| self.up[n] && !self.paused[n]));
+        let live = |&n: &usize| self.up[n] && !self.paused[n] && !self.host_down[n];
+        let best = (self.ctx).best((0..self.up.len()).filter(live));
         for vip in 0..self.ctx.vips {
             let holders = self.holders.of(vip);
             if holders != best.as_slice() {

@@ -1,5 +1,6 @@
-//! Failover latency: from losing the owner (crash, pause, shutdown, release with no successor)
-//! to another node acquiring the address; and flapping: how often the address changes hands.
+//! Failover latency: from losing the owner (its host down or frozen, or its address released
+//! with no one else serving it) to another node acquiring the address; and flapping: how
+//! often the address changes hands.
 
 use super::{secs, Checker, Context, Findings, Holders, Observation};
 
@@ -8,7 +9,8 @@ pub struct FailoverLatency {
     holders: Holders,
     /// Per address: when its serving owner was lost, and who that was.
     lost: Vec<Option<(u64, usize)>>,
-    paused: Vec<bool>,
+    /// Hosts that serve no one (down or frozen), by node.
+    host_down: Vec<bool>,
     latencies: Vec<u64>,
     allowed: Option<u64>,
     changes: u32,
@@ -20,7 +22,7 @@ impl FailoverLatency {
         FailoverLatency {
             holders: Holders::new(ctx.vips),
             lost: vec![None; ctx.vips],
-            paused: vec![false; ctx.nodes.len()],
+            host_down: vec![false; ctx.nodes.len()],
             latencies: Vec::new(),
             allowed: ctx.expect.max_failover_latency.map(|d| d.as_nanos() as u64),
             changes: 0,
@@ -28,27 +30,37 @@ impl FailoverLatency {
         }
     }
 
-    /// Whether anyone but `gone` (paused nodes excluded) still serves `vip`.
+    /// Whether anyone but `gone` still serves `vip` (a host that is down or frozen does not;
+    /// a host whose daemon is paused or killed still does).
     fn served_without(&self, vip: usize, gone: usize) -> bool {
         self.holders
             .of(vip)
             .iter()
-            .any(|&n| n != gone && !self.paused[n])
+            .any(|&n| n != gone && !self.host_down[n])
     }
 }
 
 impl Checker for FailoverLatency {
-    fn observe(&mut self, at: u64, obs: &Observation<'_>) {
+    fn observe(&mut self, at: u64, obs: &Observation) {
         match *obs {
-            Observation::Paused { node } => {
-                self.paused[node] = true;
+            Observation::HostDown { node } => {
+                self.host_down[node] = true;
                 for vip in 0..self.lost.len() {
                     if self.holders.of(vip).contains(&node) && !self.served_without(vip, node) {
                         self.lost[vip].get_or_insert((at, node));
                     }
                 }
             }
-            Observation::Resumed { node } => self.paused[node] = false,
+            Observation::HostUp { node } => {
+                self.host_down[node] = false;
+                // Back with the address still on its interface (a thawed host): the owner was
+                // never replaced, and a later failover is timed from its own loss.
+                for vip in 0..self.lost.len() {
+                    if self.holders.of(vip).contains(&node) {
+                        self.lost[vip] = None;
+                    }
+                }
+            }
             Observation::Released { node, vip } => {
                 self.holders.apply(obs);
                 if !self.served_without(vip, node) && self.lost[vip].is_none() {

@@ -1,6 +1,6 @@
 //! Invariant checkers, kept apart from the simulator (as in TigerBeetle's): they see every
-//! [`Observation`] the run makes and know nothing of how it was produced, so any engine that
-//! can say "this node acquired that address at this time" can be judged by them.
+//! [`Observation`] of a run and know nothing of how it was produced, so any engine that can
+//! say "this node acquired that address at this time" can be judged by them.
 
 mod availability;
 mod convergence;
@@ -8,89 +8,17 @@ mod latency;
 mod notifications;
 mod split_brain;
 
-use crate::scenario::{Expect, Fault, Scenario};
-use failover_core::{Notification, Role};
+pub use crate::record::Observation;
+
+use crate::fault::Fault;
+use crate::scenario::{Expect, Scenario};
 use std::collections::BTreeSet;
 use std::time::Duration;
-
-/// Something a checker may care about; times come with [`Checker::observe`].
-#[derive(Clone, Copy, Debug)]
-pub enum Observation<'a> {
-    /// `node` added `vip` to its interface (and announced it).
-    Acquired {
-        /// Node index.
-        node: usize,
-        /// Address index.
-        vip: usize,
-    },
-    /// `node` no longer holds `vip` (released, or gone with a crash).
-    Released {
-        /// Node index.
-        node: usize,
-        /// Address index.
-        vip: usize,
-    },
-    /// `node` stopped running: crashed, or finished a planned shutdown.
-    Down {
-        /// Node index.
-        node: usize,
-    },
-    /// `node` (re)started.
-    Up {
-        /// Node index.
-        node: usize,
-    },
-    /// `node` is frozen: it holds what it held, but serves no one.
-    Paused {
-        /// Node index.
-        node: usize,
-    },
-    /// `node` runs again.
-    Resumed {
-        /// Node index.
-        node: usize,
-    },
-    /// A scheduled fault began.
-    FaultStarted {
-        /// Index into the run's resolved faults.
-        fault: usize,
-    },
-    /// A scheduled fault ended.
-    FaultEnded {
-        /// Index into the run's resolved faults.
-        fault: usize,
-    },
-    /// `node` sent a notification.
-    Notified {
-        /// Node index.
-        node: usize,
-        /// What it said.
-        notification: &'a Notification,
-    },
-    /// `node` changed role.
-    RoleChanged {
-        /// Node index.
-        node: usize,
-        /// Old role.
-        from: Role,
-        /// New role.
-        to: Role,
-    },
-    /// `count` client requests to `vip` in [from, to) all succeeded or all failed.
-    Requests {
-        /// Address index.
-        vip: usize,
-        /// Whether they were answered.
-        ok: bool,
-        /// How many.
-        count: u64,
-    },
-}
 
 /// One invariant, watching a run.
 pub trait Checker {
     /// Sees one observation at simulated time `at` (nanoseconds).
-    fn observe(&mut self, at: u64, obs: &Observation<'_>);
+    fn observe(&mut self, at: u64, obs: &Observation);
     /// The run ended at `at`: add figures and violations.
     fn finish(&mut self, at: u64, findings: &mut Findings);
 }
@@ -206,6 +134,9 @@ pub struct Figures {
     pub ownership_changes: u32,
     /// Network-anomaly notifications.
     pub anomalies: u32,
+    /// Rival-claim notifications (an owner hearing a lower node claim its address).
+    #[serde(default)]
+    pub rival_claims: u32,
 }
 
 /// Figures plus violations.
@@ -243,7 +174,7 @@ impl Holders {
     }
 
     /// Applies an observation; returns the address it changed.
-    pub fn apply(&mut self, obs: &Observation<'_>) -> Option<usize> {
+    pub fn apply(&mut self, obs: &Observation) -> Option<usize> {
         match *obs {
             Observation::Acquired { node, vip } if !self.holders[vip].contains(&node) => {
                 self.holders[vip].push(node);

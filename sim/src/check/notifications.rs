@@ -15,6 +15,7 @@ pub struct Notifications {
     /// Per (node, peer, path): whether an anomaly is outstanding.
     anomaly: BTreeMap<(usize, String, String), bool>,
     anomalies: u32,
+    rival_claims: u32,
     repeated: Vec<String>,
 }
 
@@ -27,13 +28,14 @@ impl Notifications {
             releases: vec![(0, 0); n],
             anomaly: BTreeMap::new(),
             anomalies: 0,
+            rival_claims: 0,
             repeated: Vec::new(),
         }
     }
 }
 
 impl Checker for Notifications {
-    fn observe(&mut self, _at: u64, obs: &Observation<'_>) {
+    fn observe(&mut self, _at: u64, obs: &Observation) {
         match *obs {
             Observation::RoleChanged {
                 node,
@@ -48,7 +50,11 @@ impl Checker for Notifications {
             // A restarted process remembers nothing it notified: its first notice of a link
             // still cut is no repeat.
             Observation::Down { node } => self.anomaly.retain(|(n, _, _), _| *n != node),
-            Observation::Notified { node, notification } => match notification {
+            Observation::Notified {
+                node,
+                ref notification,
+            } => match notification {
+                Notification::RivalClaim { .. } => self.rival_claims += 1,
                 Notification::Failover { acquired, .. } if !acquired.is_empty() => {
                     self.takeovers[node].1 += 1
                 }
@@ -78,6 +84,7 @@ impl Checker for Notifications {
 
     fn finish(&mut self, _at: u64, findings: &mut Findings) {
         findings.figures.anomalies = self.anomalies;
+        findings.figures.rival_claims = self.rival_claims;
         for (n, (name, _)) in self.ctx.nodes.iter().enumerate() {
             let (took, told) = self.takeovers[n];
             if took != told {
@@ -113,6 +120,24 @@ impl Checker for Notifications {
                 format!(
                     "{} network-anomaly notice(s), expected at most {max}",
                     self.anomalies
+                ),
+            );
+        }
+        if let Some(min) = (e.min_rival_claim_notifications).filter(|&m| self.rival_claims < m) {
+            findings.violate(
+                "notifications",
+                format!(
+                    "{} rival-claim notice(s), expected at least {min}",
+                    self.rival_claims
+                ),
+            );
+        }
+        if let Some(max) = (e.max_rival_claim_notifications).filter(|&m| self.rival_claims > m) {
+            findings.violate(
+                "notifications",
+                format!(
+                    "{} rival-claim notice(s), expected at most {max}",
+                    self.rival_claims
                 ),
             );
         }

@@ -44,7 +44,7 @@ impl SplitBrain {
 }
 
 impl Checker for SplitBrain {
-    fn observe(&mut self, at: u64, obs: &Observation<'_>) {
+    fn observe(&mut self, at: u64, obs: &Observation) {
         if let Some(vip) = self.holders.apply(obs) {
             let split = self.holders.of(vip).len() > 1;
             match (split, self.since[vip]) {

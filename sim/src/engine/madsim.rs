@@ -1,9 +1,11 @@
 //! The unchanged node on madsim nodes: madsim's endpoints, clock and network faults
 //! (`kill`/`restart`, `clog_link`/`unclog_link`, `packet_loss_rate`, Ctrl-C for a planned
-//! shutdown). Compiled only in a `--cfg madsim` build.
+//! shutdown), and a stalled daemon (its driver stops reading while its endpoints keep
+//! receiving). Compiled only in a `--cfg madsim` build.
 
-use super::{drain_outputs, Act, Fault, Workload};
-use failover_core::{Command, Config, Instant, Node, PathId};
+use super::{links_of, step, CutCounts, Fault, Workload};
+use crate::record::Record;
+use failover_core::{Command, Config, Inbox, Instant, Node, PathId};
 use madsim::net::{Endpoint, NetSim};
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::sleep_until;
@@ -11,7 +13,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 
 /// Each datagram's network latency is drawn from zero to this (madsim adds its own small send
 /// and receive delays and rounds every sleep up to 1 ms).
@@ -21,7 +24,7 @@ pub const MAX_LATENCY: Duration = Duration::from_millis(1);
 const TAG: u64 = 0;
 
 /// Runs `workload` under madsim with `seed` and returns what the nodes did.
-pub fn run(workload: &Workload, seed: u64) -> Vec<Act> {
+pub fn run(workload: &Workload, seed: u64) -> Vec<Record> {
     let mut config = madsim::Config::default();
     config.net.send_latency = Duration::ZERO..MAX_LATENCY;
     config.net.packet_loss_rate = workload.loss;
@@ -31,26 +34,33 @@ pub fn run(workload: &Workload, seed: u64) -> Vec<Act> {
         let acts = Arc::new(Mutex::new(Vec::new()));
         let start = madsim::time::Instant::now();
         let handle = Handle::current();
-        let nodes: Vec<NodeHandle> = (workload.configs.iter().enumerate())
+        let hosts: Vec<Arc<Host>> = (workload.configs.iter().enumerate())
             .map(|(me, config)| {
-                let host = Arc::new(Host {
+                Arc::new(Host {
                     me,
                     config: config.clone(),
                     boots: AtomicU64::new(0),
+                    stalled: watch::channel(false).0,
                     acts: Arc::clone(&acts),
                     start,
-                });
+                })
+            })
+            .collect();
+        let nodes: Vec<NodeHandle> = (hosts.iter().enumerate())
+            .map(|(me, host)| {
+                let host = Arc::clone(host);
                 handle
                     .create_node()
-                    .name(config.node.name.clone())
+                    .name(host.config.node.name.clone())
                     .ip(Workload::node_ip(me))
                     .init(move || Arc::clone(&host).run())
                     .build()
             })
             .collect();
+        let mut cuts = CutCounts::default();
         for s in &workload.schedule {
             sleep_until(start + s.at).await;
-            apply(&handle, &nodes, s.fault);
+            apply(&handle, &nodes, &hosts, &mut cuts, s.fault);
         }
         sleep_until(start + workload.duration).await;
         let acts = acts.lock().expect("no panics while held").clone();
@@ -58,15 +68,46 @@ pub fn run(workload: &Workload, seed: u64) -> Vec<Act> {
     })
 }
 
-fn apply(handle: &Handle, nodes: &[NodeHandle], fault: Fault) {
+fn apply(
+    handle: &Handle,
+    nodes: &[NodeHandle],
+    hosts: &[Arc<Host>],
+    cuts: &mut CutCounts,
+    fault: Fault,
+) {
     let id = |i: usize| nodes[i].id();
     let net = NetSim::current();
+    let mut cut = |(from, to): (usize, usize)| {
+        if cuts.cut(from, to) {
+            net.clog_link(id(from), id(to));
+        }
+    };
     match fault {
-        Fault::Crash(i) => handle.kill(id(i)),
+        Fault::Crash(i) | Fault::Kill(i) => handle.kill(id(i)),
         Fault::Restart(i) => handle.restart(id(i)),
         Fault::Shutdown(i) => handle.send_ctrl_c(id(i)),
-        Fault::Cut { from, to } => net.clog_link(id(from), id(to)),
-        Fault::Mend { from, to } => net.unclog_link(id(from), id(to)),
+        Fault::Pause(i) => hosts[i].stall(true),
+        Fault::Resume(i) => hosts[i].stall(false),
+        Fault::Freeze(i) => {
+            hosts[i].stall(true);
+            for link in links_of(i, nodes.len()) {
+                cut(link);
+            }
+        }
+        Fault::Thaw(i) => {
+            for (from, to) in links_of(i, nodes.len()) {
+                if cuts.mend(from, to) {
+                    net.unclog_link(id(from), id(to));
+                }
+            }
+            hosts[i].stall(false);
+        }
+        Fault::Cut { from, to } => cut((from, to)),
+        Fault::Mend { from, to } => {
+            if cuts.mend(from, to) {
+                net.unclog_link(id(from), id(to));
+            }
+        }
     }
 }
 
@@ -76,7 +117,9 @@ struct Host {
     config: Config,
     /// Boot epochs handed out so far; every (re)start takes the next one.
     boots: AtomicU64,
-    acts: Arc<Mutex<Vec<Act>>>,
+    /// The daemon is stopped (SIGSTOP): its driver reads nothing until it is continued.
+    stalled: watch::Sender<bool>,
+    acts: Arc<Mutex<Vec<Record>>>,
     /// The start of the run on madsim's global clock, for the acts' times.
     start: madsim::time::Instant,
 }
@@ -87,7 +130,22 @@ enum Input {
     Shutdown,
 }
 
+impl Input {
+    fn into_inbox(self, inbox: &mut Inbox<Vec<u8>>) {
+        match self {
+            Input::Datagram(path, from, bytes) => {
+                inbox.datagram(path, from, bytes);
+            }
+            Input::Shutdown => inbox.command(Command::Shutdown),
+        }
+    }
+}
+
 impl Host {
+    fn stall(&self, stalled: bool) {
+        self.stalled.send_replace(stalled);
+    }
+
     /// The daemon's driver loop: runs the node from boot until it stops after a planned
     /// shutdown (or the node is killed).
     async fn run(self: Arc<Self>) {
@@ -106,14 +164,20 @@ impl Host {
                 let _ = tx.send(Input::Shutdown);
             }
         });
+        let mut stalled = self.stalled.subscribe();
         let origin = madsim::time::Instant::now();
         let clock = || Instant::from_nanos(nanos(origin.elapsed()));
         let mut node = Node::new(self.config.clone(), epoch, clock()).expect("a valid config");
+        let mut inbox = Inbox::new(self.config.paths.len(), usize::MAX);
         loop {
+            while *stalled.borrow_and_update() {
+                let _ = stalled.changed().await;
+            }
+            collect(&mut inputs, &mut inbox);
             let at = self.start.elapsed();
             let transmits = {
                 let mut acts = self.acts.lock().expect("no panics while held");
-                drain_outputs(&mut node, clock(), self.me, at, &mut acts)
+                step(&mut node, &mut inbox, clock(), self.me, at, &mut acts)
             };
             for t in transmits {
                 // A lost or unroutable datagram is the network's business, as with UDP.
@@ -125,20 +189,24 @@ impl Host {
             let wake = origin + Duration::from_nanos(deadline.as_nanos());
             tokio::select! {
                 biased;
-                Some(input) = inputs.recv() => match input {
-                    Input::Datagram(path, from, bytes) => {
-                        node.handle_datagram(clock(), path, from, &bytes);
-                    }
-                    Input::Shutdown => node.handle_command(clock(), Command::Shutdown),
-                },
-                () = sleep_until(wake) => node.handle_timeout(clock()),
+                _ = stalled.changed() => {}
+                Some(input) = inputs.recv() => input.into_inbox(&mut inbox),
+                () = sleep_until(wake) => {}
             }
         }
     }
 }
 
+/// Everything already received, into the inbox (the input rule's first step).
+fn collect(inputs: &mut UnboundedReceiver<Input>, inbox: &mut Inbox<Vec<u8>>) {
+    while let Ok(input) = inputs.try_recv() {
+        input.into_inbox(inbox);
+    }
+}
+
 /// Receives on one endpoint for the node's lifetime. `Endpoint::recv_from` is not cancel-safe
-/// (it takes the datagram, then sleeps), so it never races a timer: it runs in its own task.
+/// (it takes the datagram, then sleeps), so it never races a timer: it runs in its own task,
+/// and keeps receiving while the daemon stalls.
 async fn receive(endpoint: Endpoint, path: PathId, inputs: UnboundedSender<Input>) {
     let mut buf = vec![0u8; 2048];
     while let Ok((len, from)) = endpoint.recv_from(TAG, &mut buf).await {

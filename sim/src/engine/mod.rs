@@ -6,9 +6,10 @@
 //! turmoil's and madsim's independently written networks, clocks and schedulers reach too is a
 //! property of the protocol. What they can all express is a [`Workload`]: the engine-neutral
 //! part of a scenario (nodes, paths, virtual addresses, protocol settings, scheduled crashes,
-//! restarts, planned shutdowns and host-to-host cuts). Each engine's driver is as thin as the
-//! daemon's: it feeds the node datagrams, timeouts and commands on the engine's clock, answers
-//! hooks at once, sends what the node asks, and records what the node did as [`Act`]s. [`judge`]
+//! kills, restarts, planned shutdowns, stalls of a daemon and host-to-host cuts). Each engine's driver is as thin as the
+//! daemon's: it feeds the node datagrams, timeouts and commands on the engine's clock through
+//! the same [`Inbox`] and input rule, answers hooks and address changes at once, sends what the
+//! node asks, and records what the node did as [`Record`]s. [`judge`]
 //! replays the schedule and those acts through [`crate::check`], so every engine is held to the
 //! scenario's own expectations by the very same code.
 //!
@@ -28,9 +29,10 @@ pub use judge::judge;
 pub use workload::{Fault, Scheduled, Workload};
 
 use crate::check::Findings;
+use crate::record::{Observation, Record};
 use crate::scenario::Scenario;
 use crate::world::{self, Options};
-use failover_core::{Command, HookOutcome, Instant, Node, Notification, Output, Role, Transmit};
+use failover_core::{Command, HookOutcome, Inbox, Instant, Node, Output, Transmit};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,53 +62,20 @@ impl Engine {
     }
 }
 
-/// Something a node did, as its driver saw it, on the engine's global clock.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Act {
-    /// Nanoseconds since the start of the run.
-    pub at: u64,
-    /// Index of the node in the scenario.
-    pub node: usize,
-    /// What it did.
-    pub what: Did,
-}
-
-/// The outputs of a node that say what it did (datagrams and hooks are the driver's business).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Did {
-    /// `Output::Acquire`.
-    Acquired {
-        /// Address index.
-        vip: usize,
-    },
-    /// `Output::Release`.
-    Released {
-        /// Address index.
-        vip: usize,
-    },
-    /// `Event::RoleChanged`.
-    Role {
-        /// Old role.
-        from: Role,
-        /// New role.
-        to: Role,
-    },
-    /// `Output::Notify`.
-    Notified(Notification),
-}
-
-/// Drains a node's outputs the way every simulated host does and returns the datagrams to
-/// send. Hooks succeed at once (as an empty hook directory does); what the node did is
-/// recorded in `acts` at `at` on the engine's global clock.
-pub fn drain_outputs(
+/// Drains a node's outputs the way every simulated host's driver does and returns the
+/// datagrams to send. Hooks succeed and addresses change at once (as with an empty hook
+/// directory and a quick kernel): their answers go into `inbox`, which the caller hands over
+/// again until it is empty ([`step`]). What the node did is recorded in `acts` at `at` on
+/// the engine's global clock.
+fn drain_outputs(
     node: &mut Node,
-    now: Instant,
+    inbox: &mut Inbox<Vec<u8>>,
     me: usize,
     at: Duration,
-    acts: &mut Vec<Act>,
+    acts: &mut Vec<Record>,
 ) -> Vec<Transmit> {
     let mut transmits = Vec::new();
+    let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
     while let Some(out) = node.poll_output() {
         let what = match out {
             Output::Transmit(t) => {
@@ -115,39 +84,110 @@ pub fn drain_outputs(
             }
             Output::RunHook(req) => {
                 let outcome = HookOutcome::Success;
-                node.handle_command(
-                    now,
-                    Command::HookFinished {
-                        id: req.id,
-                        outcome,
-                    },
-                );
+                inbox.command(Command::HookFinished {
+                    id: req.id,
+                    outcome,
+                });
                 continue;
             }
-            Output::Acquire(vip) => Did::Acquired { vip: vip.0 },
-            Output::Release(vip) => Did::Released { vip: vip.0 },
-            Output::Notify(n) => Did::Notified(*n),
-            Output::Event(failover_core::Event::RoleChanged { from, to }) => Did::Role { from, to },
+            Output::Acquire { id, vip } => {
+                inbox.command(Command::AddressChanged { id, result: Ok(()) });
+                Observation::Acquired {
+                    node: me,
+                    vip: vip.0,
+                }
+            }
+            Output::Release { id, vip } => {
+                inbox.command(Command::AddressChanged { id, result: Ok(()) });
+                Observation::Released {
+                    node: me,
+                    vip: vip.0,
+                }
+            }
+            Output::Notify(n) => Observation::Notified {
+                node: me,
+                notification: *n,
+            },
+            Output::Event(failover_core::Event::RoleChanged { from, to }) => {
+                Observation::RoleChanged { node: me, from, to }
+            }
             // Neighbour caches are our simulator's client's business.
             Output::Event(_) | Output::Announce(_) => continue,
         };
-        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
-        acts.push(Act { at, node: me, what });
+        acts.push((at, what));
     }
     transmits
 }
 
+/// One wake-up of a simulated host's driver: everything collected in `inbox` goes to the node
+/// by the input rule ([`Inbox::deliver`]), and the answers to what it asks for after them,
+/// until nothing is left. Returns the datagrams to send.
+pub fn step(
+    node: &mut Node,
+    inbox: &mut Inbox<Vec<u8>>,
+    now: Instant,
+    me: usize,
+    at: Duration,
+    acts: &mut Vec<Record>,
+) -> Vec<Transmit> {
+    let mut transmits = Vec::new();
+    loop {
+        inbox.deliver(node, now);
+        transmits.extend(drain_outputs(node, inbox, me, at, acts));
+        if inbox.is_empty() {
+            return transmits;
+        }
+    }
+}
+
+/// How many faults cut each direction between two hosts: an engine's partition and repair
+/// verbs are not counted, so a freeze's cut ending must not repair a partition still in
+/// force.
+#[derive(Debug, Default)]
+pub struct CutCounts(std::collections::BTreeMap<(usize, usize), u32>);
+
+impl CutCounts {
+    /// One more cut from `from` to `to`; true if the link was whole until now.
+    pub fn cut(&mut self, from: usize, to: usize) -> bool {
+        let n = self.0.entry((from, to)).or_default();
+        *n += 1;
+        *n == 1
+    }
+
+    /// One cut fewer; true if the link is whole again.
+    pub fn mend(&mut self, from: usize, to: usize) -> bool {
+        match self.0.get_mut(&(from, to)) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                self.0.remove(&(from, to));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The links a frozen host loses: to and from every other host.
+pub fn links_of(node: usize, nodes: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..nodes)
+        .filter(move |&j| j != node)
+        .flat_map(move |j| [(node, j), (j, node)])
+}
+
 /// Who acquired and released what, in order: `master+ backup+ backup- master+`. The
 /// sequence every engine must agree on.
-pub fn ownership(scenario: &Scenario, acts: &[Act]) -> String {
+pub fn ownership(scenario: &Scenario, acts: &[Record]) -> String {
     acts.iter()
-        .filter_map(|a| {
-            let sign = match a.what {
-                Did::Acquired { .. } => '+',
-                Did::Released { .. } => '-',
+        .filter_map(|(_, what)| {
+            let (node, sign) = match *what {
+                Observation::Acquired { node, .. } => (node, '+'),
+                Observation::Released { node, .. } => (node, '-'),
                 _ => return None,
             };
-            Some(format!("{}{sign}", scenario.nodes[a.node].name))
+            Some(format!("{}{sign}", scenario.nodes[node].name))
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -157,7 +197,7 @@ pub fn ownership(scenario: &Scenario, acts: &[Act]) -> String {
 #[derive(Debug)]
 pub struct EngineRun {
     /// What the nodes did.
-    pub acts: Vec<Act>,
+    pub acts: Vec<Record>,
     /// The checkers' figures and violations.
     pub findings: Findings,
     /// Wall time of the simulation (not of judging it).
@@ -210,7 +250,7 @@ pub fn workload_for(engine: Engine, scenario: &Scenario) -> Result<Workload, Str
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Produced {
     /// What the nodes did.
-    pub acts: Vec<Act>,
+    pub acts: Vec<Record>,
     /// Wall time of the simulation, in nanoseconds.
     pub wall_ns: u64,
 }

@@ -1,14 +1,16 @@
 //! The unchanged node on turmoil hosts: turmoil's UDP sockets, tokio's simulated clock,
-//! turmoil's own faults (`crash`/`bounce`, `partition_oneway`/`repair_oneway`).
+//! turmoil's own faults (`crash`/`bounce`, `partition_oneway`/`repair_oneway`), and a stalled
+//! daemon (its driver stops reading while its sockets keep receiving).
 
-use super::{drain_outputs, Act, Fault, Workload};
-use failover_core::{Command, Config, Instant, Node, PathId};
+use super::{links_of, step, CutCounts, Fault, Workload};
+use crate::record::Record;
+use failover_core::{Command, Config, Inbox, Instant, Node, PathId};
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
-use tokio::sync::Notify;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::{watch, Notify};
 use tokio::time::sleep_until;
 use turmoil::net::UdpSocket;
 
@@ -25,7 +27,7 @@ pub const MAX_LATENCY: Duration = Duration::from_millis(1);
 /// The simulation is stepped by hand to the workload's end, each scheduled fault applied before
 /// the step that starts at its time: there is no client task to wait on, and an idle one would
 /// cost a wake-up on every tick.
-pub fn run(workload: &Workload, seed: u64) -> Result<Vec<Act>, String> {
+pub fn run(workload: &Workload, seed: u64) -> Result<Vec<Record>, String> {
     if workload.loss > 0.0 {
         return Err("turmoil cannot drop single datagrams, only whole links".into());
     }
@@ -44,6 +46,7 @@ pub fn run(workload: &Workload, seed: u64) -> Result<Vec<Act>, String> {
                 config: config.clone(),
                 boots: RefCell::new(0),
                 shutdown: Notify::new(),
+                stalled: watch::channel(false).0,
                 acts: Rc::clone(&acts),
             })
         })
@@ -52,10 +55,11 @@ pub fn run(workload: &Workload, seed: u64) -> Result<Vec<Act>, String> {
         let host = Rc::clone(host);
         sim.host(Workload::node_ip(i), move || Rc::clone(&host).run());
     }
+    let mut cuts = CutCounts::default();
     let mut schedule = workload.schedule.iter().peekable();
     while sim.elapsed() < workload.duration {
         while let Some(s) = schedule.next_if(|s| s.at <= sim.elapsed()) {
-            apply(&mut sim, &hosts, s.fault);
+            apply(&mut sim, &hosts, &mut cuts, s.fault);
         }
         sim.step().map_err(|e| e.to_string())?;
     }
@@ -63,14 +67,39 @@ pub fn run(workload: &Workload, seed: u64) -> Result<Vec<Act>, String> {
     Ok(acts)
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, hosts: &[Rc<Host>], fault: Fault) {
+fn apply(sim: &mut turmoil::Sim<'_>, hosts: &[Rc<Host>], cuts: &mut CutCounts, fault: Fault) {
     let ip = Workload::node_ip;
+    let mut cut = |sim: &mut turmoil::Sim<'_>, (from, to): (usize, usize)| {
+        if cuts.cut(from, to) {
+            sim.partition_oneway(ip(from), ip(to));
+        }
+    };
     match fault {
-        Fault::Crash(i) => sim.crash(ip(i)),
+        Fault::Crash(i) | Fault::Kill(i) => sim.crash(ip(i)),
         Fault::Restart(i) => sim.bounce(ip(i)),
         Fault::Shutdown(i) => hosts[i].shutdown.notify_one(),
-        Fault::Cut { from, to } => sim.partition_oneway(ip(from), ip(to)),
-        Fault::Mend { from, to } => sim.repair_oneway(ip(from), ip(to)),
+        Fault::Pause(i) => hosts[i].stall(true),
+        Fault::Resume(i) => hosts[i].stall(false),
+        Fault::Freeze(i) => {
+            hosts[i].stall(true);
+            for link in links_of(i, hosts.len()) {
+                cut(sim, link);
+            }
+        }
+        Fault::Thaw(i) => {
+            for (from, to) in links_of(i, hosts.len()) {
+                if cuts.mend(from, to) {
+                    sim.repair_oneway(ip(from), ip(to));
+                }
+            }
+            hosts[i].stall(false);
+        }
+        Fault::Cut { from, to } => cut(sim, (from, to)),
+        Fault::Mend { from, to } => {
+            if cuts.mend(from, to) {
+                sim.repair_oneway(ip(from), ip(to));
+            }
+        }
     }
 }
 
@@ -82,7 +111,9 @@ struct Host {
     boots: RefCell<u64>,
     /// The operator's planned shutdown (a real daemon's SIGTERM).
     shutdown: Notify,
-    acts: Rc<RefCell<Vec<Act>>>,
+    /// The daemon is stopped (SIGSTOP): its driver reads nothing until it is continued.
+    stalled: watch::Sender<bool>,
+    acts: Rc<RefCell<Vec<Record>>>,
 }
 
 /// What wakes the driver besides its timer.
@@ -91,7 +122,22 @@ enum Input {
     Shutdown,
 }
 
+impl Input {
+    fn into_inbox(self, inbox: &mut Inbox<Vec<u8>>) {
+        match self {
+            Input::Datagram(path, from, bytes) => {
+                inbox.datagram(path, from, bytes);
+            }
+            Input::Shutdown => inbox.command(Command::Shutdown),
+        }
+    }
+}
+
 impl Host {
+    fn stall(&self, stalled: bool) {
+        self.stalled.send_replace(stalled);
+    }
+
     /// The daemon's driver loop: runs the node from boot until it stops after a planned
     /// shutdown (or the host crashes).
     async fn run(self: Rc<Self>) -> turmoil::Result {
@@ -113,13 +159,25 @@ impl Host {
             shutdown.shutdown.notified().await;
             let _ = tx.send(Input::Shutdown);
         });
+        let mut stalled = self.stalled.subscribe();
         let origin = tokio::time::Instant::now();
         let clock = || Instant::from_nanos(nanos(origin.elapsed()));
         let mut node = Node::new(self.config.clone(), epoch, clock())?;
+        let mut inbox = Inbox::new(self.config.paths.len(), usize::MAX);
         loop {
+            while *stalled.borrow_and_update() {
+                let _ = stalled.changed().await;
+            }
+            collect(&mut inputs, &mut inbox);
             let at = turmoil::sim_elapsed().expect("inside the simulation");
-            let transmits =
-                drain_outputs(&mut node, clock(), self.me, at, &mut self.acts.borrow_mut());
+            let transmits = step(
+                &mut node,
+                &mut inbox,
+                clock(),
+                self.me,
+                at,
+                &mut self.acts.borrow_mut(),
+            );
             for t in transmits {
                 // turmoil's UDP has no back-pressure: try_send_to never waits.
                 sockets[t.path.0].try_send_to(&t.payload, t.to)?;
@@ -130,20 +188,23 @@ impl Host {
             let wake = origin + Duration::from_nanos(deadline.as_nanos());
             tokio::select! {
                 biased;
-                Some(input) = inputs.recv() => match input {
-                    Input::Datagram(path, from, bytes) => {
-                        node.handle_datagram(clock(), path, from, &bytes);
-                    }
-                    Input::Shutdown => node.handle_command(clock(), Command::Shutdown),
-                },
-                () = sleep_until(wake) => node.handle_timeout(clock()),
+                _ = stalled.changed() => {}
+                Some(input) = inputs.recv() => input.into_inbox(&mut inbox),
+                () = sleep_until(wake) => {}
             }
         }
     }
 }
 
+/// Everything already received, into the inbox (the input rule's first step).
+fn collect(inputs: &mut UnboundedReceiver<Input>, inbox: &mut Inbox<Vec<u8>>) {
+    while let Ok(input) = inputs.try_recv() {
+        input.into_inbox(inbox);
+    }
+}
+
 /// Receives on one socket for the node's lifetime, in a task of its own so no datagram is
-/// lost to a timer winning a `select!`.
+/// lost to a timer winning a `select!`, and datagrams keep arriving while the daemon stalls.
 async fn receive(socket: Rc<UdpSocket>, path: PathId, inputs: UnboundedSender<Input>) {
     let mut buf = vec![0u8; 2048];
     while let Ok((len, from)) = socket.recv_from(&mut buf).await {

@@ -1,6 +1,8 @@
 //! The engine-neutral part of a scenario.
 
-use crate::scenario::{FaultKind, Party, Scenario};
+use crate::fault::FaultKind;
+use crate::scenario::Scenario;
+use crate::topology::Party;
 use failover_core::config::PathSettings;
 use failover_core::Config;
 use serde::{Deserialize, Serialize};
@@ -13,10 +15,21 @@ pub const BASE_PORT: u16 = 1694;
 /// Something that happens to the group at a scheduled time; nodes are scenario indices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fault {
-    /// The node's host stops at once: no release, no goodbye.
+    /// The node's host stops at once: no release, no goodbye; its addresses vanish.
     Crash(usize),
-    /// A crashed or shut-down node starts again, with the next boot epoch.
+    /// The node's daemon dies at once while its host stays up with its addresses.
+    Kill(usize),
+    /// A crashed, killed or shut-down node starts again, with the next boot epoch (and removes
+    /// what an earlier run left on its interfaces).
     Restart(usize),
+    /// The node's daemon stops (SIGSTOP): what reaches it waits until it resumes.
+    Pause(usize),
+    /// A paused daemon runs again.
+    Resume(usize),
+    /// The node's whole host stops: its daemon is paused and nothing reaches it or leaves it.
+    Freeze(usize),
+    /// A frozen host runs again.
+    Thaw(usize),
     /// The operator stops the node (`Command::Shutdown`): it releases and says goodbye.
     Shutdown(usize),
     /// Every datagram from one node to another is dropped, on every path.
@@ -45,8 +58,8 @@ pub struct Scheduled {
 }
 
 /// What every engine can run of a scenario. Engines give a host one address and fault host
-/// pairs, not paths: a per-path cut, a paused process, a skewed clock, a failing hook or the
-/// client are our simulator's alone, and [`Workload::from_scenario`] refuses them.
+/// pairs, not paths: a per-path cut, a skewed clock, a failing hook or the client are our
+/// simulator's alone, and [`Workload::from_scenario`] refuses them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Workload {
     /// Each node's core configuration: one path per scenario segment, on ports
@@ -88,6 +101,11 @@ impl Workload {
         let faults = scenario
             .resolve_faults(&scenario.name)
             .map_err(|e| e.to_string())?;
+        if scenario.protocol.hook_latency != crate::scenario::Protocol::default().hook_latency
+            || !scenario.protocol.hook_latencies.is_empty()
+        {
+            return refuse("hook latencies".into());
+        }
         let mut schedule = Vec::new();
         for (k, f) in faults.iter().enumerate() {
             let end = f.duration.map(|d| f.at + d);
@@ -99,10 +117,28 @@ impl Workload {
                         at(e, Fault::Restart(*node));
                     }
                 }
+                FaultKind::Kill { node } => {
+                    at(f.at, Fault::Kill(*node));
+                    if let Some(e) = end {
+                        at(e, Fault::Restart(*node));
+                    }
+                }
                 FaultKind::Shutdown { node } => {
                     at(f.at, Fault::Shutdown(*node));
                     if let Some(e) = end {
                         at(e, Fault::Restart(*node));
+                    }
+                }
+                FaultKind::Pause { node } => {
+                    at(f.at, Fault::Pause(*node));
+                    if let Some(e) = end {
+                        at(e, Fault::Resume(*node));
+                    }
+                }
+                FaultKind::Freeze { node } => {
+                    at(f.at, Fault::Freeze(*node));
+                    if let Some(e) = end {
+                        at(e, Fault::Thaw(*node));
                     }
                 }
                 FaultKind::Partition {
@@ -140,6 +176,7 @@ impl Workload {
                 }
             }
         }
+        // Stable: at one instant, faults apply in the order the file gives them.
         schedule.sort_by_key(|s| s.at);
         let configs = (0..n)
             .map(|i| {

@@ -19,7 +19,7 @@ pub fn main(
     };
     let options = Options {
         keep_datagrams: datagrams,
-        timeline: timeline.is_some(),
+        record: timeline.is_some(),
     };
     let report = match run(&scenario, seed, &options) {
         Ok(r) => r,

@@ -1,0 +1,108 @@
+//! The one input order every driver obeys, as code: drivers put what they received into an
+//! [`Inbox`] and let it hand everything to the node.
+//!
+//! The rule (see the crate documentation, "Run loop"): at every wake-up, first every datagram
+//! already received, in the order received; then every answer and command (hook results,
+//! address changes, operator commands), in the order they came; and only then the timer, if
+//! it is still due. A timer never fires while evidence that would have stopped it is waiting
+//! unread: after a stall (SIGSTOP, a VM pause, a starved CPU) the owner's heartbeats queued in
+//! the socket buffers are seen before the silence they end is judged (keepalived's issue
+//! #2066, "A thread timer expired", is this bug).
+
+use crate::io::{Command, PathId};
+use crate::node::Node;
+use crate::time::Instant;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// One received datagram, waiting for the node.
+#[derive(Clone, Debug)]
+struct Datagram<B> {
+    path: PathId,
+    from: SocketAddr,
+    bytes: B,
+}
+
+/// Inputs a driver has received but not yet handed to the node. `B` is however the driver
+/// holds a datagram's bytes (a `Vec<u8>` read from a socket, a shared `Arc<[u8]>`...).
+///
+/// Each path holds at most `capacity` datagrams, like a socket's receive buffer: what arrives
+/// when it is full is dropped (counted in [`Inbox::overflowed`]). A driver that reads real
+/// sockets has the kernel's buffer for that and may leave the inbox unbounded; the simulator
+/// bounds it so a paused node loses what a paused process would.
+#[derive(Clone, Debug)]
+pub struct Inbox<B> {
+    datagrams: VecDeque<Datagram<B>>,
+    commands: VecDeque<Command>,
+    capacity: usize,
+    /// Datagrams waiting, per path.
+    waiting: Vec<usize>,
+    overflowed: u64,
+}
+
+impl<B: AsRef<[u8]>> Inbox<B> {
+    /// An inbox for `paths` paths holding at most `capacity` datagrams on each.
+    pub fn new(paths: usize, capacity: usize) -> Inbox<B> {
+        Inbox {
+            datagrams: VecDeque::new(),
+            commands: VecDeque::new(),
+            capacity,
+            waiting: vec![0; paths],
+            overflowed: 0,
+        }
+    }
+
+    /// A datagram received on `path` from `from`; false if that path's buffer was full and
+    /// it was dropped.
+    pub fn datagram(&mut self, path: PathId, from: SocketAddr, bytes: B) -> bool {
+        if let Some(waiting) = self.waiting.get_mut(path.0) {
+            if *waiting >= self.capacity {
+                self.overflowed += 1;
+                return false;
+            }
+            *waiting += 1;
+        }
+        self.datagrams.push_back(Datagram { path, from, bytes });
+        true
+    }
+
+    /// A hook's or an address change's answer, or an operator's command.
+    pub fn command(&mut self, command: Command) {
+        self.commands.push_back(command);
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.datagrams.is_empty() && self.commands.is_empty()
+    }
+
+    /// Datagrams dropped because their path's buffer was full.
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed
+    }
+
+    /// Forgets everything waiting (the process that would have read it is gone).
+    pub fn clear(&mut self) {
+        self.datagrams.clear();
+        self.commands.clear();
+        self.waiting.iter_mut().for_each(|w| *w = 0);
+    }
+
+    /// Hands everything waiting to `node` at `now` in the rule's order — datagrams, then
+    /// answers and commands, then the timer if it is due once they are all in. The node's
+    /// outputs pile up in order; drain them after this returns.
+    pub fn deliver(&mut self, node: &mut Node, now: Instant) {
+        while let Some(d) = self.datagrams.pop_front() {
+            if let Some(waiting) = self.waiting.get_mut(d.path.0) {
+                *waiting -= 1;
+            }
+            node.handle_datagram(now, d.path, d.from, d.bytes.as_ref());
+        }
+        while let Some(command) = self.commands.pop_front() {
+            node.handle_command(now, command);
+        }
+        if node.poll_timeout().is_some_and(|due| due <= now) {
+            node.handle_timeout(now);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! What a node says: heartbeats on every path, goodbyes, and announcements of the addresses
+//! it holds (gratuitous ARP, done by the driver).
+
+use super::peers::rank;
+use super::Node;
+use crate::config::Config;
+use crate::io::{Output, PathId, Transmit};
+use crate::role::Role;
+use crate::time::Instant;
+use crate::wire::{self, MessageKind};
+use std::sync::Arc;
+
+/// Heartbeats between two announcements of the held addresses (`u32::MAX`: never).
+pub(super) fn beats_per_announce(config: &Config) -> u32 {
+    config.announce_every().map_or(u32::MAX, |every| {
+        let beats = every
+            .as_nanos()
+            .div_ceil(config.protocol.interval.as_nanos());
+        u32::try_from(beats).unwrap_or(u32::MAX)
+    })
+}
+
+impl Node {
+    /// The heartbeat timer: send if this node owes the group a heartbeat, announce the held
+    /// addresses when their turn comes, and set the next beat.
+    pub(super) fn heartbeat_due(&mut self, now: Instant) {
+        if self.active {
+            self.send_heartbeats(MessageKind::Heartbeat);
+            // The repetition after a role change ends on this timer, not on an input.
+            if now >= self.repeat_until {
+                self.active = self.sends_periodically();
+            }
+        }
+        self.beats_to_announce = self.beats_to_announce.saturating_sub(1);
+        if self.role == Role::Master && self.beats_to_announce == 0 {
+            self.announce();
+        }
+        // After a stall, resume the rhythm from now instead of sending a burst.
+        let interval = self.config.protocol.interval;
+        self.next_heartbeat = if self.next_heartbeat + interval > now {
+            self.next_heartbeat + interval
+        } else {
+            now + interval
+        };
+    }
+
+    /// A peer that claimed the addresses too no longer does (it yielded, or died): clients it
+    /// reached hold a stale neighbour entry until the owner announces itself again.
+    pub(super) fn rival_gone(&mut self) {
+        if self.role == Role::Master {
+            self.announce();
+        }
+    }
+
+    /// Announces every held address again, and counts down to the next refresh.
+    pub(super) fn announce(&mut self) {
+        for vip in self.held_vips() {
+            self.outputs.push_back(Output::Announce(vip));
+        }
+        self.beats_to_announce = self.beats_per_announce;
+    }
+
+    /// Whether this node owes the group a heartbeat every interval: it owns (or is taking or
+    /// giving up) the addresses, it is starting up, its role changed within `dead_after`, or
+    /// it outranks the owner and waits for the hand-back. Everyone else listens, which halves
+    /// the traffic of the source's two-node setup.
+    pub(super) fn sends_periodically(&self) -> bool {
+        if self.role.claims_ownership() || !self.settled || self.now < self.repeat_until {
+            return true;
+        }
+        let me = rank(self.config.node.priority, &self.config.node.name);
+        self.config.protocol.preempt
+            && self
+                .peers
+                .iter()
+                .any(|p| p.alive && p.role.claims_ownership() && p.rank() < me)
+    }
+
+    /// Sends one announcement on every path to every configured and every learned peer
+    /// address: encoded (and signed) once, its bytes shared by every datagram.
+    pub(super) fn send_heartbeats(&mut self, kind: MessageKind) {
+        self.seq += 1;
+        self.template.kind = kind;
+        self.template.role = self.role;
+        self.template.seq = self.seq;
+        // The previous announcement's bytes are usually delivered and dropped by now: rewrite
+        // them (the template changes in nothing else). Otherwise, encode anew.
+        let key = self.key.as_ref();
+        let reused = self.template.successor.is_none()
+            && Arc::get_mut(&mut self.payload)
+                .is_some_and(|bytes| wire::restamp(bytes, kind, self.role, self.seq, key));
+        if !reused {
+            let mut bytes = Vec::with_capacity(128);
+            wire::encode_into(&self.template, key, &mut bytes);
+            self.payload = Arc::from(bytes);
+        }
+        let payload = &self.payload;
+        for (i, destinations) in self.destinations.iter().enumerate() {
+            for &to in destinations {
+                self.counters.sent += 1;
+                self.outputs.push_back(Output::Transmit(Transmit {
+                    path: PathId(i),
+                    to,
+                    payload: Arc::clone(payload),
+                }));
+            }
+        }
+    }
+
+    /// Says goodbye — naming `successor`, the node the addresses go to, when this node owned
+    /// them — then reports `Stopped`: a driver may exit on that event, so everything the node
+    /// still had to send comes before it.
+    pub(super) fn stop(&mut self, successor: Option<String>) {
+        self.template.successor = successor;
+        self.send_heartbeats(MessageKind::Goodbye);
+        self.set_role(Role::Stopped);
+    }
+
+    pub(super) fn update_destinations(&mut self) {
+        self.destinations = (self.config.paths.iter().enumerate())
+            .map(|(i, path)| {
+                let learned = self
+                    .peers
+                    .iter()
+                    .filter_map(|p| p.paths[i].source)
+                    .filter(|addr| !path.peers.contains(addr));
+                path.peers.iter().copied().chain(learned).collect()
+            })
+            .collect();
+    }
+}

@@ -1,0 +1,261 @@
+//! What a node knows of its peers (liveness, anomalies, rivals) and the ownership rule that
+//! decides, after every input, whether a hand-over starts.
+
+use super::peers::{rank, Rival};
+use super::transition::{ReleaseCause, Transition};
+use super::{notify, Node};
+use crate::io::{Event, Notification, Output};
+use crate::role::Role;
+use crate::time::Instant;
+
+impl Node {
+    /// The earliest deadline but the next heartbeat: end of the start-up wait, a request's
+    /// deadline, the end of a back-off, an heir's time to claim, a rival's grace, peer and path
+    /// expiry. Only these can change what the node knows or decides.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        if self.role == Role::Stopped {
+            return None;
+        }
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if !self.settled {
+            consider(self.started + self.dead_after);
+        }
+        if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
+            consider(p.deadline);
+        }
+        if let Some(b) = self
+            .backoff
+            .filter(|b| b.membership == self.membership && b.retry > self.refreshed)
+        {
+            consider(b.retry);
+        }
+        if let Some(heir) = self.heir.as_ref().filter(|h| h.until > self.refreshed) {
+            consider(heir.until);
+        }
+        // Every expiry since the last full look at the peers counts, even one already past:
+        // a partial refresh after a datagram must not make another peer's expiry vanish.
+        for peer in self.peers.iter() {
+            if let Some(t) = peer.next_expiry(self.refreshed, self.dead_after) {
+                consider(t);
+            }
+            if let Some(r) = peer.rival.filter(|r| !r.notified) {
+                consider(r.since + self.dead_after);
+            }
+        }
+        next
+    }
+
+    /// Re-derives peer liveness, path anomalies and rival claims at `now`, reporting every
+    /// change once. `only` limits the work to the peer a datagram came from: nothing else
+    /// changes then, and other peers' expiry comes with its own timer.
+    pub(super) fn refresh(&mut self, now: Instant, only: Option<usize>) {
+        if !self.settled && now >= self.started + self.dead_after {
+            self.settled = true;
+        }
+        if only.is_none() {
+            self.refreshed = now;
+        }
+        let interval = self.config.protocol.interval;
+        let me = rank(self.config.node.priority, &self.config.node.name);
+        let owner = self.role == Role::Master;
+        let held = if owner { self.held_vips() } else { Vec::new() };
+        let mut rival_died = false;
+        let peers = (self.peers.iter_mut().enumerate())
+            .filter(|(i, _)| only.is_none_or(|o| o == *i))
+            .map(|(_, peer)| peer);
+        for peer in peers {
+            let name = &peer.name;
+            let alive = peer.is_alive(now, self.dead_after);
+            if alive != peer.alive {
+                peer.alive = alive;
+                if alive {
+                    peer.since = now;
+                }
+                rival_died |= !alive && peer.role.claims_ownership();
+                self.membership += 1;
+                self.outputs.push_back(Output::Event(if alive {
+                    Event::PeerUp {
+                        peer: name.clone(),
+                        epoch: peer.epoch,
+                    }
+                } else {
+                    Event::PeerDown { peer: name.clone() }
+                }));
+            }
+            let claims = alive && peer.role.claims_ownership();
+            if claims {
+                self.settled = true;
+                if self.last_owner.as_ref() != Some(name) {
+                    self.last_owner = Some(name.clone());
+                }
+            }
+            // A lower-ranked claimer yields as soon as it hears this owner; one that still
+            // claims after `dead_after` does not hear it.
+            if owner && claims && peer.rank() < me {
+                let rival = peer.rival.get_or_insert(Rival {
+                    since: now,
+                    notified: false,
+                });
+                if !rival.notified && now >= rival.since + self.dead_after {
+                    rival.notified = true;
+                    self.outputs.push_back(notify(Notification::RivalClaim {
+                        peer: name.clone(),
+                        vips: held.clone(),
+                    }));
+                }
+            } else {
+                peer.rival = None;
+            }
+            // As in the source, the node watching a higher-ranked peer reports its paths; the
+            // pair's other side stays quiet so one cut link makes one mail.
+            if peer.rank() < me || !alive {
+                continue;
+            }
+            for (i, path) in self.config.paths.iter().enumerate() {
+                let anomalous = peer.path_anomalous(i, now, self.dead_after, interval);
+                let up = peer.path_up(i, now, self.dead_after);
+                let pp = &mut peer.paths[i];
+                if anomalous && !pp.anomaly {
+                    pp.anomaly = true;
+                    self.outputs.push_back(notify(Notification::NetworkAnomaly {
+                        peer: peer.name.clone(),
+                        path: path.name.clone(),
+                    }));
+                } else if up && pp.anomaly {
+                    pp.anomaly = false;
+                    self.outputs
+                        .push_back(notify(Notification::NetworkRecovered {
+                            peer: peer.name.clone(),
+                            path: path.name.clone(),
+                        }));
+                }
+            }
+        }
+        if rival_died {
+            self.rival_gone();
+        }
+    }
+
+    /// The ownership rule (classic mode). Runs after every input; starts at most one
+    /// transition, or gives up a takeover that a claimer heard since makes wrong.
+    pub(super) fn decide(&mut self, now: Instant) {
+        self.apply_rule(now);
+        self.active = self.role != Role::Stopped && self.sends_periodically();
+        self.deadline = self.next_deadline();
+    }
+
+    fn apply_rule(&mut self, now: Instant) {
+        if self.role == Role::Stopped {
+            return;
+        }
+        if let Some(t) = &self.transition {
+            if t.untouched_takeover() {
+                if let Some(claimer) = self.claimer_against_takeover() {
+                    self.abandon_takeover(claimer);
+                }
+            }
+            return;
+        }
+        if self.shutdown_requested {
+            return self.start_shutdown(now);
+        }
+        self.heir = self.heir.take().filter(|h| {
+            now < h.until
+                && !(self.peers.iter())
+                    .any(|p| p.name == h.name && p.alive && p.role.claims_ownership())
+        });
+        let my_name = self.config.node.name.as_str();
+        let me = rank(self.config.node.priority, my_name);
+        let mut someone_claims = false;
+        let mut i_am_best = true;
+        let mut higher_claimer = None;
+        let mut higher_backup = None;
+        for p in self.peers.iter().filter(|p| p.alive) {
+            let name = &p.name;
+            let higher = p.rank() > me;
+            someone_claims |= p.role.claims_ownership();
+            i_am_best &= !higher;
+            if higher && p.role.claims_ownership() && higher_claimer.is_none() {
+                higher_claimer = Some(name);
+            }
+            if higher && p.role == Role::Backup && higher_backup.is_none() {
+                higher_backup = Some(name);
+            }
+        }
+        // The departed owner's choice stands over what this node can see of the others.
+        match self.heir.as_ref() {
+            Some(heir) if heir.name == my_name => i_am_best = true,
+            Some(_) => i_am_best = false,
+            None => {}
+        }
+        let backing_off = self
+            .backoff
+            .is_some_and(|b| b.membership == self.membership && now < b.retry);
+        let transition = match self.role {
+            Role::Backup if !someone_claims && i_am_best && self.settled && !backing_off => {
+                Transition::acquire(self.config.vips.len(), self.last_owner.clone())
+            }
+            Role::Master if higher_claimer.is_some() => {
+                let winner = higher_claimer.cloned();
+                Transition::release(&self.held_vips(), ReleaseCause::Yield, winner)
+            }
+            Role::Master
+                if self.config.protocol.preempt && !backing_off && higher_backup.is_some() =>
+            {
+                let to = higher_backup.cloned();
+                Transition::release(&self.held_vips(), ReleaseCause::HandBack, to)
+            }
+            _ => return,
+        };
+        self.begin(now, transition);
+    }
+
+    /// A live peer that makes a takeover wrong: one that holds or is giving up the addresses
+    /// (whatever its rank: it has them, and preemption hands them over in order), or one
+    /// acquiring them that outranks this node (the lower of two acquirers gives way).
+    fn claimer_against_takeover(&self) -> Option<String> {
+        let me = rank(self.config.node.priority, &self.config.node.name);
+        (self.peers.iter().filter(|p| p.alive))
+            .find(|p| match p.role {
+                Role::Master | Role::Releasing => true,
+                Role::Acquiring => p.rank() > me,
+                Role::Backup | Role::Stopped => false,
+            })
+            .map(|p| p.name.clone())
+    }
+
+    /// Gives up a takeover before any address was added: the request in flight is forgotten
+    /// (its late answer is ignored), no further hook runs, nothing is notified.
+    fn abandon_takeover(&mut self, claimer: String) {
+        self.transition = None;
+        self.last_owner = Some(claimer.clone());
+        self.outputs
+            .push_back(Output::Event(Event::TakeoverAbandoned { peer: claimer }));
+        self.set_role(Role::Backup);
+        self.send_heartbeats(crate::wire::MessageKind::Heartbeat);
+    }
+
+    fn start_shutdown(&mut self, now: Instant) {
+        if self.role == Role::Master {
+            let held = self.held_vips();
+            self.begin(
+                now,
+                Transition::release(&held, ReleaseCause::Shutdown, None),
+            );
+        } else {
+            self.stop(None);
+        }
+    }
+
+    /// Who a departing owner hands the addresses to: the best-ranked peer last heard as a
+    /// backup in its current boot epoch. Passive backups are silent, so "alive" cannot be
+    /// asked of them; if the one named has died unnoticed, the others wait their `dead_after`
+    /// for it to claim and then the ordinary rule picks among them.
+    pub(super) fn successor(&self) -> Option<String> {
+        (self.peers.iter())
+            .filter(|p| !p.left && p.role == Role::Backup)
+            .max_by(|a, b| a.rank().cmp(&b.rank()))
+            .map(|p| p.name.clone())
+    }
+}

@@ -1,0 +1,202 @@
+//! Running a hand-over: one request at a time (a hook, an address change), each answered or
+//! given up on at its deadline, then the role settled, notified and announced.
+
+use super::transition::{Pending, ReleaseCause, Step, Transition};
+use super::{notify, Backoff, Node, MAX_BACKOFF};
+use crate::io::{
+    AddressChange, HookEvent, HookKind, HookOutcome, HookRequest, Notification, Output, RequestId,
+};
+use crate::role::Role;
+use crate::time::Instant;
+use crate::wire::MessageKind;
+
+impl Node {
+    pub(super) fn begin(&mut self, now: Instant, mut transition: Transition) {
+        transition.repeat = self
+            .backoff
+            .is_some_and(|b| b.membership == self.membership);
+        self.set_role(match transition.event {
+            HookEvent::Acquire => Role::Acquiring,
+            HookEvent::Release => Role::Releasing,
+        });
+        self.send_heartbeats(MessageKind::Heartbeat);
+        self.transition = Some(transition);
+        self.advance(now);
+    }
+
+    /// Asks for the next step, or completes the hand-over when none are left.
+    fn advance(&mut self, now: Instant) {
+        let Some(t) = self.transition.as_mut() else {
+            return;
+        };
+        if t.pending.is_some() {
+            return;
+        }
+        let Some(step) = t.steps.pop_front() else {
+            return self.complete(now);
+        };
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        // Neither a hook nor the kernel gets longer than a hook may take.
+        let deadline = now + self.config.hooks.timeout;
+        t.pending = Some(Pending { id, step, deadline });
+        let output = match step {
+            Step::Hook(kind, vip) => Output::RunHook(Box::new(HookRequest {
+                id,
+                kind,
+                vip,
+                event: t.event,
+                peer: t.peer.clone(),
+                deadline,
+            })),
+            Step::Address(AddressChange::Add, vip) => {
+                t.touched = true;
+                self.held[vip.0] = true;
+                Output::Acquire { id, vip }
+            }
+            Step::Address(AddressChange::Remove, vip) => {
+                self.held[vip.0] = false;
+                Output::Release { id, vip }
+            }
+        };
+        self.outputs.push_back(output);
+    }
+
+    /// The pending request, taken if `id` names it (a late answer to a request already given
+    /// up on names another).
+    fn take_pending(&mut self, id: RequestId) -> Option<Pending> {
+        let t = self.transition.as_mut()?;
+        let p = t.pending.filter(|p| p.id == id)?;
+        t.pending = None;
+        Some(p)
+    }
+
+    pub(super) fn hook_finished(&mut self, now: Instant, id: RequestId, outcome: HookOutcome) {
+        let Some(Pending {
+            step: Step::Hook(kind, vip),
+            ..
+        }) = self.take_pending(id)
+        else {
+            return;
+        };
+        let t = self
+            .transition
+            .as_mut()
+            .expect("a pending request has a transition");
+        t.hook_done(kind, vip, outcome);
+        // A `Test` that answers "no" decides; one that hangs has failed, and is reported.
+        let refused = kind == HookKind::Test && matches!(outcome, HookOutcome::Failed(_));
+        let old_news = kind == HookKind::Test && t.repeat;
+        if !outcome.is_success() && !refused && !old_news {
+            self.outputs.push_back(notify(Notification::HookFailed {
+                hook: kind,
+                vip,
+                outcome,
+            }));
+        }
+        self.advance(now);
+    }
+
+    pub(super) fn address_changed(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        result: Result<(), String>,
+    ) {
+        let Some(Pending {
+            step: Step::Address(change, vip),
+            ..
+        }) = self.take_pending(id)
+        else {
+            return;
+        };
+        let t = self
+            .transition
+            .as_mut()
+            .expect("a pending request has a transition");
+        match (change, result) {
+            (AddressChange::Add, Ok(())) => t.acquired.push(vip),
+            (AddressChange::Remove, Ok(())) => {}
+            (change, Err(error)) => {
+                if change == AddressChange::Add {
+                    self.held[vip.0] = false;
+                    t.add_failed(vip);
+                }
+                // A removal that failed is always news: the address may still be here.
+                if change == AddressChange::Remove || !t.repeat {
+                    self.outputs.push_back(notify(Notification::AddressFailed {
+                        vip,
+                        change,
+                        error,
+                    }));
+                }
+            }
+        }
+        self.advance(now);
+    }
+
+    /// A request whose deadline has passed unanswered: a hook has timed out, an address
+    /// change has failed.
+    pub(super) fn request_overdue(&mut self, now: Instant) {
+        let Some(p) = self.transition.as_ref().and_then(|t| t.pending) else {
+            return;
+        };
+        if now < p.deadline {
+            return;
+        }
+        match p.step {
+            Step::Hook(..) => self.hook_finished(now, p.id, HookOutcome::TimedOut),
+            Step::Address(..) => {
+                let timeout = self.config.hooks.timeout;
+                let error = format!("no answer within hooks.timeout ({timeout:?})");
+                self.address_changed(now, p.id, Err(error));
+            }
+        }
+    }
+
+    /// The transition's last step is done: settle the role, notify, announce.
+    fn complete(&mut self, now: Instant) {
+        let Some(t) = self.transition.take() else {
+            return;
+        };
+        let refused = !t.vetoed.is_empty() || !t.failed.is_empty() || t.aborted;
+        let wait = match self.backoff {
+            Some(b) if t.repeat => (b.wait * 2).min(self.dead_after * MAX_BACKOFF),
+            _ => self.dead_after,
+        };
+        self.backoff = refused.then_some(Backoff {
+            membership: self.membership,
+            retry: now + wait,
+            wait,
+        });
+        match t.event {
+            HookEvent::Acquire => {
+                let news = !t.acquired.is_empty() || (!t.vetoed.is_empty() && !t.repeat);
+                if news {
+                    self.outputs.push_back(notify(Notification::Failover {
+                        from: t.peer,
+                        acquired: t.acquired.clone(),
+                        vetoed: t.vetoed,
+                    }));
+                }
+                self.set_role(if t.acquired.is_empty() {
+                    Role::Backup
+                } else {
+                    Role::Master
+                });
+                self.beats_to_announce = self.beats_per_announce;
+            }
+            HookEvent::Release if t.aborted => self.set_role(Role::Master),
+            HookEvent::Release => {
+                self.outputs
+                    .push_back(notify(Notification::Released { to: t.peer }));
+                if t.cause == Some(ReleaseCause::Shutdown) {
+                    let successor = self.successor();
+                    return self.stop(successor);
+                }
+                self.set_role(Role::Backup);
+            }
+        }
+        self.send_heartbeats(MessageKind::Heartbeat);
+    }
+}

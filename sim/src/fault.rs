@@ -1,0 +1,178 @@
+//! Faults as a run applies them: resolved against the topology (node and segment indices), each
+//! with a span of time. What each kind does is written once, here, for every engine:
+//!
+//! | kind | the process | the host | addresses | the network |
+//! |---|---|---|---|---|
+//! | `crash` | dies | goes down; restarts after `duration` | vanish | nothing reaches it |
+//! | `kill` | dies (SIGKILL, OOM); restarts after `duration` and removes leftovers | up | stay, still served | its host still answers ARP |
+//! | `pause` | stopped (SIGSTOP, a GC, a stall) | up | stay, still served | datagrams queue in bounded buffers |
+//! | `freeze` | stopped | stopped (a VM pause) | stay, served by no one | everything to and from it is lost |
+//! | `shutdown` | releases, says goodbye, exits; restarts after `duration` | up | released | — |
+//! | `partition`, `link_down` | — | — | — | cut (one way, or both) |
+//! | `degrade` | — | — | — | loss, duplication, reordering, latency |
+//! | `clock` | its clock jumps or drifts | — | — | — |
+//! | `hook` | a hook fails, hangs, or is slow | — | — | — |
+//! | `address` | — | the kernel refuses to add or remove addresses | — | — |
+
+use crate::topology::Party;
+use failover_core::{AddressChange, HookKind};
+use std::time::Duration;
+
+/// Extra trouble on a segment while `degrade` faults are in force: more loss, duplication and
+/// reordering, and a latency spike.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Impairment {
+    /// Probability a datagram is lost.
+    pub loss: f64,
+    /// Probability a datagram is delivered twice.
+    pub duplicate: f64,
+    /// Probability a datagram is held back (by up to an interval).
+    pub reorder: f64,
+    /// Extra latency, nanoseconds.
+    pub delay: u64,
+}
+
+impl Impairment {
+    /// Whether it changes nothing.
+    pub fn is_none(&self) -> bool {
+        *self == Impairment::default()
+    }
+
+    /// Two impairments at once: independent chances, added delays.
+    pub fn and(self, other: Impairment) -> Impairment {
+        let either = |a: f64, b: f64| 1.0 - (1.0 - a) * (1.0 - b);
+        Impairment {
+            loss: either(self.loss, other.loss),
+            duplicate: either(self.duplicate, other.duplicate),
+            reorder: either(self.reorder, other.reorder),
+            delay: self.delay + other.delay,
+        }
+    }
+}
+
+/// What a hook does while a `hook` fault is in force.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HookTrouble {
+    /// Exits non-zero (a `Test` that says no).
+    Fails,
+    /// Never ends: it is killed at its deadline and counts as timed out.
+    Hangs,
+    /// Succeeds, but takes this much longer.
+    Slow(Duration),
+}
+
+/// A fault resolved against the topology.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// Cut traffic between `a` and `b` on one segment or all.
+    Partition {
+        /// Segment index, or every segment.
+        segment: Option<usize>,
+        /// One side.
+        a: Vec<Party>,
+        /// Other side.
+        b: Vec<Party>,
+        /// Only a → b.
+        oneway: bool,
+    },
+    /// One interface down.
+    LinkDown {
+        /// Node.
+        node: usize,
+        /// Segment.
+        segment: usize,
+    },
+    /// The host goes down; it boots again after `duration` if given.
+    Crash {
+        /// Node.
+        node: usize,
+    },
+    /// The daemon dies while its host stays up; it starts again after `duration` if given.
+    Kill {
+        /// Node.
+        node: usize,
+    },
+    /// The daemon process is stopped for `duration`.
+    Pause {
+        /// Node.
+        node: usize,
+    },
+    /// The whole host is stopped for `duration`.
+    Freeze {
+        /// Node.
+        node: usize,
+    },
+    /// The node's clock jumps forward by `offset` and runs `drift_ppm` fast (or slow).
+    Clock {
+        /// Node.
+        node: usize,
+        /// Forward jump.
+        offset: Duration,
+        /// Drift.
+        drift_ppm: f64,
+    },
+    /// A hook misbehaves for `duration`.
+    Hook {
+        /// Node.
+        node: usize,
+        /// Which hook.
+        hook: HookKind,
+        /// How.
+        trouble: HookTrouble,
+    },
+    /// The kernel refuses address changes of one kind for `duration`.
+    Address {
+        /// Node.
+        node: usize,
+        /// Which change fails.
+        change: AddressChange,
+    },
+    /// Planned shutdown; the node starts again after `duration` if given.
+    Shutdown {
+        /// Node.
+        node: usize,
+    },
+    /// Extra loss, duplication, reordering or latency on a segment.
+    Degrade {
+        /// Segment.
+        segment: usize,
+        /// What gets worse.
+        impairment: Impairment,
+    },
+}
+
+impl FaultKind {
+    /// The node it strikes, for the kinds that strike one.
+    pub fn node(&self) -> Option<usize> {
+        match *self {
+            FaultKind::LinkDown { node, .. }
+            | FaultKind::Crash { node }
+            | FaultKind::Kill { node }
+            | FaultKind::Pause { node }
+            | FaultKind::Freeze { node }
+            | FaultKind::Clock { node, .. }
+            | FaultKind::Hook { node, .. }
+            | FaultKind::Address { node, .. }
+            | FaultKind::Shutdown { node } => Some(node),
+            FaultKind::Partition { .. } | FaultKind::Degrade { .. } => None,
+        }
+    }
+}
+
+/// A resolved fault with its time span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// Start.
+    pub at: Duration,
+    /// Length, if it ends.
+    pub duration: Option<Duration>,
+    /// What.
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// When it ends, if it does.
+    pub fn end(&self) -> Option<Duration> {
+        self.duration.map(|d| self.at + d)
+    }
+}

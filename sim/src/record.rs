@@ -1,0 +1,112 @@
+//! The one vocabulary of what happens in a run. The simulator records it; turmoil, madsim and
+//! the daemon's event log report it; the checkers judge it and the timeline draws it — each
+//! knowing nothing of how it was produced.
+
+use failover_core::{Notification, Role};
+use serde::{Deserialize, Serialize};
+
+/// Something that happened, at a time the record carries beside it (nanoseconds since the
+/// start of the run on the engine's global clock).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "what")]
+pub enum Observation {
+    /// `vip` is on `node`'s interface (and announced).
+    Acquired {
+        /// Node index.
+        node: usize,
+        /// Address index.
+        vip: usize,
+    },
+    /// `vip` is no longer on `node`'s interface (released, removed at start as a leftover, or
+    /// gone with its host).
+    Released {
+        /// Node index.
+        node: usize,
+        /// Address index.
+        vip: usize,
+    },
+    /// `node`'s daemon started.
+    Up {
+        /// Node index.
+        node: usize,
+    },
+    /// `node`'s daemon ended: crashed with its host, killed, or stopped after a planned
+    /// shutdown.
+    Down {
+        /// Node index.
+        node: usize,
+    },
+    /// `node`'s daemon is stopped (SIGSTOP): its host still serves what it holds.
+    Paused {
+        /// Node index.
+        node: usize,
+    },
+    /// `node`'s daemon runs again.
+    Resumed {
+        /// Node index.
+        node: usize,
+    },
+    /// `node`'s host went down (a crash) or is frozen (a VM pause): it serves no one.
+    HostDown {
+        /// Node index.
+        node: usize,
+    },
+    /// `node`'s host runs again.
+    HostUp {
+        /// Node index.
+        node: usize,
+    },
+    /// A scheduled fault began.
+    FaultStarted {
+        /// Index into the run's resolved faults.
+        fault: usize,
+    },
+    /// A scheduled fault ended.
+    FaultEnded {
+        /// Index into the run's resolved faults.
+        fault: usize,
+    },
+    /// `node` sent a notification.
+    Notified {
+        /// Node index.
+        node: usize,
+        /// What it said.
+        notification: Notification,
+    },
+    /// `node` changed role.
+    RoleChanged {
+        /// Node index.
+        node: usize,
+        /// Old role.
+        from: Role,
+        /// New role.
+        to: Role,
+    },
+    /// `count` client requests to `vip`, since the last such record, all succeeded or all
+    /// failed.
+    Requests {
+        /// Address index.
+        vip: usize,
+        /// Whether they were answered.
+        ok: bool,
+        /// How many.
+        count: u64,
+    },
+}
+
+impl Observation {
+    /// What a node did, as opposed to what was done to it or measured: the part of a run
+    /// every engine's driver reports, and engines are compared on.
+    pub fn is_act(&self) -> bool {
+        matches!(
+            self,
+            Observation::Acquired { .. }
+                | Observation::Released { .. }
+                | Observation::Notified { .. }
+                | Observation::RoleChanged { .. }
+        )
+    }
+}
+
+/// An observation with its time.
+pub type Record = (u64, Observation);

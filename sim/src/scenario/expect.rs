@@ -1,0 +1,69 @@
+//! What a run must show: the scenario's `[expect]` table.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What a run must show.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    /// Most time two nodes may hold one address at once.
+    #[serde(with = "humantime_serde")]
+    pub max_split_brain: Duration,
+    /// Most of that time while no fault is in force nor settling (`converge_within` after
+    /// each): zero by default, because on a healthy network nothing excuses two owners.
+    #[serde(with = "humantime_serde")]
+    pub max_split_brain_healthy: Duration,
+    /// Longest allowed time from losing the owner to a new owner.
+    #[serde(with = "humantime_serde")]
+    pub max_failover_latency: Option<Duration>,
+    /// Whether the best live node must own everything after faults heal.
+    pub converge: bool,
+    /// Bound for that (default 3 × dead_after + 1 s after the last fault ends).
+    #[serde(with = "humantime_serde")]
+    pub converge_within: Option<Duration>,
+    /// Most time an address may have no holder (after the first acquisition).
+    #[serde(with = "humantime_serde")]
+    pub max_unavailable: Option<Duration>,
+    /// Most time the client's requests may fail while the address has an owner and no fault
+    /// is in force nor settling: zero by default, since then only a stale ARP entry (an owner
+    /// that never announced itself) can be the cause.
+    #[serde(with = "humantime_serde")]
+    pub max_client_unreachable: Duration,
+    /// Who holds every address at the end ("none" for nobody).
+    pub owner_at_end: Option<String>,
+    /// Exact number of acquisitions by nodes other than the first owner... none: unchecked.
+    pub takeovers: Option<u32>,
+    /// At least this many network-anomaly notifications.
+    pub min_anomaly_notifications: Option<u32>,
+    /// At most this many network-anomaly notifications.
+    pub max_anomaly_notifications: Option<u32>,
+    /// At least this many rival-claim notifications (an owner hearing a lower node claim its
+    /// address for longer than a yield takes: a one-way cut).
+    pub min_rival_claim_notifications: Option<u32>,
+    /// At most this many rival-claim notifications.
+    pub max_rival_claim_notifications: Option<u32>,
+    /// At most this many ownership changes in the whole run.
+    pub max_ownership_changes: Option<u32>,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            max_split_brain: Duration::ZERO,
+            max_split_brain_healthy: Duration::ZERO,
+            max_failover_latency: None,
+            converge: true,
+            converge_within: None,
+            max_unavailable: None,
+            max_client_unreachable: Duration::ZERO,
+            owner_at_end: None,
+            takeovers: None,
+            min_anomaly_notifications: None,
+            max_anomaly_notifications: None,
+            min_rival_claim_notifications: None,
+            max_rival_claim_notifications: None,
+            max_ownership_changes: None,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The bounds of a swarm scenario (its `[swarm]` table): which fault kinds a seed may turn on
+//! and how far each may go. The draw itself is [`crate::swarm`]'s.
+
+use super::Scenario;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A kind of fault a swarm may draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwarmKind {
+    /// A symmetric partition, on one segment or all, the client on a side or not.
+    Partition,
+    /// A one-way partition.
+    Oneway,
+    /// One node's interface on one segment down.
+    LinkDown,
+    /// Loss on a segment.
+    Loss,
+    /// A latency spike on a segment.
+    Delay,
+    /// Duplication on a segment.
+    Duplicate,
+    /// Reordering on a segment.
+    Reorder,
+    /// A host goes down (and, four times in five, boots again).
+    Crash,
+    /// A daemon dies while its host stays up (and, four times in five, starts again).
+    Kill,
+    /// A daemon process stops for a while.
+    Pause,
+    /// A whole host stops for a while.
+    Freeze,
+    /// A planned shutdown (and a restart).
+    Shutdown,
+    /// A clock jumps forward and drifts.
+    Clock,
+    /// A hook fails or hangs.
+    Hook,
+    /// A hook takes several intervals.
+    SlowHook,
+    /// The kernel refuses to add or remove addresses.
+    Address,
+}
+
+impl SwarmKind {
+    /// Every kind, in the order a seed considers them.
+    pub const ALL: [SwarmKind; 16] = [
+        SwarmKind::Partition,
+        SwarmKind::Oneway,
+        SwarmKind::LinkDown,
+        SwarmKind::Loss,
+        SwarmKind::Delay,
+        SwarmKind::Duplicate,
+        SwarmKind::Reorder,
+        SwarmKind::Crash,
+        SwarmKind::Kill,
+        SwarmKind::Pause,
+        SwarmKind::Freeze,
+        SwarmKind::Shutdown,
+        SwarmKind::Clock,
+        SwarmKind::Hook,
+        SwarmKind::SlowHook,
+        SwarmKind::Address,
+    ];
+
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            SwarmKind::Partition => "partition",
+            SwarmKind::Oneway => "oneway",
+            SwarmKind::LinkDown => "link_down",
+            SwarmKind::Loss => "loss",
+            SwarmKind::Delay => "delay",
+            SwarmKind::Duplicate => "duplicate",
+            SwarmKind::Reorder => "reorder",
+            SwarmKind::Crash => "crash",
+            SwarmKind::Kill => "kill",
+            SwarmKind::Pause => "pause",
+            SwarmKind::Freeze => "freeze",
+            SwarmKind::Shutdown => "shutdown",
+            SwarmKind::Clock => "clock",
+            SwarmKind::Hook => "hook",
+            SwarmKind::SlowHook => "slow_hook",
+            SwarmKind::Address => "address",
+        }
+    }
+}
+
+/// The bounds of what a seed may draw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Swarm {
+    /// No drawn fault begins before this (the group settles first).
+    #[serde(with = "humantime_serde")]
+    pub start: Duration,
+    /// The last `heal` of the run has no drawn fault: convergence is checked there.
+    #[serde(with = "humantime_serde")]
+    pub heal: Duration,
+    /// Each seed draws between one and this many faults.
+    pub max_faults: u32,
+    /// The kinds a seed chooses from (each seed turns a random non-empty subset on).
+    pub kinds: Vec<SwarmKind>,
+    /// Shortest drawn fault.
+    #[serde(with = "humantime_serde")]
+    pub min_duration: Duration,
+    /// Longest drawn fault.
+    #[serde(with = "humantime_serde")]
+    pub max_duration: Duration,
+    /// Worst loss probability.
+    pub max_loss: f64,
+    /// Worst duplication probability.
+    pub max_duplicate: f64,
+    /// Worst reordering probability.
+    pub max_reorder: f64,
+    /// Worst latency spike.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Worst clock drift, parts per million either way.
+    pub max_drift_ppm: f64,
+    /// Worst forward clock jump.
+    #[serde(with = "humantime_serde")]
+    pub max_clock_jump: Duration,
+    /// Longest extra time a slow hook takes.
+    #[serde(with = "humantime_serde")]
+    pub max_hook_latency: Duration,
+    /// Whether partitions may put the client on one side.
+    pub client_partitions: bool,
+}
+
+impl Default for Swarm {
+    fn default() -> Self {
+        Swarm {
+            start: Duration::from_secs(10),
+            heal: Duration::from_secs(60),
+            max_faults: 6,
+            kinds: SwarmKind::ALL.to_vec(),
+            min_duration: Duration::from_secs(1),
+            max_duration: Duration::from_secs(20),
+            max_loss: 0.5,
+            max_duplicate: 0.3,
+            max_reorder: 0.3,
+            max_delay: Duration::from_secs(1),
+            max_drift_ppm: 1000.0,
+            max_clock_jump: Duration::from_secs(2),
+            max_hook_latency: Duration::from_secs(5),
+            client_partitions: true,
+        }
+    }
+}
+
+impl Swarm {
+    /// Checks the bounds against the scenario; the message names the field.
+    pub fn validate(&self, scenario: &Scenario) -> Result<(), (String, String)> {
+        let bad = |field: &str, msg: String| Err((format!("swarm.{field}"), msg));
+        if self.kinds.is_empty() {
+            return bad("kinds", "at least one kind".into());
+        }
+        if self.max_faults == 0 {
+            return bad("max_faults", "at least 1".into());
+        }
+        if self.min_duration.is_zero() || self.min_duration > self.max_duration {
+            return bad(
+                "min_duration",
+                "more than zero and at most max_duration".into(),
+            );
+        }
+        if self.start + self.max_duration + self.heal > scenario.duration {
+            return bad(
+                "heal",
+                format!(
+                    "start ({:?}) + max_duration ({:?}) + heal ({:?}) must fit in the run ({:?})",
+                    self.start, self.max_duration, self.heal, scenario.duration
+                ),
+            );
+        }
+        for (field, p) in [
+            ("max_loss", self.max_loss),
+            ("max_duplicate", self.max_duplicate),
+            ("max_reorder", self.max_reorder),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return bad(field, "a probability, 0 to 1".into());
+            }
+        }
+        if !(0.0..1e6).contains(&self.max_drift_ppm) {
+            return bad("max_drift_ppm", "between 0 and 1,000,000".into());
+        }
+        Ok(())
+    }
+}

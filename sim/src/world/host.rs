@@ -1,0 +1,129 @@
+//! One simulated server: its daemon (the core node), its host (which addresses are on its
+//! interfaces), and the queue in which the daemon runs hooks and address changes one at a
+//! time, in the order core asked for them — as the daemon's action queue does.
+
+use super::clock::Clock;
+use crate::fault::HookTrouble;
+use failover_core::{AddressChange, Config, HookKind, Inbox, Node, RequestId, VipId};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// What a request asks for.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Task {
+    /// Run a hook; core stops waiting at `deadline` (on the node's clock), and the daemon kills
+    /// a hook still running then.
+    Hook { kind: HookKind, deadline: u64 },
+    /// Add or remove an address.
+    Address { change: AddressChange, vip: VipId },
+}
+
+/// A request in the queue.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Job {
+    pub id: RequestId,
+    pub task: Task,
+}
+
+/// The job being run: when it ends (true time) unless suspended, and how much of it was left
+/// when it was.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Running {
+    pub job: Job,
+    pub ends: u64,
+    /// Bumped whenever the job is suspended, so the event of its old end is ignored.
+    pub generation: u64,
+    pub suspended: Option<u64>,
+}
+
+/// One server.
+pub(super) struct Host {
+    pub name: String,
+    pub config: Config,
+    /// Path index → segment index.
+    pub segments: Vec<usize>,
+    /// The daemon, while it runs.
+    pub node: Option<Node>,
+    /// Starts of the daemon so far: its boot epoch.
+    pub incarnation: u64,
+    /// The host runs (false from a crash to its reboot).
+    pub up: bool,
+    /// The daemon process is stopped (SIGSTOP).
+    pub paused: bool,
+    /// The whole host is stopped (a VM pause).
+    pub frozen: bool,
+    /// What arrived for the daemon and it has not read yet.
+    pub inbox: Inbox<Arc<[u8]>>,
+    pub clock: Clock,
+    /// Addresses on the host's interface.
+    pub held: Vec<bool>,
+    pub queue: VecDeque<Job>,
+    pub running: Option<Running>,
+    /// Hook faults in force: (fault id, hook, what it does).
+    pub hook_faults: Vec<(usize, HookKind, HookTrouble)>,
+    /// Address faults in force: (fault id, the change the kernel refuses).
+    pub address_faults: Vec<(usize, AddressChange)>,
+    /// Listed to be handed its inbox at the end of the current instant.
+    pub woken: bool,
+}
+
+impl Host {
+    pub fn new(
+        name: String,
+        config: Config,
+        segments: Vec<usize>,
+        vips: usize,
+        buffer: usize,
+    ) -> Host {
+        let paths = config.paths.len();
+        Host {
+            name,
+            config,
+            segments,
+            node: None,
+            incarnation: 0,
+            up: true,
+            paused: false,
+            frozen: false,
+            inbox: Inbox::new(paths, buffer),
+            clock: Clock::default(),
+            held: vec![false; vips],
+            queue: VecDeque::new(),
+            running: None,
+            hook_faults: Vec::new(),
+            address_faults: Vec::new(),
+            woken: false,
+        }
+    }
+
+    /// Whether the daemon can take inputs now.
+    pub fn runs(&self) -> bool {
+        self.node.is_some() && !self.paused && !self.frozen
+    }
+
+    /// Whether the host answers on the network (ARP, the service): up and not frozen.
+    pub fn answers(&self) -> bool {
+        self.up && !self.frozen
+    }
+
+    /// The hook fault in force for `kind`, if any (the latest wins).
+    pub fn hook_trouble(&self, kind: HookKind) -> Option<HookTrouble> {
+        (self.hook_faults.iter().rev())
+            .find(|f| f.1 == kind)
+            .map(|f| f.2)
+    }
+
+    /// Whether the kernel refuses `change` now.
+    pub fn refuses(&self, change: AddressChange) -> bool {
+        self.address_faults.iter().any(|f| f.1 == change)
+    }
+
+    /// The daemon is gone: what it had asked for and not yet got goes with it.
+    pub fn forget_process(&mut self) {
+        self.node = None;
+        self.paused = false;
+        self.inbox.clear();
+        self.queue.clear();
+        self.running = None;
+    }
+}

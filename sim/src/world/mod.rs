@@ -1,0 +1,761 @@
+//! The discrete-event loop: every simulated node runs the real [`failover_core::Node`]; the
+//! loop owns time, the network, the hosts, faults and the client, and tells the checkers what
+//! happened.
+//!
+//! Events are ordered by (time, sequence number) and all randomness comes from the run's seed,
+//! forked per purpose, so a seed replays the same run byte for byte. Like every driver, the
+//! loop hands a node its inputs through an [`failover_core::Inbox`]: everything that reaches a
+//! node at one instant — datagrams, answers, its timer — is collected first and handed over by
+//! the input rule once the instant's events are in.
+
+mod client;
+mod clock;
+mod faults;
+mod host;
+
+use crate::check::{self, Checker, Context, Findings};
+use crate::fault::{Fault, HookTrouble, Impairment};
+use crate::net::{Cuts, Fate, Link};
+use crate::plan::Plan;
+use crate::queue::EventQueue;
+use crate::record::{Observation, Record};
+use crate::scenario::{Scenario, ScenarioError};
+use crate::topology::{self, Party};
+use crate::trace::Trace;
+use client::Client;
+use failover_core::{
+    AddressChange, Command, Event, HookOutcome, Instant, Node, Output, PathId, Role,
+};
+use host::{Host, Job, Running, Task};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Events at one simulated instant beyond which a run counts as stuck.
+const LIVELOCK_EVENTS: u32 = 1_000_000;
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Keep a readable record of every datagram (they are always hashed).
+    pub keep_datagrams: bool,
+    /// Keep every observation in `RunReport::record` (for a timeline picture).
+    pub record: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Figures and violations.
+    pub findings: Findings,
+    /// The trace.
+    pub trace: Trace,
+    /// The faults as resolved (flaps expanded).
+    pub faults: Vec<Fault>,
+    /// What the nodes did, as their drivers saw it — acquisitions and releases asked for,
+    /// role changes, notifications: the record every engine produces, compared across
+    /// engines (`crate::engine`).
+    pub acts: Vec<Record>,
+    /// Everything the checkers saw, in time order, when `Options::record` asked for it.
+    pub record: Vec<Record>,
+}
+
+impl RunReport {
+    /// Whether every invariant held.
+    pub fn passed(&self) -> bool {
+        self.findings.violations.is_empty()
+    }
+
+    /// The trace hash, 16 hex digits.
+    pub fn hash(&self) -> String {
+        self.trace.hash_hex()
+    }
+}
+
+/// Something due at a simulated instant.
+enum Due {
+    /// A datagram reaches a host. `from` is the sender's index; with the segment it gives
+    /// the source address.
+    Arrival {
+        to: u32,
+        path: u32,
+        from: u32,
+        payload: Arc<[u8]>,
+    },
+    /// A node's timer (the queue keeps one per node, cleared when the node goes down).
+    Timer {
+        node: usize,
+    },
+    /// The job a host runs ends (unless `generation` says it was suspended since).
+    JobEnds {
+        node: usize,
+        incarnation: u64,
+        generation: u64,
+    },
+    /// An ARP entry of the client goes stale (the client's timer slot).
+    ClientTimer,
+    FaultBegins(usize),
+    FaultEnds(usize),
+    /// First start of a node; queued after faults at time zero, so a clock set at 0 s is the
+    /// node's clock from its first instant.
+    Start(usize),
+}
+
+/// One run of one plan.
+pub struct World<'p> {
+    scenario: &'p Scenario,
+    seed: u64,
+    now: u64,
+    queue: EventQueue<Due>,
+    hosts: Vec<Host>,
+    /// Hosts to hand their inbox to before time moves on, in the order woken.
+    woken: Vec<usize>,
+    links: Vec<Option<Link>>,
+    cuts: Cuts,
+    /// `degrade` faults in force: (fault id, segment, impairment).
+    degrades: Vec<(usize, usize, Impairment)>,
+    /// Per segment, every degrade in force on it at once.
+    impairments: Vec<Impairment>,
+    faults: &'p [Fault],
+    checkers: Vec<Box<dyn Checker>>,
+    trace: Trace,
+    acts: Vec<Record>,
+    record: Option<Vec<Record>>,
+    /// When simulated time stopped moving, if it did.
+    livelock: Option<u64>,
+    /// Each virtual address, written out once.
+    vip_names: Vec<String>,
+    /// Each node's address on each segment, by segment then node.
+    addresses: Vec<Vec<SocketAddr>>,
+    interval: u64,
+    client: Client,
+    job_generation: u64,
+}
+
+/// Runs `scenario` under `seed`.
+pub fn run(scenario: &Scenario, seed: u64, options: &Options) -> Result<RunReport, ScenarioError> {
+    let plan = Plan::new(scenario, seed)?;
+    Ok(run_plan(&plan, options))
+}
+
+/// Runs a plan already made.
+pub fn run_plan(plan: &Plan, options: &Options) -> RunReport {
+    let mut world = World::new(plan, options);
+    world.run_to_end();
+    world.finish()
+}
+
+impl<'p> World<'p> {
+    fn new(plan: &'p Plan, options: &Options) -> World<'p> {
+        let scenario = &plan.scenario;
+        let n = scenario.nodes.len();
+        let ctx = Context::new(scenario, &plan.faults);
+        let hosts = (plan.configs.iter().enumerate())
+            .map(|(i, config)| {
+                Host::new(
+                    scenario.nodes[i].name.clone(),
+                    config.clone(),
+                    scenario.node_segments(i),
+                    scenario.vips.len(),
+                    scenario.protocol.socket_buffer,
+                )
+            })
+            .collect();
+        let segment = scenario.client_segment();
+        let nanos = |d: std::time::Duration| d.as_nanos() as u64;
+        let seg = &scenario.segments[segment];
+        let client = Client::new(
+            plan.seed,
+            segment,
+            nanos(scenario.client.interval),
+            nanos(scenario.client.arp_timeout),
+            nanos(seg.latency),
+            nanos(seg.jitter),
+            scenario.vips.len(),
+        );
+        let mut world = World {
+            scenario,
+            seed: plan.seed,
+            now: 0,
+            queue: EventQueue::default(),
+            hosts,
+            woken: Vec::new(),
+            links: (0..scenario.segments.len() * n * n).map(|_| None).collect(),
+            cuts: Cuts::default(),
+            degrades: Vec::new(),
+            impairments: vec![Impairment::default(); scenario.segments.len()],
+            faults: &plan.faults,
+            checkers: check::all(&ctx),
+            trace: Trace::new(options.keep_datagrams),
+            acts: Vec::new(),
+            record: options.record.then(Vec::new),
+            livelock: None,
+            vip_names: (scenario.vips.iter())
+                .map(|v| v.address.to_string())
+                .collect(),
+            addresses: (0..scenario.segments.len())
+                .map(|seg| (0..n).map(|node| topology::address(seg, node)).collect())
+                .collect(),
+            interval: nanos(scenario.protocol.interval),
+            client,
+            job_generation: 0,
+        };
+        for (id, f) in plan.faults.iter().enumerate() {
+            world.queue.push(nanos(f.at), Due::FaultBegins(id));
+            if let Some(end) = f.end() {
+                world.queue.push(nanos(end), Due::FaultEnds(id));
+            }
+        }
+        for i in 0..n {
+            world.queue.push(0, Due::Start(i));
+        }
+        world
+    }
+
+    /// Runs every event up to the scenario's end, or until time stops moving: a livelock (a
+    /// node woken again and again at one instant) ends the run as a violation, not a hang.
+    fn run_to_end(&mut self) {
+        let end = self.scenario.duration.as_nanos() as u64;
+        let mut at_once = 0;
+        loop {
+            if let Some(at) = self.queue.peek_time().filter(|&at| at <= self.now) {
+                let (_, due) = self.queue.pop().expect("peeked");
+                at_once += 1;
+                if at_once > LIVELOCK_EVENTS {
+                    self.livelock = Some(at);
+                    return;
+                }
+                self.dispatch(due);
+                continue;
+            }
+            // Everything due now is in: the nodes take their inputs (which may queue more
+            // for now), then the client's requests see what the instant did.
+            if !self.woken.is_empty() {
+                self.wake_all();
+                continue;
+            }
+            if self.client.dirty {
+                self.settle_client();
+            }
+            match self.queue.peek_time() {
+                Some(at) if at <= end => {
+                    self.now = at;
+                    at_once = 0;
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn finish(mut self) -> RunReport {
+        self.flush_client();
+        let mut findings = Findings::default();
+        if let Some(at) = self.livelock {
+            findings.violate(
+                "livelock",
+                format!(
+                    "more than {LIVELOCK_EVENTS} events at {}: simulated time stopped",
+                    check::secs(at)
+                ),
+            );
+        }
+        for c in &mut self.checkers {
+            c.finish(self.now, &mut findings);
+        }
+        RunReport {
+            scenario: self.scenario.name.clone(),
+            seed: self.seed,
+            findings,
+            trace: self.trace,
+            faults: self.faults.to_vec(),
+            acts: self.acts,
+            record: self.record.unwrap_or_default(),
+        }
+    }
+
+    fn observe(&mut self, obs: Observation) {
+        // Requests counted so far happened under the state before this observation.
+        if !matches!(obs, Observation::Requests { .. }) {
+            self.flush_client();
+        }
+        for c in &mut self.checkers {
+            c.observe(self.now, &obs);
+        }
+        if let Some(record) = self.record.as_mut() {
+            record.push((self.now, obs));
+        }
+    }
+
+    /// Something node `node` did, as its driver saw it.
+    fn act(&mut self, obs: Observation) {
+        self.acts.push((self.now, obs));
+    }
+
+    fn note(&mut self, node: Option<usize>, what: String) {
+        let who = node.map_or("-", |i| self.hosts[i].name.as_str());
+        self.trace.record(self.now, who, what);
+    }
+
+    fn dispatch(&mut self, due: Due) {
+        match due {
+            Due::Arrival {
+                to,
+                path,
+                from,
+                payload,
+            } => self.arrive(to as usize, path as usize, from as usize, payload),
+            Due::Timer { node } => self.wake(node),
+            Due::JobEnds {
+                node,
+                incarnation,
+                generation,
+            } => self.job_ends(node, incarnation, generation),
+            Due::ClientTimer => self.client.dirty = true,
+            Due::Start(i) => self.start(i),
+            Due::FaultBegins(id) => self.begin_fault(id),
+            Due::FaultEnds(id) => self.end_fault(id),
+        }
+    }
+
+    /// A datagram reaches host `to`: into its daemon's socket buffer, if the host runs, is not
+    /// frozen (its network is gone) and the daemon has its sockets open.
+    fn arrive(&mut self, to: usize, path: usize, from: usize, payload: Arc<[u8]>) {
+        let host = &mut self.hosts[to];
+        if !host.answers() || host.node.is_none() {
+            return;
+        }
+        let addr = self.addresses[host.segments[path]][from];
+        self.trace
+            .delivery(self.now, (to as u64) << 8 | path as u64, || {
+                (
+                    String::new(),
+                    format!("deliver to {to} on path {path} from {addr}"),
+                )
+            });
+        if host.inbox.datagram(PathId(path), addr, payload) {
+            self.wake(to);
+        }
+    }
+
+    /// Lists host `i` to be handed its inbox (and its timer) before time moves on.
+    fn wake(&mut self, i: usize) {
+        if !self.hosts[i].woken {
+            self.hosts[i].woken = true;
+            self.woken.push(i);
+        }
+    }
+
+    /// Hands every woken host's daemon its inputs by the input rule, and carries out what it
+    /// asks for.
+    fn wake_all(&mut self) {
+        let mut woken = std::mem::take(&mut self.woken);
+        woken.sort_unstable();
+        for i in woken.drain(..) {
+            self.hosts[i].woken = false;
+            if !self.hosts[i].runs() {
+                continue;
+            }
+            let now = self.local(i);
+            let host = &mut self.hosts[i];
+            let node = host.node.as_mut().expect("a running daemon");
+            host.inbox.deliver(node, now);
+            self.after_input(i);
+        }
+        self.woken = woken;
+    }
+
+    fn local(&self, i: usize) -> Instant {
+        Instant::from_nanos(self.hosts[i].clock.local(self.now))
+    }
+
+    /// The daemon of host `i` starts (a boot, a restart after a kill or a shutdown): first it
+    /// removes what an earlier run left on the interfaces, as the daemon does, then it runs.
+    fn start(&mut self, i: usize) {
+        for v in 0..self.hosts[i].held.len() {
+            if std::mem::take(&mut self.hosts[i].held[v]) {
+                let addr = &self.vip_names[v];
+                self.note(Some(i), format!("removed leftover address {addr}"));
+                self.client.dirty = true;
+                self.observe(Observation::Released { node: i, vip: v });
+            }
+        }
+        let now = self.local(i);
+        let h = &mut self.hosts[i];
+        h.incarnation += 1;
+        h.node = Some(
+            Node::new(h.config.clone(), h.incarnation, now)
+                .expect("the simulator builds valid configs"),
+        );
+        let epoch = h.incarnation;
+        self.note(Some(i), format!("start (boot epoch {epoch})"));
+        self.observe(Observation::Up { node: i });
+        self.after_input(i);
+    }
+
+    /// The daemon of host `i` is gone (crashed with its host, killed, or exited after a
+    /// planned shutdown); its host keeps whatever is on its interfaces.
+    fn end_process(&mut self, i: usize, why: &str) {
+        self.hosts[i].forget_process();
+        self.queue.clear_timer(i);
+        self.note(Some(i), why.to_string());
+        self.observe(Observation::Down { node: i });
+    }
+
+    fn after_input(&mut self, i: usize) {
+        while let Some(out) = self.hosts[i].node.as_mut().and_then(Node::poll_output) {
+            self.output(i, out);
+        }
+        self.reschedule(i, false);
+    }
+
+    fn reschedule(&mut self, i: usize, force: bool) {
+        let h = &self.hosts[i];
+        let Some(local) = h.node.as_ref().and_then(Node::poll_timeout) else {
+            return;
+        };
+        let at = h.clock.true_time(local.as_nanos()).max(self.now);
+        if force || self.queue.timer(i).is_none_or(|cur| at < cur) {
+            self.queue.set_timer(i, at, Due::Timer { node: i });
+        }
+    }
+
+    fn output(&mut self, i: usize, out: Output) {
+        match out {
+            Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
+            Output::Acquire { id, vip } => {
+                self.act(Observation::Acquired {
+                    node: i,
+                    vip: vip.0,
+                });
+                let task = Task::Address {
+                    change: AddressChange::Add,
+                    vip,
+                };
+                self.enqueue(i, Job { id, task });
+            }
+            Output::Release { id, vip } => {
+                self.act(Observation::Released {
+                    node: i,
+                    vip: vip.0,
+                });
+                let task = Task::Address {
+                    change: AddressChange::Remove,
+                    vip,
+                };
+                self.enqueue(i, Job { id, task });
+            }
+            Output::Announce(v) => {
+                if self.hosts[i].held[v.0] {
+                    // The owner's periodic refresh: frequent enough that formatting an
+                    // address each time would show in a simulated hour's cost.
+                    let what = ["announce ", &self.vip_names[v.0], " (gratuitous ARP)"].concat();
+                    self.note(Some(i), what);
+                    self.client
+                        .gratuitous(&self.hosts, &self.cuts, i, v.0, self.now);
+                }
+            }
+            Output::RunHook(req) => {
+                let addr = &self.vip_names[req.vip.0];
+                let how = match self.hosts[i].hook_trouble(req.kind) {
+                    None => "ok".to_string(),
+                    Some(HookTrouble::Fails) => "fails".to_string(),
+                    Some(HookTrouble::Hangs) => "hangs".to_string(),
+                    Some(HookTrouble::Slow(extra)) => format!("slow (+{extra:?})"),
+                };
+                let what = format!("hook {} {} for {addr}: {how}", req.kind, req.event);
+                self.note(Some(i), what);
+                let deadline = self.hosts[i].clock.true_time(req.deadline.as_nanos());
+                let task = Task::Hook {
+                    kind: req.kind,
+                    deadline,
+                };
+                self.enqueue(i, Job { id: req.id, task });
+            }
+            Output::Notify(n) => {
+                self.note(Some(i), format!("notify: {}", n.summary()));
+                let obs = Observation::Notified {
+                    node: i,
+                    notification: *n,
+                };
+                self.act(obs.clone());
+                self.observe(obs);
+            }
+            Output::Event(Event::RoleChanged { from, to }) => {
+                let obs = Observation::RoleChanged { node: i, from, to };
+                self.act(obs.clone());
+                self.note(Some(i), format!("role {from} -> {to}"));
+                self.observe(obs);
+                if to == Role::Stopped {
+                    self.end_process(i, "stopped after planned shutdown");
+                }
+            }
+            Output::Event(Event::PeerUp { peer, epoch }) => {
+                self.note(Some(i), format!("peer {peer} up (epoch {epoch})"))
+            }
+            Output::Event(Event::PeerDown { peer }) => {
+                self.note(Some(i), format!("peer {peer} down"))
+            }
+            Output::Event(Event::TakeoverAbandoned { peer }) => {
+                self.note(Some(i), format!("takeover abandoned: {peer} claims"))
+            }
+            Output::Event(Event::Dropped { reason }) => {
+                self.note(Some(i), format!("dropped a datagram: {reason:?}"))
+            }
+        }
+    }
+
+    /// Queues a request of host `i`'s daemon; it starts at once if nothing runs.
+    fn enqueue(&mut self, i: usize, job: Job) {
+        self.hosts[i].queue.push_back(job);
+        if self.hosts[i].running.is_none() {
+            self.start_job(i);
+        }
+    }
+
+    /// Starts the next queued job of host `i`: it ends after its latency, or a hung hook at
+    /// its deadline, when the daemon kills it.
+    fn start_job(&mut self, i: usize) {
+        let Some(job) = self.hosts[i].queue.pop_front() else {
+            return;
+        };
+        let protocol = &self.scenario.protocol;
+        let nanos = |d: std::time::Duration| d.as_nanos() as u64;
+        let ends = match job.task {
+            Task::Hook { kind, deadline, .. } => {
+                let took = match self.hosts[i].hook_trouble(kind) {
+                    Some(HookTrouble::Hangs) => u64::MAX,
+                    Some(HookTrouble::Slow(extra)) => nanos(protocol.hook_latency(kind) + extra),
+                    Some(HookTrouble::Fails) | None => nanos(protocol.hook_latency(kind)),
+                };
+                self.now.saturating_add(took).min(deadline.max(self.now))
+            }
+            Task::Address { .. } => self.now + nanos(protocol.address_latency),
+        };
+        self.job_generation += 1;
+        self.hosts[i].running = Some(Running {
+            job,
+            ends,
+            generation: self.job_generation,
+            suspended: None,
+        });
+        self.push_job_end(i);
+    }
+
+    fn push_job_end(&mut self, i: usize) {
+        let h = &self.hosts[i];
+        if let Some(r) = h.running.filter(|r| r.suspended.is_none()) {
+            let due = Due::JobEnds {
+                node: i,
+                incarnation: h.incarnation,
+                generation: r.generation,
+            };
+            self.queue.push(r.ends, due);
+        }
+    }
+
+    /// The running job of host `i` ends: its effect on the host, its answer to the daemon.
+    fn job_ends(&mut self, i: usize, incarnation: u64, generation: u64) {
+        let h = &self.hosts[i];
+        let current = h.incarnation == incarnation
+            && h.running
+                .is_some_and(|r| r.generation == generation && r.suspended.is_none());
+        if !current {
+            return;
+        }
+        let Running { job, .. } = self.hosts[i].running.take().expect("current");
+        let answer = match job.task {
+            Task::Hook { kind, deadline, .. } => {
+                let outcome = match self.hosts[i].hook_trouble(kind) {
+                    _ if self.now >= deadline => HookOutcome::TimedOut,
+                    Some(HookTrouble::Fails) => HookOutcome::Failed(Some(1)),
+                    _ => HookOutcome::Success,
+                };
+                Command::HookFinished {
+                    id: job.id,
+                    outcome,
+                }
+            }
+            Task::Address { change, vip } => {
+                let addr = self.vip_names[vip.0].clone();
+                let result = if self.hosts[i].refuses(change) {
+                    self.note(Some(i), format!("address {change} {addr}: refused"));
+                    Err("Cannot assign requested address (os error 99)".to_string())
+                } else {
+                    self.change_address(i, change, vip.0);
+                    Ok(())
+                };
+                Command::AddressChanged { id: job.id, result }
+            }
+        };
+        self.hosts[i].inbox.command(answer);
+        self.wake(i);
+        self.start_job(i);
+    }
+
+    /// The kernel adds or removes an address of host `i` (the add announced at once by
+    /// gratuitous ARP, as the daemon does).
+    fn change_address(&mut self, i: usize, change: AddressChange, vip: usize) {
+        let add = change == AddressChange::Add;
+        if std::mem::replace(&mut self.hosts[i].held[vip], add) == add {
+            return;
+        }
+        let addr = self.vip_names[vip].clone();
+        self.client.dirty = true;
+        if add {
+            self.note(Some(i), format!("acquire {addr} (gratuitous ARP)"));
+            self.observe(Observation::Acquired { node: i, vip });
+            self.client
+                .gratuitous(&self.hosts, &self.cuts, i, vip, self.now);
+        } else {
+            self.note(Some(i), format!("release {addr}"));
+            self.observe(Observation::Released { node: i, vip });
+        }
+    }
+
+    /// Suspends (or resumes) the job host `i` runs: a frozen host runs nothing, and a stopped
+    /// daemon makes no netlink call (its hooks, processes of their own, run on).
+    fn suspend_job(&mut self, i: usize, suspend: bool) {
+        let Some(mut r) = self.hosts[i].running else {
+            return;
+        };
+        match (suspend, r.suspended) {
+            (true, None) => r.suspended = Some(r.ends.saturating_sub(self.now)),
+            (false, Some(left)) => {
+                self.job_generation += 1;
+                r.generation = self.job_generation;
+                r.ends = self.now.saturating_add(left);
+                r.suspended = None;
+            }
+            _ => return,
+        }
+        self.hosts[i].running = Some(r);
+        self.push_job_end(i);
+    }
+
+    fn transmit(&mut self, i: usize, path: usize, to: SocketAddr, payload: Arc<[u8]>) {
+        let segment = self.hosts[i].segments[path];
+        let from = self.addresses[segment][i];
+        let n = self.hosts.len();
+        let dest = topology::owner_of(to, self.scenario.segments.len())
+            .filter(|&(s, j)| s == segment && j < n && j != i);
+        let tag = 1 << 32 | (i as u64) << 16 | (segment as u64) << 8;
+        let Some((_, j)) = dest else {
+            self.trace.datagram(self.now, tag, &payload, || {
+                (String::new(), format!("no host at {to}"))
+            });
+            return;
+        };
+        let path_at_dest = self.hosts[j].segments.iter().position(|&s| s == segment);
+        let (Some(dest_path), true) = (
+            path_at_dest,
+            self.cuts.passes(segment, Party::Node(i), Party::Node(j)),
+        ) else {
+            self.trace.datagram(self.now, tag | 1, &payload, || {
+                (String::new(), format!("cut: {from} -> {to}"))
+            });
+            return;
+        };
+        let idx = (segment * n + i) * n + j;
+        let seed = self.seed;
+        let link = self.links[idx].get_or_insert_with(|| Link::new(seed, segment, i, j));
+        let seg = &self.scenario.segments[segment];
+        match link.fate(seg, &self.impairments[segment], self.interval) {
+            Fate::Lost => {
+                self.trace.datagram(self.now, tag | 2, &payload, || {
+                    (String::new(), format!("lost: {from} -> {to}"))
+                });
+            }
+            Fate::Delivered(delay, dup) => {
+                self.trace.datagram(self.now, tag | 3, &payload, || {
+                    (String::new(), format!("send: {from} -> {to}"))
+                });
+                let (to, path, from) = (j as u32, dest_path as u32, i as u32);
+                if let Some(d2) = dup {
+                    let payload = payload.clone();
+                    let due = Due::Arrival {
+                        to,
+                        path,
+                        from,
+                        payload,
+                    };
+                    self.queue.push(self.now + d2, due);
+                }
+                let due = Due::Arrival {
+                    to,
+                    path,
+                    from,
+                    payload,
+                };
+                self.queue.push(self.now + delay, due);
+            }
+        }
+    }
+
+    /// Requests whose outcome may have changed at the current instant: report those before it
+    /// under the old outcome, and take the new one.
+    fn settle_client(&mut self) {
+        self.client.dirty = false;
+        for v in 0..self.vip_names.len() {
+            if self.client.served[v] {
+                self.client.confirmed_until(v, self.now);
+            }
+            let ok = self.client.request(&self.hosts, &self.cuts, v, self.now);
+            if ok != self.client.served[v] {
+                self.flush_vip(v);
+                self.client.served[v] = ok;
+            }
+        }
+        let owner = self.hosts.len();
+        match self.client.next_expiry(self.now) {
+            Some(at) => self.queue.set_timer(owner, at, Due::ClientTimer),
+            None => self.queue.clear_timer(owner),
+        }
+    }
+
+    /// Reports the requests to `v` before now that are not reported yet.
+    fn flush_vip(&mut self, v: usize) {
+        let since = std::mem::replace(&mut self.client.since[v], self.now);
+        let count = self.client.requests_between(since, self.now);
+        if count > 0 {
+            let ok = self.client.served[v];
+            self.observe(Observation::Requests { vip: v, ok, count });
+        }
+    }
+
+    fn flush_client(&mut self) {
+        for v in 0..self.vip_names.len() {
+            self.flush_vip(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_time_that_stops_moving_ends_the_run_as_a_livelock() {
+        let scenario = Scenario::builder("stuck", std::time::Duration::from_secs(60))
+            .segment("public")
+            .node("a", 100)
+            .node("b", 50)
+            .vip("192.0.2.100")
+            .build()
+            .unwrap();
+        let plan = Plan::new(&scenario, 1).unwrap();
+        let mut world = World::new(&plan, &Options::default());
+        // What a node woken again and again at one instant looks like to the loop.
+        for _ in 0..=LIVELOCK_EVENTS {
+            world.queue.push(5_000_000_000, Due::ClientTimer);
+        }
+        world.run_to_end();
+        let report = world.finish();
+        let broken = report.findings.broken();
+        assert!(broken.contains("livelock"), "{broken:?}");
+        assert!(report.findings.violations[0].detail.contains("at 5.000s"));
+    }
+}
