@@ -30,10 +30,14 @@ pub struct BindError {
 
 struct Socket {
     udp: UdpSocket,
-    /// The same socket (a duplicate descriptor) for sending. tokio's `try_send_to` says
-    /// "would block" until its reactor has once seen the socket writable, which would drop the
-    /// first heartbeat after start; the kernel itself only says so when its buffer is full.
-    send: std::net::UdpSocket,
+    /// The same socket (a duplicate descriptor), for asking the kernel itself where tokio
+    /// answers from the readiness its reactor last saw. Sending: tokio's `try_send_to` says
+    /// "would block" until the reactor has once seen the socket writable, which would drop the
+    /// first heartbeat after start; the kernel only says so when its buffer is full. Reading
+    /// (see [`PathSockets::try_recv`]): after SIGSTOP and SIGCONT, the reactor's `epoll_wait`
+    /// ends with EINTR and no events, the overdue timer wakes the loop, and tokio's
+    /// `try_recv_from` says "would block" over a buffer full of heartbeats.
+    kernel: std::net::UdpSocket,
     /// Paths sharing this socket, in configuration order.
     paths: Vec<usize>,
     /// The last send error, so a cut link is logged when it starts failing and when it heals,
@@ -72,14 +76,14 @@ impl PathSockets {
             std.set_nonblocking(true).map_err(err)?;
             // FAILOVER_BCAST_IPS may name broadcast addresses (the source allows them).
             std.set_broadcast(true).map_err(err)?;
-            let send = std.try_clone().map_err(err)?;
+            let kernel = std.try_clone().map_err(err)?;
             let udp = UdpSocket::from_std(std).map_err(err)?;
             socket_of.push(sockets.len());
             sockets.push((
                 addr,
                 Socket {
                     udp,
-                    send,
+                    kernel,
                     paths: vec![path],
                     send_error: None,
                 },
@@ -97,7 +101,7 @@ impl PathSockets {
         let Some(socket) = self.socket_of.get(t.path.0).map(|&i| &mut self.sockets[i]) else {
             return;
         };
-        let result = socket.send.send_to(&t.payload, t.to).map(drop);
+        let result = socket.kernel.send_to(&t.payload, t.to).map(drop);
         let now = result.as_ref().err().map(io::Error::kind);
         if now != socket.send_error {
             let path = &config.paths[t.path.0].name;
@@ -123,10 +127,18 @@ impl PathSockets {
     }
 
     /// One datagram some socket holds now, without waiting: (socket index, sender, length).
+    /// The kernel is asked when tokio says "would block": that is how every datagram queued
+    /// during a stall is read before the timer is judged (the input rule). tokio's own read
+    /// comes first, as its "would block" clears the readiness [`readable`](Self::readable)
+    /// waits on.
     pub fn try_recv(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr, usize)> {
         for (i, socket) in self.sockets.iter().enumerate() {
             loop {
-                match socket.udp.try_recv_from(buf) {
+                let read = match socket.udp.try_recv_from(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.kernel.recv_from(buf),
+                    read => read,
+                };
+                match read {
                     Ok((len, from)) => return Some((i, from, len)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     // An ICMP error queued on the socket: it says nothing of what waits.
