@@ -40,15 +40,51 @@ pub const BACKUP: Host = Host {
     direct: Ipv4Addr::new(198, 51, 100, 11),
 };
 
-/// A failover node's place in the bed.
+/// A failover node's place in a bed.
 #[derive(Clone, Copy, Debug)]
 pub struct Host {
     /// Node name.
     pub name: &'static str,
     /// Address on the LAN (eth0).
     pub lan: Ipv4Addr,
-    /// Address on the direct link (eth1).
+    /// Address on the second network (eth1): the direct link of a pair, a trio's backend LAN.
     pub direct: Ipv4Addr,
+}
+
+impl Host {
+    /// This node with `priority`, heartbeating to `peers` on the LAN (path `public`) and on
+    /// eth1 (path `second`), the virtual address on eth0, hooks under `dir/hooks-NAME` (killed
+    /// after 2 s), mail to the bed's server.
+    pub(crate) fn config(
+        self,
+        priority: u8,
+        peers: &[Host],
+        second: &str,
+        interval: Duration,
+        dir: &Path,
+    ) -> NodeConfig {
+        let at = |ip: Ipv4Addr| SocketAddr::new(ip.into(), 1694);
+        let path = |name: &str, local: Ipv4Addr, peer: fn(&Host) -> Ipv4Addr| PathConfig {
+            name: name.into(),
+            local: at(local),
+            peers: peers.iter().map(|p| at(peer(p))).collect(),
+        };
+        NodeConfig {
+            name: self.name.to_string(),
+            priority,
+            interval,
+            paths: vec![
+                path("public", self.lan, |p| p.lan),
+                path(second, self.direct, |p| p.direct),
+            ],
+            vip: VIP,
+            vip_interface: "eth0".into(),
+            hooks_dir: dir.join(format!("hooks-{}", self.name)),
+            hook_timeout: Duration::from_secs(2),
+            smtp: MAIL_SERVER,
+            auth_key: None,
+        }
+    }
 }
 
 /// Master, backup and client on a LAN, and the direct link; removed on drop.
@@ -75,19 +111,9 @@ impl Bed {
         let client = Netns::new("c");
         switch.ip("link add br0 type bridge");
         switch.ip("link set br0 up");
-        for (port, host, addr) in [
-            ("pm", &master, MASTER.lan),
-            ("pb", &backup, BACKUP.lan),
-            ("pc", &client, CLIENT),
-        ] {
-            switch.ip(&format!(
-                "link add {port} type veth peer name eth0 netns {}",
-                host.name()
-            ));
-            switch.ip(&format!("link set {port} master br0 up"));
-            host.ip(&format!("addr add {addr}/24 dev eth0"));
-            host.ip("link set eth0 up");
-        }
+        plug(&switch, "br0", "pm", &master, "eth0", MASTER.lan);
+        plug(&switch, "br0", "pb", &backup, "eth0", BACKUP.lan);
+        plug(&switch, "br0", "pc", &client, "eth0", CLIENT);
         master.ip(&format!(
             "link add eth1 type veth peer name eth1 netns {}",
             backup.name()
@@ -106,10 +132,7 @@ impl Bed {
             backup,
             client,
             switch,
-            dir: tempfile::Builder::new()
-                .prefix("failover-bed-")
-                .tempdir()
-                .expect("a temporary directory"),
+            dir: bed_dir(),
         }
     }
 
@@ -145,29 +168,9 @@ impl Bed {
         } else {
             (BACKUP, MASTER, 100)
         };
-        let at = |ip: Ipv4Addr| SocketAddr::new(ip.into(), 1694);
         NodeConfig {
-            name: me.name.to_string(),
-            priority,
-            interval,
-            paths: vec![
-                PathConfig {
-                    name: "public".into(),
-                    local: at(me.lan),
-                    peers: vec![at(peer.lan)],
-                },
-                PathConfig {
-                    name: "direct".into(),
-                    local: at(me.direct),
-                    peers: vec![at(peer.direct)],
-                },
-            ],
-            vip: VIP,
-            vip_interface: "eth0".into(),
-            hooks_dir: self.dir().join(format!("hooks-{}", me.name)),
             hook_timeout,
-            smtp: MAIL_SERVER,
-            auth_key: None,
+            ..me.config(priority, &[peer], "direct", interval, self.dir())
         }
     }
 
@@ -198,6 +201,33 @@ impl Bed {
     pub fn service() -> SocketAddr {
         SocketAddr::new(VIP.into(), SERVICE_PORT)
     }
+}
+
+/// Plugs `host` into `bridge` on `switch` through a veth pair, `port` on the switch's side and
+/// `dev` with `addr`/24 on the host's, both ends up.
+pub(crate) fn plug(
+    switch: &Netns,
+    bridge: &str,
+    port: &str,
+    host: &Netns,
+    dev: &str,
+    addr: Ipv4Addr,
+) {
+    switch.ip(&format!(
+        "link add {port} type veth peer name {dev} netns {}",
+        host.name()
+    ));
+    switch.ip(&format!("link set {port} master {bridge} up"));
+    host.ip(&format!("addr add {addr}/24 dev {dev}"));
+    host.ip(&format!("link set {dev} up"));
+}
+
+/// A bed's directory for configurations, logs, state, hooks and mail; removed on drop.
+pub(crate) fn bed_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("failover-bed-")
+        .tempdir()
+        .expect("a temporary directory")
 }
 
 impl Default for Bed {

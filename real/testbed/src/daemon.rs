@@ -7,6 +7,8 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// One heartbeat path of a node.
@@ -100,9 +102,11 @@ impl NodeConfig {
 /// A running failoverd.
 #[derive(Debug)]
 pub struct Daemon {
+    // Drop order: the process, then the mount point it may use.
     process: Process,
     /// Its status socket.
     pub socket: PathBuf,
+    _etc_failover: Option<EtcFailover>,
 }
 
 impl Daemon {
@@ -110,8 +114,40 @@ impl Daemon {
     /// directory, status socket and log under `dir`. A restart of the same name keeps the
     /// state directory (so the boot epoch grows) and appends to the log.
     pub fn start(bin: &Path, ns: &Netns, dir: &Path, name: &str, args: &[OsString]) -> Daemon {
+        Daemon::spawn(ns.command(bin), dir, name, args, None)
+    }
+
+    /// Starts like [`Daemon::start`], the daemon finding its hooks in `hooks` under the name
+    /// `/etc/failover`: the hostconfig form has no setting for the hook directory, it is
+    /// always that one, as in the source system. `ip netns exec` gives the daemon a mount
+    /// namespace of its own, and `hooks` is bind-mounted over `/etc/failover` in it only: each
+    /// host of a bed has its own hooks, and the machine's `/etc` gets nothing but the empty
+    /// mount point, made if missing and removed after.
+    pub fn start_with_etc_hooks(
+        bin: &Path,
+        ns: &Netns,
+        dir: &Path,
+        name: &str,
+        args: &[OsString],
+        hooks: &Path,
+    ) -> Daemon {
+        let mount_point = EtcFailover::hold();
+        let mut command = ns.command("sh");
+        command
+            .args(["-c", r#"mount --bind "$0" /etc/failover && exec "$@""#])
+            .arg(hooks)
+            .arg(bin);
+        Daemon::spawn(command, dir, name, args, Some(mount_point))
+    }
+
+    fn spawn(
+        mut command: Command,
+        dir: &Path,
+        name: &str,
+        args: &[OsString],
+        etc_failover: Option<EtcFailover>,
+    ) -> Daemon {
         let socket = dir.join(format!("{name}.sock"));
-        let mut command = ns.command(bin);
         command
             .args(args)
             .arg("--state-dir")
@@ -123,6 +159,7 @@ impl Daemon {
         Daemon {
             process: Process::spawn(command, name, &log),
             socket,
+            _etc_failover: etc_failover,
         }
     }
 
@@ -139,5 +176,40 @@ impl Daemon {
     /// Its log so far.
     pub fn log(&self) -> String {
         self.process.output()
+    }
+}
+
+/// `/etc/failover` as a mount point, held by every daemon started with
+/// [`Daemon::start_with_etc_hooks`]: made if missing, and removed again, if this process made
+/// it, when the last such daemon is gone. Not before: removing a directory detaches the mounts
+/// on it in every other mount namespace, so a daemon still running would lose its hooks.
+#[derive(Debug)]
+struct EtcFailover;
+
+const ETC_FAILOVER: &str = "/etc/failover";
+/// Daemons holding the mount point, and whether this process made it.
+static HOLDERS: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+impl EtcFailover {
+    fn hold() -> EtcFailover {
+        let mut holders = HOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
+        if holders.0 == 0 && !Path::new(ETC_FAILOVER).exists() {
+            std::fs::create_dir(ETC_FAILOVER).unwrap_or_else(|e| panic!("{ETC_FAILOVER}: {e}"));
+            holders.1 = true;
+        }
+        holders.0 += 1;
+        EtcFailover
+    }
+}
+
+impl Drop for EtcFailover {
+    fn drop(&mut self) {
+        let mut holders = HOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
+        holders.0 -= 1;
+        if holders.0 == 0 && std::mem::take(&mut holders.1) {
+            if let Err(e) = std::fs::remove_dir(ETC_FAILOVER) {
+                eprintln!("cleanup: rmdir {ETC_FAILOVER}: {e}");
+            }
+        }
     }
 }

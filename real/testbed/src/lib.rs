@@ -6,21 +6,27 @@
 //! PID, never by name. Namespace names carry the test process's PID and a counter, so tests
 //! running in parallel threads, or several test binaries at once, never collide; the LAN's
 //! bridge lives in a namespace of its own, so nothing touches the host's network. Addresses
-//! come only from 192.0.2.0/24 (the LAN) and 198.51.100.0/24 (the direct link).
+//! come only from 192.0.2.0/24 (the LAN) and 198.51.100.0/24 (the direct link, or a trio's
+//! backend LAN). Outside the bed's temporary directory, only `/etc/failover` is made (empty,
+//! as a mount point) while a daemon uses it, and removed after.
 
 mod bed;
 mod daemon;
+mod monitor;
 mod netns;
 mod process;
 mod service;
 mod smtp;
+mod trio;
 
 pub use bed::{Bed, Host, BACKUP, CLIENT, MAIL_SERVER, MASTER, SERVICE_PORT, VIP};
 pub use daemon::{Daemon, NodeConfig, PathConfig};
+pub use monitor::AddressMonitor;
 pub use netns::Netns;
 pub use process::Process;
 pub use service::{ask, request, Service};
 pub use smtp::{Mail, Smtp};
+pub use trio::{Trio, ALPHA, BRAVO, CHARLIE, TRIO};
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
