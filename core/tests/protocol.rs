@@ -100,8 +100,9 @@ struct Bed {
     lose: BTreeMap<(usize, usize), u32>,
     /// Hook answers that are not "success", per (node, kind); `None` means the hook hangs.
     hooks: BTreeMap<(usize, HookKind), Option<HookOutcome>>,
-    /// Nodes whose kernel refuses to add an address.
+    /// Nodes whose kernel refuses to add an address, or to remove one.
     add_fails: BTreeSet<usize>,
+    remove_fails: BTreeSet<usize>,
     answer_ms: u64,
     log: Vec<(u64, Seen)>,
     holders: Vec<bool>,
@@ -127,6 +128,7 @@ impl Bed {
             lose: BTreeMap::new(),
             hooks: BTreeMap::new(),
             add_fails: BTreeSet::new(),
+            remove_fails: BTreeSet::new(),
             answer_ms: 0,
             log: Vec::new(),
             holders: vec![false; names.len()],
@@ -213,9 +215,14 @@ impl Bed {
                     self.answer(i, Command::AddressChanged { id, result });
                 }
                 Output::Release { id, .. } => {
-                    self.holders[i] = false;
-                    self.log.push((self.now, Seen::Release(i)));
-                    self.answer(i, Command::AddressChanged { id, result: Ok(()) });
+                    let result = if self.remove_fails.contains(&i) {
+                        Err("Operation not permitted (os error 1)".into())
+                    } else {
+                        self.holders[i] = false;
+                        self.log.push((self.now, Seen::Release(i)));
+                        Ok(())
+                    };
+                    self.answer(i, Command::AddressChanged { id, result });
                 }
                 Output::Announce(_) => self.log.push((self.now, Seen::Announce(i))),
                 Output::RunHook(req) => {
@@ -1095,4 +1102,62 @@ fn an_address_the_kernel_refuses_is_undone_notified_and_retried() {
     bed.run_until(10_000);
     assert_eq!(bed.holders, vec![false, true]);
     assert_eq!(bed.node(1).role(), Role::Master);
+}
+
+/// The kernel refuses to remove the address when the backup hands it back: the backup says
+/// so, keeps claiming it, and hands over as soon as the kernel lets it remove it.
+#[test]
+fn an_address_the_kernel_will_not_remove_is_notified_and_removed_later() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(3_000);
+    bed.remove_fails.insert(1);
+    bed.start(0);
+    bed.run_until(5_000);
+    assert_eq!(
+        bed.node(1).role(),
+        Role::Releasing,
+        "it still has the address, so it still claims it"
+    );
+    assert!(bed.node(1).holds(VipId(0)));
+    assert_eq!(
+        bed.holders,
+        vec![false, true],
+        "the master waits for the address to be gone"
+    );
+    let failed = |bed: &Bed| {
+        (bed.notes(1).into_iter())
+            .filter(|n| matches!(n, Notification::AddressFailed { .. }))
+            .count()
+    };
+    assert_eq!(failed(&bed), 1, "said once while nothing changes");
+    bed.remove_fails.clear();
+    bed.run_until(9_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, false],
+        "removed on a later try, then handed over"
+    );
+    assert!(!bed.node(1).holds(VipId(0)));
+    assert_eq!(failed(&bed), 1);
+    assert_eq!(bed.max_holders, 1, "never two holders");
+}
+
+/// A planned shutdown whose address the kernel will not remove says goodbye only once it is
+/// gone: until then the node keeps claiming it, so no backup takes it over.
+#[test]
+fn a_shutdown_waits_for_an_address_the_kernel_will_not_remove() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.remove_fails.insert(0);
+    bed.command(0, Command::Shutdown);
+    bed.run_until(5_000);
+    assert_eq!(bed.node(0).role(), Role::Releasing);
+    assert_eq!(bed.holders, vec![true, false]);
+    bed.remove_fails.clear();
+    bed.run_until(8_000);
+    assert_eq!(bed.node(0).role(), Role::Stopped);
+    assert_eq!(bed.holders, vec![false, true]);
+    assert_eq!(bed.max_holders, 1);
 }

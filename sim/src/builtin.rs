@@ -55,36 +55,67 @@ pub fn resolve(name: &str) -> Result<Scenario, String> {
     }
 }
 
-/// Scenarios from files and directories of `*.toml` (the built-in suite when `paths` is
-/// empty), each with the name a replay command can use to find it again.
-pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Scenario)>, String> {
+/// Scenarios named on a command line, with what was passed over and why.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Each scenario with the name a replay command can use to find it again (its file).
+    pub scenarios: Vec<(String, Scenario)>,
+    /// TOML files in the directories given that are not scenarios (a `Cargo.toml`, a CI
+    /// file): skipped, each with a note saying so.
+    pub skipped: Vec<String>,
+}
+
+/// Scenarios from files, and from directories searched recursively for `*.toml` (the built-in
+/// suite when `paths` is empty). A file named on its own must be a scenario; a TOML file found
+/// in a directory that does not look like one is skipped with a note, not an error.
+pub fn load(paths: &[PathBuf]) -> Result<Loaded, String> {
     if paths.is_empty() {
         let suite = suite().map_err(|e| e.to_string())?;
-        return Ok(suite.into_iter().map(|s| (s.name.clone(), s)).collect());
+        return Ok(Loaded {
+            scenarios: suite.into_iter().map(|s| (s.name.clone(), s)).collect(),
+            skipped: Vec::new(),
+        });
     }
-    let mut files = Vec::new();
+    let mut loaded = Loaded::default();
     for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(format!("{}: no *.toml scenario files", p.display()));
+        if !p.is_dir() {
+            let scenario = Scenario::load(p).map_err(|e| e.to_string())?;
+            loaded.scenarios.push((p.display().to_string(), scenario));
+            continue;
+        }
+        let mut found = Vec::new();
+        toml_files(p, &mut found)?;
+        found.sort();
+        let before = loaded.scenarios.len();
+        for f in found {
+            let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            if !Scenario::looks_like_one(&text) {
+                loaded
+                    .skipped
+                    .push(format!("{}: not a scenario, skipped", f.display()));
+                continue;
             }
-            files.extend(found);
-        } else {
-            files.push(p.clone());
+            let scenario = Scenario::from_toml_str(&text, &f.display().to_string())
+                .map_err(|e| e.to_string())?;
+            loaded.scenarios.push((f.display().to_string(), scenario));
+        }
+        if loaded.scenarios.len() == before {
+            return Err(format!("{}: no scenario files (*.toml) in it", p.display()));
         }
     }
-    files
-        .iter()
-        .map(|f| {
-            Scenario::load(f)
-                .map(|s| (f.display().to_string(), s))
-                .map_err(|e| e.to_string())
-        })
-        .collect()
+    Ok(loaded)
+}
+
+/// Every `*.toml` under `dir`, its subdirectories included.
+fn toml_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        if path.is_dir() {
+            toml_files(&path, found)?;
+        } else if path.extension().is_some_and(|x| x == "toml") {
+            found.push(path);
+        }
+    }
+    Ok(())
 }

@@ -44,9 +44,10 @@ impl Node {
         };
     }
 
-    /// A peer that claimed the addresses too no longer does (it yielded, or died): clients it
-    /// reached hold a stale neighbour entry until the owner announces itself again.
-    pub(super) fn rival_gone(&mut self) {
+    /// Clients another node may have reached — a rival claimant that yielded or died, a peer
+    /// heard again after a silence in which it may have held the addresses — hold a stale
+    /// neighbour entry until the owner announces itself again.
+    pub(super) fn remind_clients(&mut self) {
         if self.role == Role::Master {
             self.announce();
         }
@@ -68,7 +69,7 @@ impl Node {
         if self.role.claims_ownership() || !self.settled || self.now < self.repeat_until {
             return true;
         }
-        let me = rank(self.config.node.priority, &self.config.node.name);
+        let me = rank(self.priority(), &self.config.node.name);
         self.config.protocol.preempt
             && self
                 .peers

@@ -49,7 +49,9 @@ mod transition;
 pub use peers::PeerStatus;
 
 use crate::config::{Config, ConfigError};
-use crate::io::{Command, Counters, DropReason, Event, Notification, Output, PathId, VipId};
+use crate::io::{
+    Command, Counters, DropReason, Event, HookEvent, Notification, Output, PathId, VipId,
+};
 use crate::role::Role;
 use crate::time::Instant;
 use crate::wire::{self, AuthKey, Message, MessageKind};
@@ -103,9 +105,7 @@ pub struct Node {
     /// heard from that are not configured. Changes only when a peer's source address does.
     destinations: Vec<Vec<SocketAddr>>,
     peers: Peers,
-    /// Bumped whenever a peer comes or goes.
-    membership: u64,
-    /// The last hand-over that was refused (by `Test` or the kernel), if it still stands.
+    /// The last hand-over that was refused (by `Test` or the kernel), until one succeeds.
     backoff: Option<Backoff>,
     /// The node a departed owner named to take over, until it claims or its time is up.
     heir: Option<Heir>,
@@ -120,19 +120,26 @@ pub struct Node {
     counters: Counters,
 }
 
-/// A hand-over that was refused — `Test` said no or hung, or the kernel would not add an
-/// address: the rule does not try it again until the group changes or `retry` comes, so a
-/// flaky check neither blocks a takeover for ever nor runs the hooks in a loop. The wait starts
-/// at `dead_after` and doubles with every refusal in a row, up to [`MAX_BACKOFF`] times
-/// `dead_after` (a `Test` of `/usr/bin/false`, the source's notification-only mode, runs about
-/// twice a minute with the defaults). Asked again with nothing changed, a refusal is no news
-/// and is not notified again.
+/// A hand-over that was refused — `Test` said no or hung, or the kernel would not add or
+/// remove an address: the rule does not try it again before `retry`, so a flaky check neither
+/// blocks a hand-over for ever nor runs the hooks in a loop. The wait starts at `dead_after`
+/// and doubles with every refusal in a row, up to [`MAX_BACKOFF`] times `dead_after` (a `Test`
+/// of `/usr/bin/false`, the source's notification-only mode, runs about twice a minute with the
+/// defaults). A refusal repeated is no news and is not notified again.
+///
+/// A refused *takeover* also lowers the priority this node announces to the lowest until
+/// `retry`: the next node takes the addresses over and keeps them, and no owner hands them
+/// back to a node that cannot take them — instead of the group passing them round.
 #[derive(Clone, Copy, Debug)]
 struct Backoff {
-    membership: u64,
+    /// What was refused.
+    event: HookEvent,
     retry: Instant,
     wait: Duration,
 }
+
+/// The priority a node announces while its takeovers are refused.
+const DEMOTED_PRIORITY: u8 = 1;
 
 /// The successor a departing owner named in its goodbye.
 #[derive(Clone, Debug)]
@@ -209,7 +216,6 @@ impl Node {
             active: true,
             repeat_until: now,
             peers: Peers::default(),
-            membership: 0,
             backoff: None,
             heir: None,
             last_owner: None,
@@ -335,7 +341,7 @@ impl Node {
         }
         let peer = self.peers.get_mut(index);
         if rival && !peer.role.claims_ownership() {
-            self.rival_gone();
+            self.remind_clients();
         }
         self.refresh(now, Some(index));
         self.decide(now);
@@ -498,6 +504,17 @@ impl Node {
         } += 1;
         self.outputs
             .push_back(Output::Event(Event::Dropped { reason }));
+    }
+
+    /// The priority this node announces and ranks itself by: its own, or the lowest while a
+    /// refused takeover backs off.
+    fn priority(&self) -> u8 {
+        self.template.priority
+    }
+
+    /// Whether a refused hand-over of this kind still waits for its retry.
+    fn backing_off(&self, now: Instant) -> bool {
+        self.backoff.is_some_and(|b| now < b.retry)
     }
 
     fn held_vips(&self) -> Vec<VipId> {

@@ -56,6 +56,9 @@ pub(crate) struct PeerPath {
     /// Newest sequence number accepted on this path: anything not newer is a replay or duplicate.
     pub last_seq: Option<u64>,
     pub last_heard: Option<Instant>,
+    /// The heartbeat before that: a path that carried two heartbeats since another fell
+    /// silent was up while it was silent, not just the first to speak after a pause.
+    pub previous: Option<Instant>,
     /// Where the peer's heartbeats come from on this path; we answer there too.
     pub source: Option<SocketAddr>,
     /// A network anomaly on this path has been notified and not yet its recovery.
@@ -125,7 +128,7 @@ impl Peer {
         };
         let p = &mut self.paths[path];
         p.last_seq = Some(msg.seq);
-        p.last_heard = Some(now);
+        p.previous = p.last_heard.replace(now);
         p.source = Some(from);
         let left = msg.kind == MessageKind::Goodbye;
         if msg.seq >= self.state_seq {
@@ -168,7 +171,7 @@ impl Peer {
             return false;
         }
         p.last_seq = Some(seq);
-        p.last_heard = Some(now);
+        p.previous = p.last_heard.replace(now);
         self.state_seq = seq;
         true
     }
@@ -192,7 +195,9 @@ impl Peer {
 
     /// Whether `path` is silent while another path kept carrying heartbeats well after it went
     /// quiet — a cut link, not a dead peer. A crashed peer's paths fall silent together (within
-    /// one interval), so a crash never looks like an anomaly.
+    /// one interval), so a crash never looks like an anomaly; and a peer that was silent on
+    /// every path (a passive backup) and speaks again is heard on its paths one after the
+    /// other, so the other path must have carried two heartbeats since this one went quiet.
     pub fn path_anomalous(
         &self,
         path: usize,
@@ -211,6 +216,7 @@ impl Peer {
                 && other
                     .last_heard
                     .is_some_and(|t| t > silent_since + interval)
+                && other.previous.is_some_and(|t| t > silent_since)
         })
     }
 

@@ -3,10 +3,11 @@
 
 use super::peers::{rank, Rival};
 use super::transition::{ReleaseCause, Transition};
-use super::{notify, Node};
-use crate::io::{Event, Notification, Output};
+use super::{notify, Node, DEMOTED_PRIORITY};
+use crate::io::{Event, HookEvent, Notification, Output, VipId};
 use crate::role::Role;
 use crate::time::Instant;
+use crate::wire::MessageKind;
 
 impl Node {
     /// The earliest deadline but the next heartbeat: end of the start-up wait, a request's
@@ -24,10 +25,7 @@ impl Node {
         if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
             consider(p.deadline);
         }
-        if let Some(b) = self
-            .backoff
-            .filter(|b| b.membership == self.membership && b.retry > self.refreshed)
-        {
+        if let Some(b) = self.backoff.filter(|b| b.retry > self.refreshed) {
             consider(b.retry);
         }
         if let Some(heir) = self.heir.as_ref().filter(|h| h.until > self.refreshed) {
@@ -57,10 +55,11 @@ impl Node {
             self.refreshed = now;
         }
         let interval = self.config.protocol.interval;
-        let me = rank(self.config.node.priority, &self.config.node.name);
+        let me = rank(self.priority(), &self.config.node.name);
         let owner = self.role == Role::Master;
         let held = if owner { self.held_vips() } else { Vec::new() };
         let mut rival_died = false;
+        let mut came_back = false;
         let peers = (self.peers.iter_mut().enumerate())
             .filter(|(i, _)| only.is_none_or(|o| o == *i))
             .map(|(_, peer)| peer);
@@ -72,8 +71,9 @@ impl Node {
                 if alive {
                     peer.since = now;
                 }
+                // (a peer that outranks this owner takes the addresses: no point announcing)
+                came_back |= alive && peer.rank() < me;
                 rival_died |= !alive && peer.role.claims_ownership();
-                self.membership += 1;
                 self.outputs.push_back(Output::Event(if alive {
                     Event::PeerUp {
                         peer: name.clone(),
@@ -90,9 +90,10 @@ impl Node {
                     self.last_owner = Some(name.clone());
                 }
             }
-            // A lower-ranked claimer yields as soon as it hears this owner; one that still
-            // claims after `dead_after` does not hear it.
-            if owner && claims && peer.rank() < me {
+            // A lower-ranked owner yields as soon as it hears this one; one that still owns
+            // after `dead_after` does not hear it. (One still acquiring, its hooks perhaps
+            // slow, or already releasing, is on its way.)
+            if owner && alive && peer.role == Role::Master && peer.rank() < me {
                 let rival = peer.rival.get_or_insert(Rival {
                     since: now,
                     notified: false,
@@ -132,8 +133,10 @@ impl Node {
                 }
             }
         }
-        if rival_died {
-            self.rival_gone();
+        // A peer heard again after silence may have held the addresses meanwhile (both sides
+        // of a partition take them), and clients it reached point at it: the owner announces.
+        if rival_died || (came_back && owner) {
+            self.remind_clients();
         }
     }
 
@@ -141,8 +144,27 @@ impl Node {
     /// transition, or gives up a takeover that a claimer heard since makes wrong.
     pub(super) fn decide(&mut self, now: Instant) {
         self.apply_rule(now);
+        self.announce_priority(now);
         self.active = self.role != Role::Stopped && self.sends_periodically();
         self.deadline = self.next_deadline();
+    }
+
+    /// Lowers the announced priority while a refused takeover backs off, and restores it
+    /// after; peers hear of either change at once.
+    fn announce_priority(&mut self, now: Instant) {
+        let demoted =
+            (self.backoff).is_some_and(|b| b.event == HookEvent::Acquire && now < b.retry);
+        let priority = if demoted {
+            DEMOTED_PRIORITY.min(self.config.node.priority)
+        } else {
+            self.config.node.priority
+        };
+        if priority != self.template.priority && self.role != Role::Stopped {
+            self.template.priority = priority;
+            // The last announcement's bytes carry the old priority: encode anew.
+            self.payload = std::sync::Arc::from(&[][..]);
+            self.send_heartbeats(MessageKind::Heartbeat);
+        }
     }
 
     fn apply_rule(&mut self, now: Instant) {
@@ -166,7 +188,7 @@ impl Node {
                     .any(|p| p.name == h.name && p.alive && p.role.claims_ownership())
         });
         let my_name = self.config.node.name.as_str();
-        let me = rank(self.config.node.priority, my_name);
+        let me = rank(self.priority(), my_name);
         let mut someone_claims = false;
         let mut i_am_best = true;
         let mut higher_claimer = None;
@@ -176,7 +198,10 @@ impl Node {
             let higher = p.rank() > me;
             someone_claims |= p.role.claims_ownership();
             i_am_best &= !higher;
-            if higher && p.role.claims_ownership() && higher_claimer.is_none() {
+            // Only a better owner makes this one yield: one still acquiring gives up itself
+            // when it hears this owner, unless it has added an address already — then it
+            // becomes an owner, and this one yields to it.
+            if higher && p.role == Role::Master && higher_claimer.is_none() {
                 higher_claimer = Some(name);
             }
             if higher && p.role == Role::Backup && higher_backup.is_none() {
@@ -189,12 +214,11 @@ impl Node {
             Some(_) => i_am_best = false,
             None => {}
         }
-        let backing_off = self
-            .backoff
-            .is_some_and(|b| b.membership == self.membership && now < b.retry);
+        let backing_off = self.backing_off(now);
         let transition = match self.role {
             Role::Backup if !someone_claims && i_am_best && self.settled && !backing_off => {
-                Transition::acquire(self.config.vips.len(), self.last_owner.clone())
+                let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
+                Transition::acquire(&all, self.last_owner.clone())
             }
             Role::Master if higher_claimer.is_some() => {
                 let winner = higher_claimer.cloned();
@@ -206,6 +230,20 @@ impl Node {
                 let to = higher_backup.cloned();
                 Transition::release(&self.held_vips(), ReleaseCause::HandBack, to)
             }
+            // An owner without all its addresses (the kernel or `Test` refused some): it
+            // asks for the missing ones again after the back-off.
+            Role::Master if !backing_off && self.held.contains(&false) => {
+                let missing: Vec<VipId> = (0..self.held.len())
+                    .filter(|&v| !self.held[v])
+                    .map(VipId)
+                    .collect();
+                Transition::acquire(&missing, self.last_owner.clone())
+            }
+            // A removal the kernel refused: the address is still here, so this node still
+            // claims it, and tries again.
+            Role::Releasing if !backing_off => {
+                Transition::release(&self.held_vips(), ReleaseCause::Cleanup, None)
+            }
             _ => return,
         };
         self.begin(now, transition);
@@ -215,7 +253,7 @@ impl Node {
     /// (whatever its rank: it has them, and preemption hands them over in order), or one
     /// acquiring them that outranks this node (the lower of two acquirers gives way).
     fn claimer_against_takeover(&self) -> Option<String> {
-        let me = rank(self.config.node.priority, &self.config.node.name);
+        let me = rank(self.priority(), &self.config.node.name);
         (self.peers.iter().filter(|p| p.alive))
             .find(|p| match p.role {
                 Role::Master | Role::Releasing => true,
@@ -233,18 +271,23 @@ impl Node {
         self.outputs
             .push_back(Output::Event(Event::TakeoverAbandoned { peer: claimer }));
         self.set_role(Role::Backup);
-        self.send_heartbeats(crate::wire::MessageKind::Heartbeat);
+        self.send_heartbeats(MessageKind::Heartbeat);
     }
 
     fn start_shutdown(&mut self, now: Instant) {
-        if self.role == Role::Master {
-            let held = self.held_vips();
-            self.begin(
+        let held = self.held_vips();
+        match self.role {
+            Role::Master => self.begin(
                 now,
                 Transition::release(&held, ReleaseCause::Shutdown, None),
-            );
-        } else {
-            self.stop(None);
+            ),
+            // Still removing what the kernel refused to remove: the goodbye waits for it.
+            Role::Releasing => {
+                if !self.backing_off(now) {
+                    self.begin(now, Transition::release(&held, ReleaseCause::Cleanup, None));
+                }
+            }
+            _ => self.stop(None),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Running a hand-over: one request at a time (a hook, an address change), each answered or
 //! given up on at its deadline, then the role settled, notified and announced.
 
-use super::transition::{Pending, ReleaseCause, Step, Transition};
+use super::transition::{Pending, Step, Transition};
 use super::{notify, Backoff, Node, MAX_BACKOFF};
 use crate::io::{
     AddressChange, HookEvent, HookKind, HookOutcome, HookRequest, Notification, Output, RequestId,
@@ -12,12 +12,12 @@ use crate::wire::MessageKind;
 
 impl Node {
     pub(super) fn begin(&mut self, now: Instant, mut transition: Transition) {
-        transition.repeat = self
-            .backoff
-            .is_some_and(|b| b.membership == self.membership);
-        self.set_role(match transition.event {
-            HookEvent::Acquire => Role::Acquiring,
-            HookEvent::Release => Role::Releasing,
+        transition.repeat = self.backoff.is_some_and(|b| b.event == transition.event);
+        self.set_role(match (transition.event, self.role) {
+            // An owner asking again for addresses it lacks stays the owner meanwhile.
+            (HookEvent::Acquire, Role::Master) => Role::Master,
+            (HookEvent::Acquire, _) => Role::Acquiring,
+            (HookEvent::Release, _) => Role::Releasing,
         });
         self.send_heartbeats(MessageKind::Heartbeat);
         self.transition = Some(transition);
@@ -54,10 +54,7 @@ impl Node {
                 self.held[vip.0] = true;
                 Output::Acquire { id, vip }
             }
-            Step::Address(AddressChange::Remove, vip) => {
-                self.held[vip.0] = false;
-                Output::Release { id, vip }
-            }
+            Step::Address(AddressChange::Remove, vip) => Output::Release { id, vip },
         };
         self.outputs.push_back(output);
     }
@@ -116,14 +113,15 @@ impl Node {
             .expect("a pending request has a transition");
         match (change, result) {
             (AddressChange::Add, Ok(())) => t.acquired.push(vip),
-            (AddressChange::Remove, Ok(())) => {}
+            (AddressChange::Remove, Ok(())) => self.held[vip.0] = false,
             (change, Err(error)) => {
+                // A refused add leaves nothing behind; a refused removal leaves the address
+                // here, still held, and a backup that holds one cleans it up (rule.rs).
                 if change == AddressChange::Add {
                     self.held[vip.0] = false;
-                    t.add_failed(vip);
                 }
-                // A removal that failed is always news: the address may still be here.
-                if change == AddressChange::Remove || !t.repeat {
+                t.change_failed(change, vip);
+                if !t.repeat {
                     self.outputs.push_back(notify(Notification::AddressFailed {
                         vip,
                         change,
@@ -165,7 +163,7 @@ impl Node {
             _ => self.dead_after,
         };
         self.backoff = refused.then_some(Backoff {
-            membership: self.membership,
+            event: t.event,
             retry: now + wait,
             wait,
         });
@@ -179,18 +177,21 @@ impl Node {
                         vetoed: t.vetoed,
                     }));
                 }
-                self.set_role(if t.acquired.is_empty() {
-                    Role::Backup
-                } else {
+                self.set_role(if self.held.contains(&true) {
                     Role::Master
+                } else {
+                    Role::Backup
                 });
                 self.beats_to_announce = self.beats_per_announce;
             }
             HookEvent::Release if t.aborted => self.set_role(Role::Master),
+            // The kernel kept an address: this node keeps claiming it (Releasing) and tries
+            // again after the back-off; a shutdown says goodbye only once it is gone.
+            HookEvent::Release if self.held.contains(&true) => {}
             HookEvent::Release => {
                 self.outputs
                     .push_back(notify(Notification::Released { to: t.peer }));
-                if t.cause == Some(ReleaseCause::Shutdown) {
+                if self.shutdown_requested {
                     let successor = self.successor();
                     return self.stop(successor);
                 }

@@ -36,6 +36,9 @@ pub(crate) enum ReleaseCause {
     Yield,
     /// Planned shutdown: release, then say goodbye.
     Shutdown,
+    /// A backup still has an address the kernel would not remove: try again, no hooks (they
+    /// ran with the release that failed).
+    Cleanup,
 }
 
 /// A request that has been made and not yet answered.
@@ -51,14 +54,13 @@ pub(crate) struct Pending {
 #[derive(Debug)]
 pub(crate) struct Transition {
     pub event: HookEvent,
-    pub cause: Option<ReleaseCause>,
     /// The peer the addresses come from or go to, for hooks and notifications.
     pub peer: Option<String>,
     pub steps: VecDeque<Step>,
     pub pending: Option<Pending>,
     pub acquired: Vec<VipId>,
     pub vetoed: Vec<VipId>,
-    /// Addresses the kernel would not add.
+    /// Addresses the kernel would not add or remove.
     pub failed: Vec<VipId>,
     /// An address change has been asked for: past this point a takeover is no longer given
     /// up silently when the owner turns out to be alive.
@@ -71,46 +73,47 @@ pub(crate) struct Transition {
 }
 
 impl Transition {
-    /// Takeover of every address: all `Test`s first, then per address `PreAcq`, add, `PostAcq`.
-    pub fn acquire(vips: usize, peer: Option<String>) -> Transition {
-        let ids = (0..vips).map(VipId);
-        let mut steps: VecDeque<Step> =
-            ids.clone().map(|v| Step::Hook(HookKind::Test, v)).collect();
-        for v in ids {
+    /// Takeover of `vips`: all `Test`s first, then per address `PreAcq`, add, `PostAcq`.
+    pub fn acquire(vips: &[VipId], peer: Option<String>) -> Transition {
+        let mut steps: VecDeque<Step> = vips
+            .iter()
+            .map(|&v| Step::Hook(HookKind::Test, v))
+            .collect();
+        for &v in vips {
             steps.extend([
                 Step::Hook(HookKind::PreAcq, v),
                 Step::Address(AddressChange::Add, v),
                 Step::Hook(HookKind::PostAcq, v),
             ]);
         }
-        Transition::new(HookEvent::Acquire, None, peer, steps)
+        Transition::new(HookEvent::Acquire, peer, steps)
     }
 
-    /// Release of the addresses in `held`; `Test` is asked first only on a hand-back.
+    /// Release of the addresses in `held`; `Test` is asked first only on a hand-back, and a
+    /// cleanup runs no hooks at all.
     pub fn release(held: &[VipId], cause: ReleaseCause, peer: Option<String>) -> Transition {
         let mut steps = VecDeque::new();
         if cause == ReleaseCause::HandBack {
             steps.extend(held.iter().map(|&v| Step::Hook(HookKind::Test, v)));
         }
         for &v in held {
-            steps.extend([
-                Step::Hook(HookKind::PreRel, v),
-                Step::Address(AddressChange::Remove, v),
-                Step::Hook(HookKind::PostRel, v),
-            ]);
+            let remove = Step::Address(AddressChange::Remove, v);
+            if cause == ReleaseCause::Cleanup {
+                steps.push_back(remove);
+            } else {
+                steps.extend([
+                    Step::Hook(HookKind::PreRel, v),
+                    remove,
+                    Step::Hook(HookKind::PostRel, v),
+                ]);
+            }
         }
-        Transition::new(HookEvent::Release, Some(cause), peer, steps)
+        Transition::new(HookEvent::Release, peer, steps)
     }
 
-    fn new(
-        event: HookEvent,
-        cause: Option<ReleaseCause>,
-        peer: Option<String>,
-        steps: VecDeque<Step>,
-    ) -> Transition {
+    fn new(event: HookEvent, peer: Option<String>, steps: VecDeque<Step>) -> Transition {
         Transition {
             event,
-            cause,
             peer,
             steps,
             pending: None,
@@ -147,10 +150,12 @@ impl Transition {
         }
     }
 
-    /// An address the kernel would not add: its `PostAcq` does not run.
-    pub fn add_failed(&mut self, vip: VipId) {
+    /// An address the kernel would not add (its `PostAcq` does not run) or remove.
+    pub fn change_failed(&mut self, change: AddressChange, vip: VipId) {
         self.failed.push(vip);
-        self.drop_steps_of(vip);
+        if change == AddressChange::Add {
+            self.drop_steps_of(vip);
+        }
     }
 
     fn drop_steps_of(&mut self, vip: VipId) {

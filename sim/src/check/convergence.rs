@@ -101,15 +101,25 @@ impl Checker for Convergence {
         }
         let live = |&n: &usize| self.up[n] && !self.paused[n] && !self.host_down[n];
         let best = (self.ctx).best((0..self.up.len()).filter(live));
+        // Without preemption the owner keeps the addresses: any one live owner of them all
+        // is right; with it, only the best live node.
+        let owner = match self.holders.of(0) {
+            [one] if !self.ctx.preempt && live(one) => Some(*one),
+            _ => best,
+        };
         for vip in 0..self.ctx.vips {
             let holders = self.holders.of(vip);
-            if holders != best.as_slice() {
+            if holders != owner.as_slice() {
+                let wanted = match self.ctx.preempt {
+                    true => "the best live node is",
+                    false => "it should be one live node, and the same for every address:",
+                };
                 findings.violate(
                     "convergence",
                     format!(
-                        "address {vip} is held by {} at the end; the best live node is {}",
+                        "address {vip} is held by {} at the end; {wanted} {}",
                         self.describe(holders),
-                        self.describe(best.as_slice())
+                        self.describe(owner.as_slice())
                     ),
                 );
             }

@@ -34,6 +34,9 @@ pub struct Context {
     pub expect: Expect,
     /// The protocol's dead_after.
     pub dead_after: Duration,
+    /// Whether a better node takes the addresses back (without it, any one live owner is
+    /// the right end).
+    pub preempt: bool,
     /// When the last scheduled fault ends (nanoseconds).
     pub faults_end: u64,
     /// How long the group may take to settle after faults end (`expect.converge_within`, by
@@ -82,6 +85,7 @@ impl Context {
             vips: scenario.vips.len(),
             expect: scenario.expect.clone(),
             dead_after,
+            preempt: scenario.protocol.preempt,
             faults_end,
             settle,
             troubled,

@@ -1,15 +1,20 @@
-//! Notifications: every takeover and every release notified exactly once, network anomalies
-//! never repeated before their recovery, and the counts the scenario expects.
+//! Notifications: every address taken over named in exactly one failover notice, every
+//! release notified exactly once, network anomalies never repeated before their recovery,
+//! and the counts the scenario expects.
 
 use super::{Checker, Context, Findings, Observation};
 use failover_core::{Notification, Role};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Matches notifications against role changes, node by node.
+/// Matches notifications against what the nodes did, node by node.
 pub struct Notifications {
     ctx: Context,
-    /// Per node: takeovers (role became master) and failover notices that acquired something.
-    takeovers: Vec<(u32, u32)>,
+    /// Per node: takeovers (its role became master), for `expect.takeovers`.
+    takeovers: Vec<u32>,
+    /// Takeovers begun (a role became acquiring), for `expect.max_takeover_attempts`.
+    attempts: u32,
+    /// Per node: addresses it added that no failover notice has named yet.
+    unnotified: Vec<BTreeSet<usize>>,
     /// Per node: completed releases and release notices.
     releases: Vec<(u32, u32)>,
     /// Per (node, peer, path): whether an anomaly is outstanding.
@@ -24,7 +29,9 @@ impl Notifications {
         let n = ctx.nodes.len();
         Notifications {
             ctx: ctx.clone(),
-            takeovers: vec![(0, 0); n],
+            takeovers: vec![0; n],
+            attempts: 0,
+            unnotified: vec![BTreeSet::new(); n],
             releases: vec![(0, 0); n],
             anomaly: BTreeMap::new(),
             anomalies: 0,
@@ -41,22 +48,39 @@ impl Checker for Notifications {
                 node,
                 to: Role::Master,
                 from: Role::Acquiring,
-            } => self.takeovers[node].0 += 1,
+            } => self.takeovers[node] += 1,
+            Observation::RoleChanged {
+                to: Role::Acquiring,
+                ..
+            } => self.attempts += 1,
+            Observation::Acquired { node, vip } => {
+                self.unnotified[node].insert(vip);
+            }
             Observation::RoleChanged {
                 node,
                 from: Role::Releasing,
                 to: Role::Backup | Role::Stopped,
             } => self.releases[node].0 += 1,
             // A restarted process remembers nothing it notified: its first notice of a link
-            // still cut is no repeat.
-            Observation::Down { node } => self.anomaly.retain(|(n, _, _), _| *n != node),
+            // still cut is no repeat; and a takeover cut short by its end was never mailed.
+            Observation::Down { node } => {
+                self.anomaly.retain(|(n, _, _), _| *n != node);
+                self.unnotified[node].clear();
+            }
             Observation::Notified {
                 node,
                 ref notification,
             } => match notification {
                 Notification::RivalClaim { .. } => self.rival_claims += 1,
-                Notification::Failover { acquired, .. } if !acquired.is_empty() => {
-                    self.takeovers[node].1 += 1
+                Notification::Failover { acquired, .. } => {
+                    for vip in acquired {
+                        if !self.unnotified[node].remove(&vip.0) {
+                            self.repeated.push(format!(
+                                "{} notified a takeover of address {} it had not made",
+                                self.ctx.nodes[node].0, vip.0
+                            ));
+                        }
+                    }
                 }
                 Notification::Released { .. } => self.releases[node].1 += 1,
                 Notification::NetworkAnomaly { peer, path }
@@ -86,11 +110,10 @@ impl Checker for Notifications {
         findings.figures.anomalies = self.anomalies;
         findings.figures.rival_claims = self.rival_claims;
         for (n, (name, _)) in self.ctx.nodes.iter().enumerate() {
-            let (took, told) = self.takeovers[n];
-            if took != told {
+            if let Some(vip) = self.unnotified[n].first() {
                 findings.violate(
                     "notifications",
-                    format!("{name} took over {took} time(s) but sent {told} failover notice(s)"),
+                    format!("{name} took over address {vip} and no failover notice named it"),
                 );
             }
             let (released, told) = self.releases[n];
@@ -141,7 +164,16 @@ impl Checker for Notifications {
                 ),
             );
         }
-        let total: u32 = self.takeovers.iter().map(|t| t.0).sum();
+        if let Some(max) = e.max_takeover_attempts.filter(|&m| self.attempts > m) {
+            findings.violate(
+                "takeover-attempts",
+                format!(
+                    "{} takeover(s) begun, at most {max} expected",
+                    self.attempts
+                ),
+            );
+        }
+        let total: u32 = self.takeovers.iter().sum();
         if let Some(want) = e.takeovers.filter(|&w| w != total) {
             findings.violate("takeovers", format!("{total} takeover(s), expected {want}"));
         }

@@ -22,6 +22,7 @@ impl Scenario {
                 dead_after: p.dead_after,
                 preempt: p.preempt,
                 auth_key: p.auth_key.clone(),
+                announce_every: p.announce_every,
                 ..ProtocolSettings::default()
             },
             paths,

@@ -45,6 +45,9 @@ pub struct Expect {
     pub max_rival_claim_notifications: Option<u32>,
     /// At most this many ownership changes in the whole run.
     pub max_ownership_changes: Option<u32>,
+    /// At most this many takeovers begun (a node becoming `Acquiring` runs `Test` and may run
+    /// `PreAcq`), completed or not.
+    pub max_takeover_attempts: Option<u32>,
 }
 
 impl Default for Expect {
@@ -64,6 +67,7 @@ impl Default for Expect {
             min_rival_claim_notifications: None,
             max_rival_claim_notifications: None,
             max_ownership_changes: None,
+            max_takeover_attempts: None,
         }
     }
 }

@@ -80,6 +80,9 @@ pub struct Protocol {
     pub preempt: bool,
     /// Shared HMAC key.
     pub auth_key: Option<String>,
+    /// How often the owner announces its addresses again (default 10 s, `0s` never).
+    #[serde(with = "humantime_serde")]
+    pub announce_every: Option<Duration>,
     /// Hook timeout.
     #[serde(with = "humantime_serde")]
     pub hook_timeout: Duration,
@@ -109,6 +112,7 @@ impl Default for Protocol {
             dead_after: None,
             preempt: true,
             auth_key: None,
+            announce_every: None,
             hook_timeout: Duration::from_secs(10),
             hook_latency: Duration::from_millis(1),
             hook_latencies: BTreeMap::new(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 /// given (an error names one that an engine cannot run).
 fn portable(paths: &[PathBuf], engines: &[Engine]) -> Result<Vec<Scenario>, String> {
     let mut out = Vec::new();
-    for (_, s) in builtin::load(paths)? {
+    for (_, s) in builtin::load(paths)?.scenarios {
         let unsupported = (engines.iter()).find_map(|&e| engine::workload_for(e, &s).err());
         match unsupported {
             None => out.push(s),

@@ -10,10 +10,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn main(paths: &[PathBuf], seeds: RangeInclusive<u64>, engine: Engine) -> ExitCode {
-    let scenarios = match builtin::load(paths) {
-        Ok(s) => s,
+    let loaded = match builtin::load(paths) {
+        Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };
+    for note in &loaded.skipped {
+        eprintln!("note: {note}");
+    }
+    let scenarios = loaded.scenarios;
     let started = std::time::Instant::now();
     let progress = std::io::stderr().is_terminal();
     println!("{}", report::header());
