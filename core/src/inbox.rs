@@ -12,7 +12,6 @@
 use crate::io::{Command, PathId};
 use crate::node::Node;
 use crate::time::Instant;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 /// One received datagram, waiting for the node.
@@ -32,8 +31,8 @@ struct Datagram<B> {
 /// bounds it so a paused node loses what a paused process would.
 #[derive(Clone, Debug)]
 pub struct Inbox<B> {
-    datagrams: VecDeque<Datagram<B>>,
-    commands: VecDeque<Command>,
+    datagrams: Vec<Datagram<B>>,
+    commands: Vec<Command>,
     capacity: usize,
     /// Datagrams waiting, per path.
     waiting: Vec<usize>,
@@ -44,8 +43,8 @@ impl<B: AsRef<[u8]>> Inbox<B> {
     /// An inbox for `paths` paths holding at most `capacity` datagrams on each.
     pub fn new(paths: usize, capacity: usize) -> Inbox<B> {
         Inbox {
-            datagrams: VecDeque::new(),
-            commands: VecDeque::new(),
+            datagrams: Vec::new(),
+            commands: Vec::new(),
             capacity,
             waiting: vec![0; paths],
             overflowed: 0,
@@ -62,13 +61,13 @@ impl<B: AsRef<[u8]>> Inbox<B> {
             }
             *waiting += 1;
         }
-        self.datagrams.push_back(Datagram { path, from, bytes });
+        self.datagrams.push(Datagram { path, from, bytes });
         true
     }
 
     /// A hook's or an address change's answer, or an operator's command.
     pub fn command(&mut self, command: Command) {
-        self.commands.push_back(command);
+        self.commands.push(command);
     }
 
     /// Whether nothing waits.
@@ -85,20 +84,45 @@ impl<B: AsRef<[u8]>> Inbox<B> {
     pub fn clear(&mut self) {
         self.datagrams.clear();
         self.commands.clear();
-        self.waiting.iter_mut().for_each(|w| *w = 0);
+        self.waiting.fill(0);
+    }
+
+    /// Datagrams that are all there is at `now` (nothing waits, nothing else is due): handed
+    /// straight to `node` in order, then the timer if due — the rule, without queueing what
+    /// would be taken out again at once. With anything already waiting they join the queue
+    /// and everything is handed over in order.
+    pub fn deliver_now(
+        &mut self,
+        node: &mut Node,
+        now: Instant,
+        datagrams: impl IntoIterator<Item = (PathId, SocketAddr, B)>,
+    ) {
+        if self.is_empty() {
+            for (path, from, bytes) in datagrams {
+                node.handle_datagram(now, path, from, bytes.as_ref());
+            }
+            if node.poll_timeout().is_some_and(|due| due <= now) {
+                node.handle_timeout(now);
+            }
+        } else {
+            for (path, from, bytes) in datagrams {
+                self.datagram(path, from, bytes);
+            }
+            self.deliver(node, now);
+        }
     }
 
     /// Hands everything waiting to `node` at `now` in the rule's order — datagrams, then
     /// answers and commands, then the timer if it is due once they are all in. The node's
     /// outputs pile up in order; drain them after this returns.
     pub fn deliver(&mut self, node: &mut Node, now: Instant) {
-        while let Some(d) = self.datagrams.pop_front() {
-            if let Some(waiting) = self.waiting.get_mut(d.path.0) {
-                *waiting -= 1;
+        if !self.datagrams.is_empty() {
+            for d in self.datagrams.drain(..) {
+                node.handle_datagram(now, d.path, d.from, d.bytes.as_ref());
             }
-            node.handle_datagram(now, d.path, d.from, d.bytes.as_ref());
+            self.waiting.fill(0);
         }
-        while let Some(command) = self.commands.pop_front() {
+        for command in self.commands.drain(..) {
             node.handle_command(now, command);
         }
         if node.poll_timeout().is_some_and(|due| due <= now) {

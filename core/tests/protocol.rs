@@ -1161,3 +1161,28 @@ fn a_shutdown_waits_for_an_address_the_kernel_will_not_remove() {
     assert_eq!(bed.holders, vec![false, true]);
     assert_eq!(bed.max_holders, 1);
 }
+
+/// An inbox holds what a socket buffer would: a path's datagrams beyond its capacity are
+/// dropped and counted, and the others are handed over in the order they came.
+#[test]
+fn an_inbox_drops_what_a_full_socket_buffer_would() {
+    let mut inbox: Inbox<Vec<u8>> = Inbox::new(2, 3);
+    for k in 0..5u8 {
+        let kept = inbox.datagram(PathId(0), addr(0, 1), vec![k]);
+        assert_eq!(kept, k < 3, "datagram {k}");
+    }
+    assert!(
+        inbox.datagram(PathId(1), addr(1, 1), vec![9]),
+        "each path its own buffer"
+    );
+    assert_eq!(inbox.overflowed(), 2);
+    let mut node = Node::new(config(&PAIR, 0, 100), 1, Instant::ZERO).unwrap();
+    inbox.deliver(&mut node, Instant::ZERO);
+    assert!(inbox.is_empty());
+    assert_eq!(
+        node.counters().malformed,
+        4,
+        "all four kept were handed over"
+    );
+    assert!(inbox.datagram(PathId(0), addr(0, 1), vec![0]), "room again");
+}

@@ -44,12 +44,8 @@ impl Link {
     }
 
     /// Draws a datagram's fate on segment `seg` with `trouble` in force. The generator is
-    /// touched only for non-zero settings, so a quiet network costs nothing.
-    #[inline]
+    /// touched only for non-zero settings.
     pub fn fate(&mut self, seg: &Segment, trouble: &Impairment, interval: u64) -> Fate {
-        if trouble.is_none() && seg.is_quiet() {
-            return Fate::Delivered(seg.latency.as_nanos() as u64, None);
-        }
         let all = trouble.and(Impairment {
             loss: seg.loss,
             duplicate: seg.duplicate,

@@ -106,7 +106,17 @@ impl<T> EventQueue<T> {
         heap[i] = key;
     }
 
+    /// The earliest event, if it is due at `now` or before.
+    #[inline]
+    pub fn pop_due(&mut self, now: u64) -> Option<(u64, T)> {
+        if self.peek_time()? > now {
+            return None;
+        }
+        self.pop()
+    }
+
     /// When the earliest event is due.
+    #[inline]
     pub fn peek_time(&self) -> Option<u64> {
         let timer = self.first_timer.map(|(key, _)| key);
         let key = match (timer, self.heap.first().copied()) {

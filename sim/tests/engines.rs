@@ -9,13 +9,16 @@ use failover_sim::engine::{self, judge, ownership, Engine, Workload};
 use failover_sim::record::Observation;
 use std::process::Command;
 
-/// The five cross-engine situations and the ownership sequence each must produce.
-const EXPECTED: [(&str, &str); 5] = [
+/// The cross-engine situations and the ownership sequence each must produce.
+const EXPECTED: [(&str, &str); 8] = [
     ("master-crash", "master+ backup+"),
     ("both-cut", "master+ backup+ backup-"),
     ("master-restart-failback", "master+ backup+ backup- master+"),
     ("planned-shutdown", "master+ master- backup+"),
     ("three-nodes-priorities", "alpha+ bravo+ bravo- alpha+"),
+    ("backup-stall", "master+"),
+    ("three-nodes-planned-shutdown", "alpha+ alpha- bravo+"),
+    ("master-killed", "master+ backup+ backup- master+"),
 ];
 
 #[test]

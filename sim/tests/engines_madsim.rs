@@ -6,13 +6,16 @@
 use failover_sim::builtin;
 use failover_sim::engine::{self, ownership, Engine};
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 9] = [
     "master-crash",
     "both-cut",
     "master-restart-failback",
     "planned-shutdown",
     "three-nodes-priorities",
     "loss-20pct-no-false-failover",
+    "backup-stall",
+    "three-nodes-planned-shutdown",
+    "master-killed",
 ];
 
 #[test]

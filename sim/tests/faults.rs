@@ -67,7 +67,7 @@ fn a_slow_clock_slows_detection_by_the_same_factor() {
 }
 
 #[test]
-fn a_pause_holds_the_address_frozen_and_the_late_timers_run_at_resume() {
+fn a_paused_daemons_host_still_serves_and_its_late_timers_run_at_resume() {
     let pause = FaultSpec {
         duration: Some(Duration::from_secs(10)),
         node: Some("master".into()),
@@ -76,8 +76,10 @@ fn a_pause_holds_the_address_frozen_and_the_late_timers_run_at_resume() {
     let scenario = pair(60).fault(pause).build().unwrap();
     let report = run(&scenario, 1, &Options::default()).unwrap();
     let text: Vec<String> = report.trace.records.iter().map(|r| r.to_string()).collect();
-    // Frozen, the master still holds the address while the backup takes it: split brain.
+    // Its daemon stopped, the master's host still holds the address while the backup takes it.
     assert!(report.findings.figures.split_brain_total > 0);
+    // The kernel and the service keep answering: the client never notices the stall.
+    assert_eq!(report.findings.figures.requests_failed, 0);
     // At 30 s the master's piled-up work runs; the backup then yields to it.
     let resumed = text
         .iter()
@@ -86,6 +88,105 @@ fn a_pause_holds_the_address_frozen_and_the_late_timers_run_at_resume() {
     assert!(text[resumed..]
         .iter()
         .any(|l| l.contains("backup") && l.contains("release 192.0.2.100")));
+}
+
+#[test]
+fn a_frozen_host_answers_no_one_until_the_backup_takes_over() {
+    let freeze = FaultSpec {
+        duration: Some(Duration::from_secs(10)),
+        node: Some("master".into()),
+        ..fault(20, "freeze")
+    };
+    let scenario = pair(60).fault(freeze).build().unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let f = &report.findings.figures;
+    // From the freeze at 20 s to the backup's takeover 2.6 s later, one request per 10 ms.
+    assert!(
+        (250..=270).contains(&f.requests_failed),
+        "{}",
+        f.requests_failed
+    );
+    assert_eq!(f.failover_latencies.len(), 1, "{:?}", f.failover_latencies);
+    assert!(report.passed() || f.split_brain_total > 0);
+}
+
+#[test]
+fn a_killed_daemons_host_keeps_its_address_until_the_daemon_starts_and_removes_it() {
+    let kill = FaultSpec {
+        duration: Some(Duration::from_secs(20)),
+        node: Some("master".into()),
+        ..fault(20, "kill")
+    };
+    let scenario = pair(60).fault(kill).build().unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let f = &report.findings.figures;
+    // Two holders from the backup's takeover (22.6 s) to the restart (40 s): classic mode.
+    let split = f.split_brain_total as f64 / 1e9;
+    assert!((17.0..18.0).contains(&split), "{split}");
+    assert!(report
+        .findings
+        .violations
+        .iter()
+        .any(|v| v.invariant == "split-brain"));
+    let text: Vec<String> = report.trace.records.iter().map(|r| r.to_string()).collect();
+    let restart = text.iter().position(|l| l.contains("start (boot epoch 2)"));
+    let removed = text
+        .iter()
+        .position(|l| l.contains("master") && l.contains("removed leftover address"));
+    assert!(removed.is_some() && removed < restart, "{text:#?}");
+}
+
+#[test]
+fn a_gratuitous_arp_cut_off_from_the_client_leaves_it_stale_until_it_asks_again() {
+    // The backup cannot reach the client when it takes over; the client's entry still names
+    // the crashed master. It asks again once its entry ages (5 s here), and the backup's
+    // answer gets through only when the cut heals at 40 s.
+    let mut scenario = pair(60)
+        .fault(FaultSpec {
+            duration: Some(Duration::from_secs(30)),
+            a: vec!["backup".into()],
+            b: vec!["client".into()],
+            segment: Some("public".into()),
+            oneway: true,
+            ..fault(10, "partition")
+        })
+        .fault(FaultSpec {
+            node: Some("master".into()),
+            ..fault(20, "crash")
+        })
+        .build()
+        .unwrap();
+    scenario.client.arp_timeout = Duration::from_secs(5);
+    scenario.protocol.announce_every = Some(Duration::ZERO);
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let failed = report.findings.figures.requests_failed;
+    // From the crash at 20 s to the heal at 40 s, one request per 10 ms.
+    assert!((1_990..=2_010).contains(&failed), "{failed}");
+}
+
+#[test]
+fn after_a_harmless_freeze_a_later_failover_is_timed_from_its_own_loss() {
+    // A freeze of one second, shorter than dead_after: the master comes back still holding
+    // the address. Its crash at 40 s is then a failover of about 2.6 s, not of 22.6 s.
+    let scenario = pair(60)
+        .fault(FaultSpec {
+            duration: Some(Duration::from_secs(1)),
+            node: Some("master".into()),
+            ..fault(20, "freeze")
+        })
+        .fault(FaultSpec {
+            node: Some("master".into()),
+            ..fault(40, "crash")
+        })
+        .build()
+        .unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    let latencies = &report.findings.figures.failover_latencies;
+    assert_eq!(latencies.len(), 1, "{latencies:?}");
+    assert!(
+        (2_000_000_000..3_000_000_000).contains(&latencies[0]),
+        "{latencies:?}"
+    );
 }
 
 #[test]

@@ -203,5 +203,8 @@ impl World<'_> {
         self.impairments[segment] = (self.degrades.iter())
             .filter(|d| d.1 == segment)
             .fold(Impairment::default(), |all, d| all.and(d.2));
+        let seg = &self.scenario.segments[segment];
+        let quiet = seg.is_quiet() && self.impairments[segment].is_none();
+        self.fixed_latency[segment] = quiet.then_some(seg.latency.as_nanos() as u64);
     }
 }

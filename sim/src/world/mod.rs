@@ -77,11 +77,11 @@ impl RunReport {
 
 /// Something due at a simulated instant.
 enum Due {
-    /// A datagram reaches a host. `from` is the sender's index; with the segment it gives
-    /// the source address.
+    /// One announcement reaches a host on the paths of `paths` (a bit per path), all at
+    /// once. `from` is the sender's index; with a path's segment it gives the source address.
     Arrival {
         to: u32,
-        path: u32,
+        paths: u32,
         from: u32,
         payload: Arc<[u8]>,
     },
@@ -104,6 +104,23 @@ enum Due {
     Start(usize),
 }
 
+/// A datagram on its way, before it is queued.
+struct Outgoing {
+    at: u64,
+    to: u32,
+    path: u32,
+    from: u32,
+    payload: Arc<[u8]>,
+}
+
+impl Outgoing {
+    /// Whether it arrives with `other`: the same announcement, host and instant.
+    fn joins(&self, other: &Outgoing) -> bool {
+        (self.at, self.to, self.from) == (other.at, other.to, other.from)
+            && Arc::ptr_eq(&self.payload, &other.payload)
+    }
+}
+
 /// One run of one plan.
 pub struct World<'p> {
     scenario: &'p Scenario,
@@ -119,6 +136,9 @@ pub struct World<'p> {
     degrades: Vec<(usize, usize, Impairment)>,
     /// Per segment, every degrade in force on it at once.
     impairments: Vec<Impairment>,
+    /// Per segment, its latency when nothing random applies to it (no jitter, loss,
+    /// duplication, reordering or degrade): every datagram takes it, and no link is asked.
+    fixed_latency: Vec<Option<u64>>,
     faults: &'p [Fault],
     checkers: Vec<Box<dyn Checker>>,
     trace: Trace,
@@ -133,6 +153,8 @@ pub struct World<'p> {
     interval: u64,
     client: Client,
     job_generation: u64,
+    /// Datagrams the input being handled sent (see `send_outgoing`).
+    outgoing: Vec<Option<Outgoing>>,
 }
 
 /// Runs `scenario` under `seed`.
@@ -187,6 +209,9 @@ impl<'p> World<'p> {
             cuts: Cuts::default(),
             degrades: Vec::new(),
             impairments: vec![Impairment::default(); scenario.segments.len()],
+            fixed_latency: (scenario.segments.iter())
+                .map(|seg| seg.is_quiet().then_some(nanos(seg.latency)))
+                .collect(),
             faults: &plan.faults,
             checkers: check::all(&ctx),
             trace: Trace::new(options.keep_datagrams),
@@ -202,6 +227,7 @@ impl<'p> World<'p> {
             interval: nanos(scenario.protocol.interval),
             client,
             job_generation: 0,
+            outgoing: Vec::new(),
         };
         for (id, f) in plan.faults.iter().enumerate() {
             world.queue.push(nanos(f.at), Due::FaultBegins(id));
@@ -221,8 +247,7 @@ impl<'p> World<'p> {
         let end = self.scenario.duration.as_nanos() as u64;
         let mut at_once = 0;
         loop {
-            if let Some(at) = self.queue.peek_time().filter(|&at| at <= self.now) {
-                let (_, due) = self.queue.pop().expect("peeked");
+            if let Some((at, due)) = self.queue.pop_due(self.now) {
                 at_once += 1;
                 if at_once > LIVELOCK_EVENTS {
                     self.livelock = Some(at);
@@ -304,10 +329,10 @@ impl<'p> World<'p> {
         match due {
             Due::Arrival {
                 to,
-                path,
+                paths,
                 from,
                 payload,
-            } => self.arrive(to as usize, path as usize, from as usize, payload),
+            } => self.arrive(to as usize, paths, from as usize, payload),
             Due::Timer { node } => self.wake(node),
             Due::JobEnds {
                 node,
@@ -321,32 +346,76 @@ impl<'p> World<'p> {
         }
     }
 
-    /// A datagram reaches host `to`: into its daemon's socket buffer, if the host runs, is not
-    /// frozen (its network is gone) and the daemon has its sockets open.
-    fn arrive(&mut self, to: usize, path: usize, from: usize, payload: Arc<[u8]>) {
-        let host = &mut self.hosts[to];
+    /// Datagrams reach host `to` on `paths`: into its daemon's socket buffers, if the host
+    /// runs, is not frozen (its network is gone) and the daemon has its sockets open.
+    fn arrive(&mut self, to: usize, paths: u32, from: usize, payload: Arc<[u8]>) {
+        let host = &self.hosts[to];
         if !host.answers() || host.node.is_none() {
             return;
         }
-        let addr = self.addresses[host.segments[path]][from];
-        self.trace
-            .delivery(self.now, (to as u64) << 8 | path as u64, || {
-                (
-                    String::new(),
-                    format!("deliver to {to} on path {path} from {addr}"),
-                )
-            });
-        if host.inbox.datagram(PathId(path), addr, payload) {
+        // (a scenario has at most 4 segments: no allocation per arrival)
+        let mut on = [(PathId(0), topology::address(0, 0)); 4];
+        let mut count = 0;
+        for p in (0..host.segments.len()).filter(|p| paths & 1 << p != 0) {
+            let addr = self.addresses[host.segments[p]][from];
+            self.trace
+                .delivery(self.now, (to as u64) << 8 | p as u64, || {
+                    (
+                        String::new(),
+                        format!("deliver to {to} on path {p} from {addr}"),
+                    )
+                });
+            on[count] = (PathId(p), addr);
+            count += 1;
+        }
+        let datagrams = on[..count]
+            .iter()
+            .map(|&(path, addr)| (path, addr, Arc::clone(&payload)));
+        // Alone at this instant (nothing else is due now, nothing waits to be handed over):
+        // straight to a running daemon, by the same rule, without queueing them first.
+        let host = &mut self.hosts[to];
+        let alone = !host.woken && self.queue.peek_time().is_none_or(|at| at > self.now);
+        if alone && host.runs() {
+            let now = Instant::from_nanos(host.clock.local(self.now));
+            let node = host.node.as_mut().expect("a running daemon");
+            host.inbox.deliver_now(node, now, datagrams);
+            self.after_input(to);
+            return;
+        }
+        let mut kept = false;
+        for (path, addr, bytes) in datagrams {
+            kept |= host.inbox.datagram(path, addr, bytes);
+        }
+        if kept {
             self.wake(to);
         }
     }
 
-    /// Lists host `i` to be handed its inbox (and its timer) before time moves on.
+    /// Host `i` has something to hand its daemon (or its timer is due): at once if nothing
+    /// else is due at this instant, else once everything due now is in.
     fn wake(&mut self, i: usize) {
-        if !self.hosts[i].woken {
+        if self.hosts[i].woken {
+            return;
+        }
+        if self.queue.peek_time().is_none_or(|at| at > self.now) {
+            self.hand_over(i);
+        } else {
             self.hosts[i].woken = true;
             self.woken.push(i);
         }
+    }
+
+    /// Hands host `i`'s daemon its inputs by the input rule, if it runs, and carries out
+    /// what it asks for.
+    fn hand_over(&mut self, i: usize) {
+        if !self.hosts[i].runs() {
+            return;
+        }
+        let now = self.local(i);
+        let host = &mut self.hosts[i];
+        let node = host.node.as_mut().expect("a running daemon");
+        host.inbox.deliver(node, now);
+        self.after_input(i);
     }
 
     /// Hands every woken host's daemon its inputs by the input rule, and carries out what it
@@ -356,14 +425,7 @@ impl<'p> World<'p> {
         woken.sort_unstable();
         for i in woken.drain(..) {
             self.hosts[i].woken = false;
-            if !self.hosts[i].runs() {
-                continue;
-            }
-            let now = self.local(i);
-            let host = &mut self.hosts[i];
-            let node = host.node.as_mut().expect("a running daemon");
-            host.inbox.deliver(node, now);
-            self.after_input(i);
+            self.hand_over(i);
         }
         self.woken = woken;
     }
@@ -409,7 +471,34 @@ impl<'p> World<'p> {
         while let Some(out) = self.hosts[i].node.as_mut().and_then(Node::poll_output) {
             self.output(i, out);
         }
+        self.send_outgoing();
         self.reschedule(i, false);
+    }
+
+    /// Queues the datagrams an input made, one event per announcement, host and arrival
+    /// time: an announcement sent on several paths that lands on them at once arrives as one.
+    fn send_outgoing(&mut self) {
+        let mut outgoing = std::mem::take(&mut self.outgoing);
+        for k in 0..outgoing.len() {
+            let Some(first) = outgoing[k].take() else {
+                continue;
+            };
+            let mut paths = 1 << first.path;
+            for later in outgoing[k + 1..].iter_mut() {
+                if later.as_ref().is_some_and(|l| l.joins(&first)) {
+                    paths |= 1 << later.take().expect("some").path;
+                }
+            }
+            let due = Due::Arrival {
+                to: first.to,
+                paths,
+                from: first.from,
+                payload: first.payload,
+            };
+            self.queue.push(first.at, due);
+        }
+        outgoing.clear();
+        self.outgoing = outgoing;
     }
 
     fn reschedule(&mut self, i: usize, force: bool) {
@@ -519,6 +608,9 @@ impl<'p> World<'p> {
     /// Starts the next queued job of host `i`: it ends after its latency, or a hung hook at
     /// its deadline, when the daemon kills it.
     fn start_job(&mut self, i: usize) {
+        if self.hosts[i].running.is_some() {
+            return;
+        }
         let Some(job) = self.hosts[i].queue.pop_front() else {
             return;
         };
@@ -591,9 +683,9 @@ impl<'p> World<'p> {
                 Command::AddressChanged { id: job.id, result }
             }
         };
+        self.start_job(i);
         self.hosts[i].inbox.command(answer);
         self.wake(i);
-        self.start_job(i);
     }
 
     /// The kernel adds or removes an address of host `i` (the add announced at once by
@@ -659,11 +751,17 @@ impl<'p> World<'p> {
             });
             return;
         };
-        let idx = (segment * n + i) * n + j;
-        let seed = self.seed;
-        let link = self.links[idx].get_or_insert_with(|| Link::new(seed, segment, i, j));
-        let seg = &self.scenario.segments[segment];
-        match link.fate(seg, &self.impairments[segment], self.interval) {
+        let fate = match self.fixed_latency[segment] {
+            Some(latency) => Fate::Delivered(latency, None),
+            None => {
+                let idx = (segment * n + i) * n + j;
+                let seed = self.seed;
+                let link = self.links[idx].get_or_insert_with(|| Link::new(seed, segment, i, j));
+                let seg = &self.scenario.segments[segment];
+                link.fate(seg, &self.impairments[segment], self.interval)
+            }
+        };
+        match fate {
             Fate::Lost => {
                 self.trace.datagram(self.now, tag | 2, &payload, || {
                     (String::new(), format!("lost: {from} -> {to}"))
@@ -674,23 +772,25 @@ impl<'p> World<'p> {
                     (String::new(), format!("send: {from} -> {to}"))
                 });
                 let (to, path, from) = (j as u32, dest_path as u32, i as u32);
+                let at = self.now + delay;
                 if let Some(d2) = dup {
                     let payload = payload.clone();
-                    let due = Due::Arrival {
+                    let at = self.now + d2;
+                    (self.outgoing).push(Some(Outgoing {
+                        at,
                         to,
                         path,
                         from,
                         payload,
-                    };
-                    self.queue.push(self.now + d2, due);
+                    }));
                 }
-                let due = Due::Arrival {
+                (self.outgoing).push(Some(Outgoing {
+                    at,
                     to,
                     path,
                     from,
                     payload,
-                };
-                self.queue.push(self.now + delay, due);
+                }));
             }
         }
     }
