@@ -112,3 +112,23 @@ async fn a_hung_hook_is_killed_at_its_timeout_with_what_it_started() {
         }
     }
 }
+
+/// A hook the daemon reaches late (its queue was busy) gets only what is left of core's
+/// deadline, not `hooks.timeout` from when it started: core gives up at that deadline, and
+/// the hand-over it goes on with must not wait behind the hook.
+#[tokio::test(flavor = "current_thread")]
+async fn a_hook_started_late_is_killed_at_cores_deadline_not_a_full_timeout_later() {
+    let dir = TempDir::new().unwrap();
+    script(dir.path(), "PreRel", "sleep 600");
+    let mut late = job(dir.path(), HookKind::PreRel, Duration::from_secs(10));
+    // Core asked 9.7 s ago: 300 ms of its 10 s are left.
+    late.deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let started = Instant::now();
+    let outcome = run(&late).await;
+    assert_eq!(outcome, HookOutcome::TimedOut);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "killed at the deadline core gave, after {took:?}, not hooks.timeout after its start"
+    );
+}
