@@ -11,9 +11,14 @@
 //! node by core's input rule: datagrams, then answers and commands, then the timer if it is
 //! still due. After a stall (SIGSTOP, a VM pause, a starved CPU) the owner's heartbeats queued
 //! meanwhile are therefore seen before the silence they end is judged.
+//!
+//! With `--events`, the loop also records what it starts and what core tells it — the start,
+//! leftovers removed, role changes, notifications, the stop — in the [`EventLog`]; the action
+//! worker records the rest.
 
 use crate::actions::{self, Action};
 use crate::epoch;
+use crate::events::{Act, EventLog};
 use crate::hooks::HookJob;
 use crate::load::{load, LoadError, Source};
 use crate::mail::{self, Mail};
@@ -21,7 +26,9 @@ use crate::metrics;
 use crate::net::{bind_addr, BindError, PathSockets};
 use crate::status::{self, Report, ReportRequest, SocketFile};
 use crate::vip::{Addresses, Change, VipError};
-use failover_core::{Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Role};
+use failover_core::{
+    Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Role, VipId,
+};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +59,8 @@ pub struct Options {
     pub socket: PathBuf,
     /// Loopback address for `/metrics`, if wanted.
     pub metrics: Option<SocketAddr>,
+    /// File the daemon's acts are appended to (`--events`), if wanted.
+    pub events: Option<PathBuf>,
 }
 
 /// Why the daemon could not start; each names what to fix.
@@ -94,6 +103,14 @@ pub enum StartError {
     /// Signal handlers.
     #[error("signals: {0}")]
     Signals(io::Error),
+    /// The file of acts.
+    #[error("--events {}: {source}", path.display())]
+    Events {
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be opened for appending.
+        source: io::Error,
+    },
 }
 
 struct Signals {
@@ -119,6 +136,7 @@ struct Driver {
     sockets: PathSockets,
     actions: mpsc::UnboundedSender<Action>,
     mail: mpsc::UnboundedSender<Mail>,
+    events: EventLog,
 }
 
 /// Runs the daemon until a planned shutdown has handed the addresses over.
@@ -130,6 +148,16 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         int: sig(SignalKind::interrupt())?,
         hup: sig(SignalKind::hangup())?,
     };
+    // Before anything that needs privileges or the network: a wrong path is named first.
+    let events = match &options.events {
+        Some(path) => {
+            EventLog::open(path, &config.node.name).map_err(|source| StartError::Events {
+                path: path.clone(),
+                source,
+            })?
+        }
+        None => EventLog::default(),
+    };
     // The socket first: it tells whether another daemon already runs here, before this one
     // touches any address.
     let listener = status::bind(&options.socket).map_err(StartError::Status)?;
@@ -137,7 +165,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     let sockets = PathSockets::bind(&config)?;
     let epoch = epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
     let addresses = Addresses::connect().map_err(StartError::Netlink)?;
-    reconcile(&addresses, &config).await?;
+    reconcile(&addresses, &config, &events).await?;
     let (report_tx, mut report_rx) = mpsc::channel::<ReportRequest>(16);
     if let Some(addr) = options.metrics {
         let tcp = tokio::net::TcpListener::bind(addr)
@@ -147,7 +175,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     }
     tokio::spawn(status::serve(listener, report_tx));
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
-    let (action_tx, worker) = actions::spawn(addresses, answer_tx);
+    let (action_tx, worker) = actions::spawn(addresses, answer_tx, events.clone());
     let (mail_tx, mailer) = mail::spawn();
 
     let origin = tokio::time::Instant::now();
@@ -159,6 +187,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         "failoverd started"
     );
     let node = Node::new(config, epoch, Instant::ZERO)?;
+    events.write(Act::Start { epoch });
     let mut driver = Driver {
         node,
         origin,
@@ -166,6 +195,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         sockets,
         actions: action_tx,
         mail: mail_tx,
+        events,
     };
     let mut inbox = Inbox::new(driver.node.config().paths.len(), usize::MAX);
     let timer = tokio::time::sleep_until(origin);
@@ -218,7 +248,12 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
             .drain(driver.node.config(), &mut inbox, BATCH);
         inbox.deliver(&mut driver.node, now);
     }
-    let Driver { actions, mail, .. } = driver;
+    let Driver {
+        actions,
+        mail,
+        events,
+        ..
+    } = driver;
     drop(actions);
     let _ = worker.await; // every release applied
     drop(mail);
@@ -226,6 +261,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         tracing::warn!("stopped with mail still undelivered");
     }
     tracing::info!("failoverd stopped");
+    events.write(Act::Stop);
     Ok(())
 }
 
@@ -234,7 +270,11 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
 /// the protocol gives it one. A `primary` address is the host's own — the operating system
 /// added it at boot — and stays; it is announced only once the protocol makes this node its
 /// owner, after the one holding it released it. A missing interface refuses the start.
-async fn reconcile(addresses: &Addresses, config: &Config) -> Result<(), StartError> {
+async fn reconcile(
+    addresses: &Addresses,
+    config: &Config,
+    events: &EventLog,
+) -> Result<(), StartError> {
     for (i, vip) in config.vips.iter().enumerate() {
         if vip.primary {
             tracing::info!(
@@ -257,6 +297,10 @@ async fn reconcile(addresses: &Addresses, config: &Config) -> Result<(), StartEr
                 interface = %vip.interface,
                 "removed an address left over from an earlier run; it comes back if this node wins"
             );
+            events.write(Act::LeftoverRemoved {
+                vip: VipId(i),
+                address: vip.address,
+            });
         }
     }
     Ok(())
@@ -274,20 +318,20 @@ impl Driver {
             let config = self.node.config();
             match output {
                 Output::Transmit(t) => self.sockets.send(config, &t),
-                Output::Acquire { id, vip } => {
-                    let vip = config.vips[vip.0].clone();
+                Output::Acquire { id, vip: index } => {
+                    let vip = config.vips[index.0].clone();
                     tracing::info!(address = %vip.address, interface = %vip.interface, "acquiring");
-                    let _ = self.actions.send(Action::Acquire(id, vip));
+                    let _ = self.actions.send(Action::Acquire(id, index, vip));
                 }
-                Output::Release { id, vip } => {
-                    let vip = config.vips[vip.0].clone();
+                Output::Release { id, vip: index } => {
+                    let vip = config.vips[index.0].clone();
                     tracing::info!(address = %vip.address, interface = %vip.interface, "releasing");
-                    let _ = self.actions.send(Action::Release(id, vip));
+                    let _ = self.actions.send(Action::Release(id, index, vip));
                 }
-                Output::Announce(vip) => {
-                    let vip = config.vips[vip.0].clone();
+                Output::Announce(index) => {
+                    let vip = config.vips[index.0].clone();
                     tracing::debug!(address = %vip.address, interface = %vip.interface, "announcing again");
-                    let _ = self.actions.send(Action::Announce(vip));
+                    let _ = self.actions.send(Action::Announce(index, vip));
                 }
                 Output::RunHook(req) => {
                     let vip = &config.vips[req.vip.0];
@@ -304,15 +348,23 @@ impl Driver {
                         deadline: self.origin + Duration::from_nanos(req.deadline.as_nanos()),
                         timeout: config.hooks.timeout,
                     };
-                    let _ = self.actions.send(Action::Hook(req.id, job));
+                    let _ = self.actions.send(Action::Hook(req.id, req.vip, job));
                 }
                 Output::Notify(note) => {
                     tracing::warn!("notification: {}", note.summary());
                     let _ = self
                         .mail
                         .send(mail::render(config, &note, SystemTime::now()));
+                    self.events.write(Act::Notified {
+                        notification: *note,
+                    });
                 }
-                Output::Event(event) => log_event(&event),
+                Output::Event(event) => {
+                    if let Event::RoleChanged { from, to } = event {
+                        self.events.write(Act::Role { from, to });
+                    }
+                    log_event(&event);
+                }
             }
         }
     }

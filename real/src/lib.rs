@@ -13,11 +13,13 @@
 //! | [`mail`] | the notification queue, over SMTP |
 //! | [`status`], [`metrics`] | `failoverctl status` over a UNIX socket; Prometheus `/metrics` |
 //! | [`epoch`] | the boot epoch that grows with every start |
+//! | [`events`] | `--events`: every act as a JSON line with CLOCK_MONOTONIC time, for test harnesses |
 //! | [`logging`] | `tracing` output fit for a terminal and for journald |
 
 pub mod actions;
 pub mod driver;
 pub mod epoch;
+pub mod events;
 pub mod garp;
 pub mod hooks;
 pub mod load;

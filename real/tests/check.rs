@@ -207,6 +207,33 @@ fn metrics_are_refused_on_an_address_other_hosts_can_reach() {
 }
 
 #[test]
+fn an_events_file_that_cannot_be_opened_refuses_the_start_naming_the_flag_and_the_path() {
+    let dir = TempDir::new().unwrap();
+    let path = file(&dir, "good.toml", GOOD);
+    let state = dir.path().to_str().unwrap();
+    let socket = dir.path().join("failoverd.sock");
+    let out = failoverd(
+        &[
+            "--events",
+            "/nonexistent-dir/x",
+            "--state-dir",
+            state,
+            "--socket",
+            socket.to_str().unwrap(),
+            "--config",
+        ],
+        &path,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("--events /nonexistent-dir/x: No such file or directory"),
+        "{err}"
+    );
+    assert!(!Path::new("/nonexistent-dir").exists());
+}
+
+#[test]
 fn the_command_line_needs_one_configuration_and_explains_itself() {
     let out = Command::new(FAILOVERD).output().unwrap();
     assert!(!out.status.success());
@@ -223,6 +250,8 @@ fn the_command_line_needs_one_configuration_and_explains_itself() {
         "--state-dir",
         "--socket",
         "--metrics",
+        "--events",
+        "CLOCK_MONOTONIC",
         "SIGTERM",
         "SIGHUP",
     ] {

@@ -1,11 +1,12 @@
 //! Running daemons on loopback (127.0.0.x) inside a private network namespace of the test's
-//! own: election, `failoverctl status`, `/metrics`, bad datagrams, SIGHUP, and a leftover
-//! address reconciled at start. The virtual address goes on an interface of its own per daemon.
+//! own: election, `failoverctl status`, `/metrics`, bad datagrams, SIGHUP, a leftover address
+//! reconciled at start, and the `--events` record of a takeover and a planned stop. The virtual address goes on an interface of its own per daemon.
 //! Needs root (the daemons add addresses); skips (or fails under FAILOVER_REQUIRE_NETNS=1)
 //! otherwise.
 
 use failover_core::wire::{encode, AuthKey, Message, MessageKind};
-use failover_core::Role;
+use failover_core::{Notification, Role};
+use failover_real::events::{monotonic_ns, Act, Record};
 use failover_real::status::{query, Report};
 use failover_testbed::{
     eventually, holds_for, root_or_skip, wait_until, Daemon, Netns, NodeConfig, PathConfig, Smtp,
@@ -14,7 +15,7 @@ use nix::sys::signal::Signal;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -82,6 +83,57 @@ impl Loopback {
     fn holds(&self, dev: &str) -> bool {
         self.ns.has_address(dev, "192.0.2.100")
     }
+
+    /// Where node `name` writes its acts (`--events`).
+    fn events(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.events"))
+    }
+}
+
+/// Every line of an `--events` file, each parsed with the daemon's own type.
+fn records(path: &Path) -> Vec<Record> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// A short name for an act, so whole sequences compare and print readably.
+fn label(act: &Act) -> String {
+    match act {
+        Act::Start { .. } => "start".into(),
+        Act::LeftoverRemoved { vip, address } => format!("leftover_removed {}:{address}", vip.0),
+        Act::Role { from, to } => format!("role {from}->{to}"),
+        Act::Address {
+            vip,
+            address,
+            change,
+            ok,
+            ..
+        } => format!("address {change} {}:{address} ok={ok}", vip.0),
+        Act::Announce { vip, address } => format!("announce {}:{address}", vip.0),
+        Act::HookStarted {
+            vip,
+            hook,
+            hook_event,
+        } => format!("hook_started {}:{hook} {hook_event}", vip.0),
+        Act::HookEnded { vip, hook, outcome } => format!("hook_ended {}:{hook} {outcome:?}", vip.0),
+        Act::Notified { notification } => {
+            let kind = serde_json::to_value(notification).unwrap()["kind"].clone();
+            format!("notified {}", kind.as_str().unwrap())
+        }
+        Act::Stop => "stop".into(),
+    }
+}
+
+fn labels(records: &[Record]) -> Vec<String> {
+    records.iter().map(|r| label(&r.act)).collect()
+}
+
+/// Whether `expected` occurs in `labels` in that order, other acts in between allowed.
+fn in_order(labels: &[String], expected: &[&str]) -> bool {
+    let mut rest = labels.iter();
+    expected.iter().all(|e| rest.any(|l| l == e))
 }
 
 fn report(daemon: &Daemon) -> Option<Report> {
@@ -269,10 +321,20 @@ fn an_address_left_over_from_a_crash_is_removed_at_start() {
     wait_until(DEADLINE, "beta to hold the address", || bed.holds("vb"));
     // alpha died holding the address; now it starts again, as the lower-priority node.
     bed.ns.ip("addr add 192.0.2.100/24 dev va");
-    let alpha = bed.start(&bed.config("alpha", 100, ALPHA, BETA, "va"), &[]);
+    let events = bed.events("alpha");
+    let alpha = bed.start(
+        &bed.config("alpha", 100, ALPHA, BETA, "va"),
+        &["--events", events.to_str().unwrap()],
+    );
     wait_role(&alpha, Role::Backup);
     wait_until(DEADLINE, "the leftover to be gone", || !bed.holds("va"));
     assert!(alpha.log().contains("left over from an earlier run"));
+    let acts = labels(&records(&events));
+    assert_eq!(
+        acts[..2],
+        ["leftover_removed 0:192.0.2.100", "start"],
+        "the removal is recorded before the start: {acts:?}"
+    );
     eventually(DEADLINE, "alpha to see beta as the holder", || {
         report(&alpha).filter(|r| r.vips[0].holder.as_deref() == Some("beta"))
     });
@@ -335,4 +397,94 @@ fn mail_waits_for_a_late_server_while_heartbeats_go_on() {
     let mail = smtp.wait_for(Duration::from_secs(30), "alpha: failover: took over");
     assert_eq!(mail.to, "ops@example.com");
     assert!(!bed.holds("vb"));
+}
+
+#[test]
+fn the_events_file_records_a_takeover_and_a_planned_stop_on_the_hosts_monotonic_clock() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Loopback::new(&["va", "vb"]);
+    let (alpha_events, beta_events) = (bed.events("alpha"), bed.events("beta"));
+    let before = monotonic_ns().unwrap();
+    let mut alpha = bed.start(
+        &bed.config("alpha", 200, ALPHA, BETA, "va"),
+        &["--events", alpha_events.to_str().unwrap()],
+    );
+    let beta = bed.start(
+        &bed.config("beta", 100, BETA, ALPHA, "vb"),
+        &["--events", beta_events.to_str().unwrap()],
+    );
+    wait_until(DEADLINE, "alpha to record becoming master", || {
+        labels(&records(&alpha_events)).contains(&"role acquiring->master".to_string())
+    });
+    let mastered = monotonic_ns().unwrap();
+    assert!(bed.holds("va"), "recorded only once the address is there");
+    let acts = labels(&records(&alpha_events));
+    let takeover = [
+        "start",
+        "role backup->acquiring",
+        "hook_started 0:Test acquire",
+        "hook_ended 0:Test Success",
+        "hook_started 0:PreAcq acquire",
+        "hook_ended 0:PreAcq Success",
+        "address add 0:192.0.2.100 ok=true",
+        "announce 0:192.0.2.100",
+        "hook_started 0:PostAcq acquire",
+        "hook_ended 0:PostAcq Success",
+        "notified failover",
+        "role acquiring->master",
+    ];
+    assert_eq!(acts[..takeover.len()], takeover, "{acts:?}");
+    let failover = records(&alpha_events)
+        .into_iter()
+        .find_map(|r| match r.act {
+            Act::Notified { notification } => Some(notification),
+            _ => None,
+        });
+    assert!(
+        matches!(failover, Some(Notification::Failover { ref acquired, .. }) if acquired.len() == 1),
+        "{failover:?}"
+    );
+
+    alpha.signal(Signal::SIGTERM);
+    let status = alpha.process().wait_exit(DEADLINE);
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    wait_role(&beta, Role::Master);
+    let after = monotonic_ns().unwrap();
+    let alpha_records = records(&alpha_events);
+    let acts = labels(&alpha_records);
+    assert!(
+        in_order(
+            &acts[takeover.len()..],
+            &[
+                "role master->releasing",
+                "address remove 0:192.0.2.100 ok=true",
+                "notified released",
+                "stop",
+            ]
+        ),
+        "{acts:?}"
+    );
+    assert_eq!(acts.last().map(String::as_str), Some("stop"), "{acts:?}");
+
+    // One time line: each file in order, within the test's own readings, alpha's at once.
+    let beta_records = records(&beta_events);
+    for (node, records) in [("alpha", &alpha_records), ("beta", &beta_records)] {
+        assert!(records.iter().all(|r| r.node == node));
+        let times: Vec<u64> = records.iter().map(|r| r.t_ns).collect();
+        assert!(times.is_sorted(), "{node}: {times:?}");
+        assert!(before <= times[0] && times[times.len() - 1] <= after);
+    }
+    let at = |records: &[Record], label_: &str| {
+        let found = records.iter().find(|r| label(&r.act) == label_);
+        found.unwrap_or_else(|| panic!("no `{label_}`")).t_ns
+    };
+    assert!(at(&alpha_records, "role acquiring->master") <= mastered);
+    // Beta adds the address only after alpha has removed it: a hand-over in order, told
+    // apart across two processes' files.
+    assert!(
+        at(&alpha_records, "address remove 0:192.0.2.100 ok=true")
+            < at(&beta_records, "address add 0:192.0.2.100 ok=true")
+    );
 }

@@ -47,6 +47,13 @@ struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics; loopback addresses only.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Append a machine-readable record of every act to FILE, for test harnesses: start,
+    /// leftover addresses removed, role changes, address changes as the kernel finished them,
+    /// announcements, hooks, notifications, stop. One JSON object per line, written at once,
+    /// each with its CLOCK_MONOTONIC time in nanoseconds (`t_ns`), the clock every process on
+    /// the host shares. Off by default.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: LevelFilter,
@@ -99,6 +106,7 @@ fn main() -> ExitCode {
         state_dir: args.state_dir,
         socket: args.socket,
         metrics: args.metrics,
+        events: args.events,
     };
     match runtime.block_on(driver::run(options, config)) {
         Ok(()) => ExitCode::SUCCESS,
