@@ -34,6 +34,7 @@
 //!    buffers, the kernel keeps serving its addresses); a *freeze* stops the whole host (it
 //!    neither runs nor answers; what is sent to it is lost).
 
+pub mod acts;
 pub mod config;
 pub mod hostconfig;
 mod inbox;

@@ -13,100 +13,15 @@
 //! A line, as [`Record`] reads and writes it:
 //! `{"t_ns":81234567890,"node":"alpha","event":"role","from":"backup","to":"acquiring"}`.
 
-use failover_core::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role, VipId};
+pub use failover_core::acts::{Act, Record};
+
 use nix::time::{clock_gettime, ClockId};
-use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-
-/// What the daemon did. `vip` is an index into the configuration's `vips`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Act {
-    /// The daemon runs: its sockets are bound and leftovers reconciled.
-    Start {
-        /// Its boot epoch.
-        epoch: u64,
-    },
-    /// An address an earlier run left behind (a crash, a kill -9) was removed at start.
-    LeftoverRemoved {
-        /// Which address.
-        vip: VipId,
-        /// The address.
-        address: IpAddr,
-    },
-    /// Core's role changed.
-    Role {
-        /// Old role.
-        from: Role,
-        /// New role.
-        to: Role,
-    },
-    /// The kernel finished an address change: from now on the address is on (or off) the
-    /// interface. An address found already so counts as `ok`.
-    Address {
-        /// Which address.
-        vip: VipId,
-        /// The address.
-        address: IpAddr,
-        /// Added or removed.
-        change: AddressChange,
-        /// Whether the change happened.
-        ok: bool,
-        /// The kernel's refusal, when it refused.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
-    },
-    /// A round of gratuitous ARP (or unsolicited NA) for a held address begins.
-    Announce {
-        /// Which address.
-        vip: VipId,
-        /// The address.
-        address: IpAddr,
-    },
-    /// A hook's scripts start.
-    HookStarted {
-        /// For which address.
-        vip: VipId,
-        /// Which hook.
-        hook: HookKind,
-        /// Why it runs. Not named `event`: that key is the line's kind.
-        hook_event: HookEvent,
-    },
-    /// A hook ended.
-    HookEnded {
-        /// For which address.
-        vip: VipId,
-        /// Which hook.
-        hook: HookKind,
-        /// How it ended.
-        outcome: HookOutcome,
-    },
-    /// Core asked for a notification (mail).
-    Notified {
-        /// As core gave it.
-        notification: Notification,
-    },
-    /// A planned shutdown is complete; the process ends next.
-    Stop,
-}
-
-/// One line of the file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    /// CLOCK_MONOTONIC, in nanoseconds, when the act happened.
-    pub t_ns: u64,
-    /// The node's name.
-    pub node: String,
-    /// What happened (its `event` key and fields sit beside `t_ns` and `node`).
-    #[serde(flatten)]
-    pub act: Act,
-}
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of [`Record::t_ns`], the same in every process
 /// on the host.
@@ -174,6 +89,10 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use failover_core::{
+        AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role, VipId,
+    };
+    use std::net::IpAddr;
 
     #[test]
     fn every_kind_reads_back_as_written_with_its_kind_under_event() {
