@@ -168,7 +168,7 @@ fn the_timeline_of_a_split_brain_shows_the_nodes_the_faults_and_the_split() {
     assert!(
         titles
             .iter()
-            .any(|t| t.starts_with("split brain on 192.0.2.100 from 22.60")),
+            .any(|t| t.starts_with("split brain on 192.0.2.100 from 22.6")),
         "{titles:?}"
     );
 

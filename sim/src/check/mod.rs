@@ -42,9 +42,9 @@ pub struct Context {
     /// How long the group may take to settle after faults end (`expect.converge_within`, by
     /// default 3 × dead_after + 1 s), nanoseconds.
     pub settle: u64,
-    /// When the network or a node is not healthy: each fault's span plus `settle` after it
-    /// (a fault with no duration, such as a crash for good, counts from its start), merged and
-    /// in order, nanoseconds.
+    /// When the network or a node is not healthy: each fault's span, from `fault_margin`
+    /// before it to `settle` after it (a fault with no duration, such as a crash for good,
+    /// counts from its start), merged and in order, nanoseconds.
     pub troubled: Vec<(u64, u64)>,
 }
 
@@ -60,10 +60,11 @@ impl Context {
         let settle = (scenario.expect.converge_within)
             .unwrap_or(dead_after * 3 + Duration::from_secs(1))
             .as_nanos() as u64;
+        let margin = scenario.expect.fault_margin.as_nanos() as u64;
         let mut spans: Vec<(u64, u64)> = faults
             .iter()
             .map(|f| {
-                let start = f.at.as_nanos() as u64;
+                let start = (f.at.as_nanos() as u64).saturating_sub(margin);
                 (
                     start,
                     start + f.duration.unwrap_or_default().as_nanos() as u64 + settle,
@@ -195,6 +196,27 @@ impl Holders {
     pub fn of(&self, vip: usize) -> &[usize] {
         &self.holders[vip]
     }
+}
+
+/// Every checker of `scenario` over a whole record of a run (in time order) that ended at
+/// `end`: how any engine that can tell what happened is judged.
+pub fn judge<'r>(
+    scenario: &Scenario,
+    faults: &[Fault],
+    record: impl IntoIterator<Item = &'r crate::record::Record>,
+    end: u64,
+) -> Findings {
+    let mut checkers = all(&Context::new(scenario, faults));
+    for (at, obs) in record {
+        for c in checkers.iter_mut() {
+            c.observe(*at, obs);
+        }
+    }
+    let mut findings = Findings::default();
+    for c in checkers.iter_mut() {
+        c.finish(end, &mut findings);
+    }
+    findings
 }
 
 /// Every checker, for one run.

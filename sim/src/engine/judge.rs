@@ -1,7 +1,7 @@
 //! Judging another engine's run with our checkers.
 
 use super::{Fault, Workload};
-use crate::check::{self, Context, Findings};
+use crate::check::{self, Findings};
 use crate::record::{Observation, Record};
 use crate::scenario::Scenario;
 use failover_core::Role;
@@ -37,55 +37,47 @@ pub fn judge(scenario: &Scenario, workload: &Workload, acts: &[Record]) -> Findi
     steps.extend(acts.iter().map(|(at, what)| (*at, 2, Step::Act(what))));
     steps.sort_by_key(|(at, rank, _)| (*at, *rank)); // stable: acts stay in engine order
 
-    let ctx = Context::new(scenario, &faults);
-    let mut checkers = check::all(&ctx);
-    let mut observe = |at: u64, obs: Observation| {
-        for c in checkers.iter_mut() {
-            c.observe(at, &obs);
-        }
-    };
     let n = scenario.nodes.len();
+    let mut record: Vec<Record> = (0..n).map(|node| (0, Observation::Up { node })).collect();
     let mut up = vec![true; n];
     let mut host_up = vec![true; n];
     let mut held = vec![vec![false; scenario.vips.len()]; n];
-    for node in 0..n {
-        observe(0, Observation::Up { node });
-    }
     for (at, _, step) in steps {
+        let mut observe = |obs| record.push((at, obs));
         match step {
-            Step::FaultStarted(fault) => observe(at, Observation::FaultStarted { fault }),
-            Step::FaultEnded(fault) => observe(at, Observation::FaultEnded { fault }),
+            Step::FaultStarted(fault) => observe(Observation::FaultStarted { fault }),
+            Step::FaultEnded(fault) => observe(Observation::FaultEnded { fault }),
             Step::Life(Fault::Crash(node)) if up[node] => {
                 up[node] = false;
                 host_up[node] = false;
-                observe(at, Observation::HostDown { node });
+                observe(Observation::HostDown { node });
                 for vip in 0..held[node].len() {
                     if std::mem::take(&mut held[node][vip]) {
-                        observe(at, Observation::Released { node, vip });
+                        observe(Observation::Released { node, vip });
                     }
                 }
-                observe(at, Observation::Down { node });
+                observe(Observation::Down { node });
             }
             Step::Life(Fault::Kill(node)) if up[node] => {
                 up[node] = false;
-                observe(at, Observation::Down { node });
+                observe(Observation::Down { node });
             }
             Step::Life(Fault::Restart(node)) if !up[node] => {
                 up[node] = true;
                 if !std::mem::replace(&mut host_up[node], true) {
-                    observe(at, Observation::HostUp { node });
+                    observe(Observation::HostUp { node });
                 }
                 for vip in 0..held[node].len() {
                     if std::mem::take(&mut held[node][vip]) {
-                        observe(at, Observation::Released { node, vip });
+                        observe(Observation::Released { node, vip });
                     }
                 }
-                observe(at, Observation::Up { node });
+                observe(Observation::Up { node });
             }
-            Step::Life(Fault::Pause(node)) => observe(at, Observation::Paused { node }),
-            Step::Life(Fault::Resume(node)) => observe(at, Observation::Resumed { node }),
-            Step::Life(Fault::Freeze(node)) => observe(at, Observation::HostDown { node }),
-            Step::Life(Fault::Thaw(node)) => observe(at, Observation::HostUp { node }),
+            Step::Life(Fault::Pause(node)) => observe(Observation::Paused { node }),
+            Step::Life(Fault::Resume(node)) => observe(Observation::Resumed { node }),
+            Step::Life(Fault::Freeze(node)) => observe(Observation::HostDown { node }),
+            Step::Life(Fault::Thaw(node)) => observe(Observation::HostUp { node }),
             Step::Life(_) => {}
             Step::Act(act) => {
                 match *act {
@@ -93,7 +85,7 @@ pub fn judge(scenario: &Scenario, workload: &Workload, acts: &[Record]) -> Findi
                     Observation::Released { node, vip } => held[node][vip] = false,
                     _ => {}
                 }
-                observe(at, act.clone());
+                observe(act.clone());
                 if let Observation::RoleChanged {
                     node,
                     to: Role::Stopped,
@@ -101,15 +93,10 @@ pub fn judge(scenario: &Scenario, workload: &Workload, acts: &[Record]) -> Findi
                 } = *act
                 {
                     up[node] = false;
-                    observe(at, Observation::Down { node });
+                    observe(Observation::Down { node });
                 }
             }
         }
     }
-    let mut findings = Findings::default();
-    let end = nanos(scenario.duration);
-    for c in checkers.iter_mut() {
-        c.finish(end, &mut findings);
-    }
-    findings
+    check::judge(scenario, &faults, &record, nanos(scenario.duration))
 }

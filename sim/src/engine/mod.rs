@@ -22,6 +22,8 @@ mod judge;
 #[cfg(madsim)]
 mod madsim;
 #[cfg(not(madsim))]
+pub mod netns;
+#[cfg(not(madsim))]
 mod turmoil;
 mod workload;
 
@@ -46,11 +48,14 @@ pub enum Engine {
     Turmoil,
     /// madsim: nodes with simulated endpoints; only a `--cfg madsim` build runs it in-process.
     Madsim,
+    /// Real `failoverd` processes in network namespaces, in real time (root only).
+    Netns,
 }
 
 impl Engine {
-    /// Every engine, in the order reports show them.
-    pub const ALL: [Engine; 3] = [Engine::Sim, Engine::Turmoil, Engine::Madsim];
+    /// The simulated engines, in the order reports show them: what `compare` runs unless
+    /// told otherwise.
+    pub const SIMULATED: [Engine; 3] = [Engine::Sim, Engine::Turmoil, Engine::Madsim];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -58,6 +63,7 @@ impl Engine {
             Engine::Sim => "sim",
             Engine::Turmoil => "turmoil",
             Engine::Madsim => "madsim",
+            Engine::Netns => "netns",
         }
     }
 }
@@ -223,6 +229,15 @@ pub fn run(engine: Engine, scenario: &Scenario, seed: u64) -> Result<EngineRun, 
             findings: report.findings,
         });
     }
+    #[cfg(not(madsim))]
+    if engine == Engine::Netns {
+        let real = netns::run(scenario, seed, &netns::failoverd()?)?;
+        return Ok(EngineRun {
+            acts: real.produced.acts,
+            findings: real.findings,
+            wall: Duration::from_nanos(real.produced.wall_ns),
+        });
+    }
     let workload = workload_for(engine, scenario)?;
     let Produced { acts, wall_ns } = produce(engine, &workload, seed)?;
     Ok(EngineRun {
@@ -230,6 +245,20 @@ pub fn run(engine: Engine, scenario: &Scenario, seed: u64) -> Result<EngineRun, 
         acts,
         wall: Duration::from_nanos(wall_ns),
     })
+}
+
+/// Whether `engine` can run `scenario`, or why not: our simulator runs everything; turmoil
+/// and madsim their [`Workload`]; real daemons what the kernel here can do
+/// ([`netns::refuse`]).
+pub fn supports(engine: Engine, scenario: &Scenario) -> Result<(), String> {
+    match engine {
+        Engine::Sim => Ok(()),
+        #[cfg(not(madsim))]
+        Engine::Netns => netns::refuse(scenario),
+        #[cfg(madsim)]
+        Engine::Netns => Err("the madsim build runs no real daemons; use a normal build".into()),
+        Engine::Turmoil | Engine::Madsim => workload_for(engine, scenario).map(drop),
+    }
 }
 
 /// The workload `engine` runs for `scenario`, or why it cannot run it: beyond what no engine
@@ -273,7 +302,12 @@ pub fn produce(engine: Engine, workload: &Workload, seed: u64) -> Result<Produce
         }
         #[cfg(not(madsim))]
         Engine::Madsim => return in_madsim_build(workload, seed),
-        Engine::Sim => return Err("the sim engine runs through engine::run".into()),
+        Engine::Sim | Engine::Netns => {
+            return Err(format!(
+                "the {} engine runs through engine::run",
+                engine.name()
+            ))
+        }
     };
     let wall_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     Ok(Produced { acts, wall_ns })

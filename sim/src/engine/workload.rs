@@ -101,10 +101,11 @@ impl Workload {
         let faults = scenario
             .resolve_faults(&scenario.name)
             .map_err(|e| e.to_string())?;
-        // The other engines answer hooks at once: a hook of more than a millisecond is ours.
+        // The other engines answer hooks at once: slow hooks, beyond the default's few
+        // milliseconds, are ours.
         let slowest = (scenario.protocol.hook_latencies.values())
             .fold(scenario.protocol.hook_latency, |a, &b| a.max(b));
-        if slowest > std::time::Duration::from_millis(1) {
+        if slowest > crate::scenario::Protocol::default().hook_latency {
             return refuse(format!("hooks taking {slowest:?}"));
         }
         let mut schedule = Vec::new();

@@ -22,6 +22,12 @@ pub struct Expect {
     /// Bound for that (default 3 × dead_after + 1 s after the last fault ends).
     #[serde(with = "humantime_serde")]
     pub converge_within: Option<Duration>,
+    /// How much before its written time a fault may be felt: in real time a request in
+    /// flight when a link is cut fails, a signal lands between two ticks. Each fault's
+    /// troubled span (no split brain or failed request is excused outside one) starts this
+    /// much earlier. Zero by default: the simulator applies faults at their instant.
+    #[serde(with = "humantime_serde")]
+    pub fault_margin: Duration,
     /// Most time an address may have no holder (after the first acquisition).
     #[serde(with = "humantime_serde")]
     pub max_unavailable: Option<Duration>,
@@ -58,6 +64,7 @@ impl Default for Expect {
             max_failover_latency: None,
             converge: true,
             converge_within: None,
+            fault_margin: Duration::ZERO,
             max_unavailable: None,
             max_client_unreachable: Duration::ZERO,
             owner_at_end: None,

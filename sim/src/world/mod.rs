@@ -55,9 +55,9 @@ pub struct RunReport {
     pub trace: Trace,
     /// The faults as resolved (flaps expanded).
     pub faults: Vec<Fault>,
-    /// What the nodes did, as their drivers saw it — acquisitions and releases asked for,
-    /// role changes, notifications: the record every engine produces, compared across
-    /// engines (`crate::engine`).
+    /// What the nodes did, as their drivers saw it — addresses added and removed, role
+    /// changes, notifications: the record every engine produces, compared across engines
+    /// (`crate::engine`).
     pub acts: Vec<Record>,
     /// Everything the checkers saw, in time order, when `Options::record` asked for it.
     pub record: Vec<Record>,
@@ -516,10 +516,6 @@ impl<'p> World<'p> {
         match out {
             Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
             Output::Acquire { id, vip } => {
-                self.act(Observation::Acquired {
-                    node: i,
-                    vip: vip.0,
-                });
                 let task = Task::Address {
                     change: AddressChange::Add,
                     vip,
@@ -527,10 +523,6 @@ impl<'p> World<'p> {
                 self.enqueue(i, Job { id, task });
             }
             Output::Release { id, vip } => {
-                self.act(Observation::Released {
-                    node: i,
-                    vip: vip.0,
-                });
                 let task = Task::Address {
                     change: AddressChange::Remove,
                     vip,
@@ -697,6 +689,10 @@ impl<'p> World<'p> {
         }
         let addr = self.vip_names[vip].clone();
         self.client.dirty = true;
+        self.act(match add {
+            true => Observation::Acquired { node: i, vip },
+            false => Observation::Released { node: i, vip },
+        });
         if add {
             self.note(Some(i), format!("acquire {addr} (gratuitous ARP)"));
             self.observe(Observation::Acquired { node: i, vip });

@@ -15,7 +15,7 @@ use std::time::Duration;
 fn portable(paths: &[PathBuf], engines: &[Engine]) -> Result<Vec<Scenario>, String> {
     let mut out = Vec::new();
     for (_, s) in builtin::load(paths)?.scenarios {
-        let unsupported = (engines.iter()).find_map(|&e| engine::workload_for(e, &s).err());
+        let unsupported = (engines.iter()).find_map(|&e| engine::supports(e, &s).err());
         match unsupported {
             None => out.push(s),
             Some(_) if paths.is_empty() => {}
@@ -81,6 +81,93 @@ pub fn compare(paths: &[PathBuf], seeds: u64, engines: &[Engine]) -> ExitCode {
         println!("ENGINES DISAGREE (or a check failed): see above");
         ExitCode::FAILURE
     }
+}
+
+/// One engine's figures over many seeds of a scenario.
+struct Figures {
+    latencies: Vec<u64>,
+    unavailable: Vec<u64>,
+}
+
+impl Figures {
+    fn of(engine: Engine, scenario: &Scenario, seeds: u64) -> Result<Figures, String> {
+        let mut f = Figures {
+            latencies: Vec::new(),
+            unavailable: Vec::new(),
+        };
+        for seed in 1..=seeds {
+            let run = engine::run(engine, scenario, seed)?;
+            f.latencies.extend(&run.findings.figures.failover_latencies);
+            f.unavailable.push(run.findings.figures.unavailable);
+        }
+        f.latencies.sort_unstable();
+        Ok(f)
+    }
+
+    /// (name, value) of each figure, `None` where there is nothing to measure.
+    fn rows(&self) -> [(&'static str, Option<u64>); 3] {
+        let pct = |p: f64| {
+            let n = self.latencies.len();
+            (n > 0).then(|| self.latencies[((n as f64 * p).ceil() as usize).clamp(1, n) - 1])
+        };
+        let mean =
+            (self.unavailable.iter().sum::<u64>()).checked_div(self.unavailable.len() as u64);
+        [
+            ("failover p50", pct(0.5)),
+            ("failover p90", pct(0.9)),
+            ("unavailable (mean)", mean),
+        ]
+    }
+}
+
+pub fn fidelity(paths: &[PathBuf], seeds: u64, engines: &[Engine]) -> ExitCode {
+    let scenarios = match portable(paths, engines) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    print!("{:<36} {:<20}", "scenario", "figure");
+    for e in engines {
+        print!(" {:>11}", e.name());
+    }
+    println!("  difference");
+    let mut far = 0;
+    for scenario in &scenarios {
+        let mut all = Vec::new();
+        for &engine in engines {
+            match Figures::of(engine, scenario, seeds) {
+                Ok(f) => all.push(f.rows()),
+                Err(e) => return usage_error(e),
+            }
+        }
+        for k in 0..3 {
+            let name = all[0][k].0;
+            let values: Vec<Option<u64>> = all.iter().map(|rows| rows[k].1).collect();
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
+            print!("{:<36} {:<20}", scenario.name, name);
+            for v in &values {
+                print!(" {:>11}", ms(*v));
+            }
+            let diffs: Vec<String> = (values[1..].iter())
+                .map(|v| match (values[0], *v) {
+                    (Some(a), Some(b)) if a > 0 => {
+                        let d = (b as f64 - a as f64) / a as f64 * 100.0;
+                        let mark = if d.abs() > 20.0 { " !" } else { "" };
+                        far += usize::from(d.abs() > 20.0);
+                        format!("{d:+.0}%{mark}")
+                    }
+                    _ => "-".into(),
+                })
+                .collect();
+            println!("  {}", diffs.join(" "));
+        }
+    }
+    println!(
+        "\n{} scenario(s), {seeds} seed(s) each per engine; {far} figure(s) more than 20 % apart (marked !)",
+        scenarios.len()
+    );
+    ExitCode::SUCCESS
 }
 
 /// The fastest of a few runs for quick engines (one for slow ones), to damp the noise of a

@@ -122,14 +122,28 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seeds: u64,
         /// The engines to compare.
-        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Engine::ALL)]
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Engine::SIMULATED)]
+        engines: Vec<Engine>,
+    },
+    /// How close the simulator's figures are to another engine's (real daemons by default):
+    /// failover latency p50 and p90 and the mean time without a holder, per scenario over
+    /// every seed, side by side, differences over 20 % marked.
+    Fidelity {
+        /// Scenario files or directories (e.g. scenarios/real/).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Seeds (trials) 1..=N per scenario and engine.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// The engines, the first the reference.
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Engine::Sim, Engine::Netns])]
         engines: Vec<Engine>,
     },
     /// Time the benchmark workloads (one simulated hour, with and without a partition) under
     /// every engine and print wall time per simulated hour and the ratios, in one run.
     BenchEngines {
         /// The engines to time.
-        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Engine::ALL)]
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = Engine::SIMULATED)]
         engines: Vec<Engine>,
     },
     /// Run one workload (JSON on standard input) under an engine of this build and print what
@@ -200,6 +214,11 @@ fn main() -> ExitCode {
             seeds,
             engines,
         } => engines::compare(&paths, seeds, &engines),
+        Cmd::Fidelity {
+            paths,
+            seeds,
+            engines,
+        } => engines::fidelity(&paths, seeds, &engines),
         Cmd::BenchEngines { engines } => engines::bench(&engines),
         Cmd::EngineActs { engine, seed } => engines::acts(engine, seed),
     }

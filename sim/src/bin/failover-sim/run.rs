@@ -26,7 +26,7 @@ pub fn main(paths: &[PathBuf], seeds: RangeInclusive<u64>, engine: Engine) -> Ex
     let mut runs = 0;
     for (k, (id, scenario)) in scenarios.iter().enumerate() {
         if engine != Engine::Sim {
-            if let Err(why) = engine::workload_for(engine, scenario) {
+            if let Err(why) = engine::supports(engine, scenario) {
                 skipped.push(why);
                 continue;
             }

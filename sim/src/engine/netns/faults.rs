@@ -1,0 +1,197 @@
+//! Each fault done for real, as the table in [`crate::fault`] says:
+//!
+//! | kind | for real |
+//! |---|---|
+//! | `crash` | the daemon SIGKILLed, the host's addresses removed, its interfaces down; at the end, up again and the daemon started |
+//! | `kill` | SIGKILL of the daemon alone; at the end it starts again (and removes what it left) |
+//! | `pause` | SIGSTOP of the daemon, SIGCONT at the end |
+//! | `freeze` | SIGSTOP, and the host's switch ports drop everything both ways |
+//! | `shutdown` | SIGTERM; at the end, started again |
+//! | `partition` | the switches drop frames (ARP included) from one side's ports to the other's |
+//! | `link_down`, `flap` | the node's interface on the segment set down |
+//! | `degrade` loss | the switch drops heartbeats at random (nftables `numgen`) |
+//! | `hook` | the node's hook script fails, hangs or sleeps longer |
+//! | `address` add | the node's vip interface is deleted (the kernel then refuses the address; one it held goes with it) and made again at the end |
+
+use super::Run;
+use crate::fault::FaultKind;
+use crate::record::Observation;
+use crate::topology::Party;
+use nix::sys::signal::Signal;
+
+impl Run<'_> {
+    pub(super) fn begin(&mut self, id: usize) -> Result<(), String> {
+        match self.fault(id).kind.clone() {
+            FaultKind::Partition {
+                segment,
+                a,
+                b,
+                oneway,
+            } => self.partition(id, segment, &a, &b, oneway)?,
+            FaultKind::LinkDown { node, segment } => self.set_link(node, segment, false)?,
+            FaultKind::Crash { node } => self.crash(node)?,
+            FaultKind::Kill { node } => self.kill(node),
+            FaultKind::Pause { node } => {
+                self.signal(node, Signal::SIGSTOP);
+                self.note(Observation::Paused { node });
+            }
+            FaultKind::Freeze { node } => {
+                self.signal(node, Signal::SIGSTOP);
+                let segments = self.plan.scenario.node_segments(node);
+                self.bed.isolate(id, node, &segments)?;
+                self.note(Observation::HostDown { node });
+            }
+            FaultKind::Shutdown { node } => self.signal(node, Signal::SIGTERM),
+            FaultKind::Hook {
+                node,
+                hook,
+                trouble,
+            } => self.hooks.set(node, hook, Some(trouble))?,
+            FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, false)?,
+            FaultKind::Degrade {
+                segment,
+                impairment,
+            } => self.bed.lose(id, segment, impairment.loss)?,
+            FaultKind::Clock { .. } => unreachable!("refused before the run"),
+        }
+        Ok(())
+    }
+
+    pub(super) fn end(&mut self, id: usize) -> Result<(), String> {
+        match self.fault(id).kind.clone() {
+            FaultKind::Partition { .. } | FaultKind::Degrade { .. } => self.bed.heal(id)?,
+            FaultKind::LinkDown { node, segment } => self.set_link(node, segment, true)?,
+            FaultKind::Crash { node } => self.boot(node)?,
+            FaultKind::Kill { node } | FaultKind::Shutdown { node } => {
+                if !self.daemon_runs(node) {
+                    self.start_daemon(node)?;
+                }
+            }
+            FaultKind::Pause { node } => {
+                self.signal(node, Signal::SIGCONT);
+                self.note(Observation::Resumed { node });
+            }
+            FaultKind::Freeze { node } => {
+                self.bed.heal(id)?;
+                self.signal(node, Signal::SIGCONT);
+                self.note(Observation::HostUp { node });
+            }
+            FaultKind::Hook { node, hook, .. } => self.hooks.set(node, hook, None)?,
+            FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, true)?,
+            FaultKind::Clock { .. } => unreachable!("refused before the run"),
+        }
+        Ok(())
+    }
+
+    fn partition(
+        &mut self,
+        id: usize,
+        segment: Option<usize>,
+        a: &[Party],
+        b: &[Party],
+        oneway: bool,
+    ) -> Result<(), String> {
+        let scenario = &self.plan.scenario;
+        let segments: Vec<usize> =
+            segment.map_or((0..scenario.segments.len()).collect(), |s| vec![s]);
+        let client = scenario.client_segment();
+        let on = |p: Party, s: usize| match p {
+            Party::Node(n) => scenario.node_segments(n).contains(&s),
+            Party::Client => s == client,
+        };
+        let mut cuts = Vec::new();
+        for &s in &segments {
+            for &x in a {
+                for &y in b {
+                    if on(x, s) && on(y, s) {
+                        cuts.push((s, x, y));
+                        if !oneway {
+                            cuts.push((s, y, x));
+                        }
+                    }
+                }
+            }
+        }
+        for (s, from, to) in cuts {
+            self.bed.cut(id, s, from, to)?;
+        }
+        Ok(())
+    }
+
+    /// Sets an interface down (counted: overlapping faults nest) or up again.
+    fn set_link(&mut self, node: usize, segment: usize, up: bool) -> Result<(), String> {
+        let count = self.down.entry((node, segment)).or_default();
+        let change = match up {
+            false => {
+                *count += 1;
+                *count == 1
+            }
+            true => {
+                *count = count.saturating_sub(1);
+                *count == 0
+            }
+        };
+        if *count == 0 {
+            self.down.remove(&(node, segment));
+        }
+        if change {
+            self.bed.set_link(node, segment, up)?;
+        }
+        Ok(())
+    }
+
+    /// The host goes down: its daemon dies, its addresses go, its links go down.
+    fn crash(&mut self, node: usize) -> Result<(), String> {
+        self.note(Observation::HostDown { node });
+        self.kill(node);
+        let vips: Vec<_> = self.plan.scenario.vips.iter().map(|v| v.address).collect();
+        for (v, vip) in vips.iter().enumerate() {
+            if self.holds(node, *vip) {
+                self.note(Observation::Released { node, vip: v });
+            }
+        }
+        self.bed.flush_vips(node, &vips);
+        for s in self.plan.scenario.node_segments(node) {
+            self.set_link(node, s, false)?;
+        }
+        Ok(())
+    }
+
+    /// The host comes back: links up, then its daemon starts.
+    fn boot(&mut self, node: usize) -> Result<(), String> {
+        for s in self.plan.scenario.node_segments(node) {
+            self.set_link(node, s, true)?;
+        }
+        self.note(Observation::HostUp { node });
+        self.start_daemon(node)
+    }
+
+    /// SIGKILL of the daemon alone, waited for.
+    fn kill(&mut self, node: usize) {
+        if let Some(mut daemon) = self.daemons[node].take() {
+            if daemon.running() {
+                daemon.signal(Signal::SIGKILL);
+                self.note(Observation::Down { node });
+            }
+        }
+    }
+
+    fn signal(&mut self, node: usize, signal: Signal) {
+        if let Some(daemon) = self.daemons[node].as_mut() {
+            daemon.signal(signal);
+        }
+    }
+
+    fn daemon_runs(&mut self, node: usize) -> bool {
+        self.daemons[node].as_mut().is_some_and(|d| d.running())
+    }
+
+    /// Whether `vip` is on the node's vip interface now.
+    fn holds(&self, node: usize, vip: std::net::IpAddr) -> bool {
+        let shown = self.bed.nodes[node].ip(&format!("-o addr show dev {}", super::VIP_INTERFACE));
+        shown.is_ok_and(|text| {
+            text.split_whitespace()
+                .any(|w| w.split('/').next() == Some(vip.to_string().as_str()))
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Turning a real run into the checkers' record: what the daemons wrote (`failoverd
+//! --events`), what the client saw, and what the engine did to the hosts, put on one time line
+//! (CLOCK_MONOTONIC, from the run's start) as [`Observation`]s.
+
+use super::probe::Probe;
+use crate::record::{Observation, Record};
+use failover_core::acts::{self, Act};
+use failover_core::{AddressChange, Role};
+use std::path::Path;
+
+/// One daemon's act log, as observations at times since `t0`; also what it did, as the
+/// record engines are compared on.
+pub(super) fn daemon_acts(
+    path: &Path,
+    node: usize,
+    t0: u64,
+) -> Result<(Vec<Record>, Vec<Record>), String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut seen = Vec::new();
+    let mut acts = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let rec: acts::Record =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        let at = rec.t_ns.saturating_sub(t0);
+        let obs = match rec.act.clone() {
+            Act::Start { .. } => Observation::Up { node },
+            Act::LeftoverRemoved { vip, .. } => Observation::Released { node, vip: vip.0 },
+            Act::Role { from, to } => Observation::RoleChanged { node, from, to },
+            Act::Address {
+                vip,
+                change,
+                ok: true,
+                ..
+            } => match change {
+                AddressChange::Add => Observation::Acquired { node, vip: vip.0 },
+                AddressChange::Remove => Observation::Released { node, vip: vip.0 },
+            },
+            Act::Notified { notification } => Observation::Notified { node, notification },
+            Act::Address { ok: false, .. }
+            | Act::Announce { .. }
+            | Act::HookStarted { .. }
+            | Act::HookEnded { .. }
+            | Act::Stop => continue,
+        };
+        // What the daemon did by the protocol: not its start, nor the clean-up before it.
+        if !matches!(rec.act, Act::Start { .. } | Act::LeftoverRemoved { .. }) {
+            acts.push((at, obs.clone()));
+        }
+        let stopped = matches!(
+            obs,
+            Observation::RoleChanged {
+                to: Role::Stopped,
+                ..
+            }
+        );
+        seen.push((at, obs));
+        if stopped {
+            seen.push((at, Observation::Down { node }));
+        }
+    }
+    Ok((seen, acts))
+}
+
+/// The client's requests as runs of answered and unanswered ones, since `t0`.
+pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64) -> Vec<Record> {
+    let mut out = Vec::new();
+    for vip in 0..vips {
+        let mut run: Option<(u64, bool, u64)> = None; // (since, ok, count)
+        for p in probes.iter().filter(|p| p.vip == vip) {
+            let ok = p.answered_by.is_some();
+            let at = p.at.saturating_sub(t0);
+            match run.as_mut() {
+                Some((_, was, count)) if *was == ok => *count += 1,
+                _ => {
+                    if let Some((_, was, count)) = run.take() {
+                        out.push((
+                            at,
+                            Observation::Requests {
+                                vip,
+                                ok: was,
+                                count,
+                            },
+                        ));
+                    }
+                    run = Some((at, ok, 1));
+                }
+            }
+        }
+        if let Some((since, ok, count)) = run {
+            let last = probes.iter().rfind(|p| p.vip == vip);
+            let at = last.map_or(since, |p| p.at.saturating_sub(t0) + 1);
+            out.push((at, Observation::Requests { vip, ok, count }));
+        }
+    }
+    out
+}
