@@ -37,7 +37,13 @@ pub fn announce(interface: String, address: IpAddr, schedule: &'static [u64]) ->
                 // (the first goes out at once: even a timer due now waits for the next tick)
                 sleep_until(start + Duration::from_millis(at)).await;
             }
-            match send(&interface, address) {
+            // Finding the interface and opening a packet socket are blocking system calls:
+            // off the runtime's one thread, which must go on reading heartbeats.
+            let name = interface.clone();
+            let sent = tokio::task::spawn_blocking(move || send(&name, address))
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+            match sent {
                 Ok(true) => {}
                 Ok(false) => return, // loopback or no MAC: nothing to announce to
                 Err(e) if !warned => {
