@@ -21,6 +21,7 @@ fn config(me: usize) -> Config {
         node: NodeSettings {
             name: ["master", "backup"][me].into(),
             priority: [200, 100][me],
+            witness: false,
         },
         protocol: ProtocolSettings {
             interval: Duration::from_millis(100),

@@ -14,6 +14,11 @@ pub const DEFAULT_PORT: u16 = 1694;
 /// The shortest heartbeat interval accepted (VRRPv3 allows 10 ms too).
 pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
+/// Quorum mode: how much longer than one `interval` a lease must last at least. A lease is
+/// renewed every interval, and what is left of it must still be a whole second for the
+/// kernel's address lifetime (plus the lead with which core asks for it).
+pub const MIN_LEASE_SLACK: Duration = Duration::from_millis(1500);
+
 /// Everything one node needs to take part in a failover group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +51,11 @@ pub struct NodeSettings {
     /// 1–255; the highest-priority live node owns the addresses. Ties go to the smaller name.
     #[serde(default = "default_priority")]
     pub priority: u8,
+    /// A quorum-mode voter that never holds an address: the third vote on a third machine, so
+    /// two servers keep a majority when one of them is cut off (Pacemaker's qdevice, in one
+    /// small process).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub witness: bool,
 }
 
 /// Which guarantee the group gives when the network misbehaves.
@@ -56,6 +66,10 @@ pub enum Mode {
     /// when every path between live nodes is cut.
     #[default]
     Classic,
+    /// Never two owners: an address is held only under a lease granted by a majority of
+    /// `protocol.voters`, and the kernel removes it when the lease runs out (see
+    /// [`crate::node::quorum`] for the argument and its assumptions).
+    Quorum,
 }
 
 /// Timing and safety settings; every node of a group should use the same values.
@@ -84,6 +98,19 @@ pub struct ProtocolSettings {
     /// `0s` turns it off).
     #[serde(with = "humantime_serde")]
     pub announce_every: Option<Duration>,
+    /// Quorum mode: every voter of the group by name — the address nodes and the witnesses,
+    /// this node included. A lease needs more than half of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub voters: Vec<String>,
+    /// Quorum mode: how long a lease lasts from the moment it was asked for (default
+    /// `dead_after` − `interval`/2, and at least `interval` + 1.5 s so the kernel, which counts
+    /// address lifetimes in whole seconds, can always be given one).
+    #[serde(with = "humantime_serde")]
+    pub lease: Option<Duration>,
+    /// Quorum mode: the most any node's clock may run fast or slow, in parts per million
+    /// (default 1000, far beyond a server's crystal; NTP keeps them within tens). Voters wait
+    /// that much longer before they grant another node: safety rests on this bound.
+    pub max_clock_drift_ppm: u32,
 }
 
 /// One network heartbeats travel on.
@@ -161,6 +188,9 @@ impl Default for ProtocolSettings {
             group: 1,
             auth_key: None,
             announce_every: None,
+            voters: Vec::new(),
+            lease: None,
+            max_clock_drift_ppm: 1000,
         }
     }
 }
@@ -264,6 +294,13 @@ impl Config {
         (!every.is_zero()).then_some(every)
     }
 
+    /// Quorum mode: how long a lease granted by a majority lasts, from when it was asked for.
+    pub fn lease(&self) -> Duration {
+        let p = &self.protocol;
+        p.lease
+            .unwrap_or((self.dead_after() - p.interval / 2).max(p.interval + MIN_LEASE_SLACK))
+    }
+
     /// Silence after which a path or peer counts as dead.
     pub fn dead_after(&self) -> Duration {
         self.protocol
@@ -332,14 +369,21 @@ impl Config {
                 ));
             }
         }
-        if self.paths.iter().all(|path| path.peers.is_empty()) {
+        self.validate_mode()?;
+        if self.paths.iter().all(|path| path.peers.is_empty()) && !self.node.witness {
             return Err(invalid(
                 "path.peers",
                 "no path has a peer address: heartbeats would go nowhere",
             ));
         }
-        if self.vips.is_empty() {
+        if self.vips.is_empty() && !self.node.witness {
             return Err(invalid("vip", "at least one [[vip]] is required"));
+        }
+        if !self.vips.is_empty() && self.node.witness {
+            return Err(invalid(
+                "vip",
+                "a witness votes and never holds an address: remove its [[vip]] tables",
+            ));
         }
         for (i, vip) in self.vips.iter().enumerate() {
             let max = if vip.address.is_ipv4() { 32 } else { 128 };
@@ -379,6 +423,76 @@ impl Config {
         }
         if self.hooks.timeout.is_zero() {
             return Err(invalid("hooks.timeout", "must be more than zero"));
+        }
+        Ok(())
+    }
+
+    /// The rules of the mode: a quorum group's voters and lease, a classic node's lack of them.
+    fn validate_mode(&self) -> Result<(), ConfigError> {
+        let p = &self.protocol;
+        if p.mode == Mode::Classic {
+            if self.node.witness {
+                return Err(invalid(
+                    "node.witness",
+                    "a witness votes in quorum mode only: set protocol.mode = \"quorum\"",
+                ));
+            }
+            if !p.voters.is_empty() || p.lease.is_some() {
+                let field = if p.voters.is_empty() {
+                    "lease"
+                } else {
+                    "voters"
+                };
+                return Err(invalid(
+                    format!("protocol.{field}"),
+                    "is a quorum-mode setting: set protocol.mode = \"quorum\" or remove it",
+                ));
+            }
+            return Ok(());
+        }
+        if p.voters.len() < 3 {
+            return Err(invalid(
+                "protocol.voters",
+                format!(
+                    "lists {} voter(s); quorum mode needs at least 3 (two servers and a witness), \
+                     or one failure leaves no majority",
+                    p.voters.len()
+                ),
+            ));
+        }
+        for (i, name) in p.voters.iter().enumerate() {
+            if p.voters[..i].contains(name) {
+                return Err(invalid(
+                    format!("protocol.voters[{i}]"),
+                    format!("`{name}` is listed twice"),
+                ));
+            }
+        }
+        if !p.voters.contains(&self.node.name) {
+            return Err(invalid(
+                "protocol.voters",
+                format!("must list this node, `{}`", self.node.name),
+            ));
+        }
+        let lease = self.lease();
+        if lease < p.interval + MIN_LEASE_SLACK {
+            return Err(invalid(
+                "protocol.lease",
+                format!(
+                    "is {lease:?}; must be at least protocol.interval + {MIN_LEASE_SLACK:?} ({:?}): \
+                     the kernel takes address lifetimes in whole seconds",
+                    p.interval + MIN_LEASE_SLACK
+                ),
+            ));
+        }
+        if p.max_clock_drift_ppm > 100_000 {
+            return Err(invalid(
+                "protocol.max_clock_drift_ppm",
+                format!(
+                    "is {}; must be at most 100000 (10 %)",
+                    p.max_clock_drift_ppm
+                ),
+            ));
         }
         Ok(())
     }

@@ -245,6 +245,7 @@ pub fn parse(text: &str, source_name: &str, machine: &Machine) -> Result<Config,
         node: NodeSettings {
             name,
             priority: if master { 200 } else { 100 },
+            witness: false,
         },
         protocol: ProtocolSettings::default(),
         paths,

@@ -226,6 +226,22 @@ pub enum Notification {
         /// The addresses both hold.
         vips: Vec<VipId>,
     },
+    /// Quorum mode: a takeover was given up because a majority of voters did not grant the
+    /// lease in time (they are out of reach, or still promised to the owner).
+    NoQuorum {
+        /// The voters that granted it.
+        granted: Vec<String>,
+        /// How many grants a lease needs.
+        needed: usize,
+    },
+    /// Quorum mode: the owner's lease ran out before a majority renewed it: it removes its
+    /// addresses (the kernel does too, at the lease's end, whatever the daemon does).
+    LeaseLost {
+        /// The addresses it held.
+        vips: Vec<VipId>,
+        /// The voters that still granted it.
+        granted: Vec<String>,
+    },
 }
 
 impl Notification {
@@ -274,6 +290,17 @@ impl Notification {
                     vips.join(", ")
                 )
             }
+            Notification::NoQuorum { granted, needed } => format!(
+                "no quorum: takeover given up; {} of {needed} needed voter(s) granted the lease ({})",
+                granted.len(),
+                granted.join(", ")
+            ),
+            Notification::LeaseLost { vips, granted } => format!(
+                "lease lost: removing {} address(es); only {} voter(s) renewed it ({})",
+                vips.len(),
+                granted.len(),
+                granted.join(", ")
+            ),
         }
     }
 }
@@ -340,6 +367,19 @@ pub enum Output {
         id: RequestId,
         /// Which address.
         vip: VipId,
+        /// Quorum mode: the lease's end. The driver gives the address a kernel lifetime
+        /// (`valid_lft` and `preferred_lft`) of the whole seconds left until then, counted
+        /// when it makes the change, and refuses the change if not one second is left.
+        until: Option<Instant>,
+    },
+    /// Quorum mode: the lease was renewed; set the held address's kernel lifetime to the whole
+    /// seconds left until `until` (adding it again if the kernel removed it early). No answer:
+    /// the lease, not this, decides what the node holds.
+    Extend {
+        /// Which address.
+        vip: VipId,
+        /// The lease's end.
+        until: Instant,
     },
     /// Remove the address from its interface (and stop announcing it); answer with
     /// [`Command::AddressChanged`].

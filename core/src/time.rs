@@ -35,6 +35,20 @@ impl Instant {
     pub fn saturating_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
+
+    /// Time elapsed since `earlier`, or `None` if `earlier` is not earlier.
+    pub fn checked_since(self, earlier: Instant) -> Option<Duration> {
+        (self.0 > earlier.0).then(|| Duration::from_nanos(self.0 - earlier.0))
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    /// Saturates at the origin.
+    fn sub(self, rhs: Duration) -> Instant {
+        let nanos = u64::try_from(rhs.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_sub(nanos))
+    }
 }
 
 impl Add<Duration> for Instant {

@@ -4,8 +4,9 @@
 //! offset  size  field
 //! 0       2     magic "FO"
 //! 2       1     version (1)
-//! 3       1     kind (1 heartbeat, 2 goodbye)
-//! 4       1     flags (bit 0: HMAC tag present; other bits reserved, must be 0)
+//! 3       1     kind (1 heartbeat, 2 goodbye, 3 vote)
+//! 4       1     flags (bit 0: HMAC tag present; bit 1: fields follow the name; bit 2: the
+//!               sender runs in quorum mode; other bits reserved, must be 0)
 //! 5       1     sender's role (Role::code)
 //! 6       1     sender's priority
 //! 7       1     sender name length n (1..=64)
@@ -24,6 +25,13 @@
 //! | type | value | sent in |
 //! |---|---|---|
 //! | 1 | successor's name, UTF-8 (1..=64 bytes) | a goodbye of the owner: who takes over |
+//! | 2 | candidate's name, UTF-8 (1..=64 bytes) | a vote: whom it answers |
+//! | 3 | candidate's boot epoch (8), the sequence number answered (8), granted (1: 0 or 1) | a vote |
+//! | 4 | the name of the node the voter's grant is held by, UTF-8 (1..=64 bytes) | a refused vote |
+//!
+//! A vote must carry fields 2 and 3; the quorum flag says which mode the sender runs in, so a
+//! group whose members disagree about it (one of them would take over without a majority)
+//! drops the other side's messages as foreign instead of mixing the two rules.
 //!
 //! A decoder skips field types it does not know, so later versions can add fields that older
 //! nodes ignore.
@@ -43,7 +51,11 @@ pub const MAX_NAME_LEN: usize = 64;
 const HEADER_LEN: usize = 26;
 const FLAG_TAG: u8 = 1;
 const FLAG_FIELDS: u8 = 2;
+const FLAG_QUORUM: u8 = 4;
 const FIELD_SUCCESSOR: u8 = 1;
+const FIELD_CANDIDATE: u8 = 2;
+const FIELD_ANSWER: u8 = 3;
+const FIELD_HOLDER: u8 = 4;
 
 /// Message kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +64,8 @@ pub enum MessageKind {
     Heartbeat,
     /// Planned shutdown: the sender holds nothing and sends nothing more.
     Goodbye,
+    /// Quorum mode: a voter's answer to a claimant's heartbeat (which asks for a lease).
+    Vote,
 }
 
 /// One message. Decoding borrows the sender's name from the datagram (`Message<&str>`), so the
@@ -76,6 +90,25 @@ pub struct Message<S = String> {
     /// In an owner's goodbye: the node it hands the addresses to, so the other backups wait
     /// for that one instead of all taking over at once.
     pub successor: Option<S>,
+    /// The sender runs in quorum mode.
+    pub quorum: bool,
+    /// In a vote: what it answers and how.
+    pub vote: Option<Vote<S>>,
+}
+
+/// A voter's answer to one heartbeat of a claimant (quorum mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vote<S = String> {
+    /// The claimant answered.
+    pub candidate: S,
+    /// The claimant's boot epoch, so an answer to an earlier run of it counts for nothing.
+    pub candidate_epoch: u64,
+    /// The sequence number of the heartbeat answered: the claimant knows when it sent it.
+    pub seq: u64,
+    /// Whether the voter grants the lease (and promises it to no one else meanwhile).
+    pub granted: bool,
+    /// When refused: who the voter's promise is held by.
+    pub holder: Option<S>,
 }
 
 /// The group's shared key, kept as an HMAC already keyed (so each message costs two hash
@@ -158,6 +191,7 @@ fn kind_code(kind: MessageKind) -> u8 {
     match kind {
         MessageKind::Heartbeat => 1,
         MessageKind::Goodbye => 2,
+        MessageKind::Vote => 3,
     }
 }
 
@@ -175,8 +209,11 @@ pub fn encode_into<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>, out: 
     let name = clip(msg.sender.as_ref().as_bytes());
     let successor = (msg.successor.as_ref()).map(|s| clip(s.as_ref().as_bytes()));
     let mut flags = if key.is_some() { FLAG_TAG } else { 0 };
-    if successor.is_some() {
+    if successor.is_some() || msg.vote.is_some() {
         flags |= FLAG_FIELDS;
+    }
+    if msg.quorum {
+        flags |= FLAG_QUORUM;
     }
     out.extend_from_slice(b"FO");
     out.push(VERSION);
@@ -189,10 +226,29 @@ pub fn encode_into<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>, out: 
     out.extend_from_slice(&msg.epoch.to_be_bytes());
     out.extend_from_slice(&msg.seq.to_be_bytes());
     out.extend_from_slice(name);
-    if let Some(successor) = successor {
-        out.push(2 + successor.len() as u8);
-        out.extend_from_slice(&[FIELD_SUCCESSOR, successor.len() as u8]);
-        out.extend_from_slice(successor);
+    if flags & FLAG_FIELDS != 0 {
+        let area = out.len();
+        out.push(0);
+        let mut field = |kind: u8, value: &[u8]| {
+            out.extend_from_slice(&[kind, value.len() as u8]);
+            out.extend_from_slice(value);
+        };
+        if let Some(successor) = successor {
+            field(FIELD_SUCCESSOR, successor);
+        }
+        if let Some(vote) = &msg.vote {
+            field(FIELD_CANDIDATE, clip(vote.candidate.as_ref().as_bytes()));
+            let mut answer = [0u8; 17];
+            answer[..8].copy_from_slice(&vote.candidate_epoch.to_be_bytes());
+            answer[8..16].copy_from_slice(&vote.seq.to_be_bytes());
+            answer[16] = u8::from(vote.granted);
+            field(FIELD_ANSWER, &answer);
+            if let Some(holder) = &vote.holder {
+                field(FIELD_HOLDER, clip(holder.as_ref().as_bytes()));
+            }
+        }
+        // At most 3 names of 64 bytes and 23 bytes more: the length fits its byte.
+        out[area] = (out.len() - area - 1) as u8;
     }
     if let Some(key) = key {
         let mut mac = key.mac();
@@ -271,6 +327,17 @@ pub fn decode<'a>(bytes: &'a [u8], key: Option<&AuthKey>) -> Result<Message<&'a 
         seq: msg.seq,
         sender: text(msg.sender)?,
         successor: msg.successor.map(text).transpose()?,
+        quorum: msg.quorum,
+        vote: match msg.vote {
+            Some(v) => Some(Vote {
+                candidate: text(v.candidate)?,
+                candidate_epoch: v.candidate_epoch,
+                seq: v.seq,
+                granted: v.granted,
+                holder: v.holder.map(text).transpose()?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -293,10 +360,11 @@ pub fn decode_raw<'a>(
     let kind = match header[3] {
         1 => MessageKind::Heartbeat,
         2 => MessageKind::Goodbye,
+        3 => MessageKind::Vote,
         other => return Err(DecodeError::UnknownKind(other)),
     };
     let flags = header[4];
-    if flags & !(FLAG_TAG | FLAG_FIELDS) != 0 {
+    if flags & !(FLAG_TAG | FLAG_FIELDS | FLAG_QUORUM) != 0 {
         return Err(DecodeError::ReservedFlags(flags));
     }
     let role = Role::from_code(header[5]).ok_or(DecodeError::UnknownRole(header[5]))?;
@@ -324,20 +392,43 @@ pub fn decode_raw<'a>(
     }
     let sender = &bytes[HEADER_LEN..name_end];
     let mut successor = None;
+    let (mut candidate, mut answer, mut holder) = (None, None, None);
     if flags & FLAG_FIELDS != 0 {
+        let name = |value: &'a [u8]| match value.len() {
+            1..=MAX_NAME_LEN => Ok(value),
+            _ => Err(DecodeError::BadField),
+        };
         for (kind, value) in fields(&bytes[name_end + 1..body])? {
-            match kind {
-                FIELD_SUCCESSOR if successor.is_none() => {
-                    if value.is_empty() || value.len() > MAX_NAME_LEN {
-                        return Err(DecodeError::BadField);
-                    }
-                    successor = Some(value);
+            let slot = match kind {
+                FIELD_SUCCESSOR => &mut successor,
+                FIELD_CANDIDATE => &mut candidate,
+                FIELD_HOLDER => &mut holder,
+                FIELD_ANSWER if answer.is_none() && value.len() == 17 && value[16] <= 1 => {
+                    answer = Some(value);
+                    continue;
                 }
-                FIELD_SUCCESSOR => return Err(DecodeError::BadField),
-                _ => {} // a later version's field: skipped
+                FIELD_ANSWER => return Err(DecodeError::BadField),
+                _ => continue, // a later version's field: skipped
+            };
+            if slot.replace(name(value)?).is_some() {
+                return Err(DecodeError::BadField);
             }
         }
     }
+    let vote = match (kind, candidate, answer) {
+        (MessageKind::Vote, Some(candidate), Some(answer)) => {
+            let u64_of = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
+            Some(Vote {
+                candidate,
+                candidate_epoch: u64_of(&answer[..8]),
+                seq: u64_of(&answer[8..16]),
+                granted: answer[16] == 1,
+                holder,
+            })
+        }
+        (MessageKind::Vote, _, _) => return Err(DecodeError::BadField),
+        _ => None,
+    };
     let u64_at = |at: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&header[at..at + 8]);
@@ -352,6 +443,8 @@ pub fn decode_raw<'a>(
         seq: u64_at(18),
         sender,
         successor,
+        quorum: flags & FLAG_QUORUM != 0,
+        vote,
     })
 }
 

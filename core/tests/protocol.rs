@@ -24,6 +24,7 @@ fn config(names: &[(&str, u8)], me: usize, interval_ms: u64) -> Config {
         node: NodeSettings {
             name: names[me].0.to_string(),
             priority: names[me].1,
+            witness: false,
         },
         protocol: ProtocolSettings {
             interval: Duration::from_millis(interval_ms),
@@ -200,7 +201,7 @@ impl Bed {
                         self.send(self.now + MS, arrival);
                     }
                 }
-                Output::Acquire { id, vip } => {
+                Output::Acquire { id, vip, .. } => {
                     let result = if self.add_fails.contains(&i) {
                         Err("Cannot assign requested address (os error 99)".into())
                     } else {
@@ -225,6 +226,7 @@ impl Bed {
                     self.answer(i, Command::AddressChanged { id, result });
                 }
                 Output::Announce(_) => self.log.push((self.now, Seen::Announce(i))),
+                Output::Extend { .. } => panic!("classic mode holds no lease"),
                 Output::RunHook(req) => {
                     self.log.push((self.now, Seen::Hook(i, req.kind)));
                     assert_eq!(
@@ -786,6 +788,8 @@ fn a_peer_expiring_just_before_another_peers_datagram_is_still_noticed() {
             seq: 1,
             sender: "zulu",
             successor: None,
+            quorum: false,
+            vote: None,
         },
         None,
     );

@@ -14,6 +14,8 @@ fn message(kind: MessageKind, role: Role) -> Message {
         seq: 42,
         sender: "master".into(),
         successor: None,
+        quorum: false,
+        vote: None,
     }
 }
 
@@ -27,6 +29,8 @@ fn borrowed(m: &Message) -> Message<&str> {
         seq: m.seq,
         sender: &m.sender,
         successor: m.successor.as_deref(),
+        quorum: false,
+        vote: None,
     }
 }
 

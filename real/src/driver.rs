@@ -318,10 +318,20 @@ impl Driver {
             let config = self.node.config();
             match output {
                 Output::Transmit(t) => self.sockets.send(config, &t),
-                Output::Acquire { id, vip: index } => {
+                Output::Acquire {
+                    id,
+                    vip: index,
+                    until,
+                } => {
                     let vip = config.vips[index.0].clone();
                     tracing::info!(address = %vip.address, interface = %vip.interface, "acquiring");
-                    let _ = self.actions.send(Action::Acquire(id, index, vip));
+                    let until = until.map(|u| self.origin + Duration::from_nanos(u.as_nanos()));
+                    let _ = self.actions.send(Action::Acquire(id, index, vip, until));
+                }
+                Output::Extend { vip: index, until } => {
+                    let vip = config.vips[index.0].clone();
+                    let until = self.origin + Duration::from_nanos(until.as_nanos());
+                    let _ = self.actions.send(Action::Extend(index, vip, until));
                 }
                 Output::Release { id, vip: index } => {
                     let vip = config.vips[index.0].clone();

@@ -163,6 +163,29 @@ pub fn render(config: &Config, note: &Notification, when: SystemTime) -> Mail {
                 format!("{peer} claims {} while this node holds it", vips.join(", ")),
             )
         }
+        Notification::NoQuorum { granted, needed } => {
+            line(&mut body, "Granted by:", &granted.join(", "));
+            line(&mut body, "Needed:", &needed.to_string());
+            body.push_str(
+                "\nNo majority of voters granted the lease: this node did NOT take the \
+                 addresses over. Either the owner still holds them (and the voters are keeping \
+                 their promise to it), or this node cannot reach enough voters. It tries again \
+                 later.\n",
+            );
+            ("no quorum", note.summary())
+        }
+        Notification::LeaseLost { vips, granted } => {
+            for vip in vips {
+                line(&mut body, "Address:", &address(vip));
+            }
+            line(&mut body, "Renewed by:", &granted.join(", "));
+            body.push_str(
+                "\nThe lease ran out before a majority of voters renewed it: this node no \
+                 longer serves the addresses (the kernel removes them at the lease's end in any \
+                 case), so another node can take them over safely.\n",
+            );
+            ("lease lost", note.summary())
+        }
     };
     line(&mut body, "Event:", event);
     Mail {

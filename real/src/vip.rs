@@ -8,6 +8,7 @@
 use failover_core::config::VipSettings;
 use futures_util::TryStreamExt;
 use nix::errno::Errno;
+use rtnetlink::packet_route::address::{AddressAttribute, CacheInfo};
 use rtnetlink::Handle;
 use std::io;
 use thiserror::Error;
@@ -53,24 +54,50 @@ impl Addresses {
         Ok(Addresses { handle })
     }
 
-    /// Adds the address (prefix included) to its interface.
-    pub async fn add(&self, vip: &VipSettings) -> Result<Change, VipError> {
+    /// Adds the address (prefix included) to its interface — in quorum mode with a lifetime
+    /// of `lifetime` seconds (`valid_lft` and `preferred_lft`), after which the kernel removes
+    /// it by itself. An address already there gets that lifetime.
+    pub async fn add(&self, vip: &VipSettings, lifetime: Option<u32>) -> Result<Change, VipError> {
         let index = self.link_index(&vip.interface).await?;
-        let result = self
+        let mut request = self
             .handle
             .address()
-            .add(index, vip.address, vip.prefix_len())
-            .execute()
-            .await;
-        match result.map_err(|e| kernel_error(vip, e)) {
+            .add(index, vip.address, vip.prefix_len());
+        if let Some(secs) = lifetime {
+            request
+                .message_mut()
+                .attributes
+                .push(lifetime_attribute(secs));
+        }
+        match request.execute().await.map_err(|e| kernel_error(vip, e)) {
             Ok(()) => Ok(Change::Done),
             Err(VipError::Netlink { source, .. })
                 if source.kind() == io::ErrorKind::AlreadyExists =>
             {
+                if let Some(secs) = lifetime {
+                    self.renew(vip, secs).await?;
+                }
                 Ok(Change::AlreadySo)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Quorum mode: sets the address's lifetime to `secs` seconds from now (`ip addr
+    /// replace ... valid_lft secs preferred_lft secs`), adding it again if the kernel had
+    /// already removed it.
+    pub async fn renew(&self, vip: &VipSettings, secs: u32) -> Result<(), VipError> {
+        let index = self.link_index(&vip.interface).await?;
+        let mut request = self
+            .handle
+            .address()
+            .add(index, vip.address, vip.prefix_len())
+            .replace();
+        request
+            .message_mut()
+            .attributes
+            .push(lifetime_attribute(secs));
+        request.execute().await.map_err(|e| kernel_error(vip, e))
     }
 
     /// Removes the address from its interface, whatever prefix length it was added with.
@@ -128,6 +155,14 @@ impl Addresses {
             }),
         }
     }
+}
+
+/// `IFA_CACHEINFO` with both lifetimes set to `secs`.
+fn lifetime_attribute(secs: u32) -> AddressAttribute {
+    let mut info = CacheInfo::default();
+    info.ifa_valid = secs;
+    info.ifa_preferred = secs;
+    AddressAttribute::CacheInfo(info)
 }
 
 fn kernel_error(vip: &VipSettings, e: rtnetlink::Error) -> VipError {

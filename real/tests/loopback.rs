@@ -243,6 +243,8 @@ fn bad_datagrams_are_dropped_and_counted_in_status() {
             seq,
             sender: "gamma",
             successor: None,
+            quorum: false,
+            vote: None,
         };
         encode(&msg, key)
     };

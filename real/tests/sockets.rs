@@ -14,6 +14,7 @@ fn config(name: &str, priority: u8, locals: [&str; 2], peers: [Vec<SocketAddr>; 
         node: NodeSettings {
             name: name.into(),
             priority,
+            witness: false,
         },
         protocol: ProtocolSettings {
             auth_key: Some("sixteen bytes at least".into()),

@@ -55,6 +55,11 @@ impl Node {
 
     /// Announces every held address again, and counts down to the next refresh.
     pub(super) fn announce(&mut self) {
+        // Quorum mode: an owner whose lease ran out (it was stopped, say, and has not yet
+        // looked) must not point clients at itself.
+        if self.quorum.as_ref().is_some_and(|q| !q.leased(self.now)) {
+            return;
+        }
         for vip in self.held_vips() {
             self.outputs.push_back(Output::Announce(vip));
         }
@@ -66,6 +71,10 @@ impl Node {
     /// it outranks the owner and waits for the hand-back. Everyone else listens, which halves
     /// the traffic of the source's two-node setup.
     pub(super) fn sends_periodically(&self) -> bool {
+        // A witness only answers.
+        if self.config.node.witness {
+            return false;
+        }
         if self.role.claims_ownership() || !self.settled || self.now < self.repeat_until {
             return true;
         }
@@ -94,6 +103,12 @@ impl Node {
             let mut bytes = Vec::with_capacity(128);
             wire::encode_into(&self.template, key, &mut bytes);
             self.payload = Arc::from(bytes);
+        }
+        // Quorum mode: a claimant's heartbeat asks the voters for its lease.
+        if kind == MessageKind::Heartbeat && self.role.claims_ownership() {
+            if let Some(q) = self.quorum.as_mut() {
+                q.asked(self.seq, self.now, &self.config.node.name);
+            }
         }
         let payload = &self.payload;
         for (i, destinations) in self.destinations.iter().enumerate() {

@@ -42,11 +42,13 @@
 
 mod announce;
 mod peers;
+pub mod quorum;
 mod rule;
 mod steps;
 mod transition;
 
 pub use peers::PeerStatus;
+pub use quorum::{QuorumStatus, VoterStatus};
 
 use crate::config::{Config, ConfigError};
 use crate::io::{
@@ -56,6 +58,7 @@ use crate::role::Role;
 use crate::time::Instant;
 use crate::wire::{self, AuthKey, Message, MessageKind};
 use peers::{Accept, Peer, Peers};
+use quorum::Quorum;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -118,6 +121,10 @@ pub struct Node {
     next_request: u64,
     outputs: VecDeque<Output>,
     counters: Counters,
+    /// Quorum mode's leases and votes (`None` in classic mode).
+    quorum: Option<Quorum>,
+    /// The release under way began because the lease ran out, and was notified as such.
+    lease_lost: bool,
 }
 
 /// A hand-over that was refused — `Test` said no or hung, or the kernel would not add or
@@ -172,6 +179,9 @@ pub struct Status {
     pub peers: Vec<PeerStatus>,
     /// Datagram counters.
     pub counters: Counters,
+    /// Quorum mode: votes, lease and promise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<QuorumStatus>,
 }
 
 impl Node {
@@ -186,15 +196,23 @@ impl Node {
             .auth_key
             .as_ref()
             .map(|k| AuthKey::new(k.as_bytes()));
+        let quorum = Quorum::new(&config);
         let template = Message {
             group: config.protocol.group,
             kind: MessageKind::Heartbeat,
             role: Role::Backup,
-            priority: config.node.priority,
+            // A witness ranks below every address node: it is never chosen to own.
+            priority: if config.node.witness {
+                0
+            } else {
+                config.node.priority
+            },
             epoch: boot_epoch,
             seq: 0,
             sender: config.node.name.clone(),
             successor: None,
+            quorum: quorum.is_some(),
+            vote: None,
         };
         let beats_per_announce = announce::beats_per_announce(&config);
         let mut node = Node {
@@ -227,6 +245,8 @@ impl Node {
             deadline: None,
             refreshed: now,
             destinations: Vec::new(),
+            quorum,
+            lease_lost: false,
         };
         node.update_destinations();
         node.deadline = node.next_deadline();
@@ -270,10 +290,19 @@ impl Node {
             return;
         }
         if self.key.is_none() && path.0 < self.config.paths.len() {
-            let repeat = (self.peers.iter_mut()).any(|p| p.accept_repeat(bytes, path.0, from, now));
-            if repeat {
-                // Routine: only a timestamp moved (see `Accept::Routine` below).
+            let repeat =
+                (self.peers.iter_mut()).position(|p| p.accept_repeat(bytes, path.0, from, now));
+            if let Some(index) = repeat {
+                // Routine: only a timestamp moved (see `Accept::Routine` below) — but a
+                // claimant's routine heartbeat asks voters for its lease.
                 self.counters.received += 1;
+                if self.quorum.is_some() {
+                    let peer = self.peers.get_mut(index);
+                    let (name, epoch, seq) = (peer.name.clone(), peer.epoch, peer.state_seq);
+                    if peer.role.claims_ownership() {
+                        self.vote(now, &name, epoch, seq, path, from);
+                    }
+                }
                 return;
             }
         }
@@ -284,7 +313,10 @@ impl Node {
             }
             Err(_) => return self.drop_datagram(DropReason::Malformed),
         };
-        if msg.group != self.config.protocol.group || path.0 >= self.config.paths.len() {
+        let foreign = msg.group != self.config.protocol.group
+            || path.0 >= self.config.paths.len()
+            || msg.quorum != self.quorum.is_some();
+        if foreign {
             return self.drop_datagram(DropReason::Foreign);
         }
         let Ok(successor) = msg.successor.map(std::str::from_utf8).transpose() else {
@@ -325,12 +357,18 @@ impl Node {
             Accept::Fresh => {}
             Accept::Routine => {
                 // Only a timestamp moved: liveness can only have been extended, and the
-                // ownership rule sees nothing new. Expiry comes with its own timer.
+                // ownership rule sees nothing new (unless a vote moved the lease). Expiry
+                // comes with its own timer.
                 self.counters.received += 1;
-                return;
+                if !self.quorum_input(now, index, &msg, path, from) {
+                    return;
+                }
+                self.refresh(now, Some(index));
+                return self.decide(now);
             }
         }
         self.counters.received += 1;
+        self.quorum_input(now, index, &msg, path, from);
         if msg.kind == MessageKind::Goodbye {
             if let Some(name) = successor {
                 self.heir = Some(Heir {
@@ -365,6 +403,8 @@ impl Node {
             // Only the heartbeat was due, or a deadline that moved on: nothing changed.
             return;
         }
+        self.promise_expired(now);
+        self.extend_due(now);
         self.request_overdue(now);
         self.refresh(now, None);
         self.decide(now);
@@ -417,6 +457,16 @@ impl Node {
         if config.vips.len() != self.config.vips.len() {
             return Err(needs_restart("vip".into(), "the virtual addresses"));
         }
+        let (new, old) = (&config.protocol, &self.config.protocol);
+        let quorum_of = |p: &crate::config::ProtocolSettings| {
+            (p.mode, p.voters.clone(), p.lease, p.max_clock_drift_ppm)
+        };
+        if quorum_of(new) != quorum_of(old) || config.node.witness != self.config.node.witness {
+            return Err(needs_restart(
+                "protocol.mode".into(),
+                "the mode, its voters, lease or clock drift bound (promises made under the old ones must hold)",
+            ));
+        }
         for (i, (new, old)) in config.vips.iter().zip(&self.config.vips).enumerate() {
             if new != old {
                 return Err(needs_restart(format!("vip[{i}]"), "a virtual address"));
@@ -429,7 +479,9 @@ impl Node {
             .as_ref()
             .map(|k| AuthKey::new(k.as_bytes()));
         self.template.group = config.protocol.group;
-        self.template.priority = config.node.priority;
+        if !config.node.witness {
+            self.template.priority = config.node.priority;
+        }
         // The last announcement's bytes carry the old priority, group and key: encode anew.
         self.payload = Arc::from(&[][..]);
         self.beats_per_announce = announce::beats_per_announce(&config);
@@ -491,6 +543,7 @@ impl Node {
                 })
                 .collect(),
             counters: self.counters,
+            quorum: self.quorum.as_ref().map(|q| q.status(now)),
         }
     }
 
@@ -526,6 +579,13 @@ impl Node {
 
     fn set_role(&mut self, to: Role) {
         if to != self.role {
+            if !to.claims_ownership() {
+                // Nothing held any more: the lease and this node's vote for itself go.
+                if let Some(q) = self.quorum.as_mut() {
+                    q.released(&self.config.node.name);
+                    q.drop_lease();
+                }
+            }
             let from = std::mem::replace(&mut self.role, to);
             self.repeat_until = self.now + self.dead_after;
             self.outputs

@@ -25,6 +25,11 @@ impl Node {
         if let Some(p) = self.transition.as_ref().and_then(|t| t.pending) {
             consider(p.deadline);
         }
+        if let Some(t) = (self.quorum.as_ref())
+            .and_then(|q| q.next_deadline(self.role.claims_ownership(), self.now))
+        {
+            consider(t);
+        }
         if let Some(b) = self.backoff.filter(|b| b.retry > self.refreshed) {
             consider(b.retry);
         }
@@ -109,8 +114,9 @@ impl Node {
                 peer.rival = None;
             }
             // As in the source, the node watching a higher-ranked peer reports its paths; the
-            // pair's other side stays quiet so one cut link makes one mail.
-            if peer.rank() < me || !alive {
+            // pair's other side stays quiet so one cut link makes one mail. (A witness sends
+            // no mail: the servers watch each other.)
+            if peer.rank() < me || !alive || self.config.node.witness {
                 continue;
             }
             for (i, path) in self.config.paths.iter().enumerate() {
@@ -154,10 +160,10 @@ impl Node {
     fn announce_priority(&mut self, now: Instant) {
         let demoted =
             (self.backoff).is_some_and(|b| b.event == HookEvent::Acquire && now < b.retry);
-        let priority = if demoted {
-            DEMOTED_PRIORITY.min(self.config.node.priority)
-        } else {
-            self.config.node.priority
+        let priority = match () {
+            _ if self.config.node.witness => 0,
+            _ if demoted => DEMOTED_PRIORITY.min(self.config.node.priority),
+            _ => self.config.node.priority,
         };
         if priority != self.template.priority && self.role != Role::Stopped {
             self.template.priority = priority;
@@ -168,16 +174,25 @@ impl Node {
     }
 
     fn apply_rule(&mut self, now: Instant) {
-        if self.role == Role::Stopped {
+        if self.role == Role::Stopped || self.config.node.witness {
             return;
         }
-        if let Some(t) = &self.transition {
+        let leased = self.quorum.as_ref().map(|q| q.leased(now));
+        if let Some(t) = &mut self.transition {
+            // Quorum mode: a takeover whose lease ran out while its hooks ran asks for nothing
+            // more; what it added is removed once it ends (below).
+            if leased == Some(false) && t.leased && t.event == HookEvent::Acquire {
+                t.lease_failed();
+            }
             if t.untouched_takeover() {
                 if let Some(claimer) = self.claimer_against_takeover() {
                     self.abandon_takeover(claimer);
                 }
             }
             return;
+        }
+        if leased == Some(false) && self.role == Role::Master {
+            return self.lose_lease(now);
         }
         if self.shutdown_requested {
             return self.start_shutdown(now);
@@ -218,7 +233,7 @@ impl Node {
         let transition = match self.role {
             Role::Backup if !someone_claims && i_am_best && self.settled && !backing_off => {
                 let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
-                Transition::acquire(&all, self.last_owner.clone())
+                Transition::acquire(&all, self.last_owner.clone(), self.quorum.is_some())
             }
             Role::Master if higher_claimer.is_some() => {
                 let winner = higher_claimer.cloned();
@@ -237,7 +252,7 @@ impl Node {
                     .filter(|&v| !self.held[v])
                     .map(VipId)
                     .collect();
-                Transition::acquire(&missing, self.last_owner.clone())
+                Transition::acquire(&missing, self.last_owner.clone(), self.quorum.is_some())
             }
             // A removal the kernel refused: the address is still here, so this node still
             // claims it, and tries again.
@@ -274,6 +289,22 @@ impl Node {
         self.send_heartbeats(MessageKind::Heartbeat);
     }
 
+    /// Quorum mode: the owner's lease ran out unrenewed. It stops serving at once — removes
+    /// its addresses, then runs `PostRel` — and says so.
+    fn lose_lease(&mut self, now: Instant) {
+        let held = self.held_vips();
+        let q = self.quorum.as_ref().expect("a lease in quorum mode");
+        self.lease_lost = true;
+        self.outputs.push_back(notify(Notification::LeaseLost {
+            vips: held.clone(),
+            granted: q.granting(now),
+        }));
+        self.begin(
+            now,
+            Transition::release(&held, ReleaseCause::LeaseLost, None),
+        );
+    }
+
     fn start_shutdown(&mut self, now: Instant) {
         let held = self.held_vips();
         match self.role {
@@ -297,7 +328,7 @@ impl Node {
     /// for it to claim and then the ordinary rule picks among them.
     pub(super) fn successor(&self) -> Option<String> {
         (self.peers.iter())
-            .filter(|p| !p.left && p.role == Role::Backup)
+            .filter(|p| !p.left && p.role == Role::Backup && p.priority > 0)
             .max_by(|a, b| a.rank().cmp(&b.rank()))
             .map(|p| p.name.clone())
     }

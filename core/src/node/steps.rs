@@ -25,7 +25,7 @@ impl Node {
     }
 
     /// Asks for the next step, or completes the hand-over when none are left.
-    fn advance(&mut self, now: Instant) {
+    pub(super) fn advance(&mut self, now: Instant) {
         let Some(t) = self.transition.as_mut() else {
             return;
         };
@@ -38,9 +38,29 @@ impl Node {
         let id = RequestId(self.next_request);
         self.next_request += 1;
         // Neither a hook nor the kernel gets longer than a hook may take.
-        let deadline = now + self.config.hooks.timeout;
+        let mut deadline = now + self.config.hooks.timeout;
+        let quorum = self.quorum.as_ref();
+        match step {
+            Step::Lease if quorum.is_some_and(|q| q.can_add(now)) => {
+                t.leased = true;
+                return self.advance(now);
+            }
+            // Voters still promised to the last owner grant once that promise runs out.
+            Step::Lease => {
+                let q = quorum.expect("a lease step in quorum mode");
+                deadline = now + q.promise_len() + self.config.protocol.interval;
+            }
+            Step::Address(AddressChange::Add, _) if quorum.is_some_and(|q| !q.can_add(now)) => {
+                // The lease ran out while hooks ran: nothing is added without one.
+                t.lease_failed();
+                return self.complete(now);
+            }
+            _ => {}
+        }
         t.pending = Some(Pending { id, step, deadline });
         let output = match step {
+            // Nothing to ask of the driver: votes answer it (`lease_granted`).
+            Step::Lease => return,
             Step::Hook(kind, vip) => Output::RunHook(Box::new(HookRequest {
                 id,
                 kind,
@@ -52,7 +72,8 @@ impl Node {
             Step::Address(AddressChange::Add, vip) => {
                 t.touched = true;
                 self.held[vip.0] = true;
-                Output::Acquire { id, vip }
+                let until = self.quorum.as_ref().and_then(|q| q.lease_end());
+                Output::Acquire { id, vip, until }
             }
             Step::Address(AddressChange::Remove, vip) => Output::Release { id, vip },
         };
@@ -66,6 +87,19 @@ impl Node {
         let p = t.pending.filter(|p| p.id == id)?;
         t.pending = None;
         Some(p)
+    }
+
+    /// Votes moved the lease: a takeover waiting for one goes on.
+    pub(super) fn lease_granted(&mut self, now: Instant) {
+        let waiting = (self.transition.as_ref())
+            .and_then(|t| t.pending)
+            .is_some_and(|p| p.step == Step::Lease);
+        if waiting && self.quorum.as_ref().is_some_and(|q| q.can_add(now)) {
+            let t = self.transition.as_mut().expect("a pending request");
+            t.pending = None;
+            t.leased = true;
+            self.advance(now);
+        }
     }
 
     pub(super) fn hook_finished(&mut self, now: Instant, id: RequestId, outcome: HookOutcome) {
@@ -112,7 +146,12 @@ impl Node {
             .as_mut()
             .expect("a pending request has a transition");
         match (change, result) {
-            (AddressChange::Add, Ok(())) => t.acquired.push(vip),
+            (AddressChange::Add, Ok(())) => {
+                t.acquired.push(vip);
+                if let Some(q) = self.quorum.as_mut() {
+                    q.added(now);
+                }
+            }
             (AddressChange::Remove, Ok(())) => self.held[vip.0] = false,
             (change, Err(error)) => {
                 // A refused add leaves nothing behind; a refused removal leaves the address
@@ -143,6 +182,12 @@ impl Node {
             return;
         }
         match p.step {
+            Step::Lease => {
+                let t = self.transition.as_mut().expect("a pending request");
+                t.pending = None;
+                t.lease_failed();
+                self.advance(now);
+            }
             Step::Hook(..) => self.hook_finished(now, p.id, HookOutcome::TimedOut),
             Step::Address(..) => {
                 let timeout = self.config.hooks.timeout;
@@ -157,7 +202,7 @@ impl Node {
         let Some(t) = self.transition.take() else {
             return;
         };
-        let refused = !t.vetoed.is_empty() || !t.failed.is_empty() || t.aborted;
+        let refused = !t.vetoed.is_empty() || !t.failed.is_empty() || t.aborted || t.no_quorum;
         let wait = match self.backoff {
             Some(b) if t.repeat => (b.wait * 2).min(self.dead_after * MAX_BACKOFF),
             _ => self.dead_after,
@@ -169,6 +214,13 @@ impl Node {
         });
         match t.event {
             HookEvent::Acquire => {
+                if t.no_quorum && !t.repeat {
+                    let q = self.quorum.as_ref().expect("no quorum in quorum mode");
+                    self.outputs.push_back(notify(Notification::NoQuorum {
+                        granted: q.granting(now),
+                        needed: q.majority(),
+                    }));
+                }
                 let news = !t.acquired.is_empty() || (!t.vetoed.is_empty() && !t.repeat);
                 if news {
                     self.outputs.push_back(notify(Notification::Failover {
@@ -189,8 +241,11 @@ impl Node {
             // again after the back-off; a shutdown says goodbye only once it is gone.
             HookEvent::Release if self.held.contains(&true) => {}
             HookEvent::Release => {
-                self.outputs
-                    .push_back(notify(Notification::Released { to: t.peer }));
+                // A lost lease was notified when its release began.
+                if !std::mem::take(&mut self.lease_lost) {
+                    self.outputs
+                        .push_back(notify(Notification::Released { to: t.peer }));
+                }
                 if self.shutdown_requested {
                     let successor = self.successor();
                     return self.stop(successor);

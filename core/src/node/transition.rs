@@ -14,14 +14,18 @@ use std::collections::VecDeque;
 /// One step of a hand-over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
+    /// Quorum mode: wait for a lease granted by a majority before anything else (no hook runs
+    /// for a takeover that has none: hooks start services, mount disks).
+    Lease,
     Hook(HookKind, VipId),
     Address(AddressChange, VipId),
 }
 
 impl Step {
-    fn vip(self) -> VipId {
+    fn vip(self) -> Option<VipId> {
         match self {
-            Step::Hook(_, v) | Step::Address(_, v) => v,
+            Step::Lease => None,
+            Step::Hook(_, v) | Step::Address(_, v) => Some(v),
         }
     }
 }
@@ -39,6 +43,9 @@ pub(crate) enum ReleaseCause {
     /// A backup still has an address the kernel would not remove: try again, no hooks (they
     /// ran with the release that failed).
     Cleanup,
+    /// Quorum mode: the lease ran out. Serving stops first — the addresses are removed, then
+    /// `PostRel` runs; no `Test`, and no `PreRel` before the removal.
+    LeaseLost,
 }
 
 /// A request that has been made and not yet answered.
@@ -70,15 +77,18 @@ pub(crate) struct Transition {
     /// The same hand-over again after a refusal, nothing having changed: a second refusal by
     /// `Test` (or the kernel) is not news.
     pub repeat: bool,
+    /// Quorum mode: the takeover got its lease (and may touch hooks and addresses).
+    pub leased: bool,
+    /// Quorum mode: the takeover was given up for want of a lease, or lost it on the way.
+    pub no_quorum: bool,
 }
 
 impl Transition {
-    /// Takeover of `vips`: all `Test`s first, then per address `PreAcq`, add, `PostAcq`.
-    pub fn acquire(vips: &[VipId], peer: Option<String>) -> Transition {
-        let mut steps: VecDeque<Step> = vips
-            .iter()
-            .map(|&v| Step::Hook(HookKind::Test, v))
-            .collect();
+    /// Takeover of `vips`: in quorum mode the lease first; then all `Test`s, then per address
+    /// `PreAcq`, add, `PostAcq`.
+    pub fn acquire(vips: &[VipId], peer: Option<String>, quorum: bool) -> Transition {
+        let mut steps: VecDeque<Step> = quorum.then_some(Step::Lease).into_iter().collect();
+        steps.extend(vips.iter().map(|&v| Step::Hook(HookKind::Test, v)));
         for &v in vips {
             steps.extend([
                 Step::Hook(HookKind::PreAcq, v),
@@ -98,15 +108,17 @@ impl Transition {
         }
         for &v in held {
             let remove = Step::Address(AddressChange::Remove, v);
-            if cause == ReleaseCause::Cleanup {
-                steps.push_back(remove);
-            } else {
-                steps.extend([
+            match cause {
+                ReleaseCause::Cleanup | ReleaseCause::LeaseLost => steps.push_back(remove),
+                _ => steps.extend([
                     Step::Hook(HookKind::PreRel, v),
                     remove,
                     Step::Hook(HookKind::PostRel, v),
-                ]);
+                ]),
             }
+        }
+        if cause == ReleaseCause::LeaseLost {
+            steps.extend(held.iter().map(|&v| Step::Hook(HookKind::PostRel, v)));
         }
         Transition::new(HookEvent::Release, peer, steps)
     }
@@ -123,6 +135,8 @@ impl Transition {
             touched: false,
             aborted: false,
             repeat: false,
+            leased: false,
+            no_quorum: false,
         }
     }
 
@@ -159,6 +173,13 @@ impl Transition {
     }
 
     fn drop_steps_of(&mut self, vip: VipId) {
-        self.steps.retain(|step| step.vip() != vip);
+        self.steps.retain(|step| step.vip() != Some(vip));
+    }
+
+    /// Quorum mode: the lease is missing or gone; nothing more is asked for, and the
+    /// hand-over ends as refused once the request in flight is answered.
+    pub fn lease_failed(&mut self) {
+        self.no_quorum = true;
+        self.steps.clear();
     }
 }

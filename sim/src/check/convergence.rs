@@ -100,7 +100,12 @@ impl Checker for Convergence {
             return;
         }
         let live = |&n: &usize| self.up[n] && !self.paused[n] && !self.host_down[n];
-        let best = (self.ctx).best((0..self.up.len()).filter(live));
+        let voters = (0..self.up.len()).filter(live).count();
+        // Quorum mode: without a majority of voters alive nobody may own.
+        let best = match self.ctx.majority {
+            Some(majority) if voters < majority => None,
+            _ => (self.ctx).best((0..self.up.len()).filter(live)),
+        };
         // Without preemption the owner keeps the addresses: any one live owner of them all
         // is right; with it, only the best live node.
         let owner = match self.holders.of(0) {
@@ -110,9 +115,12 @@ impl Checker for Convergence {
         for vip in 0..self.ctx.vips {
             let holders = self.holders.of(vip);
             if holders != owner.as_slice() {
-                let wanted = match self.ctx.preempt {
-                    true => "the best live node is",
-                    false => "it should be one live node, and the same for every address:",
+                let wanted = match (self.ctx.preempt, best) {
+                    (_, None) if self.ctx.majority.is_some() => {
+                        "fewer than a majority of voters live, so it should be"
+                    }
+                    (true, _) => "the best live node is",
+                    (false, _) => "it should be one live node, and the same for every address:",
                 };
                 findings.violate(
                     "convergence",

@@ -26,7 +26,8 @@ pub trait Checker {
 /// What the checkers need to know of the run's set-up.
 #[derive(Clone, Debug)]
 pub struct Context {
-    /// Node priorities, by index (names break ties: smaller wins).
+    /// Node priorities, by index (names break ties: smaller wins); a witness, which never
+    /// owns, has 0.
     pub nodes: Vec<(String, u8)>,
     /// Number of virtual addresses.
     pub vips: usize,
@@ -42,6 +43,8 @@ pub struct Context {
     /// How long the group may take to settle after faults end (`expect.converge_within`, by
     /// default 3 × dead_after + 1 s), nanoseconds.
     pub settle: u64,
+    /// Quorum mode: how many live voters (every node, witnesses included) an owner needs.
+    pub majority: Option<usize>,
     /// When the network or a node is not healthy: each fault's span, from `fault_margin`
     /// before it to `settle` after it (a fault with no duration, such as a crash for good,
     /// counts from its start), merged and in order, nanoseconds.
@@ -81,12 +84,13 @@ impl Context {
         }
         Context {
             nodes: (scenario.nodes.iter())
-                .map(|n| (n.name.clone(), n.priority))
+                .map(|n| (n.name.clone(), if n.witness { 0 } else { n.priority }))
                 .collect(),
             vips: scenario.vips.len(),
             expect: scenario.expect.clone(),
             dead_after,
             preempt: scenario.protocol.preempt,
+            majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
             faults_end,
             settle,
             troubled,
@@ -103,7 +107,7 @@ impl Context {
 
     /// The node that should own the addresses among `live` ones.
     pub fn best(&self, live: impl Iterator<Item = usize>) -> Option<usize> {
-        live.max_by(|&a, &b| {
+        live.filter(|&n| self.nodes[n].1 > 0).max_by(|&a, &b| {
             let (na, pa) = &self.nodes[a];
             let (nb, pb) = &self.nodes[b];
             pa.cmp(pb).then(nb.cmp(na))

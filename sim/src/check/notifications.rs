@@ -22,6 +22,11 @@ pub struct Notifications {
     anomalies: u32,
     rival_claims: u32,
     repeated: Vec<String>,
+    /// Per node: its role, and (quorum mode) the addresses the kernel removed while it owned
+    /// them — their lifetime ran out a moment before a renewal that then added them back: a
+    /// restore, not a takeover.
+    roles: Vec<Role>,
+    restorable: Vec<BTreeSet<usize>>,
 }
 
 impl Notifications {
@@ -37,12 +42,29 @@ impl Notifications {
             anomalies: 0,
             rival_claims: 0,
             repeated: Vec::new(),
+            roles: vec![Role::Backup; n],
+            restorable: vec![BTreeSet::new(); n],
         }
     }
 }
 
 impl Checker for Notifications {
     fn observe(&mut self, _at: u64, obs: &Observation) {
+        match *obs {
+            Observation::RoleChanged { node, to, .. } if to != Role::Master => {
+                self.roles[node] = to;
+                self.restorable[node].clear();
+            }
+            Observation::Released { node, vip } if self.roles[node] == Role::Master => {
+                self.restorable[node].insert(vip);
+                return;
+            }
+            Observation::Acquired { node, vip } if self.restorable[node].remove(&vip) => return,
+            _ => {}
+        }
+        if let Observation::RoleChanged { node, to, .. } = *obs {
+            self.roles[node] = to;
+        }
         match *obs {
             Observation::RoleChanged {
                 node,
@@ -66,6 +88,8 @@ impl Checker for Notifications {
             Observation::Down { node } => {
                 self.anomaly.retain(|(n, _, _), _| *n != node);
                 self.unnotified[node].clear();
+                self.roles[node] = Role::Backup;
+                self.restorable[node].clear();
             }
             Observation::Notified {
                 node,
@@ -82,7 +106,10 @@ impl Checker for Notifications {
                         }
                     }
                 }
-                Notification::Released { .. } => self.releases[node].1 += 1,
+                // (a lost lease is the notice of the release it starts)
+                Notification::Released { .. } | Notification::LeaseLost { .. } => {
+                    self.releases[node].1 += 1
+                }
                 Notification::NetworkAnomaly { peer, path }
                 | Notification::NetworkRecovered { peer, path } => {
                     let anomaly = matches!(notification, Notification::NetworkAnomaly { .. });

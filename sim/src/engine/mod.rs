@@ -96,7 +96,7 @@ fn drain_outputs(
                 });
                 continue;
             }
-            Output::Acquire { id, vip } => {
+            Output::Acquire { id, vip, .. } => {
                 inbox.command(Command::AddressChanged { id, result: Ok(()) });
                 Observation::Acquired {
                     node: me,
@@ -117,8 +117,9 @@ fn drain_outputs(
             Output::Event(failover_core::Event::RoleChanged { from, to }) => {
                 Observation::RoleChanged { node: me, from, to }
             }
-            // Neighbour caches are our simulator's client's business.
-            Output::Event(_) | Output::Announce(_) => continue,
+            // Neighbour caches are our simulator's client's business; these engines refuse
+            // quorum mode, whose lifetimes they do not model (`Workload::from_scenario`).
+            Output::Event(_) | Output::Announce(_) | Output::Extend { .. } => continue,
         };
         acts.push((at, what));
     }

@@ -86,6 +86,9 @@ impl Workload {
         if scenario.swarm.is_some() {
             return refuse("[swarm] draws faults per seed".into());
         }
+        if scenario.quorum() {
+            return refuse("quorum mode's kernel address lifetimes".into());
+        }
         if let Some(node) = scenario.nodes.iter().find(|node| node.segments.is_some()) {
             return refuse(format!("node `{}` is not on every segment", node.name));
         }

@@ -16,6 +16,7 @@ impl Scenario {
             node: NodeSettings {
                 name: self.nodes[i].name.clone(),
                 priority: self.nodes[i].priority,
+                witness: self.nodes[i].witness,
             },
             protocol: ProtocolSettings {
                 interval: p.interval,
@@ -23,12 +24,20 @@ impl Scenario {
                 preempt: p.preempt,
                 auth_key: p.auth_key.clone(),
                 announce_every: p.announce_every,
+                mode: p.mode,
+                voters: match self.quorum() {
+                    true => self.nodes.iter().map(|n| n.name.clone()).collect(),
+                    false => Vec::new(),
+                },
+                lease: p.lease,
+                max_clock_drift_ppm: p.max_clock_drift_ppm,
                 ..ProtocolSettings::default()
             },
             paths,
             vips: self
                 .vips
                 .iter()
+                .filter(|_| !self.nodes[i].witness)
                 .map(|v| VipSettings {
                     address: v.address,
                     prefix: None,
@@ -77,6 +86,8 @@ impl Scenario {
                             "hooks.timeout" => "protocol.hook_timeout".to_string(),
                             "node.priority" => format!("node[{i}].priority"),
                             "node.name" => format!("node[{i}].name"),
+                            "node.witness" => format!("node[{i}].witness"),
+                            "protocol.voters" => "node".to_string(),
                             _ => field,
                         };
                         Err(ScenarioError::Invalid {

@@ -19,6 +19,7 @@ pub use swarm::{Swarm, SwarmKind};
 
 use crate::fault::{FaultKind, HookTrouble};
 use crate::topology::Party;
+use failover_core::config::{Mode, ProtocolSettings};
 use failover_core::HookKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,6 +105,14 @@ pub struct Protocol {
     /// Datagrams a path's socket buffers while the daemon is stopped; more are dropped, as a
     /// full socket buffer drops them.
     pub socket_buffer: usize,
+    /// `classic` (the default) or `quorum`: every node (witnesses included) votes, and an
+    /// address is held only under a majority's lease.
+    pub mode: Mode,
+    /// Quorum mode: the lease (core's default when unset).
+    #[serde(with = "humantime_serde")]
+    pub lease: Option<Duration>,
+    /// Quorum mode: the clock drift bound every node assumes (core's default: 1000 ppm).
+    pub max_clock_drift_ppm: u32,
 }
 
 impl Default for Protocol {
@@ -119,6 +128,9 @@ impl Default for Protocol {
             hook_latencies: BTreeMap::new(),
             address_latency: Duration::from_micros(200),
             socket_buffer: 256,
+            mode: Mode::Classic,
+            lease: None,
+            max_clock_drift_ppm: ProtocolSettings::default().max_clock_drift_ppm,
         }
     }
 }
@@ -270,11 +282,21 @@ impl Segment {
 pub struct NodeSpec {
     /// Name.
     pub name: String,
-    /// Priority, 1–255.
+    /// Priority, 1–255 (a witness has none that matters).
+    #[serde(default = "NodeSpec::default_priority")]
     pub priority: u8,
     /// Segments it has an interface on (default: all).
     #[serde(default)]
     pub segments: Option<Vec<String>>,
+    /// Quorum mode: a witness votes and never holds an address.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub witness: bool,
+}
+
+impl NodeSpec {
+    fn default_priority() -> u8 {
+        100
+    }
 }
 
 /// One virtual address.
@@ -371,6 +393,11 @@ impl Scenario {
             .iter()
             .position(|s| s.name == "public")
             .unwrap_or(0)
+    }
+
+    /// Whether the group runs in quorum mode.
+    pub fn quorum(&self) -> bool {
+        self.protocol.mode == Mode::Quorum
     }
 
     /// Index of a node by name.
@@ -492,7 +519,25 @@ impl ScenarioBuilder {
             name: name.into(),
             priority,
             segments: None,
+            witness: false,
         });
+        self
+    }
+
+    /// Adds a quorum-mode witness on every segment.
+    pub fn witness(mut self, name: &str) -> Self {
+        self.0.nodes.push(NodeSpec {
+            name: name.into(),
+            priority: NodeSpec::default_priority(),
+            segments: None,
+            witness: true,
+        });
+        self
+    }
+
+    /// Switches the group to quorum mode.
+    pub fn quorum(mut self) -> Self {
+        self.0.protocol.mode = Mode::Quorum;
         self
     }
 

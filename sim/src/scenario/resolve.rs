@@ -42,6 +42,12 @@ impl Scenario {
         if self.vips.is_empty() {
             return Err(err("vip".into(), "at least one [[vip]]".into()));
         }
+        if self.nodes.iter().all(|n| n.witness) {
+            return Err(err(
+                "node".into(),
+                "every node is a witness: none can hold an address".into(),
+            ));
+        }
         for (i, s) in self.segments.iter().enumerate() {
             for (field, p) in [
                 ("loss", s.loss),

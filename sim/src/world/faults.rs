@@ -93,6 +93,7 @@ impl World<'_> {
         self.hosts[i].up = false;
         self.observe(Observation::HostDown { node: i });
         for v in 0..self.hosts[i].held.len() {
+            self.hosts[i].expires[v] = None;
             if std::mem::take(&mut self.hosts[i].held[v]) {
                 self.observe(Observation::Released { node: i, vip: v });
             }

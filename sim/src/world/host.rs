@@ -4,7 +4,7 @@
 
 use super::clock::Clock;
 use crate::fault::HookTrouble;
-use failover_core::{AddressChange, Config, HookKind, Inbox, Node, RequestId, VipId};
+use failover_core::{AddressChange, Config, HookKind, Inbox, Instant, Node, RequestId, VipId};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -14,8 +14,13 @@ pub(super) enum Task {
     /// Run a hook; core stops waiting at `deadline` (on the node's clock), and the daemon kills
     /// a hook still running then.
     Hook { kind: HookKind, deadline: u64 },
-    /// Add or remove an address.
-    Address { change: AddressChange, vip: VipId },
+    /// Add or remove an address (quorum mode: an add with the lease's end, on the node's
+    /// clock, that the kernel's lifetime is counted to).
+    Address {
+        change: AddressChange,
+        vip: VipId,
+        until: Option<Instant>,
+    },
 }
 
 /// A request in the queue.
@@ -57,6 +62,8 @@ pub(super) struct Host {
     pub clock: Clock,
     /// Addresses on the host's interface.
     pub held: Vec<bool>,
+    /// Quorum mode: when (true time) the kernel removes each address, its lifetime over.
+    pub expires: Vec<Option<u64>>,
     pub queue: VecDeque<Job>,
     pub running: Option<Running>,
     /// Hook faults in force: (fault id, hook, what it does).
@@ -88,6 +95,7 @@ impl Host {
             inbox: Inbox::new(paths, buffer),
             clock: Clock::default(),
             held: vec![false; vips],
+            expires: vec![None; vips],
             queue: VecDeque::new(),
             running: None,
             hook_faults: Vec::new(),

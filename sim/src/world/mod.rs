@@ -27,6 +27,8 @@ use failover_core::{
     AddressChange, Command, Event, HookOutcome, Instant, Node, Output, PathId, Role,
 };
 use host::{Host, Job, Running, Task};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -102,6 +104,12 @@ enum Due {
     /// First start of a node; queued after faults at time zero, so a clock set at 0 s is the
     /// node's clock from its first instant.
     Start(usize),
+    /// Quorum mode: an address's kernel lifetime ends (unless renewed since: `at` differs).
+    Expires {
+        node: u32,
+        vip: u32,
+        at: u64,
+    },
 }
 
 /// A datagram on its way, before it is queued.
@@ -155,7 +163,12 @@ pub struct World<'p> {
     job_generation: u64,
     /// Datagrams the input being handled sent (see `send_outgoing`).
     outgoing: Vec<Option<Outgoing>>,
+    /// When, within its granularity, the kernel removes an address whose lifetime is over.
+    kernel: ChaCha8Rng,
 }
+
+/// The random stream of the kernel's address-lifetime checks.
+const KERNEL_STREAM: u64 = 0x4b45_524e; // "KERN"
 
 /// Runs `scenario` under `seed`.
 pub fn run(scenario: &Scenario, seed: u64, options: &Options) -> Result<RunReport, ScenarioError> {
@@ -228,6 +241,7 @@ impl<'p> World<'p> {
             client,
             job_generation: 0,
             outgoing: Vec::new(),
+            kernel: crate::rng::fork(plan.seed, KERNEL_STREAM),
         };
         for (id, f) in plan.faults.iter().enumerate() {
             world.queue.push(nanos(f.at), Due::FaultBegins(id));
@@ -343,6 +357,7 @@ impl<'p> World<'p> {
             Due::Start(i) => self.start(i),
             Due::FaultBegins(id) => self.begin_fault(id),
             Due::FaultEnds(id) => self.end_fault(id),
+            Due::Expires { node, vip, at } => self.expire(node as usize, vip as usize, at),
         }
     }
 
@@ -438,6 +453,7 @@ impl<'p> World<'p> {
     /// removes what an earlier run left on the interfaces, as the daemon does, then it runs.
     fn start(&mut self, i: usize) {
         for v in 0..self.hosts[i].held.len() {
+            self.hosts[i].expires[v] = None;
             if std::mem::take(&mut self.hosts[i].held[v]) {
                 let addr = &self.vip_names[v];
                 self.note(Some(i), format!("removed leftover address {addr}"));
@@ -515,10 +531,11 @@ impl<'p> World<'p> {
     fn output(&mut self, i: usize, out: Output) {
         match out {
             Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
-            Output::Acquire { id, vip } => {
+            Output::Acquire { id, vip, until } => {
                 let task = Task::Address {
                     change: AddressChange::Add,
                     vip,
+                    until,
                 };
                 self.enqueue(i, Job { id, task });
             }
@@ -526,9 +543,11 @@ impl<'p> World<'p> {
                 let task = Task::Address {
                     change: AddressChange::Remove,
                     vip,
+                    until: None,
                 };
                 self.enqueue(i, Job { id, task });
             }
+            Output::Extend { vip, until } => self.extend(i, vip.0, until),
             Output::Announce(v) => {
                 if self.hosts[i].held[v.0] {
                     // The owner's periodic refresh: frequent enough that formatting an
@@ -663,13 +682,25 @@ impl<'p> World<'p> {
                     outcome,
                 }
             }
-            Task::Address { change, vip } => {
+            Task::Address { change, vip, until } => {
                 let addr = self.vip_names[vip.0].clone();
-                let result = if self.hosts[i].refuses(change) {
+                let lifetime = until.map(|u| self.lifetime(i, u));
+                // An address already there, or already gone, needs no change the kernel could
+                // refuse: the daemon looks first (it finds a leftover, or one the kernel's
+                // lifetime removed) and answers that it is so.
+                let already = self.hosts[i].held[vip.0] == (change == AddressChange::Add);
+                let result = if self.hosts[i].refuses(change) && !already {
                     self.note(Some(i), format!("address {change} {addr}: refused"));
                     Err("Cannot assign requested address (os error 99)".to_string())
+                } else if let Some(Err(e)) = lifetime {
+                    // As the daemon does: no address without a lifetime of a whole second.
+                    self.note(Some(i), format!("address {change} {addr}: {e}"));
+                    Err(e)
                 } else {
                     self.change_address(i, change, vip.0);
+                    if let Some(Ok(secs)) = lifetime {
+                        self.set_expiry(i, vip.0, secs);
+                    }
                     Ok(())
                 };
                 Command::AddressChanged { id: job.id, result }
@@ -680,10 +711,68 @@ impl<'p> World<'p> {
         self.wake(i);
     }
 
+    /// Quorum mode: the whole seconds of lifetime the kernel gives an address set now for a
+    /// lease ending at `until` on host `i`'s clock, or why there is not one.
+    fn lifetime(&self, i: usize, until: Instant) -> Result<u64, String> {
+        let local = self.hosts[i].clock.local(self.now);
+        match until.as_nanos().saturating_sub(local) / 1_000_000_000 {
+            0 => Err("lease ends within a second: no kernel lifetime to give".to_string()),
+            secs => Ok(secs),
+        }
+    }
+
+    /// The kernel counts `secs` from now on host `i`'s clock, and removes the address when
+    /// it next checks after that: Linux's check runs about once a second and counts ages
+    /// with a 20 ms fuzz, so from 20 ms early to a second late.
+    fn set_expiry(&mut self, i: usize, vip: usize, secs: u64) {
+        let clock = self.hosts[i].clock;
+        let end = clock.true_time(clock.local(self.now) + secs * 1_000_000_000);
+        let at = (end + self.kernel.random_range(0..=1_020_000_000))
+            .saturating_sub(20_000_000)
+            .max(self.now);
+        self.hosts[i].expires[vip] = Some(at);
+        let (node, vip) = (i as u32, vip as u32);
+        self.queue.push(at, Due::Expires { node, vip, at });
+    }
+
+    /// Quorum mode: the lease was renewed; the address's lifetime with it (and the address
+    /// is added again if the kernel removed it early — the daemon's `replace` does that).
+    fn extend(&mut self, i: usize, vip: usize, until: Instant) {
+        let Ok(secs) = self.lifetime(i, until) else {
+            return;
+        };
+        if !self.hosts[i].held[vip] {
+            if self.hosts[i].refuses(AddressChange::Add) {
+                return;
+            }
+            self.change_address(i, AddressChange::Add, vip);
+        }
+        self.set_expiry(i, vip, secs);
+    }
+
+    /// Quorum mode: an address's lifetime is over, unless it was renewed since (`at`).
+    fn expire(&mut self, i: usize, vip: usize, at: u64) {
+        if self.hosts[i].expires[vip] != Some(at) {
+            return;
+        }
+        self.hosts[i].expires[vip] = None;
+        if self.hosts[i].held[vip] {
+            let addr = &self.vip_names[vip];
+            self.note(
+                Some(i),
+                format!("kernel removed {addr}: its lifetime is over"),
+            );
+            self.change_address(i, AddressChange::Remove, vip);
+        }
+    }
+
     /// The kernel adds or removes an address of host `i` (the add announced at once by
     /// gratuitous ARP, as the daemon does).
     fn change_address(&mut self, i: usize, change: AddressChange, vip: usize) {
         let add = change == AddressChange::Add;
+        if !add {
+            self.hosts[i].expires[vip] = None;
+        }
         if std::mem::replace(&mut self.hosts[i].held[vip], add) == add {
             return;
         }
