@@ -6,6 +6,7 @@
 //! The server answers one request per connection with a minimal HTTP/1.1 response: that is all
 //! a Prometheus scrape needs, and it keeps an HTTP stack out of a daemon that must stay small.
 
+use crate::clients::Clients;
 use crate::status::{Report, ReportRequest};
 use failover_core::Role;
 use std::fmt::Write as _;
@@ -143,8 +144,10 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Serves scrapes until the driver goes away.
+/// Serves scrapes until the driver goes away, at most [`MAX_CLIENTS`](crate::clients::MAX_CLIENTS) at once,
+/// each for a bounded time ([`Clients`]).
 pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ReportRequest>) {
+    let mut clients = Clients::new("metrics");
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -156,8 +159,8 @@ pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ReportRequest>)
             }
         };
         let requests = requests.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, requests)).await;
+        clients.serve(async move {
+            let _ = answer(stream, requests).await;
         });
     }
 }
