@@ -100,7 +100,7 @@ async fn work(
                     announcer.abort();
                 }
                 let (address, interface) = (vip.address, &vip.interface);
-                let result = match addresses.remove(&vip).await {
+                let result = match addresses.release(&vip).await {
                     Ok(Change::Done) => {
                         tracing::info!(%address, %interface, "address removed");
                         Ok(())

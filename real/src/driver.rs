@@ -71,7 +71,7 @@ pub enum StartError {
     /// The configuration, as the node saw it.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The state directory.
+    /// The state directory's epoch file cannot be read or makes no sense.
     #[error("--state-dir: {0}")]
     Epoch(io::Error),
     /// A path's socket.
@@ -163,7 +163,8 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     let listener = status::bind(&options.socket).map_err(StartError::Status)?;
     let _socket_file = SocketFile(options.socket.clone());
     let sockets = PathSockets::bind(&config)?;
-    let epoch = epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
+    let epoch::Next { epoch, stored } =
+        epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
     let addresses = Addresses::connect().map_err(StartError::Netlink)?;
     reconcile(&addresses, &config, &events).await?;
     let (report_tx, mut report_rx) = mpsc::channel::<ReportRequest>(16);
@@ -176,7 +177,18 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     tokio::spawn(status::serve(listener, report_tx));
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
     let (action_tx, worker) = actions::spawn(addresses, answer_tx, events.clone());
-    let (mail_tx, mailer) = mail::spawn();
+    let (mail_tx, mailer, spool_error) = mail::spawn(&options.state_dir);
+    let troubles = [
+        stored.err().map(|e| format!("cannot store the boot epoch: {e}")),
+        spool_error.map(|e| format!("cannot open the mail spool: {e}")),
+    ];
+    for trouble in troubles.into_iter().flatten() {
+        // Logged and mailed; the node runs all the same (see `epoch` and `mail`).
+        tracing::error!("--state-dir: {trouble}; going on");
+        let subject = "state directory cannot be written";
+        let what = format!("The state directory cannot be written: {trouble}.");
+        let _ = mail_tx.send(mail::trouble(&config, subject, &what, SystemTime::now()));
+    }
 
     let origin = tokio::time::Instant::now();
     tracing::info!(

@@ -11,7 +11,7 @@
 //! | [`actions`] | address changes and hooks, in core's order, off the loop |
 //! | [`vip`], [`garp`] | virtual addresses through netlink; gratuitous ARP |
 //! | [`hooks`] | `Test`, `PreAcq*`, `PostAcq*`, `PreRel*`, `PostRel*` scripts |
-//! | [`mail`] | the notification queue, over SMTP |
+//! | [`mail`], [`spool`] | the notification queue, over SMTP; its spool on disk |
 //! | [`status`], [`metrics`] | `failoverctl status` over a UNIX socket; Prometheus `/metrics` |
 //! | [`clients`] | how many local clients those serve at once, and for how long |
 //! | [`trust`] | strict modes: who may write the configuration and the hooks |
@@ -32,6 +32,7 @@ pub mod logging;
 pub mod mail;
 pub mod metrics;
 pub mod net;
+pub mod spool;
 pub mod status;
 pub mod trust;
 pub mod vip;
