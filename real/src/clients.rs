@@ -1,16 +1,22 @@
 //! Bounds on the local clients of the status socket and the metrics port.
 //!
 //! Each connection is served by a task of its own, which may take at most [`CLIENT_TIME`];
-//! at most [`MAX_CLIENTS`] run at once per listener. When one more connects, the oldest still
-//! running is ended: a well-behaved client (`failoverctl`, a Prometheus scrape) asks at once
-//! and is answered within a millisecond, so the oldest connection is almost always one that
-//! connected and said nothing. Like sshd's `MaxStartups`, this keeps a crowd of silent or
-//! slow clients from holding the daemon's file descriptors — which its hooks, its mail and
-//! netlink need too — while a client that asks is still answered. Clients never reach the
-//! loop that owns the node except through its bounded report channel.
+//! at most [`MAX_CLIENTS`] that have not yet asked anything are kept per listener. When one
+//! more connects, the oldest of those is closed: a well-behaved client (`failoverctl`, a
+//! Prometheus scrape) asks at once and is answered within a millisecond, so the connection
+//! closed is one that connected and said nothing, or too little, while others came. Like
+//! sshd's `MaxStartups`, this keeps a crowd of silent or slow clients from holding the
+//! daemon's file descriptors — which its hooks, its mail and netlink need too — while a client
+//! that asks is still answered. A connection that has asked is never closed early; it is done
+//! as soon as its answer is written. After each connection the listener lets the other tasks
+//! run, so a new client's request is read before a burst of newer connections can push it
+//! out. Clients never reach the loop that owns the node except through its bounded report
+//! channel.
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::AbortHandle;
 
@@ -25,7 +31,7 @@ pub struct Clients {
     /// What the listener is, for the log.
     what: &'static str,
     /// Oldest first.
-    running: VecDeque<AbortHandle>,
+    running: VecDeque<(AbortHandle, Asked)>,
     /// Connections ended early to make room.
     evicted: u64,
 }
@@ -40,12 +46,18 @@ impl Clients {
         }
     }
 
-    /// Serves a new connection with `serve`, ended after [`CLIENT_TIME`]; the oldest
-    /// connection still served is ended first if [`MAX_CLIENTS`] are.
-    pub fn serve(&mut self, serve: impl Future<Output = ()> + Send + 'static) {
-        self.running.retain(|task| !task.is_finished());
-        if self.running.len() >= MAX_CLIENTS {
-            if let Some(oldest) = self.running.pop_front() {
+    /// Serves a new connection with `serve(asked)`, ended after [`CLIENT_TIME`], then lets
+    /// other tasks run. `serve` calls [`Asked::mark`] once it has read the client's request.
+    /// If [`MAX_CLIENTS`] connections have not asked yet, the oldest of them is closed first.
+    pub async fn serve<F>(&mut self, serve: impl FnOnce(Asked) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.running.retain(|(task, _)| !task.is_finished());
+        let silent = || self.running.iter().filter(|(_, asked)| !asked.is_marked());
+        if silent().count() >= MAX_CLIENTS {
+            let oldest = self.running.iter().position(|(_, asked)| !asked.is_marked());
+            if let Some((oldest, _)) = oldest.and_then(|i| self.running.remove(i)) {
                 oldest.abort();
                 self.evicted += 1;
                 // Once, then every thousandth: a crowd of clients must not flood the log.
@@ -59,10 +71,28 @@ impl Clients {
                 }
             }
         }
+        let asked = Asked::default();
+        let serving = serve(asked.clone());
         let task = tokio::spawn(async move {
-            let _ = tokio::time::timeout(CLIENT_TIME, serve).await;
+            let _ = tokio::time::timeout(CLIENT_TIME, serving).await;
         });
-        self.running.push_back(task.abort_handle());
+        self.running.push_back((task.abort_handle(), asked));
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Whether a connection's client has asked its question (then it is not closed early).
+#[derive(Clone, Debug, Default)]
+pub struct Asked(Arc<AtomicBool>);
+
+impl Asked {
+    /// The request has been read.
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn is_marked(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -72,24 +102,36 @@ mod tests {
     use tokio::sync::oneshot;
 
     #[tokio::test(flavor = "current_thread")]
-    async fn one_client_too_many_ends_the_oldest_and_only_it() {
+    async fn one_silent_client_too_many_ends_the_oldest_silent_one_only() {
         let mut clients = Clients::new("test");
-        let mut ended = Vec::new();
-        for _ in 0..=MAX_CLIENTS {
+        let mut ends = Vec::new();
+        // The first has asked (it waits for its answer); the others say nothing.
+        for i in 0..=MAX_CLIENTS + 1 {
             let (held, end) = oneshot::channel::<()>();
-            // A silent client: its task waits for ever, holding `held`.
-            clients.serve(async move {
-                let _held = held;
-                std::future::pending::<()>().await;
-            });
-            ended.push(end);
+            clients
+                .serve(move |asked: Asked| async move {
+                    if i == 0 {
+                        asked.mark();
+                    }
+                    let _held = held;
+                    std::future::pending::<()>().await;
+                })
+                .await;
+            ends.push(end);
         }
-        let oldest = ended.remove(0);
-        let closed = tokio::time::timeout(Duration::from_secs(10), oldest).await;
-        assert!(matches!(closed, Ok(Err(_))), "the oldest was ended");
-        for mut end in ended {
+        let mut ends = ends.into_iter();
+        let mut asking = ends.next().unwrap();
+        let oldest_silent = ends.next().unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(10), oldest_silent).await;
+        assert!(matches!(closed, Ok(Err(_))), "the oldest silent client was ended");
+        assert_eq!(
+            asking.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty),
+            "a client that asked is kept"
+        );
+        for mut end in ends {
             assert_eq!(end.try_recv(), Err(oneshot::error::TryRecvError::Empty));
         }
-        assert_eq!(clients.running.len(), MAX_CLIENTS);
+        assert_eq!(clients.running.len(), MAX_CLIENTS + 1);
     }
 }

@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use crate::clients::Clients;
+use crate::clients::{Asked, Clients};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
@@ -213,18 +213,26 @@ pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>
                 continue;
             }
         };
-        clients.serve(answer(stream, requests.clone()));
+        let requests = requests.clone();
+        clients
+            .serve(|asked| answer(stream, requests, asked))
+            .await;
     }
 }
 
 /// Reads one request line and answers it.
-async fn answer(stream: tokio::net::UnixStream, requests: mpsc::Sender<ReportRequest>) {
+async fn answer(
+    stream: tokio::net::UnixStream,
+    requests: mpsc::Sender<ReportRequest>,
+    asked: Asked,
+) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
     let mut read = tokio::io::BufReader::new(read.take(MAX_REQUEST));
     if read.read_until(b'\n', &mut line).await.is_err() {
         return;
     }
+    asked.mark();
     let line = String::from_utf8_lossy(&line);
     let answer = if line.trim() == "status" {
         let (tx, rx) = oneshot::channel();
