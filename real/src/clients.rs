@@ -56,7 +56,10 @@ impl Clients {
         self.running.retain(|(task, _)| !task.is_finished());
         let silent = || self.running.iter().filter(|(_, asked)| !asked.is_marked());
         if silent().count() >= MAX_CLIENTS {
-            let oldest = self.running.iter().position(|(_, asked)| !asked.is_marked());
+            let oldest = self
+                .running
+                .iter()
+                .position(|(_, asked)| !asked.is_marked());
             if let Some((oldest, _)) = oldest.and_then(|i| self.running.remove(i)) {
                 oldest.abort();
                 self.evicted += 1;
@@ -123,7 +126,10 @@ mod tests {
         let mut asking = ends.next().unwrap();
         let oldest_silent = ends.next().unwrap();
         let closed = tokio::time::timeout(Duration::from_secs(10), oldest_silent).await;
-        assert!(matches!(closed, Ok(Err(_))), "the oldest silent client was ended");
+        assert!(
+            matches!(closed, Ok(Err(_))),
+            "the oldest silent client was ended"
+        );
         assert_eq!(
             asking.try_recv(),
             Err(oneshot::error::TryRecvError::Empty),

@@ -179,7 +179,9 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     let (action_tx, worker) = actions::spawn(addresses, answer_tx, events.clone());
     let (mail_tx, mailer, spool_error) = mail::spawn(&options.state_dir);
     let troubles = [
-        stored.err().map(|e| format!("cannot store the boot epoch: {e}")),
+        stored
+            .err()
+            .map(|e| format!("cannot store the boot epoch: {e}")),
         spool_error.map(|e| format!("cannot open the mail spool: {e}")),
     ];
     for trouble in troubles.into_iter().flatten() {

@@ -109,7 +109,10 @@ mod tests {
         let before = next(&dir).unwrap().epoch;
         fs::remove_dir_all(&dir).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(next(&dir).unwrap().epoch > before, "the wall clock carries it");
+        assert!(
+            next(&dir).unwrap().epoch > before,
+            "the wall clock carries it"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -131,7 +134,10 @@ mod tests {
         fs::create_dir_all(dir.join("epoch.tmp")).unwrap();
         let clock = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
         let next = next(&dir).unwrap();
-        assert!(u128::from(next.epoch) >= clock.as_millis(), "from the clock");
+        assert!(
+            u128::from(next.epoch) >= clock.as_millis(),
+            "from the clock"
+        );
         let err = next.stored.unwrap_err().to_string();
         assert!(err.contains(&dir.display().to_string()), "{err}");
         fs::remove_dir_all(&dir).unwrap();

@@ -10,9 +10,9 @@
 //! [`MAX_CONFIG_BYTES`], and UTF-8 text: anything else is refused with its name and what is
 //! wrong, never read half-way or in a loop (a link to `/dev/zero` or a FIFO is not a file).
 
-use failover_core::hostconfig::{self, HostAddress, Machine};
 use crate::hooks;
 use crate::trust::{self, Kind, Untrusted};
+use failover_core::hostconfig::{self, HostAddress, Machine};
 use failover_core::{Config, ConfigError};
 use lettre::Address;
 use std::io::Read;
@@ -189,7 +189,10 @@ fn read_text(file: &Path) -> Result<String, LoadError> {
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();
-        let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         LoadError::NotUtf8 {
             path,
             line: bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1,

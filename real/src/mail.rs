@@ -232,7 +232,13 @@ impl Mail {
 /// runs left there. Dropping the sender lets it make one more attempt and end, leaving what
 /// is still undelivered spooled. The error, if any, says why the spool could not be opened
 /// (mail is then held in memory until it can be written).
-pub fn spawn(state_dir: &Path) -> (mpsc::UnboundedSender<Mail>, JoinHandle<()>, Option<io::Error>) {
+pub fn spawn(
+    state_dir: &Path,
+) -> (
+    mpsc::UnboundedSender<Mail>,
+    JoinHandle<()>,
+    Option<io::Error>,
+) {
     let (spool, waiting, error) = Spool::open(state_dir);
     if !waiting.is_empty() {
         tracing::info!(
@@ -292,7 +298,8 @@ impl Queue {
             None => None,
         };
         self.waiting.push_back(spooled);
-        self.waiting.extend(trouble.map(|mail| Spooled { mail, file: None }));
+        self.waiting
+            .extend(trouble.map(|mail| Spooled { mail, file: None }));
     }
 
     /// The front message is done with: delivered, or set aside.
@@ -398,7 +405,11 @@ async fn deliver(mut rx: mpsc::UnboundedReceiver<Mail>, mut queue: Queue) {
 async fn send(mail: &Mail) -> Result<(), Failure> {
     let permanent = |e: String| Failure::Permanent(e);
     let message = Message::builder()
-        .from(mail.from.parse().map_err(|e| permanent(format!("from: {e}")))?)
+        .from(
+            mail.from
+                .parse()
+                .map_err(|e| permanent(format!("from: {e}")))?,
+        )
         .to(mail.to.parse().map_err(|e| permanent(format!("to: {e}")))?)
         .subject(&mail.subject)
         .header(ContentType::TEXT_PLAIN)

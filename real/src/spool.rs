@@ -82,7 +82,10 @@ impl Spool {
                     file: Some(path),
                 }),
                 Err(e) => {
-                    tracing::error!("mail spool: {}: cannot read it ({e}); set aside", path.display());
+                    tracing::error!(
+                        "mail spool: {}: cannot read it ({e}); set aside",
+                        path.display()
+                    );
                     if let Err(e) = self.set_aside(&path) {
                         tracing::error!("mail spool: {e}");
                     }

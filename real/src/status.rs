@@ -4,6 +4,7 @@
 //! answers with the [`Report`] as one line of JSON and closes. The socket file is created
 //! `0660`, so root (and the socket's group) may ask.
 
+use crate::clients::{Asked, Clients};
 use failover_core::config::VipSettings;
 use failover_core::{Counters, Instant, Node, Role};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use crate::clients::{Asked, Clients};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
@@ -214,9 +214,7 @@ pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>
             }
         };
         let requests = requests.clone();
-        clients
-            .serve(|asked| answer(stream, requests, asked))
-            .await;
+        clients.serve(|asked| answer(stream, requests, asked)).await;
     }
 }
 

@@ -122,7 +122,10 @@ mod tests {
         let file = dir.path().join("failoverd.toml");
         fs::write(&file, "x").unwrap();
         chmod(&file, 0o644);
-        assert_eq!(check(&file, Kind::File).unwrap(), file.canonicalize().unwrap());
+        assert_eq!(
+            check(&file, Kind::File).unwrap(),
+            file.canonicalize().unwrap()
+        );
     }
 
     #[test]
@@ -134,7 +137,10 @@ mod tests {
             chmod(&file, mode);
             let e = check(&file, Kind::File).unwrap_err().to_string();
             assert!(e.starts_with(&format!("{}: ", file.display())), "{e}");
-            assert!(e.contains(&format!("writable by {writers} (mode 0{mode:o})")), "{e}");
+            assert!(
+                e.contains(&format!("writable by {writers} (mode 0{mode:o})")),
+                "{e}"
+            );
             assert!(e.contains("Strict modes"), "{e}");
         }
     }
@@ -149,7 +155,10 @@ mod tests {
         chmod(&file, 0o755);
         chmod(&open, 0o777);
         let e = check(&file, Kind::File).unwrap_err().to_string();
-        assert!(e.contains(&format!("{} is writable by", open.display())), "{e}");
+        assert!(
+            e.contains(&format!("{} is writable by", open.display())),
+            "{e}"
+        );
         chmod(&open, 0o1777);
         check(&file, Kind::File).unwrap();
     }
@@ -167,14 +176,23 @@ mod tests {
         symlink(&target, &link).unwrap();
         let e = check(&link, Kind::File).unwrap_err().to_string();
         assert!(e.starts_with(&format!("{}: ", link.display())), "{e}");
-        assert!(e.contains(&format!("the link leads to {}", target.display())), "{e}");
+        assert!(
+            e.contains(&format!("the link leads to {}", target.display())),
+            "{e}"
+        );
         // A link to a trusted file, living in a directory anyone may write: refused too.
         let good = dir.path().join("good");
         fs::write(&good, "x").unwrap();
         let link = open.join("Test");
         symlink(&good, &link).unwrap();
         let e = check(&link, Kind::File).unwrap_err().to_string();
-        assert!(e.contains(&format!("{} is writable by its group and everyone", open.display())), "{e}");
+        assert!(
+            e.contains(&format!(
+                "{} is writable by its group and everyone",
+                open.display()
+            )),
+            "{e}"
+        );
         // The documented notification-only hook: a link to /bin/false in a private directory.
         let test = dir.path().join("Test");
         symlink("/bin/false", &test).unwrap();
@@ -186,7 +204,9 @@ mod tests {
         let dir = dir();
         let e = check(dir.path(), Kind::File).unwrap_err().to_string();
         assert!(e.contains("is not a regular file"), "{e}");
-        let e = check(Path::new("/dev/zero"), Kind::File).unwrap_err().to_string();
+        let e = check(Path::new("/dev/zero"), Kind::File)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is not a regular file"), "{e}");
         let e = check(&dir.path().join("missing"), Kind::File).unwrap_err();
         assert!(e.to_string().contains("No such file"), "{e}");

@@ -61,18 +61,28 @@ impl Pair {
             args.push("--events".into());
             args.push(events(&bed, host).into_os_string());
             args.extend(extra.iter().map(OsString::from));
-            Daemon::start(Path::new(FAILOVERD), bed.ns(host), bed.dir(), host.name, &args)
+            Daemon::start(
+                Path::new(FAILOVERD),
+                bed.ns(host),
+                bed.dir(),
+                host.name,
+                &args,
+            )
         };
         let (master, backup) = (start(MASTER), start(BACKUP));
         wait_until(DEADLINE, "the master to hold the address", || {
             bed.holds(MASTER)
         });
-        eventually(DEADLINE, "the backup to hear the master on both paths", || {
-            report(&backup).filter(|r| {
-                r.vips[0].holder.as_deref() == Some(MASTER.name)
-                    && r.peers[0].last_heartbeat_ms.values().all(Option::is_some)
-            })
-        });
+        eventually(
+            DEADLINE,
+            "the backup to hear the master on both paths",
+            || {
+                report(&backup).filter(|r| {
+                    r.vips[0].holder.as_deref() == Some(MASTER.name)
+                        && r.peers[0].last_heartbeat_ms.values().all(Option::is_some)
+                })
+            },
+        );
         eventually(DEADLINE, "the master's report saying master", || {
             report(&master).filter(|r| r.role == Role::Master)
         });
@@ -94,9 +104,16 @@ impl Pair {
             })
             .collect();
         assert_eq!(roles, Vec::<String>::new(), "the backup changed role");
-        assert_eq!(self.monitor.added(VIP), Vec::<String>::new(), "the backup added the address");
+        assert_eq!(
+            self.monitor.added(VIP),
+            Vec::<String>::new(),
+            "the backup added the address"
+        );
         assert!(self.bed.holds(MASTER), "the master still holds the address");
-        assert_eq!(report(&self.master).expect("the master answers").role, Role::Master);
+        assert_eq!(
+            report(&self.master).expect("the master answers").role,
+            Role::Master
+        );
     }
 }
 
@@ -109,6 +126,12 @@ fn records(path: &Path) -> Vec<Record> {
     text.lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect()
+}
+
+/// The last 60 lines of a log that are not at debug level.
+fn not_debug(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.contains(" DEBUG ")).collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
 fn report(daemon: &Daemon) -> Option<Report> {
@@ -127,6 +150,9 @@ enum Class {
     Unauthenticated,
     Replayed,
 }
+
+/// Where to send, and what: each datagram with its class.
+type Target = (SocketAddr, Vec<(Vec<u8>, Class)>);
 
 /// A fixed pseudo-random stream (xorshift), so every run sends the same datagrams.
 struct Noise(u64);
@@ -203,7 +229,7 @@ impl Sent {
 }
 
 /// Sends the payloads to every target in turn, as fast as one thread can, for `length`.
-fn flood(targets: &[(SocketAddr, Vec<(Vec<u8>, Class)>)], length: Duration) -> Vec<Sent> {
+fn flood(targets: &[Target], length: Duration) -> Vec<Sent> {
     let socket = UdpSocket::bind("0.0.0.0:0").expect("the sender's socket");
     let mut sent: Vec<Sent> = targets.iter().map(|_| Sent::default()).collect();
     let start = Instant::now();
@@ -249,8 +275,14 @@ fn a_datagram_flood_moves_nothing_and_every_datagram_read_is_counted_once() {
     let epoch = |d: &Daemon| report(d).expect("a report").epoch;
     // Each node is sent what claims to come from its peer.
     let targets = [
-        (SocketAddr::new(MASTER.lan.into(), PORT), payloads(BACKUP.name, epoch(&pair.backup))),
-        (SocketAddr::new(BACKUP.lan.into(), PORT), payloads(MASTER.name, epoch(&pair.master))),
+        (
+            SocketAddr::new(MASTER.lan.into(), PORT),
+            payloads(BACKUP.name, epoch(&pair.backup)),
+        ),
+        (
+            SocketAddr::new(BACKUP.lan.into(), PORT),
+            payloads(MASTER.name, epoch(&pair.master)),
+        ),
     ];
     let before: Vec<(Report, Udp)> = daemons.iter().map(|(_, d)| counted(d)).collect();
     let usage_before: Vec<Usage> = daemons.iter().map(|(_, d)| Usage::of(d.pid())).collect();
@@ -264,7 +296,12 @@ fn a_datagram_flood_moves_nothing_and_every_datagram_read_is_counted_once() {
         let sender = s.spawn(|| pair.bed.client.run(|| flood(&targets, length)));
         while !sender.is_finished() {
             let backup = report(&pair.backup).expect("the backup answers under the flood");
-            assert_eq!(backup.role, Role::Backup, "the backup stays a backup");
+            assert_eq!(
+                backup.role,
+                Role::Backup,
+                "the backup stays a backup; its log, debug lines left out:\n{}",
+                not_debug(&pair.backup.log())
+            );
             let master = &backup.peers[0];
             assert!(master.alive, "the backup hears the master: {master:?}");
             for (path, ms) in &master.last_heartbeat_ms {
@@ -303,7 +340,10 @@ fn a_datagram_flood_moves_nothing_and_every_datagram_read_is_counted_once() {
         let dropped_full = a.1.rcvbuf_errors - b.1.rcvbuf_errors;
         let by_class = [
             (Class::Malformed, ca.malformed - cb.malformed),
-            (Class::Unauthenticated, ca.unauthenticated - cb.unauthenticated),
+            (
+                Class::Unauthenticated,
+                ca.unauthenticated - cb.unauthenticated,
+            ),
             (Class::Replayed, ca.replayed - cb.replayed),
         ];
         let flood_read: u64 = by_class.iter().map(|(_, n)| n).sum();
@@ -328,8 +368,17 @@ fn a_datagram_flood_moves_nothing_and_every_datagram_read_is_counted_once() {
             daemon.log().len() - logs_before[i],
         );
         // Counters exact: every datagram the kernel handed to the daemon counted once.
-        assert_eq!(total(ca) - total(cb), read, "{}: {cb:?} -> {ca:?}", host.name);
-        assert_eq!(ca.foreign, cb.foreign, "{}: nothing foreign was sent", host.name);
+        assert_eq!(
+            total(ca) - total(cb),
+            read,
+            "{}: {cb:?} -> {ca:?}",
+            host.name
+        );
+        assert_eq!(
+            ca.foreign, cb.foreign,
+            "{}: nothing foreign was sent",
+            host.name
+        );
         for (class, counted) in by_class {
             let sent = sent[i].by_class.get(&class).copied().unwrap_or(0);
             assert!(
@@ -351,14 +400,28 @@ fn a_datagram_flood_moves_nothing_and_every_datagram_read_is_counted_once() {
             warm[i].rss_kib,
             u1.rss_kib
         );
-        assert_eq!(u1.fds, u0.fds, "{}: descriptors", host.name);
-        assert!(daemon.log().len() - logs_before[i] < 1 << 20, "{}: the log grew by a MiB", host.name);
+        // (a mail attempt may hold a connection at either reading)
+        assert!(
+            u1.fds <= u0.fds + 1,
+            "{}: descriptors {} -> {}",
+            host.name,
+            u0.fds,
+            u1.fds
+        );
+        assert!(
+            daemon.log().len() - logs_before[i] < 1 << 20,
+            "{}: the log grew by a MiB",
+            host.name
+        );
     }
     // Heartbeats on time: the master sent one per interval on each path, give or take a few.
     let heartbeats = after[0].0.counters.sent - before[0].0.counters.sent;
     let due = (elapsed.as_millis() / INTERVAL.as_millis()) as u64 * 2;
     eprintln!("master: {heartbeats} heartbeats sent under the flood, {due} due");
-    assert!(heartbeats * 10 >= due * 9, "{heartbeats} heartbeats sent of {due} due");
+    assert!(
+        heartbeats * 10 >= due * 9,
+        "{heartbeats} heartbeats sent of {due} due"
+    );
     pair.assert_no_false_failover();
 }
 
@@ -439,9 +502,12 @@ fn crowd<S: Read + Write>(
 }
 
 fn scrape(to: SocketAddr) -> Result<(), String> {
-    let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    c.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut c =
+        TcpStream::connect_timeout(&to, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .map_err(|e| e.to_string())?;
     let mut text = String::new();
     c.read_to_string(&mut text).map_err(|e| e.to_string())?;
     text.contains("failover_role").then_some(()).ok_or(text)
@@ -481,7 +547,10 @@ fn a_crowd_on_the_status_socket_and_the_metrics_port_is_bounded_and_well_behaved
                         crowd(&connect, &|| scrape(metrics), length)
                     })
                 });
-                [(format!("{} status", host.name), status), (format!("{} metrics", host.name), metrics)]
+                [
+                    (format!("{} status", host.name), status),
+                    (format!("{} metrics", host.name), metrics),
+                ]
             })
             .collect();
         // Meanwhile the descriptors stay bounded: two listeners' worth of clients at most.
@@ -492,8 +561,10 @@ fn a_crowd_on_the_status_socket_and_the_metrics_port_is_bounded_and_well_behaved
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let results: Vec<(String, (u64, Vec<String>))> =
-            crowds.into_iter().map(|(what, h)| (what, h.join().unwrap())).collect();
+        let results: Vec<(String, (u64, Vec<String>))> = crowds
+            .into_iter()
+            .map(|(what, h)| (what, h.join().unwrap()))
+            .collect();
         (results, most)
     });
     let elapsed = started.elapsed();
@@ -516,15 +587,30 @@ fn a_crowd_on_the_status_socket_and_the_metrics_port_is_bounded_and_well_behaved
             most[i],
             u0.fds
         );
-        assert!(u1.rss_kib <= u0.rss_kib + 8192, "{}: RSS {} -> {} KiB", host.name, u0.rss_kib, u1.rss_kib);
+        assert!(
+            u1.rss_kib <= u0.rss_kib + 8192,
+            "{}: RSS {} -> {} KiB",
+            host.name,
+            u0.rss_kib,
+            u1.rss_kib
+        );
     }
     for (what, (answered, failures)) in &results {
-        eprintln!("{what}: {answered} well-behaved requests answered, {} not", failures.len());
-        assert!(*answered > 0 && failures.is_empty(), "{what}: {answered} answered; {failures:?}");
+        eprintln!(
+            "{what}: {answered} well-behaved requests answered, {} not",
+            failures.len()
+        );
+        assert!(
+            *answered > 0 && failures.is_empty(),
+            "{what}: {answered} answered; {failures:?}"
+        );
     }
     // The protocol did not notice: heartbeats every interval on both paths, nothing moved.
     let heartbeats = report(&pair.master).unwrap().counters.sent - sent_before;
     let due = (elapsed.as_millis() / INTERVAL.as_millis()) as u64 * 2;
-    assert!(heartbeats * 10 >= due * 9, "{heartbeats} heartbeats sent of {due} due");
+    assert!(
+        heartbeats * 10 >= due * 9,
+        "{heartbeats} heartbeats sent of {due} due"
+    );
     pair.assert_no_false_failover();
 }

@@ -68,7 +68,11 @@ fn refused(file: &Path, named: &Path) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{}: {err}", file.display());
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains(&named.display().to_string()), "names {}: {err}", named.display());
+    assert!(
+        err.contains(&named.display().to_string()),
+        "names {}: {err}",
+        named.display()
+    );
     err
 }
 
@@ -94,7 +98,10 @@ fn a_hook_directory_others_may_write_is_refused_unless_sticky() {
     script(&hooks, "Test", 0o755);
     chmod(&hooks, 0o777);
     let err = refused(&file, &hooks);
-    assert!(err.contains("is writable by its group and everyone (mode 0777)"), "{err}");
+    assert!(
+        err.contains("is writable by its group and everyone (mode 0777)"),
+        "{err}"
+    );
     chmod(&hooks, 0o1777);
     assert!(check("--config", &file).status.success());
 }
@@ -110,7 +117,10 @@ fn links_are_judged_by_where_they_lead_and_where_they_live() {
     let hook = hooks.join("PostAcq");
     symlink(&evil, &hook).unwrap();
     let err = refused(&file, &hook);
-    assert!(err.contains(&format!("the link leads to {}", evil.display())), "{err}");
+    assert!(
+        err.contains(&format!("the link leads to {}", evil.display())),
+        "{err}"
+    );
     std::fs::remove_file(&hook).unwrap();
     // The documented notification-only Test: a link to /bin/false, accepted.
     symlink("/bin/false", hooks.join("Test")).unwrap();
@@ -119,7 +129,10 @@ fn links_are_judged_by_where_they_lead_and_where_they_live() {
     let link = open.join("failoverd.toml");
     symlink(&file, &link).unwrap();
     let err = refused(&link, &link);
-    assert!(err.contains(&format!("{} is writable by", open.display())), "{err}");
+    assert!(
+        err.contains(&format!("{} is writable by", open.display())),
+        "{err}"
+    );
     // A whole hook directory that is a link into such a place.
     let moved = open.join("hooks");
     std::fs::rename(dir.path().join("hooks"), &moved).unwrap();
@@ -132,7 +145,10 @@ fn a_configuration_others_may_write_is_refused() {
     let (_dir, file, _) = setup();
     chmod(&file, 0o666);
     let err = refused(&file, &file);
-    assert!(err.contains("writable by its group and everyone (mode 0666)"), "{err}");
+    assert!(
+        err.contains("writable by its group and everyone (mode 0666)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,11 +160,17 @@ fn a_huge_file_a_device_and_a_fifo_are_refused_without_reading_them_whole() {
     text.push_str(&line.repeat(64 * 1024));
     std::fs::write(&file, text).unwrap();
     let err = refused(&file, &file);
-    assert!(err.contains("a configuration is at most 1048576 bytes"), "{err}");
+    assert!(
+        err.contains("a configuration is at most 1048576 bytes"),
+        "{err}"
+    );
     let zero = dir.path().join("zero.toml");
     symlink("/dev/zero", &zero).unwrap();
     let err = refused(&zero, &zero);
-    assert!(err.contains("is not a regular file (the link leads to /dev/zero)"), "{err}");
+    assert!(
+        err.contains("is not a regular file (the link leads to /dev/zero)"),
+        "{err}"
+    );
     let fifo = dir.path().join("fifo.toml");
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
@@ -163,14 +185,20 @@ fn bytes_that_are_not_utf8_are_named_by_line_and_column() {
     bytes.extend_from_slice(&[0xe9, b'\n']); // Latin-1 "é"
     std::fs::write(&file, &bytes).unwrap();
     let err = refused(&file, &file);
-    assert!(err.contains("line 3, column 6: not UTF-8 text (byte 0xe9)"), "{err}");
+    assert!(
+        err.contains("line 3, column 6: not UTF-8 text (byte 0xe9)"),
+        "{err}"
+    );
     let hostconfig = dir.path().join("hostconfig");
     std::fs::write(&hostconfig, b"FAILOVER_PEER_IP=192.0.2.10\n\xff\xfe\n").unwrap();
     let out = check("--hostconfig", &hostconfig);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&format!("{}: line 2, column 1: not UTF-8 text (byte 0xff)", hostconfig.display())),
+        err.contains(&format!(
+            "{}: line 2, column 1: not UTF-8 text (byte 0xff)",
+            hostconfig.display()
+        )),
         "{err}"
     );
 }
@@ -184,7 +212,10 @@ fn a_hook_owned_by_another_user_is_refused() {
     let hook = script(&hooks, "PreRel", 0o755);
     std::os::unix::fs::chown(&hook, Some(65534), None).unwrap();
     let err = refused(&file, &hook);
-    assert!(err.contains("is owned by uid 65534, neither root nor this daemon's user"), "{err}");
+    assert!(
+        err.contains("is owned by uid 65534, neither root nor this daemon's user"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -204,9 +235,21 @@ fn a_daemon_refusing_its_hooks_exits_before_touching_any_address() {
     let args = [OsString::from("--config"), file.clone().into_os_string()];
     let mut daemon = Daemon::start(Path::new(FAILOVERD), &ns, dir.path(), "master", &args);
     let status = daemon.process().wait_exit(DEADLINE);
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{status:?}\n{}", daemon.log());
-    assert!(daemon.log().contains("writable by its group and everyone"), "{}", daemon.log());
-    assert!(ns.has_address("va", "192.0.2.100"), "the leftover was not touched");
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "{status:?}\n{}",
+        daemon.log()
+    );
+    assert!(
+        daemon.log().contains("writable by its group and everyone"),
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        ns.has_address("va", "192.0.2.100"),
+        "the leftover was not touched"
+    );
     assert!(!daemon.state_dir.exists(), "nothing was written");
 }
 
@@ -225,18 +268,25 @@ fn a_hook_made_writable_after_the_start_is_not_run_and_the_takeover_goes_on() {
     let config = |host| bed.config(host, Duration::from_millis(100), Duration::from_secs(2));
     let mut master = bed.start(Path::new(FAILOVERD), MASTER, &config(MASTER));
     let backup = bed.start(Path::new(FAILOVERD), BACKUP, &config(BACKUP));
-    wait_until(DEADLINE, "the master to hold the address", || bed.holds(MASTER));
+    wait_until(DEADLINE, "the master to hold the address", || {
+        bed.holds(MASTER)
+    });
     // After the start, someone makes the script writable by all: it must not run.
     chmod(&hook, 0o777);
     master.signal(Signal::SIGKILL);
     bed.set_lan(MASTER, false);
     bed.set_direct(false);
-    wait_until(DEADLINE, "the backup to hold the address", || bed.holds(BACKUP));
+    wait_until(DEADLINE, "the backup to hold the address", || {
+        bed.holds(BACKUP)
+    });
     let mail = smtp.wait_for(DEADLINE, "backup: hook PreAcq failed (could not run)");
     assert!(mail.body.contains("went on"), "{}", mail.body);
     assert!(!ran.exists(), "the script did not run");
     let log = backup.log();
-    assert!(log.contains(&format!("hook not run: {}", hook.display())), "{log}");
+    assert!(
+        log.contains(&format!("hook not run: {}", hook.display())),
+        "{log}"
+    );
     let report: Report = serde_json::from_str(&query(&backup.socket).unwrap()).unwrap();
     assert_eq!(report.vips[0].holder.as_deref(), Some(BACKUP.name));
 }

@@ -274,7 +274,8 @@ async fn a_flood_on_one_socket_does_not_keep_another_unread() {
     }
     assert_eq!(left.len(), 11, "the rest of the flood is still there");
     assert!(
-        left.iter().all(|(socket, bytes)| *socket == 0 && bytes == b"flood"),
+        left.iter()
+            .all(|(socket, bytes)| *socket == 0 && bytes == b"flood"),
         "the quiet socket's datagram was read in the limited drain"
     );
 }

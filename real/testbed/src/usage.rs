@@ -65,7 +65,12 @@ impl Udp {
         let value = |name: &str| -> u64 {
             let at = names.split_whitespace().position(|n| n == name);
             let at = at.unwrap_or_else(|| panic!("no {name} in /proc/{pid}/net/snmp"));
-            values.split_whitespace().nth(at).expect("a value").parse().expect("a number")
+            values
+                .split_whitespace()
+                .nth(at)
+                .expect("a value")
+                .parse()
+                .expect("a number")
         };
         // /proc/net/udp: "sl local_address rem_address st tx_queue:rx_queue ...", hex.
         let local = format!(":{port:04X}");
