@@ -161,7 +161,15 @@ pub struct NotifySettings {
     pub smtp_server: String,
     /// The mail's `From:` address (default `failoverd@localhost`).
     pub from: String,
+    /// The longest wait between two delivery attempts of a message the server did not take
+    /// (default 5 min, at least 1 s, at most 1 h): waits double from 1 s up to this, for as
+    /// long as the server is away, so mail arrives at most this long after it returns.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
 }
+
+/// The default of [`NotifySettings::retry_max`].
+pub const DEFAULT_MAIL_RETRY_MAX: Duration = Duration::from_secs(300);
 
 /// How hooks run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,6 +209,7 @@ impl Default for NotifySettings {
             email_recipient: "root@localhost".to_string(),
             smtp_server: "localhost:25".to_string(),
             from: "failoverd@localhost".to_string(),
+            retry_max: DEFAULT_MAIL_RETRY_MAX,
         }
     }
 }
@@ -411,6 +420,13 @@ impl Config {
         }
         if self.notify.from.trim().is_empty() {
             return Err(invalid("notify.from", "must not be empty"));
+        }
+        let retry_max = self.notify.retry_max;
+        if retry_max < Duration::from_secs(1) || retry_max > Duration::from_secs(3600) {
+            return Err(invalid(
+                "notify.retry_max",
+                format!("is {retry_max:?}; must be between 1s and 1h"),
+            ));
         }
         if self.notify.smtp_port().is_none() {
             return Err(invalid(

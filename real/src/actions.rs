@@ -173,7 +173,7 @@ impl Worker {
             announcer.abort();
         }
         let (address, interface) = (vip.address, &vip.interface);
-        let result = match self.addresses.remove(&vip).await {
+        let result = match self.addresses.release(&vip).await {
             Ok(Change::Done) => {
                 tracing::info!(%address, %interface, "address removed");
                 Ok(())

@@ -17,9 +17,10 @@
 //! worker records the rest.
 
 use crate::actions::{self, Action};
+use crate::drop_log::DropLog;
 use crate::epoch;
 use crate::events::{Act, EventLog};
-use crate::hooks::HookJob;
+use crate::hooks::{self, HookJob};
 use crate::load::{load, LoadError, Source};
 use crate::mail::{self, Mail};
 use crate::metrics;
@@ -31,14 +32,12 @@ use failover_core::{
 };
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 use thiserror::Error;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
-/// Where hook directories live unless `hooks.dir` says otherwise.
-pub const DEFAULT_HOOKS_DIR: &str = "/etc/failover";
 /// Where the boot epoch is kept unless `--state-dir` says otherwise.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/failoverd";
 /// How long a stopping daemon waits for queued mail.
@@ -72,7 +71,7 @@ pub enum StartError {
     /// The configuration, as the node saw it.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The state directory.
+    /// The state directory's epoch file cannot be read or makes no sense.
     #[error("--state-dir: {0}")]
     Epoch(io::Error),
     /// A path's socket.
@@ -137,6 +136,7 @@ struct Driver {
     actions: mpsc::UnboundedSender<Action>,
     mail: mpsc::UnboundedSender<Mail>,
     events: EventLog,
+    drops: DropLog,
 }
 
 /// Runs the daemon until a planned shutdown has handed the addresses over.
@@ -163,7 +163,8 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     let listener = status::bind(&options.socket).map_err(StartError::Status)?;
     let _socket_file = SocketFile(options.socket.clone());
     let sockets = PathSockets::bind(&config)?;
-    let epoch = epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
+    let epoch::Next { epoch, stored } =
+        epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
     let addresses = Addresses::connect().map_err(StartError::Netlink)?;
     reconcile(&addresses, &config, &events).await?;
     let (report_tx, mut report_rx) = mpsc::channel::<ReportRequest>(16);
@@ -176,7 +177,20 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     tokio::spawn(status::serve(listener, report_tx));
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
     let (action_tx, worker) = actions::spawn(addresses, answer_tx, events.clone());
-    let (mail_tx, mailer) = mail::spawn();
+    let (mail_tx, mailer, spool_error) = mail::spawn(&options.state_dir);
+    let troubles = [
+        stored
+            .err()
+            .map(|e| format!("cannot store the boot epoch: {e}")),
+        spool_error.map(|e| format!("cannot open the mail spool: {e}")),
+    ];
+    for trouble in troubles.into_iter().flatten() {
+        // Logged and mailed; the node runs all the same (see `epoch` and `mail`).
+        tracing::error!("--state-dir: {trouble}; going on");
+        let subject = "state directory cannot be written";
+        let what = format!("The state directory cannot be written: {trouble}.");
+        let _ = mail_tx.send(mail::trouble(&config, subject, &what, SystemTime::now()));
+    }
 
     let origin = tokio::time::Instant::now();
     tracing::info!(
@@ -196,6 +210,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         actions: action_tx,
         mail: mail_tx,
         events,
+        drops: DropLog::new(Instant::ZERO),
     };
     let mut inbox = Inbox::new(driver.node.config().paths.len(), usize::MAX);
     let timer = tokio::time::sleep_until(origin);
@@ -234,8 +249,14 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
             }
             Wake::Answer(answer) => inbox.command(answer),
             Wake::Status(reply) => {
-                let _ = reply.send(Report::new(&driver.node, now, origin.elapsed()));
-                continue;
+                // Every request waiting is answered now; then the loop goes on as after any
+                // wake-up, so a stream of `failoverctl status` never keeps the sockets unread
+                // or the timer waiting.
+                let report = Report::new(&driver.node, now, origin.elapsed());
+                while let Ok(reply) = report_rx.try_recv() {
+                    let _ = reply.send(report.clone());
+                }
+                let _ = reply.send(report);
             }
             Wake::Readable | Wake::Timer => {}
         }
@@ -247,6 +268,7 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
             .sockets
             .drain(driver.node.config(), &mut inbox, BATCH);
         inbox.deliver(&mut driver.node, now);
+        driver.drops.tick(now);
     }
     let Driver {
         actions,
@@ -345,11 +367,10 @@ impl Driver {
                 }
                 Output::RunHook(req) => {
                     let vip = &config.vips[req.vip.0];
-                    let dir = config.hooks.dir.as_deref().unwrap_or(DEFAULT_HOOKS_DIR);
                     let job = HookJob {
                         kind: req.kind,
                         event: req.event,
-                        dir: Path::new(dir).join(vip.address.to_string()),
+                        dir: hooks::dir_of(config, req.vip.0),
                         address: vip.address.to_string(),
                         prefix: vip.prefix_len(),
                         interface: vip.interface.clone(),
@@ -368,6 +389,10 @@ impl Driver {
                     self.events.write(Act::Notified {
                         notification: *note,
                     });
+                }
+                Output::Event(Event::Dropped { reason }) => {
+                    let now = self.now();
+                    self.drops.dropped(now, reason);
                 }
                 Output::Event(event) => {
                     if let Event::RoleChanged { from, to } = event {
@@ -419,7 +444,7 @@ fn log_event(event: &Event) {
         Event::RoleChanged { from, to } => tracing::info!(%from, %to, "role changed"),
         Event::PeerUp { peer, epoch } => tracing::info!(%peer, epoch, "peer up"),
         Event::PeerDown { peer } => tracing::warn!(%peer, "peer down"),
-        Event::Dropped { reason } => tracing::debug!(?reason, "datagram dropped"),
+        Event::Dropped { .. } => {} // through the DropLog
         Event::TakeoverAbandoned { peer } => {
             tracing::warn!(%peer, "takeover abandoned before any address was added: the owner is alive")
         }

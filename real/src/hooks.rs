@@ -19,8 +19,14 @@
 //! Core gives up at that same instant, so both agree on when the hand-over went on. Output goes to the log line by line, as it
 //! comes. A directory or script that is missing means success; a file that is not executable
 //! is skipped with a warning, as `run-parts` does.
+//!
+//! Hooks run as root, so they obey strict modes ([`trust`]): a script, or a directory above
+//! it, that someone other than root (or the daemon's user) owns or may write refuses the
+//! start — and a reload — naming the file and why; one that turns so later is not run (logged,
+//! and the hook fails, so a `Test` says no).
 
-use failover_core::{HookEvent, HookKind, HookOutcome};
+use crate::trust::{self, Kind, Untrusted};
+use failover_core::{Config, HookEvent, HookKind, HookOutcome};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::os::unix::fs::PermissionsExt;
@@ -56,6 +62,46 @@ pub struct HookJob {
     pub timeout: Duration,
 }
 
+/// Where hook directories live unless `hooks.dir` says otherwise.
+pub const DEFAULT_DIR: &str = "/etc/failover";
+
+/// The script directory of virtual address `vip` (an index into `config.vips`).
+pub fn dir_of(config: &Config, vip: usize) -> PathBuf {
+    let dir = config.hooks.dir.as_deref().unwrap_or(DEFAULT_DIR);
+    Path::new(dir).join(config.vips[vip].address.to_string())
+}
+
+/// Checks every executable hook script of every address, and the directories above them,
+/// against strict modes. A missing directory has no hooks and is fine.
+pub fn check_trusted(config: &Config) -> Result<(), Untrusted> {
+    const KINDS: [HookKind; 5] = [
+        HookKind::Test,
+        HookKind::PreAcq,
+        HookKind::PostAcq,
+        HookKind::PreRel,
+        HookKind::PostRel,
+    ];
+    for vip in 0..config.vips.len() {
+        let dir = dir_of(config, vip);
+        if !dir.exists() {
+            continue;
+        }
+        trust::check(&dir, Kind::Directory)?;
+        for script in KINDS.iter().flat_map(|&kind| scripts(&dir, kind)) {
+            if is_executable(&script) {
+                trust::check(&script, Kind::File)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_executable(script: &Path) -> bool {
+    script
+        .metadata()
+        .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
 /// The scripts of `kind` in `dir`, in name order: `Test` by exact name, the others by prefix.
 pub fn scripts(dir: &Path, kind: HookKind) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -84,14 +130,17 @@ pub async fn run(job: &HookJob) -> HookOutcome {
     let deadline = job.deadline;
     let mut outcome = HookOutcome::Success;
     for script in scripts(&job.dir, job.kind) {
-        let executable = script
-            .metadata()
-            .is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
-        if !executable {
+        if !is_executable(&script) {
             tracing::warn!(script = %script.display(), "hook script is not executable; skipped");
             continue;
         }
-        let result = run_script(job, &script, deadline).await;
+        let result = match trust::check(&script, Kind::File) {
+            Ok(_) => run_script(job, &script, deadline).await,
+            Err(e) => {
+                tracing::error!("hook not run: {e}");
+                HookOutcome::Failed(None)
+            }
+        };
         if outcome.is_success() {
             outcome = result;
         }

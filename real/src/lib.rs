@@ -5,19 +5,24 @@
 //! | module | what |
 //! |---|---|
 //! | [`driver`] | the loop that owns the node, and start-up |
+//! | [`drop_log`] | dropped datagrams in the log at a bounded rate |
 //! | [`load`] | reading `--config` (TOML) or `--hostconfig` |
 //! | [`net`] | the paths' UDP sockets |
 //! | [`actions`] | address changes and hooks, in core's order, off the loop |
 //! | [`vip`], [`garp`] | virtual addresses through netlink; gratuitous ARP |
 //! | [`hooks`] | `Test`, `PreAcq*`, `PostAcq*`, `PreRel*`, `PostRel*` scripts |
-//! | [`mail`] | the notification queue, over SMTP |
+//! | [`mail`], [`spool`] | the notification queue, over SMTP; its spool on disk |
 //! | [`status`], [`metrics`] | `failoverctl status` over a UNIX socket; Prometheus `/metrics` |
+//! | [`clients`] | how many local clients those serve at once, and for how long |
+//! | [`trust`] | strict modes: who may write the configuration and the hooks |
 //! | [`epoch`] | the boot epoch that grows with every start |
 //! | [`events`] | `--events`: every act as a JSON line with CLOCK_MONOTONIC time, for test harnesses |
 //! | [`logging`] | `tracing` output fit for a terminal and for journald |
 
 pub mod actions;
+pub mod clients;
 pub mod driver;
+pub mod drop_log;
 pub mod epoch;
 pub mod events;
 pub mod garp;
@@ -27,5 +32,7 @@ pub mod logging;
 pub mod mail;
 pub mod metrics;
 pub mod net;
+pub mod spool;
 pub mod status;
+pub mod trust;
 pub mod vip;

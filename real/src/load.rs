@@ -1,15 +1,27 @@
 //! Reading the configuration a user wrote: native TOML or the source system's hostconfig.
 //!
 //! Both end in the same [`Config`]; on top of core's validation the daemon checks what only it
-//! uses (mail addresses), so `failoverd --check` refuses everything the daemon would refuse.
-//! Every error names the file and the line or field.
+//! uses (mail addresses, the hook scripts' ownership and modes), so `failoverd --check`
+//! refuses everything the daemon would refuse. Every error names the file and the line or
+//! field.
+//!
+//! The file itself must be one root can trust ([`trust`]: owned by root or the daemon's user,
+//! writable by no one else, nor are the directories above it), a regular file of at most
+//! [`MAX_CONFIG_BYTES`], and UTF-8 text: anything else is refused with its name and what is
+//! wrong, never read half-way or in a loop (a link to `/dev/zero` or a FIFO is not a file).
 
+use crate::hooks;
+use crate::trust::{self, Kind, Untrusted};
 use failover_core::hostconfig::{self, HostAddress, Machine};
 use failover_core::{Config, ConfigError};
 use lettre::Address;
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+/// The largest configuration file read: a real one is a few kilobytes.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Where the configuration comes from; kept by the daemon to re-read it on SIGHUP.
 #[derive(Clone, Debug)]
@@ -68,6 +80,32 @@ pub enum LoadError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file, or a hook script it leads to, is not one root can trust.
+    #[error(transparent)]
+    Untrusted(#[from] Untrusted),
+    /// The file is larger than any configuration.
+    #[error(
+        "{path}: {size} bytes or more; a configuration is at most {MAX_CONFIG_BYTES} bytes \
+         (is this the right file?)"
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// How much was read before giving up.
+        size: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{path}: line {line}, column {column}: not UTF-8 text (byte 0x{byte:02x})")]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// Line of the first byte that is not UTF-8 (from 1).
+        line: usize,
+        /// Its column, in bytes (from 1).
+        column: usize,
+        /// The byte.
+        byte: u8,
+    },
     /// TOML syntax or schema error; core's message has the file, line and column.
     #[error("{0}")]
     Syntax(ConfigError),
@@ -87,10 +125,7 @@ pub enum LoadError {
 /// Reads and validates the configuration.
 pub fn load(source: &Source) -> Result<Config, LoadError> {
     let path = source.path().display().to_string();
-    let text = std::fs::read_to_string(source.path()).map_err(|e| LoadError::Read {
-        path: path.clone(),
-        source: e,
-    })?;
+    let text = read_text(source.path())?;
     let config = match source {
         Source::Toml(_) => Config::from_toml_str(&text, &path).map_err(|error| match error {
             ConfigError::Parse { .. } => LoadError::Syntax(error),
@@ -104,7 +139,10 @@ pub fn load(source: &Source) -> Result<Config, LoadError> {
         }
     };
     match (check_mail_addresses(&config), source) {
-        (Ok(()), _) => Ok(config),
+        (Ok(()), _) => {
+            hooks::check_trusted(&config)?;
+            Ok(config)
+        }
         (Err(error), Source::Toml(_)) => Err(LoadError::Invalid { path, error }),
         (Err(error), Source::Hostconfig(..)) => {
             // Only the recipient comes from a hostconfig file: name its key and line.
@@ -126,6 +164,42 @@ pub fn load(source: &Source) -> Result<Config, LoadError> {
             }))
         }
     }
+}
+
+/// The file's text, if it is a trusted regular file of UTF-8 text within the size limit.
+fn read_text(file: &Path) -> Result<String, LoadError> {
+    let path = file.display().to_string();
+    let read = |source| LoadError::Read {
+        path: path.clone(),
+        source,
+    };
+    // A missing or unreadable file is said as such, before its modes are judged.
+    std::fs::metadata(file).map_err(read)?;
+    let real = trust::check(file, Kind::File)?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(real)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(LoadError::TooLarge {
+            path,
+            size: bytes.len() as u64,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        LoadError::NotUtf8 {
+            path,
+            line: bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1,
+            column: at - line_start + 1,
+            byte: bytes[at],
+        }
+    })
 }
 
 /// Mail addresses must parse before the first failover, not when the mail is due.

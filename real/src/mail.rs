@@ -1,31 +1,47 @@
-//! Notifications by mail, through a queue that never holds up the protocol.
+//! Notifications by mail, through a queue that never holds up the protocol and never loses a
+//! message.
 //!
-//! The driver renders a notification into a [`Mail`] and hands it over without waiting; one
-//! task delivers the queue in order over SMTP, retrying a failed delivery with exponential
-//! backoff (1 s, 2 s, 4 s ... at most 5 min apart) and giving a message up after
-//! [`MAX_ATTEMPTS`], with an error in the log. Order is kept: a recovery notice is never
-//! delivered before the anomaly notice it follows.
+//! The driver renders a notification into a [`Mail`] and hands it over without waiting. One
+//! task writes it to the [spool](crate::spool) on disk — before the first attempt — and
+//! delivers the queue in order over SMTP. A delivery that fails is tried again after 1 s,
+//! 2 s, 4 s ..., the wait doubling up to `notify.retry_max` (5 min by default) and staying
+//! there for as long as the server is away: there is no last attempt, so mail held up for an
+//! hour arrives at most `retry_max` after the server is back, in the order it happened. Order
+//! is kept: a recovery notice is never delivered before the anomaly notice it follows. Only a
+//! message the server refuses for good (a 5xx answer) leaves the queue undelivered, set aside
+//! in the spool's `failed/` directory with an error in the log.
+//!
+//! When the spool cannot be written (a full disk, a read-only state directory) the message is
+//! held in memory and delivered all the same; the trouble is logged once and mailed, and
+//! logged again when the spool works anew. Only then can a restart lose mail: what was held
+//! in memory only. A stopping daemon makes one more attempt and leaves the rest spooled for
+//! its next start. SMTP has no exactly-once: a daemon killed between the server's "250 OK" and
+//! the removal of the file sends that message again after its restart.
 
+use crate::spool::{Spool, Spooled};
 use failover_core::{Config, HookOutcome, Notification};
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::sleep;
 
-/// Deliveries tried per message before it is given up (about 8 minutes of retries).
-pub const MAX_ATTEMPTS: u32 = 10;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LONGEST_RETRY: Duration = Duration::from_secs(300);
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One message, with the server it goes through (taken from the configuration when the
-/// notification happened, so a reload applies to later mail only).
-#[derive(Clone, Debug)]
+/// notification happened, so a reload applies to later mail only). It is what a spool file
+/// holds, as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mail {
+    /// The node it is from.
+    pub node: String,
     /// `host` of the SMTP server.
     pub host: String,
     /// Its port.
@@ -38,6 +54,8 @@ pub struct Mail {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// `notify.retry_max`: the longest wait between two attempts.
+    pub retry_max: Duration,
 }
 
 /// Renders a notification of node `config.node.name` into mail.
@@ -188,92 +206,247 @@ pub fn render(config: &Config, note: &Notification, when: SystemTime) -> Mail {
         }
     };
     line(&mut body, "Event:", event);
-    Mail {
-        host: config.notify.smtp_host().to_string(),
-        port: config.notify.smtp_port().unwrap_or(25),
-        from: config.notify.from.clone(),
-        to: config.notify.email_recipient.clone(),
-        subject: format!("[failover] {node}: {subject}"),
-        body,
+    Mail::new(config, &subject, body)
+}
+
+/// Mail about the daemon's own trouble (its state directory), not the protocol's.
+pub fn trouble(config: &Config, subject: &str, what: &str, when: SystemTime) -> Mail {
+    let node = &config.node.name;
+    let time = humantime::format_rfc3339_seconds(when);
+    let body = format!(
+        "{what}\n\nNode:      {node}\nTime:      {time}\n\nThe protocol goes on; this node's \
+         failover duties are not affected.\n"
+    );
+    Mail::new(config, subject, body)
+}
+
+impl Mail {
+    fn new(config: &Config, subject: &str, body: String) -> Mail {
+        let node = &config.node.name;
+        Mail {
+            node: node.clone(),
+            host: config.notify.smtp_host().to_string(),
+            port: config.notify.smtp_port().unwrap_or(25),
+            from: config.notify.from.clone(),
+            to: config.notify.email_recipient.clone(),
+            subject: format!("[failover] {node}: {subject}"),
+            body,
+            retry_max: config.notify.retry_max,
+        }
+    }
+
+    /// Mail about the spool failing, to the same recipient through the same server.
+    fn spool_trouble(&self, error: &io::Error) -> Mail {
+        Mail {
+            subject: format!("[failover] {}: mail spool cannot be written", self.node),
+            body: format!(
+                "The mail spool cannot be written: {error}\n\nNode:      {}\n\nMail is held in \
+                 memory and still delivered, but a restart of the daemon before the spool \
+                 works again loses what is held. Free space in, or fix the permissions of, \
+                 the state directory.\n",
+                self.node
+            ),
+            ..self.clone()
+        }
     }
 }
 
-/// Starts the delivery task. Dropping the sender lets it finish the queue (one attempt per
-/// message still waiting) and end.
-pub fn spawn() -> (mpsc::UnboundedSender<Mail>, JoinHandle<()>) {
+/// Starts the delivery task over the spool in `state_dir`, which first delivers what earlier
+/// runs left there. Dropping the sender lets it make one more attempt and end, leaving what
+/// is still undelivered spooled. The error, if any, says why the spool could not be opened
+/// (mail is then held in memory until it can be written).
+pub fn spawn(
+    state_dir: &Path,
+) -> (
+    mpsc::UnboundedSender<Mail>,
+    JoinHandle<()>,
+    Option<io::Error>,
+) {
+    let (spool, waiting, error) = Spool::open(state_dir);
+    if !waiting.is_empty() {
+        tracing::info!(
+            messages = waiting.len(),
+            spool = %spool.dir().display(),
+            "mail left by an earlier run goes out first"
+        );
+    }
     let (tx, rx) = mpsc::unbounded_channel();
-    (tx, tokio::spawn(deliver(rx)))
+    let queue = Queue {
+        spool,
+        waiting: waiting.into(),
+        spool_failing: error.is_some(),
+    };
+    (tx, tokio::spawn(deliver(rx, queue)), error)
 }
 
-async fn deliver(mut rx: mpsc::UnboundedReceiver<Mail>) {
-    let mut queue: VecDeque<(Mail, u32)> = VecDeque::new();
+/// What waits for delivery, oldest first.
+struct Queue {
+    spool: Spool,
+    waiting: VecDeque<Spooled>,
+    /// Whether the last write to the spool failed (its trouble is logged and mailed once).
+    spool_failing: bool,
+}
+
+impl Queue {
+    /// Spools `mail` (off the runtime's thread: fsync may take long) and queues it.
+    async fn push(&mut self, mail: Mail) {
+        let mut spool = self.spool.clone();
+        let copy = mail.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            let stored = spool.store(copy);
+            (spool, stored)
+        })
+        .await;
+        let (spooled, error) = match stored {
+            Ok((spool, stored)) => {
+                self.spool = spool;
+                stored
+            }
+            Err(e) => (Spooled { mail, file: None }, Some(io::Error::other(e))),
+        };
+        let trouble = match error {
+            Some(e) if !self.spool_failing => {
+                tracing::error!(
+                    "mail spool: cannot write ({e}); mail is held in memory until it can"
+                );
+                self.spool_failing = true;
+                Some(spooled.mail.spool_trouble(&e))
+            }
+            Some(_) => None,
+            None if self.spool_failing => {
+                tracing::info!(spool = %self.spool.dir().display(), "mail spool writable again");
+                self.spool_failing = false;
+                None
+            }
+            None => None,
+        };
+        self.waiting.push_back(spooled);
+        self.waiting
+            .extend(trouble.map(|mail| Spooled { mail, file: None }));
+    }
+
+    /// The front message is done with: delivered, or set aside.
+    async fn pop(&mut self, delivered: bool) {
+        let Some(done) = self.waiting.pop_front() else {
+            return;
+        };
+        let spool = self.spool.clone();
+        let result = tokio::task::spawn_blocking(move || match (&done.file, delivered) {
+            (None, _) => Ok(None),
+            (Some(_), true) => spool.remove(&done).map(|()| None),
+            (Some(file), false) => spool.set_aside(file).map(Some),
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
+        match result {
+            Ok(None) => {}
+            Ok(Some(aside)) => tracing::error!(file = %aside.display(), "mail set aside"),
+            Err(e) if delivered => tracing::error!(
+                "mail spool: {e}: delivered, but its file stays; it goes out again after a restart"
+            ),
+            Err(e) => tracing::error!("mail spool: {e}"),
+        }
+    }
+}
+
+/// How a delivery failed.
+enum Failure {
+    /// Worth trying again (the server is away, busy, or said 4xx).
+    Transient(String),
+    /// The server refused this message for good (5xx), or it cannot be written as mail.
+    Permanent(String),
+}
+
+async fn deliver(mut rx: mpsc::UnboundedReceiver<Mail>, mut queue: Queue) {
     let mut open = true;
+    // Failed attempts of the front message in a row.
+    let mut failures: u32 = 0;
     loop {
-        if queue.is_empty() {
+        if queue.waiting.is_empty() {
             match rx.recv().await {
-                Some(mail) => queue.push_back((mail, 0)),
+                Some(mail) => queue.push(mail).await,
                 None => return,
             }
         }
         while let Ok(mail) = rx.try_recv() {
-            queue.push_back((mail, 0));
+            queue.push(mail).await;
         }
-        let Some((mail, attempts)) = queue.front_mut() else {
+        let Some(front) = queue.waiting.front() else {
             continue;
         };
-        *attempts += 1;
-        match send(mail).await {
+        let (to, subject) = (front.mail.to.clone(), front.mail.subject.clone());
+        let server = format!("{}:{}", front.mail.host, front.mail.port);
+        let retry_max = front.mail.retry_max;
+        match send(&front.mail).await {
             Ok(()) => {
-                tracing::info!(to = %mail.to, subject = %mail.subject, "mail delivered");
-                queue.pop_front();
+                tracing::info!(%to, %subject, "mail delivered");
+                queue.pop(true).await;
+                failures = 0;
                 continue;
             }
-            Err(e) if *attempts >= MAX_ATTEMPTS || !open => {
-                tracing::error!(to = %mail.to, subject = %mail.subject, attempts = *attempts,
-                    "mail given up: {e}");
-                queue.pop_front();
+            Err(Failure::Permanent(e)) => {
+                tracing::error!(%to, %subject, %server, "mail refused for good: {e}");
+                queue.pop(false).await;
+                failures = 0;
                 continue;
             }
-            Err(e) => {
-                tracing::warn!(to = %mail.to, server = %format!("{}:{}", mail.host, mail.port),
-                    attempt = *attempts, "mail not delivered, will retry: {e}");
+            Err(Failure::Transient(e)) if !open => {
+                let spooled = queue.waiting.iter().filter(|m| m.file.is_some()).count();
+                tracing::warn!(
+                    waiting = queue.waiting.len(),
+                    spooled,
+                    %server,
+                    "stopping with mail undelivered ({e}); what is spooled goes out after the next start"
+                );
+                return;
             }
-        }
-        let backoff = FIRST_RETRY
-            .saturating_mul(1 << (*attempts - 1).min(16))
-            .min(LONGEST_RETRY);
-        // Wait out the backoff, still taking new mail (and noticing the daemon stopping).
-        let wake = sleep(backoff);
-        tokio::pin!(wake);
-        loop {
-            tokio::select! {
-                () = &mut wake => break,
-                got = rx.recv(), if open => match got {
-                    Some(mail) => queue.push_back((mail, 0)),
-                    None => { open = false; break; }
-                },
+            Err(Failure::Transient(e)) => {
+                failures += 1;
+                let backoff = FIRST_RETRY
+                    .saturating_mul(1 << (failures - 1).min(16))
+                    .min(retry_max);
+                tracing::warn!(%to, %server, attempt = failures, retry_in = ?backoff,
+                    "mail not delivered, will retry: {e}");
+                // Wait out the backoff, still taking new mail (and noticing the daemon
+                // stopping, which is worth one more attempt at once).
+                let wake = sleep(backoff);
+                tokio::pin!(wake);
+                loop {
+                    tokio::select! {
+                        () = &mut wake => break,
+                        got = rx.recv() => match got {
+                            Some(mail) => queue.push(mail).await,
+                            None => { open = false; break; }
+                        },
+                    }
+                }
             }
         }
     }
 }
 
-async fn send(mail: &Mail) -> Result<(), String> {
+async fn send(mail: &Mail) -> Result<(), Failure> {
+    let permanent = |e: String| Failure::Permanent(e);
     let message = Message::builder()
-        .from(mail.from.parse().map_err(|e| format!("from: {e}"))?)
-        .to(mail.to.parse().map_err(|e| format!("to: {e}"))?)
+        .from(
+            mail.from
+                .parse()
+                .map_err(|e| permanent(format!("from: {e}")))?,
+        )
+        .to(mail.to.parse().map_err(|e| permanent(format!("to: {e}")))?)
         .subject(&mail.subject)
         .header(ContentType::TEXT_PLAIN)
         .body(mail.body.clone())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| permanent(e.to_string()))?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&mail.host)
         .port(mail.port)
         .timeout(Some(SMTP_TIMEOUT))
         .build();
-    transport
-        .send(message)
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+    match transport.send(message).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_permanent() => Err(Failure::Permanent(e.to_string())),
+        Err(e) => Err(Failure::Transient(e.to_string())),
+    }
 }
 
 #[cfg(test)]

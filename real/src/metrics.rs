@@ -6,6 +6,7 @@
 //! The server answers one request per connection with a minimal HTTP/1.1 response: that is all
 //! a Prometheus scrape needs, and it keeps an HTTP stack out of a daemon that must stay small.
 
+use crate::clients::{Asked, Clients};
 use crate::status::{Report, ReportRequest};
 use failover_core::Role;
 use std::fmt::Write as _;
@@ -143,8 +144,10 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Serves scrapes until the driver goes away.
+/// Serves scrapes until the driver goes away, at most [`MAX_CLIENTS`](crate::clients::MAX_CLIENTS) at once,
+/// each for a bounded time ([`Clients`]).
 pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ReportRequest>) {
+    let mut clients = Clients::new("metrics");
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -156,15 +159,18 @@ pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ReportRequest>)
             }
         };
         let requests = requests.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, requests)).await;
-        });
+        clients
+            .serve(|asked| async move {
+                let _ = answer(stream, requests, asked).await;
+            })
+            .await;
     }
 }
 
 async fn answer(
     mut stream: TcpStream,
     requests: mpsc::Sender<ReportRequest>,
+    asked: Asked,
 ) -> std::io::Result<()> {
     // Read the request head (a scrape has no body); 8 KiB is far more than one needs.
     let mut head = Vec::with_capacity(512);
@@ -176,6 +182,7 @@ async fn answer(
         }
         head.extend_from_slice(&buf[..n]);
     }
+    asked.mark();
     let request_line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let (status, body) = if request_line.starts_with(b"GET /metrics ") {
         let (tx, rx) = oneshot::channel();

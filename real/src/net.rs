@@ -126,41 +126,58 @@ impl PathSockets {
         .await
     }
 
-    /// One datagram some socket holds now, without waiting: (socket index, sender, length).
-    /// The kernel is asked when tokio says "would block": that is how every datagram queued
-    /// during a stall is read before the timer is judged (the input rule). tokio's own read
-    /// comes first, as its "would block" clears the readiness [`readable`](Self::readable)
-    /// waits on.
+    /// One datagram some socket holds now, without waiting: (socket index, sender, length),
+    /// the first socket with one first.
     pub fn try_recv(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr, usize)> {
-        for (i, socket) in self.sockets.iter().enumerate() {
-            loop {
-                let read = match socket.udp.try_recv_from(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.kernel.recv_from(buf),
-                    read => read,
-                };
-                match read {
-                    Ok((len, from)) => return Some((i, from, len)),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // An ICMP error queued on the socket: it says nothing of what waits.
-                    Err(e) => tracing::debug!("receive error: {e}"),
-                }
+        (0..self.sockets.len())
+            .find_map(|i| self.recv_from(i, buf).map(|(from, len)| (i, from, len)))
+    }
+
+    /// One datagram socket `i` holds now, without waiting. The kernel is asked when tokio
+    /// says "would block": that is how every datagram queued during a stall is read before
+    /// the timer is judged (the input rule). tokio's own read comes first, as its "would
+    /// block" clears the readiness [`readable`](Self::readable) waits on.
+    fn recv_from(&self, i: usize, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        let socket = &self.sockets[i];
+        loop {
+            let read = match socket.udp.try_recv_from(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.kernel.recv_from(buf),
+                read => read,
+            };
+            match read {
+                Ok((len, from)) => return Some((from, len)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                // An ICMP error queued on the socket: it says nothing of what waits.
+                Err(e) => tracing::debug!("receive error: {e}"),
             }
         }
-        None
     }
 
     /// Reads what the sockets hold now, without waiting, into `inbox` — at most `limit`
     /// datagrams, so a flood cannot keep the timer waiting for ever. Returns how many.
+    ///
+    /// The sockets take turns, one datagram each per round: a flood on one path (garbage
+    /// sent to the public LAN's address) fills the batch with its own datagrams only up to
+    /// its share, and the heartbeats waiting on the other paths are read at every wake-up,
+    /// before the timer judges them silent.
     pub fn drain(&self, config: &Config, inbox: &mut Inbox<Vec<u8>>, limit: usize) -> usize {
         let mut buf = [0u8; 2048];
         let mut read = 0;
-        while read < limit {
-            let Some((socket, from, len)) = self.try_recv(&mut buf) else {
-                break;
-            };
-            read += 1;
-            let path = self.path_of(config, socket, from);
-            inbox.datagram(path, from, buf[..len].to_vec());
+        // Sockets that may still hold a datagram (at most 8 paths, so 8 sockets).
+        let mut open: u16 = (1 << self.sockets.len()) - 1;
+        while read < limit && open != 0 {
+            for socket in 0..self.sockets.len() {
+                if open & (1 << socket) == 0 || read >= limit {
+                    continue;
+                }
+                let Some((from, len)) = self.recv_from(socket, &mut buf) else {
+                    open &= !(1 << socket);
+                    continue;
+                };
+                read += 1;
+                let path = self.path_of(config, socket, from);
+                inbox.datagram(path, from, buf[..len].to_vec());
+            }
         }
         read
     }

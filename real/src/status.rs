@@ -4,6 +4,7 @@
 //! answers with the [`Report`] as one line of JSON and closes. The socket file is created
 //! `0660`, so root (and the socket's group) may ask.
 
+use crate::clients::{Asked, Clients};
 use failover_core::config::VipSettings;
 use failover_core::{Counters, Instant, Node, Role};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
 
@@ -194,8 +195,14 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Answers status requests until the driver goes away.
+/// The longest request line read; `status` is all there is.
+const MAX_REQUEST: u64 = 64;
+
+/// Answers status requests until the driver goes away. Connections are bounded in number and
+/// time ([`Clients`]) and a request line in length: a crowd of silent, slow or garbage-sending
+/// clients costs the daemon neither descriptors nor memory without bound.
 pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>) {
+    let mut clients = Clients::new("status socket");
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -207,28 +214,35 @@ pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>
             }
         };
         let requests = requests.clone();
-        tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut line = String::new();
-            let mut read = tokio::io::BufReader::new(read);
-            let asked = tokio::time::timeout(Duration::from_secs(5), read.read_line(&mut line));
-            if !matches!(asked.await, Ok(Ok(_))) {
-                return;
-            }
-            let answer = if line.trim() == "status" {
-                let (tx, rx) = oneshot::channel();
-                if requests.send(tx).await.is_err() {
-                    return;
-                }
-                let Ok(report) = rx.await else { return };
-                serde_json::to_string(&report).unwrap_or_default()
-            } else {
-                serde_json::json!({ "error": format!("unknown request `{}`", line.trim()) })
-                    .to_string()
-            };
-            let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
-        });
+        clients.serve(|asked| answer(stream, requests, asked)).await;
     }
+}
+
+/// Reads one request line and answers it.
+async fn answer(
+    stream: tokio::net::UnixStream,
+    requests: mpsc::Sender<ReportRequest>,
+    asked: Asked,
+) {
+    let (read, mut write) = stream.into_split();
+    let mut line = Vec::new();
+    let mut read = tokio::io::BufReader::new(read.take(MAX_REQUEST));
+    if read.read_until(b'\n', &mut line).await.is_err() {
+        return;
+    }
+    asked.mark();
+    let line = String::from_utf8_lossy(&line);
+    let answer = if line.trim() == "status" {
+        let (tx, rx) = oneshot::channel();
+        if requests.send(tx).await.is_err() {
+            return;
+        }
+        let Ok(report) = rx.await else { return };
+        serde_json::to_string(&report).unwrap_or_default()
+    } else {
+        serde_json::json!({ "error": format!("unknown request `{}`", line.trim()) }).to_string()
+    };
+    let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
 }
 
 /// Asks a running daemon (blocking; used by `failoverctl`). Returns the raw JSON line.

@@ -131,6 +131,44 @@ impl Addresses {
         Ok(change)
     }
 
+    /// Removes the address for a release: like [`remove`](Self::remove), but when its
+    /// interface is gone the address is looked for on every interface. An interface renamed
+    /// under the daemon (`ip link set vip0 name vip1`) keeps its addresses: the node would
+    /// otherwise never get rid of the address it releases — it would stay the owner for ever,
+    /// and a planned shutdown would never end. An interface deleted took its addresses with
+    /// it: nothing is found, and the address is gone.
+    pub async fn release(&self, vip: &VipSettings) -> Result<Change, VipError> {
+        match self.remove(vip).await {
+            Err(VipError::NoInterface(name)) => {
+                let found: Vec<_> = self
+                    .handle
+                    .address()
+                    .get()
+                    .set_address_filter(vip.address)
+                    .execute()
+                    .try_collect()
+                    .await
+                    .map_err(|e| kernel_error(vip, e))?;
+                let mut change = Change::AlreadySo;
+                for message in found {
+                    let index = message.header.index;
+                    self.handle
+                        .address()
+                        .del(message)
+                        .execute()
+                        .await
+                        .map_err(|e| kernel_error(vip, e))?;
+                    tracing::warn!(address = %vip.address, interface = %name, index,
+                        "the interface is gone; the address was found on the interface with \
+                         this index (renamed?) and removed there");
+                    change = Change::Done;
+                }
+                Ok(change)
+            }
+            other => other,
+        }
+    }
+
     async fn link_index(&self, name: &str) -> Result<u32, VipError> {
         let link = self
             .handle

@@ -64,6 +64,7 @@ impl Loopback {
             hook_timeout: Duration::from_secs(2),
             smtp: "127.0.0.1:25".parse().unwrap(),
             auth_key: Some(KEY.into()),
+            mail_retry_max: None,
         }
     }
 

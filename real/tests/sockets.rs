@@ -246,3 +246,37 @@ async fn a_drain_reads_what_the_kernel_holds_before_tokio_has_seen_it() {
     let mut inbox = Inbox::new(c.paths.len(), usize::MAX);
     assert_eq!(sockets.drain(&c, &mut inbox, BATCH), 6);
 }
+
+/// A flood on one path must not hide the heartbeats waiting on another: a drain that stops at
+/// its limit has taken its turns on every socket, so the quiet path's datagram is read while
+/// the flooded one still holds more than the limit.
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_on_one_socket_does_not_keep_another_unread() {
+    let placeholder = || vec!["127.0.0.9:9".parse().unwrap()];
+    let c = config(
+        "backup",
+        100,
+        ["127.0.0.3:0", "127.0.0.5:0"],
+        [placeholder(), placeholder()],
+    );
+    let sockets = PathSockets::bind(&c).unwrap();
+    let [flooded, quiet] = <[SocketAddr; 2]>::try_from(sockets.local_addrs()).unwrap();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..20 {
+        sender.send_to(b"flood", flooded).unwrap();
+    }
+    sender.send_to(b"heartbeat", quiet).unwrap();
+    let mut inbox = Inbox::new(c.paths.len(), usize::MAX);
+    assert_eq!(sockets.drain(&c, &mut inbox, 10), 10);
+    let mut buf = [0u8; 64];
+    let mut left = Vec::new();
+    while let Some((socket, _, len)) = sockets.try_recv(&mut buf) {
+        left.push((socket, buf[..len].to_vec()));
+    }
+    assert_eq!(left.len(), 11, "the rest of the flood is still there");
+    assert!(
+        left.iter()
+            .all(|(socket, bytes)| *socket == 0 && bytes == b"flood"),
+        "the quiet socket's datagram was read in the limited drain"
+    );
+}

@@ -83,6 +83,7 @@ impl Host {
             hook_timeout: Duration::from_secs(2),
             smtp: MAIL_SERVER,
             auth_key: None,
+            mail_retry_max: None,
         }
     }
 }

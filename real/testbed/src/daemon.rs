@@ -45,6 +45,8 @@ pub struct NodeConfig {
     pub smtp: SocketAddr,
     /// Shared key, if any.
     pub auth_key: Option<String>,
+    /// `notify.retry_max`, if not the default.
+    pub mail_retry_max: Option<Duration>,
 }
 
 impl NodeConfig {
@@ -82,6 +84,9 @@ impl NodeConfig {
              from = \"failoverd@{}.example.com\"",
             self.smtp, self.name
         );
+        if let Some(max) = self.mail_retry_max {
+            let _ = writeln!(t, "retry_max = {}", ms(max));
+        }
         let _ = writeln!(
             t,
             "[hooks]\ndir = \"{}\"\ntimeout = {}",
@@ -106,6 +111,8 @@ pub struct Daemon {
     process: Process,
     /// Its status socket.
     pub socket: PathBuf,
+    /// Its state directory (`--state-dir`).
+    pub state_dir: PathBuf,
     _etc_failover: Option<EtcFailover>,
 }
 
@@ -140,6 +147,26 @@ impl Daemon {
         Daemon::spawn(command, dir, name, args, Some(mount_point))
     }
 
+    /// Starts like [`Daemon::start`], after `setup` — a shell script run in the daemon's own
+    /// mount namespace (`ip netns exec` gives it one), with `$STATE` naming its state
+    /// directory. What it mounts there (a tiny full tmpfs, a read-only bind mount) is seen by
+    /// the daemon alone and goes away with it, also when a test fails.
+    pub fn start_after(
+        setup: &str,
+        bin: &Path,
+        ns: &Netns,
+        dir: &Path,
+        name: &str,
+        args: &[OsString],
+    ) -> Daemon {
+        let mut command = ns.command("sh");
+        command
+            .env("STATE", state_dir(dir, name))
+            .args(["-e", "-c", &format!("{setup}\nexec \"$@\""), "setup"])
+            .arg(bin);
+        Daemon::spawn(command, dir, name, args, None)
+    }
+
     fn spawn(
         mut command: Command,
         dir: &Path,
@@ -151,7 +178,7 @@ impl Daemon {
         command
             .args(args)
             .arg("--state-dir")
-            .arg(dir.join(format!("{name}-state")))
+            .arg(state_dir(dir, name))
             .arg("--socket")
             .arg(&socket)
             .args(["--log-level", "debug"]);
@@ -159,8 +186,14 @@ impl Daemon {
         Daemon {
             process: Process::spawn(command, name, &log),
             socket,
+            state_dir: state_dir(dir, name),
             _etc_failover: etc_failover,
         }
+    }
+
+    /// Its PID (the daemon's own: `ip netns exec` and a setup script exec it).
+    pub fn pid(&self) -> i32 {
+        self.process.pid()
     }
 
     /// Sends a signal.
@@ -177,6 +210,10 @@ impl Daemon {
     pub fn log(&self) -> String {
         self.process.output()
     }
+}
+
+fn state_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}-state"))
 }
 
 /// `/etc/failover` as a mount point, held by every daemon started with

@@ -18,6 +18,7 @@ mod process;
 mod service;
 mod smtp;
 mod trio;
+mod usage;
 
 pub use bed::{Bed, Host, BACKUP, CLIENT, MAIL_SERVER, MASTER, SERVICE_PORT, VIP};
 pub use daemon::{Daemon, NodeConfig, PathConfig};
@@ -27,6 +28,7 @@ pub use process::Process;
 pub use service::{ask, request, Service};
 pub use smtp::{Mail, Smtp};
 pub use trio::{Trio, ALPHA, BRAVO, CHARLIE, TRIO};
+pub use usage::{Udp, Usage};
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
