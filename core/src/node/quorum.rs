@@ -417,9 +417,12 @@ impl Node {
                 self.vote(now, &name, msg.epoch, msg.seq, path, from);
                 false
             }
+            // A goodbye says the sender holds nothing any more, whatever role it carries.
             _ => {
-                if !claims {
+                if !claims || msg.kind == MessageKind::Goodbye {
                     q.released(&name);
+                    // A request refused for that promise is granted now.
+                    self.promise_expired(now);
                 }
                 false
             }
@@ -427,22 +430,22 @@ impl Node {
     }
 
     /// Gives the kernel the lease's newer end as the held addresses' lifetime, when its time
-    /// has come: not during a release (those addresses are going), not for an address whose
-    /// addition is still under way (it carries its own).
+    /// has come — but not for an address whose change is under way: one being removed is
+    /// going (the renewal would add it back), one being added carries its own lifetime. An
+    /// address whose release has not reached its removal yet (`Test` and `PreRel` may take
+    /// long, and may still veto) is renewed: it is served until then.
     pub(super) fn extend_due(&mut self, now: Instant) {
         let Some(until) = self.quorum.as_mut().and_then(|q| q.extend_due(now)) else {
             return;
         };
-        let t = self.transition.as_ref();
-        if t.is_some_and(|t| t.event == crate::io::HookEvent::Release) {
-            return;
-        }
-        let adding = t.and_then(|t| t.pending).and_then(|p| match p.step {
-            super::transition::Step::Address(crate::io::AddressChange::Add, v) => Some(v),
-            _ => None,
-        });
+        let changing = (self.transition.as_ref())
+            .and_then(|t| t.pending)
+            .and_then(|p| match p.step {
+                super::transition::Step::Address(_, v) => Some(v),
+                _ => None,
+            });
         for vip in self.held_vips() {
-            if Some(vip) != adding {
+            if Some(vip) != changing {
                 self.outputs.push_back(Output::Extend { vip, until });
             }
         }

@@ -22,9 +22,10 @@ pub struct Notifications {
     anomalies: u32,
     rival_claims: u32,
     repeated: Vec<String>,
-    /// Per node: its role, and (quorum mode) the addresses the kernel removed while it owned
-    /// them — their lifetime ran out a moment before a renewal that then added them back: a
-    /// restore, not a takeover.
+    /// Per node: its role, and (quorum mode) the addresses the kernel removed while it
+    /// claimed them — their lifetime ran out a moment before a renewal that then added them
+    /// back: a restore, not a takeover. (A node's own removal ends its claim, which clears
+    /// them; a later takeover starts from `Acquiring`.)
     roles: Vec<Role>,
     restorable: Vec<BTreeSet<usize>>,
 }
@@ -55,7 +56,7 @@ impl Checker for Notifications {
                 self.roles[node] = to;
                 self.restorable[node].clear();
             }
-            Observation::Released { node, vip } if self.roles[node] == Role::Master => {
+            Observation::Released { node, vip } if self.roles[node].claims_ownership() => {
                 self.restorable[node].insert(vip);
                 return;
             }

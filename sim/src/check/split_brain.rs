@@ -74,6 +74,19 @@ impl Checker for SplitBrain {
                 ),
             );
         }
+        if let Some(min) = expect
+            .min_split_brain
+            .filter(|m| self.total < m.as_nanos() as u64)
+        {
+            findings.violate(
+                "split-brain-expected",
+                format!(
+                    "two holders for {} in all, expected at least {}",
+                    secs(self.total),
+                    secs(min.as_nanos() as u64)
+                ),
+            );
+        }
         let allowed = expect.max_split_brain_healthy.as_nanos() as u64;
         if let Some((from, to)) = self.first_healthy.filter(|_| self.healthy > allowed) {
             findings.violate(

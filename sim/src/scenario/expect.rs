@@ -14,6 +14,11 @@ pub struct Expect {
     /// each): zero by default, because on a healthy network nothing excuses two owners.
     #[serde(with = "humantime_serde")]
     pub max_split_brain_healthy: Duration,
+    /// At least this much time with two holders of one address: a scenario that breaks an
+    /// assumption on purpose (quorum mode's drift bound) shows that what the documentation
+    /// says follows does follow.
+    #[serde(with = "humantime_serde")]
+    pub min_split_brain: Option<Duration>,
     /// Longest allowed time from losing the owner to a new owner.
     #[serde(with = "humantime_serde")]
     pub max_failover_latency: Option<Duration>,
@@ -61,6 +66,7 @@ impl Default for Expect {
         Expect {
             max_split_brain: Duration::ZERO,
             max_split_brain_healthy: Duration::ZERO,
+            min_split_brain: None,
             max_failover_latency: None,
             converge: true,
             converge_within: None,
