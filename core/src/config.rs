@@ -223,6 +223,19 @@ impl Default for HookSettings {
     }
 }
 
+impl ProtocolSettings {
+    /// Silence after which a path or peer counts as dead.
+    pub fn dead_after(&self) -> Duration {
+        self.dead_after.unwrap_or(self.interval * 3)
+    }
+
+    /// Quorum mode: how long a lease granted by a majority lasts, from when it was asked for.
+    pub fn lease(&self) -> Duration {
+        self.lease
+            .unwrap_or((self.dead_after() - self.interval / 2).max(self.interval + MIN_LEASE_SLACK))
+    }
+}
+
 impl NotifySettings {
     /// The host part of `smtp_server` (brackets around an IPv6 address removed).
     pub fn smtp_host(&self) -> &str {
@@ -305,16 +318,12 @@ impl Config {
 
     /// Quorum mode: how long a lease granted by a majority lasts, from when it was asked for.
     pub fn lease(&self) -> Duration {
-        let p = &self.protocol;
-        p.lease
-            .unwrap_or((self.dead_after() - p.interval / 2).max(p.interval + MIN_LEASE_SLACK))
+        self.protocol.lease()
     }
 
     /// Silence after which a path or peer counts as dead.
     pub fn dead_after(&self) -> Duration {
-        self.protocol
-            .dead_after
-            .unwrap_or(self.protocol.interval * 3)
+        self.protocol.dead_after()
     }
 
     /// Checks every rule the protocol relies on; the error names the first offending field.

@@ -79,6 +79,8 @@ fn traces_of_the_key_scenarios() {
         "planned-shutdown",
         "hook-veto",
         "three-nodes-priorities",
+        "quorum-both-cut",
+        "quorum-master-paused",
     ] {
         let scenario = builtin::find(name).unwrap().unwrap();
         let report = run(&scenario, 1, &Options::default()).unwrap();

@@ -193,3 +193,20 @@ fn the_timeline_of_a_split_brain_shows_the_nodes_the_faults_and_the_split() {
         "the master cut off from the client's view"
     );
 }
+
+#[test]
+fn the_same_swarm_in_quorum_mode_never_splits_the_brain() {
+    // Classic mode splits within the first 60 seeds (above); quorum mode, with a witness as
+    // the third vote, must not in five times as many.
+    let (out, text) = cli(&[
+        "sweep",
+        "quorum-split-brain",
+        "--seeds",
+        "1..=300",
+        "--jobs",
+        "2",
+    ]);
+    assert!(out.status.success(), "no seed may fail:\n{text}");
+    assert!(text.contains("300 seeds"), "{text}");
+    assert!(text.contains("0 failed"), "{text}");
+}

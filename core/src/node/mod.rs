@@ -156,8 +156,9 @@ struct Heir {
     until: Instant,
 }
 
-/// The longest wait between two refused attempts at the same hand-over, in `dead_after`s.
-const MAX_BACKOFF: u32 = 8;
+/// The longest wait between two refused attempts at the same hand-over, in `dead_after`s:
+/// also how long after the network heals a node that kept being refused may take to try again.
+pub const MAX_BACKOFF: u32 = 8;
 
 /// A notification for the driver (boxed: rare, and it would make every output bigger).
 fn notify(n: Notification) -> Output {

@@ -143,8 +143,9 @@ pub struct VoterStatus {
     pub refused_for: Option<String>,
 }
 
-/// `(lease + G) × (1 + ε) / (1 − ε)`, rounded up to the microsecond.
-pub(crate) fn promise_len(lease: Duration, ppm: u32) -> Duration {
+/// How long a voter keeps its promise: `(lease + G) × (1 + ε) / (1 − ε)`, rounded up to the
+/// microsecond — the longest a candidate may wait for the last owner's lease to be safely over.
+pub fn promise_len(lease: Duration, ppm: u32) -> Duration {
     let base = (lease + KERNEL_GRANULARITY).as_nanos();
     let (up, down) = (1_000_000 + u128::from(ppm), 1_000_000 - u128::from(ppm));
     let nanos = (base * up).div_ceil(down);

@@ -747,6 +747,8 @@ impl<'p> World<'p> {
             }
             self.change_address(i, AddressChange::Add, vip);
         }
+        let addr = &self.vip_names[vip];
+        self.note(Some(i), format!("lifetime of {addr}: {secs}s"));
         self.set_expiry(i, vip, secs);
     }
 
