@@ -15,12 +15,14 @@
 mod bed;
 mod faults;
 mod hooks;
+mod monitor;
 mod os;
 mod probe;
 mod record;
 
 use self::bed::{Bed, MAX_NODES, VIP_INTERFACE};
 use self::hooks::Hooks;
+use self::monitor::Monitor;
 use self::os::{Ns, Proc};
 use self::probe::{monotonic_ns, Client};
 use super::Produced;
@@ -183,6 +185,8 @@ struct Run<'p> {
     // Field order is drop order: the client and the daemons before the namespaces.
     client: Option<Client>,
     daemons: Vec<Option<Proc>>,
+    /// Quorum mode: the kernel's record of every node's addresses (it removes them itself).
+    monitors: Vec<Monitor>,
     _smtp: Proc,
     bed: Bed,
     hooks: Hooks,
@@ -211,6 +215,7 @@ impl<'p> Run<'p> {
             failoverd: failoverd.to_path_buf(),
             client: None,
             daemons: (0..scenario.nodes.len()).map(|_| None).collect(),
+            monitors: Vec::new(),
             _smtp: smtp,
             bed,
             hooks,
@@ -241,6 +246,11 @@ impl<'p> Run<'p> {
             vips,
             scenario.client.interval,
         )?);
+        if scenario.quorum() {
+            self.monitors = (self.bed.nodes.iter())
+                .map(Monitor::start)
+                .collect::<Result<_, _>>()?;
+        }
         self.t0 = monotonic_ns();
         for i in 0..scenario.nodes.len() {
             self.start_daemon(i)?;
@@ -373,11 +383,19 @@ impl<'p> Run<'p> {
         let scenario = &self.plan.scenario;
         let mut seen = std::mem::take(&mut self.log);
         let mut acts = Vec::new();
+        let monitors = std::mem::take(&mut self.monitors);
+        let kernel = !monitors.is_empty();
         for i in 0..scenario.nodes.len() {
             let file = self.dir.path().join(format!("node{i}.events"));
-            let (s, a) = record::daemon_acts(&file, i, self.t0)?;
+            let (s, a) = record::daemon_acts(&file, i, self.t0, !kernel)?;
             seen.extend(s);
             acts.extend(a);
+        }
+        let vips: Vec<std::net::IpAddr> = scenario.vips.iter().map(|v| v.address).collect();
+        for (i, monitor) in monitors.into_iter().enumerate() {
+            let changes = record::monitored(&monitor.finish()?, &vips, i, self.t0);
+            seen.extend(changes.iter().cloned());
+            acts.extend(changes);
         }
         seen.extend(record::requests(probes, scenario.vips.len(), self.t0));
         let end = scenario.duration.as_nanos() as u64;

@@ -2,18 +2,22 @@
 //! --events`), what the client saw, and what the engine did to the hosts, put on one time line
 //! (CLOCK_MONOTONIC, from the run's start) as [`Observation`]s.
 
+use super::monitor::Change;
 use super::probe::Probe;
 use crate::record::{Observation, Record};
 use failover_core::acts::{self, Act};
 use failover_core::{AddressChange, Role};
+use std::net::IpAddr;
 use std::path::Path;
 
 /// One daemon's act log, as observations at times since `t0`; also what it did, as the
-/// record engines are compared on.
+/// record engines are compared on. Without `addresses` its address changes are left out (the
+/// kernel's own record of them is used instead: [`monitored`]).
 pub(super) fn daemon_acts(
     path: &Path,
     node: usize,
     t0: u64,
+    addresses: bool,
 ) -> Result<(Vec<Record>, Vec<Record>), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -26,6 +30,9 @@ pub(super) fn daemon_acts(
         let rec: acts::Record =
             serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
         let at = rec.t_ns.saturating_sub(t0);
+        if !addresses && matches!(rec.act, Act::Address { .. } | Act::LeftoverRemoved { .. }) {
+            continue;
+        }
         let obs = match rec.act.clone() {
             Act::Start { .. } => Observation::Up { node },
             Act::LeftoverRemoved { vip, .. } => Observation::Released { node, vip: vip.0 },
@@ -63,6 +70,29 @@ pub(super) fn daemon_acts(
         }
     }
     Ok((seen, acts))
+}
+
+/// The kernel's address changes on node `node` as observations since `t0`: an address counts
+/// as acquired when it appears and released when it goes (a lifetime renewed is neither).
+pub(super) fn monitored(changes: &[Change], vips: &[IpAddr], node: usize, t0: u64) -> Vec<Record> {
+    let mut present = vec![false; vips.len()];
+    let mut out = Vec::new();
+    for &(at, address, added) in changes {
+        let Some(vip) = vips.iter().position(|v| *v == address) else {
+            continue;
+        };
+        if std::mem::replace(&mut present[vip], added) != added {
+            let at = at.saturating_sub(t0);
+            out.push((
+                at,
+                match added {
+                    true => Observation::Acquired { node, vip },
+                    false => Observation::Released { node, vip },
+                },
+            ));
+        }
+    }
+    out
 }
 
 /// The client's requests as runs of answered and unanswered ones, since `t0`.
