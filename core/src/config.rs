@@ -296,7 +296,10 @@ fn validate_path_addresses(i: usize, path: &PathSettings) -> Result<(), ConfigEr
     for (what, addr) in addresses.chain(peers) {
         let field = || format!("path[{i}].{what}");
         if let Some(v4) = v4_mapped(addr.ip()) {
-            return Err(invalid(field(), format!("write the IPv4 address {v4} as such")));
+            return Err(invalid(
+                field(),
+                format!("write the IPv4 address {v4} as such"),
+            ));
         }
         if lacks_scope(addr) {
             return Err(invalid(
@@ -483,7 +486,10 @@ impl Config {
                 ));
             }
             if let Some(v4) = v4_mapped(vip.address) {
-                return Err(invalid(field(), format!("write the IPv4 address {v4} as such")));
+                return Err(invalid(
+                    field(),
+                    format!("write the IPv4 address {v4} as such"),
+                ));
             }
             let max = if vip.address.is_ipv4() { 32 } else { 128 };
             if vip.prefix_len() > max {

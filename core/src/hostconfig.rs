@@ -532,12 +532,17 @@ mod tests {
         assert_eq!(c.paths[0].local, None, "both families, on the default port");
         let v6 = &c.vips[0];
         assert_eq!(
-            (v6.interface.as_str(), v6.address.to_string(), v6.prefix_len()),
+            (
+                v6.interface.as_str(),
+                v6.address.to_string(),
+                v6.prefix_len()
+            ),
             ("en0", "2001:db8:0:1::100".into(), 64)
         );
         assert_eq!(c.vips[1].prefix_len(), 25);
 
-        let backup = "FAILOVER_PEER_IP=2001:db8:0:2::10\nFAILOVER_PEER_IP_PAIRS=en0:2001:db8:0:1::100/120\n";
+        let backup =
+            "FAILOVER_PEER_IP=2001:db8:0:2::10\nFAILOVER_PEER_IP_PAIRS=en0:2001:db8:0:1::100/120\n";
         let c = parse(backup, "hostconfig", &Machine::default()).unwrap();
         assert_eq!(
             c.paths[1].peers,
@@ -557,7 +562,8 @@ mod tests {
         assert!(c.vips[0].primary);
 
         // IPv6 has no broadcast; its multicast is not taken (the line of the key is named).
-        let e = line_error("\nFAILOVER_BCAST_IPS=ff02::1\nFAILOVER_PEER_IP_PAIRS=en0:2001:db8::100\n");
+        let e =
+            line_error("\nFAILOVER_BCAST_IPS=ff02::1\nFAILOVER_PEER_IP_PAIRS=en0:2001:db8::100\n");
         assert_eq!(e.line, Some(2), "{e}");
         assert!(e.message.contains("multicast"), "{e}");
     }

@@ -194,7 +194,11 @@ interface = "eth0"
 #[test]
 fn ipv6_paths_and_addresses_mix_with_ipv4_ones() {
     let c = Config::from_toml_str(MIXED_MASTER, "f.toml").unwrap();
-    assert_eq!(c.vips[0].prefix_len(), 64, "an IPv6 address's default prefix");
+    assert_eq!(
+        c.vips[0].prefix_len(),
+        64,
+        "an IPv6 address's default prefix"
+    );
     assert_eq!(c.vips[1].prefix_len(), 24);
     assert!(c.paths[0].local.unwrap().is_ipv6() && c.paths[1].local.unwrap().is_ipv4());
     let again = Config::from_toml_str(&c.to_toml_string(), "again.toml").unwrap();
@@ -203,7 +207,10 @@ fn ipv6_paths_and_addresses_mix_with_ipv4_ones() {
     for local in ["", "local = \"[::]:1694\""] {
         let text = MIXED_MASTER
             .replace("local = \"198.51.100.10:1694\"", local)
-            .replace("[\"198.51.100.11:1694\"]", "[\"198.51.100.11:1694\", \"[2001:db8:0:2::11]:1694\"]");
+            .replace(
+                "[\"198.51.100.11:1694\"]",
+                "[\"198.51.100.11:1694\", \"[2001:db8:0:2::11]:1694\"]",
+            );
         Config::from_toml_str(&text, "f.toml").unwrap_or_else(|e| panic!("{local:?}: {e}"));
     }
 }
@@ -212,24 +219,59 @@ fn ipv6_paths_and_addresses_mix_with_ipv4_ones() {
 fn ipv6_addresses_a_path_or_vip_cannot_use_name_the_field() {
     let cases = [
         // a socket bound to one family cannot reach a peer of the other
-        ("[2001:db8:0:1::11]:1694", "192.0.2.11:1694", "path[0].peers[0]"),
-        ("198.51.100.11:1694", "[2001:db8:0:2::11]:1694", "path[1].peers[0]"),
+        (
+            "[2001:db8:0:1::11]:1694",
+            "192.0.2.11:1694",
+            "path[0].peers[0]",
+        ),
+        (
+            "198.51.100.11:1694",
+            "[2001:db8:0:2::11]:1694",
+            "path[1].peers[0]",
+        ),
         // link-local without a scope id; with one it is fine (see below)
-        ("[2001:db8:0:1::11]:1694", "[fe80::11]:1694", "path[0].peers[0]"),
-        ("[2001:db8:0:1::10]:1694", "[fe80::10]:1694", "path[0].local"),
+        (
+            "[2001:db8:0:1::11]:1694",
+            "[fe80::11]:1694",
+            "path[0].peers[0]",
+        ),
+        (
+            "[2001:db8:0:1::10]:1694",
+            "[fe80::10]:1694",
+            "path[0].local",
+        ),
         // multicast heartbeats, mapped IPv4
-        ("[2001:db8:0:1::11]:1694", "[ff02::1%2]:1694", "path[0].peers[0]"),
-        ("198.51.100.11:1694", "[::ffff:198.51.100.11]:1694", "path[1].peers[0]"),
-        ("\"2001:db8:0:1::100\"", "\"::ffff:192.0.2.100\"", "vip[0].address"),
+        (
+            "[2001:db8:0:1::11]:1694",
+            "[ff02::1%2]:1694",
+            "path[0].peers[0]",
+        ),
+        (
+            "198.51.100.11:1694",
+            "[::ffff:198.51.100.11]:1694",
+            "path[1].peers[0]",
+        ),
+        (
+            "\"2001:db8:0:1::100\"",
+            "\"::ffff:192.0.2.100\"",
+            "vip[0].address",
+        ),
         ("\"2001:db8:0:1::100\"", "\"::\"", "vip[0].address"),
         ("\"2001:db8:0:1::100\"", "\"ff02::1\"", "vip[0].address"),
-        ("interface = \"eth0\"\n[[vip]]", "interface = \"eth0\"\nprefix = 129\n[[vip]]", "vip[0].prefix"),
+        (
+            "interface = \"eth0\"\n[[vip]]",
+            "interface = \"eth0\"\nprefix = 129\n[[vip]]",
+            "vip[0].prefix",
+        ),
     ];
     for (from, to, field) in cases {
         let text = MIXED_MASTER.replacen(from, to, 1);
         assert_ne!(text, MIXED_MASTER, "{from:?} is in the file");
         let (got, message) = field_error(&text);
-        assert_eq!(got, field, "after replacing {from:?} with {to:?}: {message}");
+        assert_eq!(
+            got, field,
+            "after replacing {from:?} with {to:?}: {message}"
+        );
     }
     let scoped = MIXED_MASTER
         .replace("[2001:db8:0:1::10]", "[fe80::10%2]")

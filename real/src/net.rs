@@ -16,10 +16,10 @@
 
 use failover_core::config::DEFAULT_PORT;
 use failover_core::{Config, Inbox, PathId, Transmit};
-use std::future::poll_fn;
-use std::io;
 use nix::errno::Errno;
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
+use std::future::poll_fn;
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::Poll;
 use thiserror::Error;
@@ -72,11 +72,13 @@ pub fn bind_addr(config: &Config, path: usize) -> SocketAddr {
 /// A non-blocking UDP socket bound to `addr` (see the module docs for the families); with
 /// `fallback`, an IPv6 wildcard on a host without IPv6 becomes the IPv4 one.
 fn open(addr: SocketAddr, fallback: bool) -> io::Result<std::net::UdpSocket> {
-    let socket = match RawSocket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
-    {
+    let socket = match RawSocket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)) {
         Err(e) if fallback && e.raw_os_error() == Some(Errno::EAFNOSUPPORT as i32) => {
             tracing::info!("this host has no IPv6: listening on IPv4 only");
-            return open(SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port())), false);
+            return open(
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port())),
+                false,
+            );
         }
         socket => socket?,
     };

@@ -314,7 +314,11 @@ async fn a_socket_on_the_ipv6_wildcard_speaks_both_families() {
     assert_eq!(flush(&mut a, &mut a_sockets), 2);
     let mut paths = receive(&mut b, &b_sockets, 2).await;
     paths.sort();
-    assert_eq!(paths, vec![PathId(0), PathId(1)], "one heartbeat per family");
+    assert_eq!(
+        paths,
+        vec![PathId(0), PathId(1)],
+        "one heartbeat per family"
+    );
     let status = b.status(Instant::from_nanos(1));
     assert_eq!(status.counters.received, 2);
     assert!(status.peers[0].last_heard_ms.iter().all(Option::is_some));
