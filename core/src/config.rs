@@ -119,7 +119,9 @@ pub struct ProtocolSettings {
 pub struct PathSettings {
     /// Name used in notifications and status ("public", "direct").
     pub name: String,
-    /// Local address to send from and listen on; `None` means any address on the default port.
+    /// Local address to send from and listen on; `None` means any address of either family on
+    /// the default port (`[::]:1694`, which takes IPv4 too; `0.0.0.0:1694` where the host has
+    /// no IPv6).
     #[serde(default)]
     pub local: Option<SocketAddr>,
     /// Peer addresses on this path that receive every heartbeat.
@@ -265,6 +267,77 @@ impl VipSettings {
     }
 }
 
+/// The IPv4 address an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) stands for. Such an
+/// address is refused in a configuration: a socket reports a peer's IPv4 address as such, so
+/// a peer written mapped would never be recognised.
+fn v4_mapped(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+        IpAddr::V4(_) => None,
+    }
+}
+
+/// Whether `addr` is a link-local IPv6 address (`fe80::/10`) without a scope id: it means
+/// nothing until an interface is named, and the kernel refuses to send to it.
+fn lacks_scope(addr: &SocketAddr) -> bool {
+    match addr {
+        SocketAddr::V6(v6) => (v6.ip().segments()[0] & 0xffc0) == 0xfe80 && v6.scope_id() == 0,
+        SocketAddr::V4(_) => false,
+    }
+}
+
+/// A path's addresses: one family each way (a socket bound to an IPv4 address cannot send to
+/// an IPv6 peer, nor one bound to a particular IPv6 address to an IPv4 peer; a path without a
+/// `local`, or with the IPv6 wildcard `[::]`, listens and sends in both families), IPv6
+/// multicast left out, link-local IPv6 addresses only with a scope id.
+fn validate_path_addresses(i: usize, path: &PathSettings) -> Result<(), ConfigError> {
+    let addresses = path.local.iter().map(|a| ("local".to_string(), a));
+    let peers = (path.peers.iter().enumerate()).map(|(j, a)| (format!("peers[{j}]"), a));
+    for (what, addr) in addresses.chain(peers) {
+        let field = || format!("path[{i}].{what}");
+        if let Some(v4) = v4_mapped(addr.ip()) {
+            return Err(invalid(
+                field(),
+                format!("write the IPv4 address {v4} as such"),
+            ));
+        }
+        if lacks_scope(addr) {
+            return Err(invalid(
+                field(),
+                format!(
+                    "{addr} is link-local: give its interface's index as a scope id \
+                     ([fe80::1%2]:1694), or use a global or unique-local address"
+                ),
+            ));
+        }
+        if addr.is_ipv6() && addr.ip().is_multicast() {
+            return Err(invalid(
+                field(),
+                format!("{addr}: IPv6 multicast heartbeats are not supported; list the peers' own addresses"),
+            ));
+        }
+    }
+    let Some(local) = path.local else {
+        return Ok(());
+    };
+    let dual_stack = local.is_ipv6() && local.ip().is_unspecified();
+    for (j, peer) in path.peers.iter().enumerate() {
+        if !dual_stack && peer.is_ipv6() != local.is_ipv6() {
+            let family = |a: &SocketAddr| if a.is_ipv6() { "IPv6" } else { "IPv4" };
+            return Err(invalid(
+                format!("path[{i}].peers[{j}]"),
+                format!(
+                    "{peer} is {} but path[{i}].local ({local}) is {}: a path's socket speaks \
+                     one family (leave `local` out, or use [::]:PORT, to listen on both)",
+                    family(peer),
+                    family(&local)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A configuration that cannot be used, naming the field at fault.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ConfigError {
@@ -386,6 +459,7 @@ impl Config {
                     format!("`{}` is used by an earlier path", path.name),
                 ));
             }
+            validate_path_addresses(i, path)?;
         }
         self.validate_mode()?;
         if self.paths.iter().all(|path| path.peers.is_empty()) && !self.node.witness {
@@ -404,6 +478,19 @@ impl Config {
             ));
         }
         for (i, vip) in self.vips.iter().enumerate() {
+            let field = || format!("vip[{i}].address");
+            if vip.address.is_unspecified() || vip.address.is_multicast() {
+                return Err(invalid(
+                    field(),
+                    format!("{} is not a unicast address", vip.address),
+                ));
+            }
+            if let Some(v4) = v4_mapped(vip.address) {
+                return Err(invalid(
+                    field(),
+                    format!("write the IPv4 address {v4} as such"),
+                ));
+            }
             let max = if vip.address.is_ipv4() { 32 } else { 128 };
             if vip.prefix_len() > max {
                 return Err(invalid(

@@ -11,6 +11,11 @@
 //!
 //! A file with `FAILOVER_BCAST_IPS` is a master (priority 200), otherwise a backup (100).
 //!
+//! Every address may be IPv4 or IPv6, beyond the source system, which knew IPv4 only
+//! (`en0:2001:db8::100/64`, prefix 64 if left out). The paths name no local address, so the
+//! daemon listens on both families at once. IPv6 has no broadcast: `FAILOVER_BCAST_IPS` lists
+//! the peer's own IPv6 addresses (multicast is refused).
+//!
 //! As in the source document, a master's file may leave `FAILOVER_PEER_IP_PAIRS` out: the
 //! address that fails over is then the master's own public address, found on the network of
 //! its first heartbeat address (see [`Machine`]). That address is the host's own — the
@@ -513,5 +518,53 @@ mod tests {
         ] {
             assert_eq!(a.network_contains(ip.parse().unwrap()), inside, "{ip}");
         }
+    }
+
+    #[test]
+    fn ipv6_heartbeat_and_failover_addresses_are_read_as_ipv4_ones() {
+        let master = "FAILOVER_BCAST_IPS=\"2001:db8:0:1::11 198.51.100.11\"\n\
+            FAILOVER_PEER_IP_PAIRS=\"en0:2001:db8:0:1::100 en0:192.0.2.100/25\"\n";
+        let c = parse(master, "hostconfig", &Machine::default()).unwrap();
+        assert_eq!(
+            c.paths[0].peers,
+            vec!["[2001:db8:0:1::11]:1694".parse().unwrap()]
+        );
+        assert_eq!(c.paths[0].local, None, "both families, on the default port");
+        let v6 = &c.vips[0];
+        assert_eq!(
+            (
+                v6.interface.as_str(),
+                v6.address.to_string(),
+                v6.prefix_len()
+            ),
+            ("en0", "2001:db8:0:1::100".into(), 64)
+        );
+        assert_eq!(c.vips[1].prefix_len(), 25);
+
+        let backup =
+            "FAILOVER_PEER_IP=2001:db8:0:2::10\nFAILOVER_PEER_IP_PAIRS=en0:2001:db8:0:1::100/120\n";
+        let c = parse(backup, "hostconfig", &Machine::default()).unwrap();
+        assert_eq!(
+            c.paths[1].peers,
+            vec!["[2001:db8:0:2::10]:1694".parse().unwrap()]
+        );
+        assert_eq!(c.vips[0].prefix_len(), 120);
+
+        // The source's master naming no address: its own IPv6 address on that network.
+        let mut m = machine();
+        m.addresses.push(HostAddress {
+            interface: "eth0".into(),
+            address: "2001:db8:0:1::10".parse().unwrap(),
+            prefix: 64,
+        });
+        let c = parse("FAILOVER_BCAST_IPS=2001:db8:0:1::11\n", "hostconfig", &m).unwrap();
+        assert_eq!(c.vips[0].address.to_string(), "2001:db8:0:1::10");
+        assert!(c.vips[0].primary);
+
+        // IPv6 has no broadcast; its multicast is not taken (the line of the key is named).
+        let e =
+            line_error("\nFAILOVER_BCAST_IPS=ff02::1\nFAILOVER_PEER_IP_PAIRS=en0:2001:db8::100\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("multicast"), "{e}");
     }
 }

@@ -169,3 +169,112 @@ fn a_config_without_heartbeat_destinations_or_addresses_is_refused() {
     );
     assert_eq!(field_error(&no_vip).0, "vip");
 }
+
+/// The master of a pair whose heartbeats go over IPv6 on the LAN and IPv4 on the direct link,
+/// with one address of each family to fail over.
+const MIXED_MASTER: &str = r#"
+[node]
+name = "master"
+[[path]]
+name = "public"
+local = "[2001:db8:0:1::10]:1694"
+peers = ["[2001:db8:0:1::11]:1694"]
+[[path]]
+name = "direct"
+local = "198.51.100.10:1694"
+peers = ["198.51.100.11:1694"]
+[[vip]]
+address = "2001:db8:0:1::100"
+interface = "eth0"
+[[vip]]
+address = "192.0.2.100"
+interface = "eth0"
+"#;
+
+#[test]
+fn ipv6_paths_and_addresses_mix_with_ipv4_ones() {
+    let c = Config::from_toml_str(MIXED_MASTER, "f.toml").unwrap();
+    assert_eq!(
+        c.vips[0].prefix_len(),
+        64,
+        "an IPv6 address's default prefix"
+    );
+    assert_eq!(c.vips[1].prefix_len(), 24);
+    assert!(c.paths[0].local.unwrap().is_ipv6() && c.paths[1].local.unwrap().is_ipv4());
+    let again = Config::from_toml_str(&c.to_toml_string(), "again.toml").unwrap();
+    assert_eq!(again, c);
+    // A path without a local address, or on the IPv6 wildcard, listens in both families.
+    for local in ["", "local = \"[::]:1694\""] {
+        let text = MIXED_MASTER
+            .replace("local = \"198.51.100.10:1694\"", local)
+            .replace(
+                "[\"198.51.100.11:1694\"]",
+                "[\"198.51.100.11:1694\", \"[2001:db8:0:2::11]:1694\"]",
+            );
+        Config::from_toml_str(&text, "f.toml").unwrap_or_else(|e| panic!("{local:?}: {e}"));
+    }
+}
+
+#[test]
+fn ipv6_addresses_a_path_or_vip_cannot_use_name_the_field() {
+    let cases = [
+        // a socket bound to one family cannot reach a peer of the other
+        (
+            "[2001:db8:0:1::11]:1694",
+            "192.0.2.11:1694",
+            "path[0].peers[0]",
+        ),
+        (
+            "198.51.100.11:1694",
+            "[2001:db8:0:2::11]:1694",
+            "path[1].peers[0]",
+        ),
+        // link-local without a scope id; with one it is fine (see below)
+        (
+            "[2001:db8:0:1::11]:1694",
+            "[fe80::11]:1694",
+            "path[0].peers[0]",
+        ),
+        (
+            "[2001:db8:0:1::10]:1694",
+            "[fe80::10]:1694",
+            "path[0].local",
+        ),
+        // multicast heartbeats, mapped IPv4
+        (
+            "[2001:db8:0:1::11]:1694",
+            "[ff02::1%2]:1694",
+            "path[0].peers[0]",
+        ),
+        (
+            "198.51.100.11:1694",
+            "[::ffff:198.51.100.11]:1694",
+            "path[1].peers[0]",
+        ),
+        (
+            "\"2001:db8:0:1::100\"",
+            "\"::ffff:192.0.2.100\"",
+            "vip[0].address",
+        ),
+        ("\"2001:db8:0:1::100\"", "\"::\"", "vip[0].address"),
+        ("\"2001:db8:0:1::100\"", "\"ff02::1\"", "vip[0].address"),
+        (
+            "interface = \"eth0\"\n[[vip]]",
+            "interface = \"eth0\"\nprefix = 129\n[[vip]]",
+            "vip[0].prefix",
+        ),
+    ];
+    for (from, to, field) in cases {
+        let text = MIXED_MASTER.replacen(from, to, 1);
+        assert_ne!(text, MIXED_MASTER, "{from:?} is in the file");
+        let (got, message) = field_error(&text);
+        assert_eq!(
+            got, field,
+            "after replacing {from:?} with {to:?}: {message}"
+        );
+    }
+    let scoped = MIXED_MASTER
+        .replace("[2001:db8:0:1::10]", "[fe80::10%2]")
+        .replace("[2001:db8:0:1::11]", "[fe80::11%2]");
+    Config::from_toml_str(&scoped, "f.toml").expect("link-local with a scope id");
+}

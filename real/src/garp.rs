@@ -1,13 +1,16 @@
-//! Gratuitous ARP: tells the LAN's hosts and switches that a virtual address now lives behind
-//! this machine's MAC address, so clients stop sending to the old owner at once instead of
-//! after their ARP cache expires.
+//! Gratuitous announcements: tell the LAN's hosts and switches that a virtual address now lives
+//! behind this machine's MAC address, so clients stop sending to the old owner at once instead
+//! of after their neighbour cache expires — a gratuitous ARP for an IPv4 address, an unsolicited
+//! neighbour advertisement for an IPv6 one ([`crate::ndisc`]), both as raw Ethernet frames
+//! through a packet socket on the address's interface.
 //!
 //! Like keepalived (5 at takeover, 5 more after 5 s), announcements come in two rounds, spaced
 //! so that one lost frame or a switch still learning the port does not matter. They run in a
 //! task of their own; the driver aborts it when the address is released, so a node never
-//! announces an address it no longer holds. IPv6 addresses get no unsolicited neighbour
-//! advertisement yet (logged once per acquire).
+//! announces an address it no longer holds. Finding the interface and sending are blocking
+//! system calls, made off the runtime's one thread.
 
+use crate::ndisc;
 use pnet_datalink::{Channel, Config as ChannelConfig, NetworkInterface};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -26,9 +29,9 @@ pub const AGAIN_MS: &[u64] = &[0, 100, 200];
 /// stop.
 pub fn announce(interface: String, address: IpAddr, schedule: &'static [u64]) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let IpAddr::V4(address) = address else {
-            tracing::info!(%address, "no gratuitous announcement for IPv6 addresses");
-            return;
+        let what = match address {
+            IpAddr::V4(_) => "gratuitous ARP",
+            IpAddr::V6(_) => "unsolicited neighbour advertisement",
         };
         let start = Instant::now();
         let mut warned = false;
@@ -47,18 +50,18 @@ pub fn announce(interface: String, address: IpAddr, schedule: &'static [u64]) ->
                 Ok(true) => {}
                 Ok(false) => return, // loopback or no MAC: nothing to announce to
                 Err(e) if !warned => {
-                    tracing::warn!(%interface, %address, "gratuitous ARP failed: {e}");
+                    tracing::warn!(%interface, %address, "{what} failed: {e}");
                     warned = true;
                 }
                 Err(_) => {}
             }
         }
-        tracing::debug!(%interface, %address, "gratuitous ARP announcements done");
+        tracing::debug!(%interface, %address, "{what} announcements done");
     })
 }
 
 /// Sends one announcement; `false` when the interface has no link-layer address to announce.
-fn send(interface: &str, address: Ipv4Addr) -> io::Result<bool> {
+fn send(interface: &str, address: IpAddr) -> io::Result<bool> {
     let iface: NetworkInterface = pnet_datalink::interfaces()
         .into_iter()
         .find(|i| i.name == interface)
@@ -74,9 +77,20 @@ fn send(interface: &str, address: Ipv4Addr) -> io::Result<bool> {
     let Channel::Ethernet(mut tx, _rx) = pnet_datalink::channel(&iface, config)? else {
         return Err(io::Error::other("not an Ethernet channel"));
     };
-    tx.send_to(&frame(mac, address), None)
+    let frame = match address {
+        IpAddr::V4(v4) => frame(mac, v4).to_vec(),
+        IpAddr::V6(v6) => ndisc::frame(mac, v6, forwards_ipv6(interface)).to_vec(),
+    };
+    tx.send_to(&frame, None)
         .unwrap_or_else(|| Err(io::Error::other("frame not sent")))?;
     Ok(true)
+}
+
+/// Whether this host routes IPv6 on `interface` (`net.ipv6.conf.IF.forwarding`, as seen from
+/// the daemon's own network namespace): then its advertisements carry the Router flag.
+fn forwards_ipv6(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|value| value.trim() == "1")
 }
 
 /// An ARP request for our own address from our own address (RFC 5227's "ARP announcement"),

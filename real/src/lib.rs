@@ -9,7 +9,7 @@
 //! | [`load`] | reading `--config` (TOML) or `--hostconfig` |
 //! | [`net`] | the paths' UDP sockets |
 //! | [`actions`] | address changes and hooks, in core's order, off the loop |
-//! | [`vip`], [`garp`] | virtual addresses through netlink; gratuitous ARP |
+//! | [`vip`], [`garp`], [`ndisc`] | virtual addresses through netlink; gratuitous ARP and IPv6's unsolicited neighbour advertisements |
 //! | [`hooks`] | `Test`, `PreAcq*`, `PostAcq*`, `PreRel*`, `PostRel*` scripts |
 //! | [`mail`], [`spool`] | the notification queue, over SMTP; its spool on disk |
 //! | [`status`], [`metrics`] | `failoverctl status` over a UNIX socket; Prometheus `/metrics` |
@@ -31,6 +31,7 @@ pub mod load;
 pub mod logging;
 pub mod mail;
 pub mod metrics;
+pub mod ndisc;
 pub mod net;
 pub mod spool;
 pub mod status;

@@ -6,12 +6,21 @@
 //! is told by the sender: the path that lists the sender's address as a peer, else the first
 //! sharing path that lists no peers (the public LAN of a hostconfig backup, whose peer is
 //! learned from its heartbeats), else the first sharing path.
+//!
+//! IPv6: a path's socket has the family of its `local` address. The IPv6 wildcard `[::]` —
+//! also what a path without a `local` gets — takes both families at once (`IPV6_V6ONLY` off,
+//! whatever the host's `net.ipv6.bindv6only` says): its IPv4 peers are reported by the kernel
+//! as mapped addresses (`::ffff:192.0.2.10`), made plain IPv4 again here so they match the
+//! configuration. A particular IPv6 address is bound IPv6-only. A host without IPv6 (booted
+//! with `ipv6.disable=1`) gets `0.0.0.0:1694` for the paths without a `local`.
 
 use failover_core::config::DEFAULT_PORT;
 use failover_core::{Config, Inbox, PathId, Transmit};
+use nix::errno::Errno;
+use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 use std::future::poll_fn;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::Poll;
 use thiserror::Error;
 use tokio::net::UdpSocket;
@@ -52,11 +61,50 @@ pub struct PathSockets {
     socket_of: Vec<usize>,
 }
 
-/// The address a path listens and sends on.
+/// The address a path listens and sends on: its `local`, else any address of either family
+/// on the default port.
 pub fn bind_addr(config: &Config, path: usize) -> SocketAddr {
     config.paths[path]
         .local
-        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)))
+        .unwrap_or(SocketAddr::from((Ipv6Addr::UNSPECIFIED, DEFAULT_PORT)))
+}
+
+/// A non-blocking UDP socket bound to `addr` (see the module docs for the families); with
+/// `fallback`, an IPv6 wildcard on a host without IPv6 becomes the IPv4 one.
+fn open(addr: SocketAddr, fallback: bool) -> io::Result<std::net::UdpSocket> {
+    let socket = match RawSocket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)) {
+        Err(e) if fallback && e.raw_os_error() == Some(Errno::EAFNOSUPPORT as i32) => {
+            tracing::info!("this host has no IPv6: listening on IPv4 only");
+            return open(
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port())),
+                false,
+            );
+        }
+        socket => socket?,
+    };
+    if addr.is_ipv6() {
+        socket.set_only_v6(!addr.ip().is_unspecified())?;
+    }
+    // FAILOVER_BCAST_IPS may name broadcast addresses (the source allows them).
+    socket.set_broadcast(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// The sender as the configuration writes it: an IPv4 peer heard on a socket that takes both
+/// families comes as a mapped IPv6 address; and a flow label is no part of who sent it.
+fn plain(from: SocketAddr) -> SocketAddr {
+    match from {
+        SocketAddr::V6(mut v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => {
+                v6.set_flowinfo(0);
+                SocketAddr::V6(v6)
+            }
+        },
+        v4 => v4,
+    }
 }
 
 impl PathSockets {
@@ -72,10 +120,7 @@ impl PathSockets {
                 continue;
             }
             let err = |source| BindError { path, addr, source };
-            let std = std::net::UdpSocket::bind(addr).map_err(err)?;
-            std.set_nonblocking(true).map_err(err)?;
-            // FAILOVER_BCAST_IPS may name broadcast addresses (the source allows them).
-            std.set_broadcast(true).map_err(err)?;
+            let std = open(addr, config.paths[path].local.is_none()).map_err(err)?;
             let kernel = std.try_clone().map_err(err)?;
             let udp = UdpSocket::from_std(std).map_err(err)?;
             socket_of.push(sockets.len());
@@ -145,7 +190,7 @@ impl PathSockets {
                 read => read,
             };
             match read {
-                Ok((len, from)) => return Some((from, len)),
+                Ok((len, from)) => return Some((plain(from), len)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 // An ICMP error queued on the socket: it says nothing of what waits.
                 Err(e) => tracing::debug!("receive error: {e}"),

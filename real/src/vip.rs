@@ -4,11 +4,19 @@
 //! Every change is idempotent: adding an address already there and removing one already gone
 //! both succeed, so a retried or repeated request never turns into an error, and a leftover
 //! from a crash is found and removed at start instead of being added a second time.
+//!
+//! An IPv6 address is added with `IFA_F_NODAD` (`ip addr add ... nodad`, as keepalived does):
+//! otherwise it stays "tentative" for a second or more of duplicate address detection, during
+//! which the kernel neither answers for it nor sends from it — and a takeover while the old
+//! owner still has it (a split brain, or a daemon killed on a live host) would leave it
+//! marked `dadfailed`, held but never working.
 
 use failover_core::config::VipSettings;
 use futures_util::TryStreamExt;
 use nix::errno::Errno;
-use rtnetlink::packet_route::address::{AddressAttribute, CacheInfo};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo,
+};
 use rtnetlink::Handle;
 use std::io;
 use thiserror::Error;
@@ -63,6 +71,7 @@ impl Addresses {
             .handle
             .address()
             .add(index, vip.address, vip.prefix_len());
+        no_dad(vip, request.message_mut());
         if let Some(secs) = lifetime {
             request
                 .message_mut()
@@ -93,6 +102,7 @@ impl Addresses {
             .address()
             .add(index, vip.address, vip.prefix_len())
             .replace();
+        no_dad(vip, request.message_mut());
         request
             .message_mut()
             .attributes
@@ -192,6 +202,17 @@ impl Addresses {
                 source: to_io(e),
             }),
         }
+    }
+}
+
+/// An IPv6 address usable at once (see the module docs): `IFA_F_NODAD`, in the header's
+/// flags and in `IFA_FLAGS`, as `ip` sends it. IPv4 has no such detection.
+fn no_dad(vip: &VipSettings, message: &mut AddressMessage) {
+    if vip.address.is_ipv6() {
+        message.header.flags |= AddressHeaderFlags::Nodad;
+        message
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
 }
 

@@ -290,6 +290,7 @@ fn every_shipped_example_configuration_is_valid() {
     for (dir, flag) in [
         ("two-node", "--config"),
         ("three-node", "--config"),
+        ("ipv6", "--config"),
         ("hostconfig", "--hostconfig"),
     ] {
         for entry in std::fs::read_dir(dist(dir)).unwrap() {
@@ -305,8 +306,8 @@ fn every_shipped_example_configuration_is_valid() {
         }
     }
     assert_eq!(
-        checked, 7,
-        "2 two-node, 3 three-node, 2 hostconfig examples"
+        checked, 9,
+        "2 two-node, 3 three-node, 2 ipv6, 2 hostconfig examples"
     );
 }
 

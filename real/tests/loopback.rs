@@ -58,7 +58,7 @@ impl Loopback {
                 local: local.parse().unwrap(),
                 peers: vec![peer.parse().unwrap()],
             }],
-            vip: "192.0.2.100".parse().unwrap(),
+            vips: vec!["192.0.2.100".parse().unwrap()],
             vip_interface: dev.into(),
             hooks_dir: self.dir.path().join("no-hooks"),
             hook_timeout: Duration::from_secs(2),

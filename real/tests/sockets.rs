@@ -280,3 +280,56 @@ async fn a_flood_on_one_socket_does_not_keep_another_unread() {
         "the quiet socket's datagram was read in the limited drain"
     );
 }
+
+/// IPv6: a path on the IPv6 wildcard (as a path without a `local` gets) speaks both families
+/// through one socket — to an IPv6 peer on `::1` and an IPv4 peer on 127.0.0.14 — and the
+/// IPv4 peer's datagrams, which the kernel reports as `::ffff:127.0.0.14`, are told apart by
+/// the address the configuration gives.
+#[tokio::test(flavor = "current_thread")]
+async fn a_socket_on_the_ipv6_wildcard_speaks_both_families() {
+    let placeholder = || vec!["127.0.0.9:9".parse().unwrap()];
+    let b_config = |peers| config("backup", 100, ["[::1]:0", "127.0.0.14:0"], peers);
+    let mut b_sockets = PathSockets::bind(&b_config([placeholder(), placeholder()])).unwrap();
+    let b_addrs = b_sockets.local_addrs();
+    assert!(b_addrs[0].is_ipv6() && b_addrs[1].is_ipv4(), "{b_addrs:?}");
+    let mut a_config = config(
+        "master",
+        200,
+        ["[::]:0", "[::]:0"],
+        [vec![b_addrs[0]], vec![b_addrs[1]]],
+    );
+    let mut a_sockets = PathSockets::bind(&a_config).unwrap();
+    let a_addrs = a_sockets.local_addrs();
+    assert_eq!(a_addrs.len(), 1, "one socket for both paths: {a_addrs:?}");
+    let port = a_addrs[0].port();
+    for p in &mut a_config.paths {
+        p.local = Some(a_addrs[0]); // pin the port the kernel chose
+    }
+    let to_a = |ip: &str| format!("{ip}:{port}").parse::<SocketAddr>().unwrap();
+    let b_config = b_config([vec![to_a("[::1]")], vec![to_a("127.0.0.14")]]);
+
+    let mut a = Node::new(a_config, 7, Instant::ZERO).unwrap();
+    let mut b = Node::new(b_config, 3, Instant::ZERO).unwrap();
+    a.handle_timeout(Instant::ZERO);
+    assert_eq!(flush(&mut a, &mut a_sockets), 2);
+    let mut paths = receive(&mut b, &b_sockets, 2).await;
+    paths.sort();
+    assert_eq!(
+        paths,
+        vec![PathId(0), PathId(1)],
+        "one heartbeat per family"
+    );
+    let status = b.status(Instant::from_nanos(1));
+    assert_eq!(status.counters.received, 2);
+    assert!(status.peers[0].last_heard_ms.iter().all(Option::is_some));
+
+    // And back, each family to the one socket, each datagram on its own path.
+    assert!(flush(&mut b, &mut b_sockets) >= 2);
+    let mut paths = receive(&mut a, &a_sockets, 2).await;
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths, vec![PathId(0), PathId(1)], "told apart by sender");
+    let master = a.status(Instant::from_nanos(1));
+    assert_eq!(master.peers[0].name, "backup");
+    assert!(master.peers[0].last_heard_ms.iter().all(Option::is_some));
+}

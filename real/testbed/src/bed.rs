@@ -1,28 +1,49 @@
 //! The classic set-up of the source document, in namespaces:
 //!
 //! ```text
-//!             LAN 192.0.2.0/24 (bridge br0 in its own namespace)
+//!             LAN 192.0.2.0/24 and 2001:db8:0:1::/64 (bridge br0 in its own namespace)
 //!      ┌──────────────┬──────────────┬──────────────┐
 //!   master .10     backup .11      client .50 (SMTP server :2525)
-//!      └─ eth1 ── direct link 198.51.100.0/24 ── eth1 ─┘
+//!      └─ eth1 ── direct link 198.51.100.0/24 and 2001:db8:0:2::/64 ── eth1 ─┘
 //!                     virtual address 192.0.2.100 on eth0
 //! ```
 //!
-//! Every host runs a TCP service on [`SERVICE_PORT`] that answers with its name, so a client
-//! request to the virtual address says which host holds it.
+//! Every interface has an IPv6 address too, the twin of its IPv4 one ([`twin`]: 192.0.2.10 is
+//! 2001:db8:0:1::10, 198.51.100.11 is 2001:db8:0:2::11), without duplicate address detection
+//! (`accept_dad` 0: usable at once) and kept when the link is taken down (`keep_addr_on_down`
+//! 1, as IPv4 addresses are), so tests of either family cut and heal links alike.
+//!
+//! Every host runs a TCP service on [`SERVICE_PORT`] that answers with its name, on both
+//! families, so a client request to the virtual address says which host holds it.
 
 use crate::daemon::{NodeConfig, PathConfig};
 use crate::{Daemon, Netns, Service};
 use std::ffi::OsString;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
 
 /// The virtual address.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+/// The IPv6 virtual address of tests in that family: 2001:db8:0:1::100, on the LAN.
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, 0x100);
 /// The client's address.
 pub const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
+
+/// The IPv6 address of a bed's interface whose IPv4 address is `v4`: the LAN's
+/// 192.0.2.0/24 maps to 2001:db8:0:1::/64, the second network's 198.51.100.0/24 to
+/// 2001:db8:0:2::/64, and the last byte is written the same (192.0.2.10 → 2001:db8:0:1::10).
+pub fn twin(v4: Ipv4Addr) -> Ipv6Addr {
+    let [a, b, c, host] = v4.octets();
+    let net = match (a, b, c) {
+        (192, 0, 2) => 1,
+        (198, 51, 100) => 2,
+        _ => panic!("{v4} is not on a bed's network"),
+    };
+    let last = u16::from_str_radix(&host.to_string(), 16).expect("decimal digits read as hex");
+    Ipv6Addr::new(0x2001, 0xdb8, 0, net, 0, 0, 0, last)
+}
 /// The SMTP server, on the client host.
 pub const MAIL_SERVER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(CLIENT), 2525);
 /// The port of every host's name service.
@@ -77,7 +98,7 @@ impl Host {
                 path("public", self.lan, |p| p.lan),
                 path(second, self.direct, |p| p.direct),
             ],
-            vip: VIP,
+            vips: vec![VIP.into()],
             vip_interface: "eth0".into(),
             hooks_dir: dir.join(format!("hooks-{}", self.name)),
             hook_timeout: Duration::from_secs(2),
@@ -120,7 +141,7 @@ impl Bed {
             backup.name()
         ));
         for (host, addr) in [(&master, MASTER.direct), (&backup, BACKUP.direct)] {
-            host.ip(&format!("addr add {addr}/24 dev eth1"));
+            address(host, "eth1", addr);
             host.ip("link set eth1 up");
         }
         let services = vec![
@@ -153,10 +174,15 @@ impl Bed {
 
     /// The hook directory of `host`'s virtual address (created).
     pub fn hook_dir(&self, host: Host) -> PathBuf {
+        self.hook_dir_of(host, VIP.into())
+    }
+
+    /// The hook directory of `host`'s virtual address `address` (created).
+    pub fn hook_dir_of(&self, host: Host, address: IpAddr) -> PathBuf {
         let dir = self
             .dir()
             .join(format!("hooks-{}", host.name))
-            .join(VIP.to_string());
+            .join(address.to_string());
         std::fs::create_dir_all(&dir).expect("hook directory");
         dir
     }
@@ -195,17 +221,27 @@ impl Bed {
 
     /// Whether `host` has the virtual address on eth0.
     pub fn holds(&self, host: Host) -> bool {
-        self.ns(host).has_address("eth0", &VIP.to_string())
+        self.holds_address(host, VIP.into())
+    }
+
+    /// Whether `host` has `address` on eth0.
+    pub fn holds_address(&self, host: Host, address: IpAddr) -> bool {
+        self.ns(host).has_address("eth0", &address.to_string())
     }
 
     /// The address clients use, at the name service's port.
     pub fn service() -> SocketAddr {
-        SocketAddr::new(VIP.into(), SERVICE_PORT)
+        Bed::service_at(VIP.into())
+    }
+
+    /// `address` at the name service's port.
+    pub fn service_at(address: IpAddr) -> SocketAddr {
+        SocketAddr::new(address, SERVICE_PORT)
     }
 }
 
 /// Plugs `host` into `bridge` on `switch` through a veth pair, `port` on the switch's side and
-/// `dev` with `addr`/24 on the host's, both ends up.
+/// `dev` with `addr`/24 and its IPv6 twin on the host's, both ends up.
 pub(crate) fn plug(
     switch: &Netns,
     bridge: &str,
@@ -219,8 +255,17 @@ pub(crate) fn plug(
         host.name()
     ));
     switch.ip(&format!("link set {port} master {bridge} up"));
-    host.ip(&format!("addr add {addr}/24 dev {dev}"));
+    address(host, dev, addr);
     host.ip(&format!("link set {dev} up"));
+}
+
+/// Gives `dev` on `host` `addr`/24 and its IPv6 twin /64, IPv6 set up first as the module docs
+/// say (no duplicate address detection, addresses kept when the link goes down).
+fn address(host: &Netns, dev: &str, addr: Ipv4Addr) {
+    host.sysctl(&format!("net/ipv6/conf/{dev}/accept_dad"), "0");
+    host.sysctl(&format!("net/ipv6/conf/{dev}/keep_addr_on_down"), "1");
+    host.ip(&format!("addr add {addr}/24 dev {dev}"));
+    host.ip(&format!("addr add {}/64 dev {dev}", twin(addr)));
 }
 
 /// A bed's directory for configurations, logs, state, hooks and mail; removed on drop.

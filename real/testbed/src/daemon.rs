@@ -5,7 +5,7 @@ use crate::{Netns, Process};
 use nix::sys::signal::Signal;
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, PoisonError};
@@ -22,6 +22,21 @@ pub struct PathConfig {
     pub peers: Vec<SocketAddr>,
 }
 
+impl PathConfig {
+    /// The same path over IPv6: its addresses replaced by their twins in 2001:db8::/32 (see
+    /// [`crate::twin`]).
+    pub fn to_ipv6(&mut self) {
+        fn twin(a: &SocketAddr) -> SocketAddr {
+            match a.ip() {
+                IpAddr::V4(v4) => SocketAddr::new(crate::twin(v4).into(), a.port()),
+                IpAddr::V6(_) => *a,
+            }
+        }
+        self.local = twin(&self.local);
+        self.peers = self.peers.iter().map(twin).collect();
+    }
+}
+
 /// A node's configuration, written as failoverd's TOML.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -33,9 +48,9 @@ pub struct NodeConfig {
     pub interval: Duration,
     /// Heartbeat paths.
     pub paths: Vec<PathConfig>,
-    /// The virtual address.
-    pub vip: Ipv4Addr,
-    /// Its interface.
+    /// The virtual addresses (prefix 24 or 64), in order.
+    pub vips: Vec<IpAddr>,
+    /// Their interface.
     pub vip_interface: String,
     /// Hook directory (`hooks.dir`).
     pub hooks_dir: PathBuf,
@@ -73,11 +88,13 @@ impl NodeConfig {
                 peers.join(", ")
             );
         }
-        let _ = writeln!(
-            t,
-            "[[vip]]\naddress = \"{}\"\ninterface = \"{}\"",
-            self.vip, self.vip_interface
-        );
+        for vip in &self.vips {
+            let _ = writeln!(
+                t,
+                "[[vip]]\naddress = \"{vip}\"\ninterface = \"{}\"",
+                self.vip_interface
+            );
+        }
         let _ = writeln!(
             t,
             "[notify]\nsmtp_server = \"{}\"\nemail_recipient = \"ops@example.com\"\n\

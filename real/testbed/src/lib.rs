@@ -7,7 +7,8 @@
 //! running in parallel threads, or several test binaries at once, never collide; the LAN's
 //! bridge lives in a namespace of its own, so nothing touches the host's network. Addresses
 //! come only from 192.0.2.0/24 (the LAN) and 198.51.100.0/24 (the direct link, or a trio's
-//! backend LAN). Outside the bed's temporary directory, only `/etc/failover` is made (empty,
+//! backend LAN), and their IPv6 twins in 2001:db8::/32 (2001:db8:0:1::/64 and
+//! 2001:db8:0:2::/64, see [`twin`]). Outside the bed's temporary directory, only `/etc/failover` is made (empty,
 //! as a mount point) while a daemon uses it, and removed after.
 
 mod bed;
@@ -20,7 +21,7 @@ mod smtp;
 mod trio;
 mod usage;
 
-pub use bed::{Bed, Host, BACKUP, CLIENT, MAIL_SERVER, MASTER, SERVICE_PORT, VIP};
+pub use bed::{twin, Bed, Host, BACKUP, CLIENT, MAIL_SERVER, MASTER, SERVICE_PORT, VIP, VIP6};
 pub use daemon::{Daemon, NodeConfig, PathConfig};
 pub use monitor::AddressMonitor;
 pub use netns::Netns;

@@ -3,7 +3,7 @@
 //! undone at once) is missed by polling `ip addr`; the kernel's report of it is not.
 
 use crate::{eventually, Netns, Process};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -38,15 +38,18 @@ impl AddressMonitor {
 
     /// The kernel's report lines about `address` so far, added or `Deleted`, one line each
     /// with its time.
-    pub fn lines(&self, address: Ipv4Addr) -> Vec<String> {
-        let needle = format!(" inet {address}/");
+    pub fn lines(&self, address: impl Into<IpAddr>) -> Vec<String> {
+        let needle = match address.into() {
+            IpAddr::V4(v4) => format!(" inet {v4}/"),
+            IpAddr::V6(v6) => format!(" inet6 {v6}/"),
+        };
         let report = self.report();
         let about = report.lines().filter(|line| line.contains(&needle));
         about.map(str::to_string).collect()
     }
 
     /// Those of them that report `address` added.
-    pub fn added(&self, address: Ipv4Addr) -> Vec<String> {
+    pub fn added(&self, address: impl Into<IpAddr>) -> Vec<String> {
         let mut lines = self.lines(address);
         lines.retain(|line| !line.contains("] Deleted "));
         lines

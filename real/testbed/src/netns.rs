@@ -78,12 +78,43 @@ impl Netns {
             .to_string()
     }
 
-    /// The MAC this host's neighbour table has for `address`, if any.
+    /// The MAC this host's neighbour table has for `address` (IPv4 or IPv6), if any.
     pub fn neighbour(&self, address: &str) -> Option<String> {
+        self.neighbour_entry(address).map(|(mac, _)| mac)
+    }
+
+    /// The MAC and the state (`REACHABLE`, `STALE`, ...) of this host's neighbour entry for
+    /// `address`, if it has one with a MAC.
+    pub fn neighbour_entry(&self, address: &str) -> Option<(String, String)> {
         let out = self.ip(&format!("neigh show {address}"));
         let mut words = out.split_whitespace();
         words.find(|&w| w == "lladdr")?;
-        words.next().map(str::to_string)
+        let mac = words.next()?.to_string();
+        let state = (words.rev()).find(|w| w.chars().all(|c| c.is_ascii_uppercase()))?;
+        Some((mac, state.to_string()))
+    }
+
+    /// Sets the sysctl `key` (as under `/proc/sys`, e.g. `net/ipv6/conf/eth0/accept_dad`) of
+    /// this namespace: `net/` sysctls belong to the namespace of whoever opens them.
+    pub fn sysctl(&self, key: &str, value: &str) {
+        let path = format!("/proc/sys/{key}");
+        self.run(|| std::fs::write(&path, value))
+            .unwrap_or_else(|e| panic!("{}: {path} = {value}: {e}", self.name));
+    }
+
+    /// The namespace's IPv6 counter `name` from `/proc/net/snmp6` (e.g.
+    /// `Icmp6InNeighborAdvertisements`).
+    pub fn snmp6(&self, name: &str) -> u64 {
+        // /proc/thread-self: the thread's namespace (/proc/self/net is the main thread's).
+        let text = self
+            .run(|| std::fs::read_to_string("/proc/thread-self/net/snmp6"))
+            .unwrap_or_else(|e| panic!("{}: /proc/net/snmp6: {e}", self.name));
+        text.lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(char::is_whitespace)?;
+                (key == name).then(|| value.trim().parse().ok()).flatten()
+            })
+            .unwrap_or_else(|| panic!("no {name} in /proc/net/snmp6"))
     }
 
     /// Sets `dev` up or down.

@@ -4,7 +4,7 @@
 use crate::Netns;
 use nix::sys::socket::{shutdown, Shutdown};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,9 +21,10 @@ pub struct Service {
 }
 
 impl Service {
-    /// Listens on every address of `ns` (so also on a virtual address added later) at `port`.
+    /// Listens on every address of `ns`, of both families (so also on a virtual address added
+    /// later) at `port`. (`[::]` takes IPv4 too: a new namespace's `net.ipv6.bindv6only` is 0.)
     pub fn start(ns: &Netns, port: u16, name: &str) -> Service {
-        let listener = ns.run(|| TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)));
+        let listener = ns.run(|| TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)));
         let listener = listener.unwrap_or_else(|e| panic!("service in {}: {e}", ns.name()));
         let accepting = listener.try_clone().expect("listener handle");
         let stop = Arc::new(AtomicBool::new(false));

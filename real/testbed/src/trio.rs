@@ -1,6 +1,7 @@
 //! Three nodes, as `real/dist/three-node/` configures them: each on the public LAN and on a
 //! backend LAN (three machines cannot share a crossover cable), both bridges in one switch
-//! namespace; the client and its mail server on the public LAN only.
+//! namespace; the client and its mail server on the public LAN only. Every interface has the
+//! IPv6 twin of its address too (see [`crate::twin`]).
 //!
 //! ```text
 //!                  public LAN 192.0.2.0/24 (br0)
