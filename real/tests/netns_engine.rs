@@ -48,6 +48,23 @@ fn real_daemons_get_the_simulators_verdicts_and_ownership_sequences() {
             engine::ownership(&scenario, &sim.acts),
             engine::ownership(&scenario, &real.produced.acts),
         );
+        // The client's own ARP requests: two MACs answering one is two owners at that
+        // instant, seen from the wire rather than from the daemons' accounts.
+        let arp = &real.arp;
+        if arp.answered == 0 {
+            disagree.push(format!("{file}: no ARP request answered: {arp:?}"));
+        }
+        let quorum = scenario.protocol.mode == failover_core::config::Mode::Quorum;
+        if quorum && arp.answered_twice > 0 {
+            disagree.push(format!(
+                "{file}: two owners answered ARP in quorum mode: {arp:?}"
+            ));
+        }
+        if scenario.name == "real-both-cut" && arp.answered_twice == 0 {
+            disagree.push(format!(
+                "{file}: classic mode with both links cut should show two owners: {arp:?}"
+            ));
+        }
         if !sim.findings.violations.is_empty()
             || !real.findings.violations.is_empty()
             || sim_seq != real_seq

@@ -200,6 +200,20 @@ pub fn ownership(scenario: &Scenario, acts: &[Record]) -> String {
         .join(" ")
 }
 
+/// What the ARP census saw over a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// (The netns engine's: real hosts answer real ARP requests.)
+pub struct ArpCensus {
+    /// Requests sent (one per address per tick).
+    pub asked: u64,
+    /// Requests some host answered.
+    pub answered: u64,
+    /// Requests answered by two or more distinct MAC addresses: two owners at that instant.
+    pub answered_twice: u64,
+    /// When that was first seen, CLOCK_MONOTONIC nanoseconds.
+    pub first_twice: Option<u64>,
+}
+
 /// One run of one scenario under one engine.
 #[derive(Debug)]
 pub struct EngineRun {
@@ -209,6 +223,8 @@ pub struct EngineRun {
     pub findings: Findings,
     /// Wall time of the simulation (not of judging it).
     pub wall: Duration,
+    /// Real daemons only: who answered the client's ARP requests.
+    pub arp: Option<ArpCensus>,
 }
 
 impl EngineRun {
@@ -228,6 +244,7 @@ pub fn run(engine: Engine, scenario: &Scenario, seed: u64) -> Result<EngineRun, 
             wall: start.elapsed(),
             acts: report.acts,
             findings: report.findings,
+            arp: None,
         });
     }
     #[cfg(not(madsim))]
@@ -237,6 +254,7 @@ pub fn run(engine: Engine, scenario: &Scenario, seed: u64) -> Result<EngineRun, 
             acts: real.produced.acts,
             findings: real.findings,
             wall: Duration::from_nanos(real.produced.wall_ns),
+            arp: Some(real.arp),
         });
     }
     let workload = workload_for(engine, scenario)?;
@@ -245,6 +263,7 @@ pub fn run(engine: Engine, scenario: &Scenario, seed: u64) -> Result<EngineRun, 
         findings: judge(scenario, &workload, &acts),
         acts,
         wall: Duration::from_nanos(wall_ns),
+        arp: None,
     })
 }
 

@@ -65,6 +65,12 @@ pub fn compare(paths: &[PathBuf], seeds: u64, engines: &[Engine]) -> ExitCode {
                 for v in &run.findings.violations {
                     println!("           {}: {}", v.invariant, v.detail);
                 }
+                if let Some(arp) = &run.arp {
+                    println!(
+                        "           ARP: {} of {} requests answered, {} by two MACs at once",
+                        arp.answered, arp.asked, arp.answered_twice
+                    );
+                }
                 let key = (run.verdict(), sequence);
                 agree &=
                     run.findings.violations.is_empty() && *first.get_or_insert(key.clone()) == key;

@@ -74,6 +74,10 @@ impl Bed {
         let client = Ns::new("cl")?;
         let client_segment = scenario.client_segment();
         for (i, ns) in nodes.iter().enumerate() {
+            // The virtual address lives on a macvlan beside the segment's interface, and both
+            // hear the client's ARP broadcast: only the interface that has the address answers,
+            // as a server with the address on its one interface does.
+            ns.sysctl("net.ipv4.conf.all.arp_ignore=1")?;
             for s in scenario.node_segments(i) {
                 plug(&switches[s], ns, &port(Party::Node(i)), &interface(s))?;
                 let addr = topology::address(s, i).ip();

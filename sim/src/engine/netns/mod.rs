@@ -13,6 +13,7 @@
 //! Needs root (namespaces), `ip`, `nft` and Debian's `python3-aiosmtpd`.
 
 mod bed;
+mod census;
 mod faults;
 mod hooks;
 mod monitor;
@@ -25,7 +26,7 @@ use self::hooks::Hooks;
 use self::monitor::Monitor;
 use self::os::{Ns, Proc};
 use self::probe::{monotonic_ns, Client};
-use super::Produced;
+use super::{ArpCensus, Produced};
 use crate::check::{self, Findings};
 use crate::fault::{Fault, FaultKind};
 use crate::plan::Plan;
@@ -160,6 +161,7 @@ pub fn run(scenario: &Scenario, seed: u64, failoverd: &Path) -> Result<Real, Str
             wall_ns,
         },
         findings,
+        arp: record.arp,
     })
 }
 
@@ -170,12 +172,15 @@ pub struct Real {
     pub produced: Produced,
     /// The checkers' verdict.
     pub findings: Findings,
+    /// Who answered the client's ARP requests for the addresses: two owners, seen on the wire.
+    pub arp: ArpCensus,
 }
 
 /// What a run recorded.
 struct Recorded {
     seen: Vec<Record>,
     acts: Vec<Record>,
+    arp: ArpCensus,
 }
 
 /// One run's namespaces, processes and files.
@@ -281,12 +286,14 @@ impl<'p> Run<'p> {
             }
         }
         self.sleep_until(scenario.duration)?;
-        let (probes, macs) = self.client.take().map(Client::finish).unwrap_or_default();
-        self.write_client_log(&probes, &macs);
+        let seen = self.client.take().map(Client::finish).unwrap_or_default();
+        self.write_client_log(&seen.probes, &seen.macs);
         for daemon in self.daemons.iter_mut().flatten() {
             daemon.signal(nix::sys::signal::Signal::SIGKILL);
         }
-        self.gather(&probes)
+        let mut recorded = self.gather(&seen.probes)?;
+        recorded.arp = seen.arp;
+        Ok(recorded)
     }
 
     /// Sleeps until `at` after the start, a little at a time so Ctrl-C stops the run.
@@ -393,7 +400,10 @@ impl<'p> Run<'p> {
         }
         let vips: Vec<std::net::IpAddr> = scenario.vips.iter().map(|v| v.address).collect();
         for (i, monitor) in monitors.into_iter().enumerate() {
-            let changes = record::monitored(&monitor.finish()?, &vips, i, self.t0);
+            let mut changes = record::monitored(&monitor.finish()?, &vips, i, self.t0);
+            // A crashed host's addresses are removed by the engine, which notes it: that
+            // removal is the fault's, not an act of the node.
+            record::drop_echoes(&mut changes, &self.log, i);
             seen.extend(changes.iter().cloned());
             acts.extend(changes);
         }
@@ -403,7 +413,11 @@ impl<'p> Run<'p> {
         acts.retain(|(at, _)| *at <= end);
         seen.sort_by_key(|(at, _)| *at);
         acts.sort_by_key(|(at, _)| *at);
-        Ok(Recorded { seen, acts })
+        Ok(Recorded {
+            seen,
+            acts,
+            arp: ArpCensus::default(),
+        })
     }
 
     /// The resolved faults of the plan.

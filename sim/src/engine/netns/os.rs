@@ -46,6 +46,15 @@ impl Ns {
         )
     }
 
+    /// `sysctl -w SETTING` inside the namespace (a network setting of its own).
+    pub fn sysctl(&self, setting: &str) -> Result<String, String> {
+        run(
+            "ip",
+            &["netns", "exec", &self.name, "sysctl", "-q", "-w", setting],
+            None,
+        )
+    }
+
     /// A command that runs `program` inside the namespace.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new("ip");

@@ -3,7 +3,9 @@
 //! services would), and the client asks every virtual address every `client.interval`,
 //! noting who answered and which MAC address its ARP cache had for it.
 
+use super::census;
 use super::os::Ns;
+use crate::engine::ArpCensus;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,11 +44,20 @@ pub(super) fn monotonic_ns() -> u64 {
     t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }
 
-/// Responders and the prober; stopped and joined on drop.
+/// Responders, the prober and the ARP census; stopped and joined on drop.
 pub(super) struct Client {
     stop: Arc<AtomicBool>,
     responders: Vec<JoinHandle<()>>,
     prober: Option<JoinHandle<(Vec<Probe>, Vec<MacChange>)>>,
+    census: Option<JoinHandle<ArpCensus>>,
+}
+
+/// What the client saw: its requests, its ARP entries' moves, and the ARP census.
+#[derive(Debug, Default)]
+pub(super) struct Seen {
+    pub probes: Vec<Probe>,
+    pub macs: Vec<MacChange>,
+    pub arp: ArpCensus,
 }
 
 impl Client {
@@ -69,6 +80,14 @@ impl Client {
                 .map_err(|_| "a responder thread ended".to_string())??;
         }
         let (ready_tx, ready) = std::sync::mpsc::channel();
+        let census = {
+            let (stop, vips) = (Arc::clone(&stop), vips.clone());
+            client.spawn(move || census::run(&vips, every, &stop, ready_tx))?
+        };
+        ready
+            .recv()
+            .map_err(|_| "the ARP census thread ended".to_string())??;
+        let (ready_tx, ready) = std::sync::mpsc::channel();
         let prober = {
             let stop = Arc::clone(&stop);
             client.spawn(move || probe(&vips, every, &stop, ready_tx))?
@@ -80,15 +99,20 @@ impl Client {
             stop,
             responders,
             prober: Some(prober),
+            census: Some(census),
         })
     }
 
     /// Stops everything and returns what the client saw.
-    pub fn finish(mut self) -> (Vec<Probe>, Vec<MacChange>) {
+    pub fn finish(mut self) -> Seen {
         self.stop.store(true, Ordering::Relaxed);
-        (self.prober.take())
+        let (probes, macs) = (self.prober.take())
             .and_then(|p| p.join().ok())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let arp = (self.census.take())
+            .and_then(|c| c.join().ok())
+            .unwrap_or_default();
+        Seen { probes, macs, arp }
     }
 }
 
@@ -97,6 +121,9 @@ impl Drop for Client {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(p) = self.prober.take() {
             let _ = p.join();
+        }
+        if let Some(c) = self.census.take() {
+            let _ = c.join();
         }
         for r in self.responders.drain(..) {
             let _ = r.join();

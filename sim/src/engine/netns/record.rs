@@ -95,6 +95,24 @@ pub(super) fn monitored(changes: &[Change], vips: &[IpAddr], node: usize, t0: u6
     out
 }
 
+/// Removes from `changes` (the kernel's record of node `node`) the removals the engine made
+/// itself and noted in `notes` (a crash flushes the host's addresses): for each noted release,
+/// the first removal of that address the kernel reported after it.
+pub(super) fn drop_echoes(changes: &mut Vec<Record>, notes: &[Record], node: usize) {
+    for (noted, what) in notes {
+        let Observation::Released { node: n, vip } = *what else {
+            continue;
+        };
+        let echo = changes.iter().position(|(at, c)| {
+            *at >= *noted
+                && matches!(*c, Observation::Released { node: m, vip: v } if m == n && v == vip)
+        });
+        if let (true, Some(echo)) = (n == node, echo) {
+            changes.remove(echo);
+        }
+    }
+}
+
 /// The client's requests as runs of answered and unanswered ones, since `t0`.
 pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64) -> Vec<Record> {
     let mut out = Vec::new();
@@ -127,4 +145,35 @@ pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64) -> Vec<Record> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removal_the_engine_noted_is_dropped_once_and_the_kernels_own_kept() {
+        let released = |vip| Observation::Released { node: 0, vip };
+        let mut changes = vec![
+            (5, Observation::Acquired { node: 0, vip: 0 }),
+            (8, released(0)),
+            (12, released(0)),
+            (13, released(1)),
+            (40, released(0)),
+        ];
+        let notes = vec![
+            (10, released(0)),
+            (11, Observation::Released { node: 1, vip: 1 }),
+        ];
+        drop_echoes(&mut changes, &notes, 0);
+        assert_eq!(
+            changes,
+            vec![
+                (5, Observation::Acquired { node: 0, vip: 0 }),
+                (8, released(0)),
+                (13, released(1)),
+                (40, released(0)),
+            ]
+        );
+    }
 }
