@@ -134,6 +134,45 @@ pub fn render(report: &Report) -> String {
             })
             .collect::<Vec<_>>(),
     );
+    if let Some(q) = &report.quorum {
+        let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
+        metric(
+            "failover_lease_remaining_seconds",
+            "gauge",
+            "Quorum mode: seconds left of the lease this node holds (0: none).",
+            &[(String::new(), seconds(q.lease_left_ms))],
+        );
+        metric(
+            "failover_votes_needed",
+            "gauge",
+            "Quorum mode: grants a lease needs (a majority of the voters).",
+            &[(String::new(), q.majority.to_string())],
+        );
+        metric(
+            "failover_vote_granted_seconds",
+            "gauge",
+            "Quorum mode: age of the newest request of this node the voter granted.",
+            &q.voters
+                .iter()
+                .filter_map(|v| {
+                    let labels = format!("{{voter=\"{}\"}}", escape(&v.name));
+                    v.granted_ms_ago.map(|ms| (labels, seconds(ms)))
+                })
+                .collect::<Vec<_>>(),
+        );
+        metric(
+            "failover_vote_promise_remaining_seconds",
+            "gauge",
+            "Quorum mode: seconds this node's vote stays promised, by the node it is promised to.",
+            &q.promised_to
+                .iter()
+                .map(|to| {
+                    let labels = format!("{{to=\"{}\"}}", escape(to));
+                    (labels, seconds(q.promise_left_ms))
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
     out
 }
 

@@ -6,6 +6,7 @@
 
 use crate::clients::{Asked, Clients};
 use failover_core::config::VipSettings;
+use failover_core::node::QuorumStatus;
 use failover_core::{Counters, Instant, Node, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -44,6 +45,9 @@ pub struct Report {
     pub peers: Vec<PeerReport>,
     /// Datagram counters.
     pub counters: Counters,
+    /// Quorum mode only: the votes, the lease this node holds and the promise it gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<QuorumStatus>,
 }
 
 /// One virtual address.
@@ -122,6 +126,7 @@ impl Report {
                 })
                 .collect(),
             counters: status.counters,
+            quorum: status.quorum,
         }
     }
 
@@ -166,6 +171,9 @@ impl Report {
                 heard.join(", ")
             );
         }
+        if let Some(q) = &self.quorum {
+            quorum_text(&mut out, q);
+        }
         let c = &self.counters;
         let _ = writeln!(
             out,
@@ -174,6 +182,32 @@ impl Report {
             c.sent, c.received, c.malformed, c.unauthenticated, c.replayed, c.foreign
         );
         out
+    }
+}
+
+/// Quorum mode's lines: the lease, the promise, and each voter's last grant or refusal.
+fn quorum_text(out: &mut String, q: &QuorumStatus) {
+    let lease = match q.lease_left_ms {
+        0 => "no lease held".to_string(),
+        ms => format!("lease held, {ms} ms left"),
+    };
+    let promise = match &q.promised_to {
+        Some(to) => format!("vote promised to {to} for {} ms", q.promise_left_ms),
+        None => "vote free".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "quorum: {lease}; {promise}; a lease needs {} of {} votes",
+        q.majority,
+        q.voters.len()
+    );
+    for v in &q.voters {
+        let said = match (&v.granted_ms_ago, &v.refused_for) {
+            (Some(ms), _) => format!("granted a request sent {ms} ms ago"),
+            (None, Some(holder)) => format!("refused: promised to {holder}"),
+            (None, None) => "no grant".to_string(),
+        };
+        let _ = writeln!(out, "  voter {}: {said}", v.name);
     }
 }
 

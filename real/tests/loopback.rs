@@ -491,3 +491,116 @@ fn the_events_file_records_a_takeover_and_a_planned_stop_on_the_hosts_monotonic_
             < at(&beta_records, "address add 0:192.0.2.100 ok=true")
     );
 }
+
+/// `config`'s TOML made a quorum group's: every node a voter, alpha and beta the address
+/// nodes, `witness` the third vote without an address.
+fn quorum_toml(config: &NodeConfig, peers: &[&str], witness: bool) -> String {
+    let peers: Vec<String> = peers.iter().map(|p| format!("\"{p}\"")).collect();
+    let mut toml = config.to_toml().replace(
+        "[protocol]\n",
+        "[protocol]\nmode = \"quorum\"\nvoters = [\"alpha\", \"beta\", \"witness\"]\n",
+    );
+    let line = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("peers = "))
+            .unwrap()
+            .to_string()
+    };
+    toml = toml.replace(&line(&toml), &format!("peers = [{}]", peers.join(", ")));
+    if witness {
+        toml = toml.replace("priority = 1\n", "priority = 1\nwitness = true\n");
+        let vip = toml.find("[[vip]]").unwrap();
+        let notify = toml.find("[notify]").unwrap();
+        toml.replace_range(vip..notify, "");
+    }
+    toml
+}
+
+#[test]
+fn quorum_status_and_metrics_show_the_votes_the_lease_and_the_promise() {
+    if !root_or_skip() {
+        return;
+    }
+    const WITNESS: &str = "127.0.0.4:1694";
+    let bed = Loopback::new(&["va", "vb"]);
+    let start = |name: &str, priority, local, peers: &[&str], dev, witness, extra: &[&str]| {
+        let config = bed.config(name, priority, local, peers[0], dev);
+        let file = bed.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&file, quorum_toml(&config, peers, witness)).unwrap();
+        let mut args: Vec<OsString> = extra.iter().map(OsString::from).collect();
+        args.extend([OsString::from("--config"), file.into_os_string()]);
+        Daemon::start(Path::new(FAILOVERD), &bed.ns, bed.dir.path(), name, &args)
+    };
+    let alpha = start(
+        "alpha",
+        200,
+        ALPHA,
+        &[BETA, WITNESS],
+        "va",
+        false,
+        &["--metrics", "127.0.0.1:9695"],
+    );
+    let beta = start("beta", 100, BETA, &[ALPHA, WITNESS], "vb", false, &[]);
+    let witness = start("witness", 1, WITNESS, &[ALPHA, BETA], "va", true, &[]);
+    wait_role(&alpha, Role::Master);
+    let held = eventually(DEADLINE, "alpha to report a lease", || {
+        report(&alpha).filter(|r| r.quorum.as_ref().is_some_and(|q| q.lease_left_ms > 0))
+    });
+    let q = held.quorum.unwrap();
+    assert_eq!(q.majority, 2);
+    let names: Vec<&str> = q.voters.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta", "witness"]);
+    assert!(
+        q.voters
+            .iter()
+            .filter(|v| v.granted_ms_ago.is_some())
+            .count()
+            >= 2,
+        "a lease stands on a majority's grants: {q:?}"
+    );
+    for voter in [&beta, &witness] {
+        let r = eventually(DEADLINE, "the voter's promise to alpha", || {
+            report(voter).filter(|r| {
+                r.quorum
+                    .as_ref()
+                    .is_some_and(|q| q.promised_to.as_deref() == Some("alpha"))
+            })
+        });
+        let q = r.quorum.unwrap();
+        assert!(q.promise_left_ms > 0 && q.lease_left_ms == 0, "{q:?}");
+    }
+    assert!(bed.holds("va") && !bed.holds("vb"));
+
+    let text = failoverctl(&alpha, &["status"]);
+    assert!(text.contains("quorum: lease held, "), "{text}");
+    assert!(text.contains("a lease needs 2 of 3 votes"), "{text}");
+    assert!(
+        text.contains("voter witness: granted a request sent "),
+        "{text}"
+    );
+    let text = failoverctl(&beta, &["status"]);
+    assert!(
+        text.contains("no lease held; vote promised to alpha for "),
+        "{text}"
+    );
+
+    let metrics = bed.ns.run(|| {
+        let mut http = TcpStream::connect("127.0.0.1:9695").expect("metrics listener");
+        http.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        http.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    for line in [
+        "failover_votes_needed 2",
+        "failover_lease_remaining_seconds ",
+        "failover_vote_granted_seconds{voter=\"witness\"} ",
+    ] {
+        assert!(metrics.contains(line), "missing `{line}` in:\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("failover_lease_remaining_seconds 0.000"),
+        "{metrics}"
+    );
+}

@@ -52,7 +52,7 @@ use crate::config::Config;
 use crate::io::{Output, PathId, Transmit};
 use crate::time::Instant;
 use crate::wire::{self, Message, MessageKind, Vote};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -118,7 +118,7 @@ pub(crate) struct Quorum {
 }
 
 /// Quorum-mode figures for `failoverctl status` and metrics.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuorumStatus {
     /// Grants a lease needs.
     pub majority: usize,
@@ -133,7 +133,7 @@ pub struct QuorumStatus {
 }
 
 /// One voter as this node sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoterStatus {
     /// Its name.
     pub name: String,
