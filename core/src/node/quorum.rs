@@ -68,6 +68,10 @@ pub const KERNEL_GRANULARITY: Duration = Duration::from_secs(1);
 /// when it runs a little late.
 pub const EXTEND_LEAD: Duration = Duration::from_millis(50);
 
+/// How early the kernel may remove an address before its lifetime is over: Linux counts an
+/// address's age in whole seconds with a fuzz of `HZ/50` (`ADDRCONF_TIMER_FUZZ_MINUS`).
+pub const KERNEL_EARLY: Duration = Duration::from_millis(20);
+
 /// Requests (heartbeats sent while claiming) whose send time is remembered: a grant for an
 /// older one is too late to matter.
 const REQUESTS_KEPT: usize = 16;
@@ -115,6 +119,9 @@ pub(crate) struct Quorum {
     extended: Option<Instant>,
     /// When to give the kernel the newer lease end.
     extend_at: Option<Instant>,
+    /// The earliest the kernel may remove the addresses, by the lifetime it was last given:
+    /// a renewal must reach it before then.
+    kernel_floor: Option<Instant>,
 }
 
 /// Quorum-mode figures for `failoverctl status` and metrics.
@@ -175,6 +182,7 @@ impl Quorum {
             lease_end: None,
             extended: None,
             extend_at: None,
+            kernel_floor: None,
         })
     }
 
@@ -201,6 +209,7 @@ impl Quorum {
         self.lease_end = None;
         self.extended = None;
         self.extend_at = None;
+        self.kernel_floor = None;
     }
 
     /// As a voter: promises `candidate` the vote from `now`, unless it is promised to another.
@@ -318,8 +327,26 @@ impl Quorum {
         if whole == 0 {
             return;
         }
-        let at = end - EXTEND_LEAD - Duration::from_secs(whole);
+        let mut at = end - EXTEND_LEAD - Duration::from_secs(whole);
+        // The aligned instant may come after the kernel's last lifetime can run out (a
+        // lifetime of one second, renewed a second later, may be gone 20 ms before): renew
+        // before that floor instead, if what is left then is still worth a lifetime.
+        if let Some(latest) = (self.kernel_floor)
+            .and_then(|floor| floor.checked_since(now))
+            .map(|left| now + left.saturating_sub(EXTEND_LEAD))
+        {
+            if latest < at && end.saturating_since(latest) >= Duration::from_secs(1) {
+                at = latest;
+            }
+        }
         self.extend_at = Some(self.extend_at.map_or(at, |x| x.min(at)));
+    }
+
+    /// The kernel was just given the lifetime `end - now`, rounded down to whole seconds as
+    /// the drivers do.
+    fn told_kernel(&mut self, now: Instant, end: Instant) {
+        let whole = Duration::from_secs(end.saturating_since(now).as_secs());
+        self.kernel_floor = Some(now + whole.saturating_sub(KERNEL_EARLY));
     }
 
     /// The lease end to give the kernel now, if its time has come.
@@ -330,6 +357,7 @@ impl Quorum {
         self.extend_at = None;
         let end = self.lease_end.filter(|&e| now < e)?;
         self.extended = Some(end);
+        self.told_kernel(now, end);
         Some(end)
     }
 
@@ -337,6 +365,9 @@ impl Quorum {
     /// lease end is given to the kernel at the next chance.
     pub fn added(&mut self, now: Instant) {
         self.extended = None;
+        if let Some(end) = self.lease_end {
+            self.told_kernel(now, end);
+        }
         self.plan_extend(now);
     }
 
