@@ -118,7 +118,7 @@ impl Context {
 /// How long the group may take to settle after the last fault by default: three `dead_after`s
 /// and a second in classic mode; quorum mode adds what a node refused a lease may have to
 /// wait — its longest back-off, and the voters' promise to the last owner.
-fn default_settle(scenario: &Scenario) -> Duration {
+pub(crate) fn default_settle(scenario: &Scenario) -> Duration {
     let dead_after = scenario.protocol.dead_after();
     let classic = dead_after * 3 + Duration::from_secs(1);
     if !scenario.quorum() {

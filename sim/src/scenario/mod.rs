@@ -12,10 +12,12 @@ mod expect;
 mod resolve;
 mod spec;
 mod swarm;
+mod twin;
 
 pub use expect::Expect;
 pub use spec::FaultSpec;
 pub use swarm::{Swarm, SwarmKind};
+pub use twin::TWIN_WITNESS;
 
 use crate::fault::{FaultKind, HookTrouble};
 use crate::topology::Party;

@@ -2,6 +2,7 @@
 //! same scenarios under turmoil and madsim.
 
 mod engines;
+mod modes;
 mod progress;
 mod replay;
 mod run;
@@ -125,6 +126,16 @@ enum Cmd {
         #[arg(long, value_enum, value_delimiter = ',', default_values_t = Engine::SIMULATED)]
         engines: Vec<Engine>,
     },
+    /// Classic and quorum mode on the same scenarios, in one table: each classic scenario
+    /// and its quorum twin (a witness added to groups of two), with split brain, time without
+    /// a holder and failover latency; fails if a quorum twin ever has two holders.
+    Modes {
+        /// Scenario files or directories; none = the built-in suite.
+        paths: Vec<PathBuf>,
+        /// Seeds 1..=N for each scenario and mode.
+        #[arg(long, default_value_t = 32)]
+        seeds: u64,
+    },
     /// How close the simulator's figures are to another engine's (real daemons by default):
     /// failover latency p50 and p90 and the mean time without a holder, per scenario over
     /// every seed, side by side, differences over 20 % marked.
@@ -169,6 +180,7 @@ fn main() -> ExitCode {
             seed,
             engine,
         } => run::main(&paths, seed.map_or(1..=seeds, |s| s..=s), engine),
+        Cmd::Modes { paths, seeds } => modes::main(&paths, seeds),
         Cmd::Replay {
             scenario,
             seed,
