@@ -3,6 +3,7 @@
 //! fault-rich runs are the simulator's job.
 
 use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
+use failover_core::wire::{encode, AuthKey, Message, MessageKind};
 use failover_core::{
     Command, Config, Event, HookKind, HookOutcome, Inbox, Instant, Node, Notification, Output,
     PathId, Role, VipId,
@@ -50,6 +51,7 @@ fn config(names: &[(&str, u8)], me: usize, interval_ms: u64) -> Config {
         }],
         notify: Default::default(),
         hooks: Default::default(),
+        control: Default::default(),
     }
 }
 
@@ -765,6 +767,153 @@ fn with_a_shared_key_unauthenticated_datagrams_are_dropped() {
         vec![true, false],
         "the intruder's priority 255 changed nothing"
     );
+}
+
+const OLD_KEY: &str = "the key in use since install";
+const NEW_KEY: &str = "the key that replaces it, 16+";
+
+impl Bed {
+    /// Node `i` reloads with these keys (the daemon's SIGHUP: reconfigure, then re-announce).
+    fn rekey(&mut self, i: usize, auth: &str, previous: Option<&str>) {
+        let protocol = &mut self.configs[i].protocol;
+        protocol.auth_key = Some(auth.into());
+        protocol.previous_auth_key = previous.map(Into::into);
+        let config = self.configs[i].clone();
+        self.nodes[i].as_mut().unwrap().reconfigure(config).unwrap();
+        self.command(i, Command::Reannounce);
+    }
+}
+
+/// A heartbeat of "master" in `epoch`, as its node encodes it.
+fn master_heartbeat(epoch: u64, seq: u64, key: Option<&str>) -> Vec<u8> {
+    let msg = Message {
+        group: 1,
+        kind: MessageKind::Heartbeat,
+        role: Role::Master,
+        priority: 200,
+        epoch,
+        seq,
+        sender: "master",
+        successor: None,
+        quorum: false,
+        vote: None,
+    };
+    encode(&msg, key.map(|k| AuthKey::new(k.as_bytes())).as_ref())
+}
+
+#[test]
+fn a_key_rotated_in_the_documented_order_loses_no_heartbeat() {
+    let mut bed = Bed::new(&PAIR, 100);
+    for c in &mut bed.configs {
+        c.protocol.auth_key = Some(OLD_KEY.into());
+    }
+    bed.crash(0);
+    bed.crash(1);
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(1_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    let roles = bed.count(|s| matches!(s, Seen::Role(..)));
+    // 1: accept the new key beside the old; 2: send the new, still accept the old; 3: new only.
+    let steps = [
+        (OLD_KEY, Some(NEW_KEY)),
+        (NEW_KEY, Some(OLD_KEY)),
+        (NEW_KEY, None),
+    ];
+    let mut t = 1_000;
+    for (step, (auth, previous)) in steps.into_iter().enumerate() {
+        for node in [0, 1] {
+            bed.rekey(node, auth, previous);
+            t += 1_000; // ten heartbeats, three times dead_after
+            bed.run_until(t);
+            assert_eq!(
+                bed.holders,
+                vec![true, false],
+                "step {}, node {node}",
+                step + 1
+            );
+            for i in [0, 1] {
+                let c = bed.node(i).counters();
+                assert_eq!(c.unauthenticated, 0, "step {}: node {i}: {c:?}", step + 1);
+            }
+            if (step, node) == (1, 0) {
+                // The master sends the new key; the backup takes it as its previous one.
+                assert!(bed.node(1).counters().previous_key >= 9);
+            }
+        }
+    }
+    assert_eq!(
+        bed.count(|s| matches!(s, Seen::Role(..))),
+        roles,
+        "no role changed"
+    );
+    assert_eq!(bed.count(|s| matches!(s, Seen::Acquire(1))), 0);
+    // Afterwards the old key is refused.
+    let now = Instant::from_nanos(bed.now);
+    let forged = master_heartbeat(u64::MAX, 1, Some(OLD_KEY));
+    let epoch = bed.epochs[0];
+    let backup = bed.nodes[1].as_mut().unwrap();
+    backup.handle_datagram(now, PathId(0), addr(0, 0), &forged);
+    assert_eq!(backup.counters().unauthenticated, 1);
+    let view = &backup.status(now).peers[0];
+    assert_eq!(view.epoch, epoch, "the forgery changed nothing");
+}
+
+#[test]
+fn a_node_that_sends_a_new_key_before_its_peer_accepts_it_is_taken_for_dead() {
+    // Why the rotation goes in two rounds: switching the master straight to the new key
+    // (keeping the old as previous) leaves the backup, which knows only the old, deaf to it.
+    let mut bed = Bed::new(&PAIR, 100);
+    for c in &mut bed.configs {
+        c.protocol.auth_key = Some(OLD_KEY.into());
+    }
+    bed.crash(0);
+    bed.crash(1);
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(1_000);
+    bed.rekey(0, NEW_KEY, Some(OLD_KEY));
+    bed.run_until(2_000);
+    assert!(bed.node(1).counters().unauthenticated >= 9);
+    assert_eq!(
+        bed.holders,
+        vec![true, true],
+        "a false failover: split brain"
+    );
+}
+
+#[test]
+fn replays_of_a_restarted_peers_earlier_epoch_are_all_dropped_without_a_key() {
+    // Without a key, routine heartbeats are recognised by their bytes (`accept_repeat`): a
+    // replay must never become the template they are compared with.
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(3_000);
+    bed.crash(0);
+    bed.start(0);
+    bed.run_until(6_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    let now = Instant::from_nanos(bed.now);
+    let before = bed.node(1).counters();
+    let backup = bed.nodes[1].as_mut().unwrap();
+    // Every sequence number the first run used and more: one of them is the current one.
+    for seq in 1..=200 {
+        let replay = master_heartbeat(1, seq, None);
+        backup.handle_datagram(now, PathId(0), addr(0, 0), &replay);
+    }
+    let after = backup.counters();
+    assert_eq!(after.replayed - before.replayed, 200, "{after:?}");
+    assert_eq!(after.received, before.received);
+    bed.drain(1);
+    bed.run_until(9_000);
+    let later = bed.node(1).counters();
+    assert_eq!(
+        later.replayed, after.replayed,
+        "genuine heartbeats still taken"
+    );
+    assert!(later.received >= after.received + 29, "{later:?}");
+    assert_eq!(bed.holders, vec![true, false]);
+    let view = bed.node(1).status(Instant::from_nanos(bed.now));
+    assert_eq!((view.peers[0].epoch, view.peers[0].role), (2, Role::Master));
 }
 
 #[test]
