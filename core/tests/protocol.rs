@@ -659,6 +659,25 @@ fn planned_shutdown_hands_over_at_once_without_overlap() {
 }
 
 #[test]
+fn a_master_restarted_soon_after_a_planned_stop_gets_the_address_back_once() {
+    // `systemctl restart`: the goodbye names the backup, which takes over; the master is back
+    // well within `dead_after`, and the backup hands the address back — once, not again and
+    // again because it still counted itself the departed owner's heir.
+    let mut bed = Bed::new(&PAIR, 1_000);
+    bed.run_until(5_000);
+    bed.command(0, Command::Shutdown);
+    bed.run_until(5_050);
+    assert_eq!(bed.holders, vec![false, true]);
+    bed.crash(0);
+    bed.start(0);
+    bed.run_until(12_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    assert_eq!(bed.count(|s| *s == Seen::Acquire(1)), 1, "{:?}", bed.log);
+    assert_eq!(bed.count(|s| *s == Seen::Release(1)), 1, "{:?}", bed.log);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
 fn three_nodes_the_highest_live_priority_owns() {
     let trio = [("a", 50), ("b", 250), ("c", 150)];
     let mut bed = Bed::new(&trio, 100);
