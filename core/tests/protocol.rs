@@ -935,6 +935,146 @@ fn replays_of_a_restarted_peers_earlier_epoch_are_all_dropped_without_a_key() {
     assert_eq!((view.peers[0].epoch, view.peers[0].role), (2, Role::Master));
 }
 
+// The threat model in README ("Security"): what an attacker on the LAN does with forged and
+// recorded datagrams to a group without a key, and that the same forgeries, under a key the
+// group does not share, change nothing.
+
+/// The key an attacker without the group's key signs with.
+const ATTACKER_KEY: &str = "a key the attacker made up";
+
+impl Bed {
+    /// A datagram from `from` reaches node `to` on `path` now, outside the bed's wire.
+    fn inject(&mut self, to: usize, path: usize, from: SocketAddr, bytes: &[u8]) {
+        let now = Instant::from_nanos(self.now);
+        let node = self.nodes[to].as_mut().unwrap();
+        node.handle_datagram(now, PathId(path), from, bytes);
+        self.drain(to);
+    }
+}
+
+/// The first two of `names` running under `key`, settled (the first holds the address); any
+/// other name is a host the attacker speaks for, whose node never runs.
+fn settled_under(names: &[(&str, u8)], key: Option<&str>) -> Bed {
+    let mut bed = Bed::new(names, 100);
+    for c in &mut bed.configs {
+        c.protocol.auth_key = key.map(Into::into);
+    }
+    for i in 0..names.len() {
+        bed.crash(i);
+    }
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(3_000);
+    assert_eq!(bed.holders[..2], [true, false]);
+    bed
+}
+
+/// What an attacker sends: untagged if the group has no key, else under a key of its own.
+fn forge(msg: Message<&str>, group_key: Option<&str>) -> Vec<u8> {
+    let key = group_key.map(|_| AuthKey::new(ATTACKER_KEY.as_bytes()));
+    encode(&msg, key.as_ref())
+}
+
+/// "mallory" claims the addresses at priority 255 every interval for 3 s, to both nodes.
+fn claimed_by_a_forger(key: Option<&str>) -> Bed {
+    let mut bed = settled_under(&[("master", 200), ("backup", 100), ("mallory", 1)], key);
+    for seq in 1..=30 {
+        let claim = Message {
+            group: 1,
+            kind: MessageKind::Heartbeat,
+            role: Role::Master,
+            priority: 255,
+            epoch: 1,
+            seq,
+            sender: "mallory",
+            successor: None,
+            quorum: false,
+            vote: None,
+        };
+        let bytes = forge(claim, key);
+        bed.inject(0, 0, addr(0, 2), &bytes);
+        bed.inject(1, 0, addr(0, 2), &bytes);
+        bed.run_until(3_000 + seq * 100);
+    }
+    bed
+}
+
+#[test]
+fn a_forged_claim_at_priority_255_empties_a_keyless_group_and_is_dropped_by_a_keyed_one() {
+    let bed = claimed_by_a_forger(None);
+    assert_eq!(
+        bed.holders,
+        vec![false, false, false],
+        "the owner yields to the forger, and no one takes over while it claims"
+    );
+    let bed = claimed_by_a_forger(Some(OLD_KEY));
+    assert_eq!(bed.holders, vec![true, false, false]);
+    assert_eq!(bed.count(|s| *s == Seen::Release(0)), 0, "{:?}", bed.log);
+    for i in 0..2 {
+        assert_eq!(bed.node(i).counters().unauthenticated, 30);
+    }
+}
+
+/// A goodbye in the master's name and its current epoch, naming the backup as successor, with
+/// a sequence number far ahead (the master's own datagrams then look like replays).
+fn goodbye_forged_for_the_master(key: Option<&str>) -> Bed {
+    let mut bed = settled_under(&PAIR, key);
+    let epoch = bed.node(1).status(Instant::from_nanos(bed.now)).peers[0].epoch;
+    let goodbye = Message {
+        group: 1,
+        kind: MessageKind::Goodbye,
+        role: Role::Backup,
+        priority: 200,
+        epoch,
+        seq: 1 << 40,
+        sender: "master",
+        successor: Some("backup"),
+        quorum: false,
+        vote: None,
+    };
+    let bytes = forge(goodbye, key);
+    bed.inject(1, 0, addr(0, 0), &bytes);
+    bed.run_until(6_000);
+    bed
+}
+
+#[test]
+fn a_forged_goodbye_makes_a_keyless_backup_take_over_beside_the_owner_and_a_keyed_one_ignores_it() {
+    let bed = goodbye_forged_for_the_master(None);
+    assert_eq!(bed.holders, vec![true, true], "two holders");
+    let bed = goodbye_forged_for_the_master(Some(OLD_KEY));
+    assert_eq!(bed.holders, vec![true, false]);
+    assert_eq!(bed.max_holders, 1);
+    assert_eq!(bed.node(1).counters().unauthenticated, 1);
+}
+
+#[test]
+fn a_node_just_started_takes_a_dead_peers_recorded_heartbeats_for_a_live_peer() {
+    // The documented limit of anti-replay: a node remembers its peers' epochs only while it
+    // runs. Under a key too: the recording is the master's own.
+    let mut bed = settled_under(&PAIR, Some(OLD_KEY));
+    let epoch = bed.node(1).status(Instant::from_nanos(bed.now)).peers[0].epoch;
+    // Both gone; what was on the wire is lost with them. The backup starts again alone.
+    bed.crash(0);
+    bed.crash(1);
+    bed.run_until(3_100);
+    bed.start(1);
+    for seq in 1..=50 {
+        let recorded = master_heartbeat(epoch, seq, Some(OLD_KEY));
+        bed.inject(1, 0, addr(0, 0), &recorded);
+        bed.run_until(3_100 + seq * 100);
+    }
+    assert_eq!(
+        bed.holders,
+        vec![false, false],
+        "no takeover while the recording plays"
+    );
+    let c = bed.node(1).counters();
+    assert_eq!((c.received, c.replayed), (50, 0), "{c:?}");
+    bed.run_until(10_000);
+    assert_eq!(bed.holders, vec![false, true], "the takeover once it stops");
+}
+
 #[test]
 fn a_peer_expiring_just_before_another_peers_datagram_is_still_noticed() {
     // A driver may hand the node a datagram stamped after a deadline before it hands it the
