@@ -44,6 +44,7 @@ fn config(me: usize) -> Config {
         }],
         notify: Default::default(),
         hooks: Default::default(),
+        control: Default::default(),
     }
 }
 

@@ -40,6 +40,9 @@ pub struct Config {
     /// How hook scripts are run.
     #[serde(default)]
     pub hooks: HookSettings,
+    /// Who may ask the daemon how things stand: the status socket and the metrics endpoint.
+    #[serde(default, skip_serializing_if = "ControlSettings::is_default")]
+    pub control: ControlSettings,
 }
 
 /// This node's identity.
@@ -92,6 +95,11 @@ pub struct ProtocolSettings {
     pub group: u16,
     /// Shared key; when set every message carries an HMAC-SHA256 tag (at least 16 bytes).
     pub auth_key: Option<String>,
+    /// A second key accepted on receive while a key rotation is under way (never used to
+    /// send): every node can take up a new `auth_key` in turn without any of them dropping
+    /// the others' messages meanwhile. Needs `auth_key`, and must differ from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_auth_key: Option<String>,
     /// How often the owner announces its addresses again (gratuitous ARP), so clients whose
     /// neighbour caches went stale — another node held the address during a split brain the
     /// owner never heard of — come back (default 10 s, or 10 × interval if that is longer;
@@ -184,6 +192,110 @@ pub struct HookSettings {
     pub dir: Option<String>,
 }
 
+/// Who may ask the daemon how things stand (used by the daemon only). The status socket's
+/// path and the metrics address may also be given on the command line (`--socket`,
+/// `--metrics`); the flag wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlSettings {
+    /// The status socket file's mode, in octal (`"0600"`): by default the owner (root) only,
+    /// or `"0660"` when `socket_group` is set. Never any access for others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_mode: Option<String>,
+    /// The group the status socket belongs to; its members may ask too (the daemon checks
+    /// each client's credentials as well as the file's mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_group: Option<String>,
+    /// Serve Prometheus metrics at this address (off by default). A loopback address unless
+    /// `metrics_allow_remote` says otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<SocketAddr>,
+    /// Allow a metrics address other hosts can reach: the endpoint has no authentication and
+    /// tells anyone who asks which node holds which address.
+    #[serde(skip_serializing_if = "is_false")]
+    pub metrics_allow_remote: bool,
+}
+
+/// The status socket's mode when `control.socket_mode` is not set: owner only.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// The status socket's mode when only `control.socket_group` is set: owner and group.
+pub const DEFAULT_GROUP_SOCKET_MODE: u32 = 0o660;
+
+impl ControlSettings {
+    fn is_default(&self) -> bool {
+        *self == ControlSettings::default()
+    }
+
+    /// The status socket's mode: `socket_mode` read as octal, or the default for whether a
+    /// group is set. `None` if `socket_mode` is not octal (validation refuses that).
+    pub fn socket_mode(&self) -> Option<u32> {
+        match &self.socket_mode {
+            Some(text)
+                if (1..=4).contains(&text.len())
+                    && text.bytes().all(|b| matches!(b, b'0'..=b'7')) =>
+            {
+                u32::from_str_radix(text, 8).ok()
+            }
+            Some(_) => None,
+            None if self.socket_group.is_some() => Some(DEFAULT_GROUP_SOCKET_MODE),
+            None => Some(DEFAULT_SOCKET_MODE),
+        }
+    }
+
+    /// Refuses modes that open the socket to everyone or shut out its group, and a metrics
+    /// address beyond this host unless allowed.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mode = match self.socket_mode() {
+            Some(mode) if mode <= 0o777 => mode,
+            _ => {
+                return Err(invalid(
+                    "control.socket_mode",
+                    format!(
+                        "is `{}`; expected an octal file mode such as \"0600\" or \"0660\"",
+                        self.socket_mode.as_deref().unwrap_or_default()
+                    ),
+                ))
+            }
+        };
+        if mode & 0o007 != 0 {
+            return Err(invalid(
+                "control.socket_mode",
+                format!(
+                    "is {mode:04o}, which opens the status socket to every local user; use \
+                     0600 (root only) or 0660 with control.socket_group"
+                ),
+            ));
+        }
+        if let Some(group) = &self.socket_group {
+            if group.trim().is_empty() {
+                return Err(invalid("control.socket_group", "must not be empty"));
+            }
+            if mode & 0o020 == 0 {
+                return Err(invalid(
+                    "control.socket_mode",
+                    format!(
+                        "is {mode:04o}, which gives control.socket_group `{group}` no access \
+                         (connecting needs write permission); use 0660"
+                    ),
+                ));
+            }
+        }
+        if let Some(addr) = self.metrics {
+            if !addr.ip().is_loopback() && !self.metrics_allow_remote {
+                return Err(invalid(
+                    "control.metrics",
+                    format!(
+                        "is {addr}, which other hosts can reach; the endpoint has no \
+                         authentication and tells who holds which address: use a loopback \
+                         address (127.0.0.1, ::1), or set control.metrics_allow_remote = true"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_priority() -> u8 {
     100
 }
@@ -197,6 +309,7 @@ impl Default for ProtocolSettings {
             preempt: true,
             group: 1,
             auth_key: None,
+            previous_auth_key: None,
             announce_every: None,
             voters: Vec::new(),
             lease: None,
@@ -443,6 +556,17 @@ impl Config {
                 ));
             }
         }
+        if let Some(previous) = &p.previous_auth_key {
+            let problem = match &p.auth_key {
+                None => Some("needs protocol.auth_key: it is only accepted beside the key in use"),
+                Some(_) if previous.len() < 16 => Some("must be at least 16 bytes long"),
+                Some(key) if key == previous => Some("must differ from protocol.auth_key"),
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(invalid("protocol.previous_auth_key", problem));
+            }
+        }
         if self.paths.is_empty() {
             return Err(invalid("path", "at least one [[path]] is required"));
         }
@@ -536,7 +660,7 @@ impl Config {
         if self.hooks.timeout.is_zero() {
             return Err(invalid("hooks.timeout", "must be more than zero"));
         }
-        Ok(())
+        self.control.validate()
     }
 
     /// The rules of the mode: a quorum group's voters and lease, a classic node's lack of them.

@@ -257,6 +257,7 @@ pub fn parse(text: &str, source_name: &str, machine: &Machine) -> Result<Config,
         vips,
         notify,
         hooks: HookSettings::default(),
+        control: Default::default(),
     };
     config.validate().map_err(|e| {
         // Name the line of the key the offending field came from.

@@ -415,4 +415,9 @@ pub struct Counters {
     pub replayed: u64,
     /// Dropped as another group's or our own.
     pub foreign: u64,
+    /// Authenticated only under `protocol.previous_auth_key` (whatever happened to them
+    /// next): a peer still sends with the old key. Once it stops growing on every node, the
+    /// rotation is done and the old key can go.
+    #[serde(default)]
+    pub previous_key: u64,
 }

@@ -278,3 +278,105 @@ fn ipv6_addresses_a_path_or_vip_cannot_use_name_the_field() {
         .replace("[2001:db8:0:1::11]", "[fe80::11%2]");
     Config::from_toml_str(&scoped, "f.toml").expect("link-local with a scope id");
 }
+
+#[test]
+fn a_previous_key_needs_a_key_in_use_and_differs_from_it() {
+    let with = |protocol: &str| TWO_NODE_MASTER.replace("interval = \"100ms\"", protocol);
+    let rotating = with(
+        "auth_key = \"the new key, 16+ bytes\"\nprevious_auth_key = \"the old key, 16+ bytes\"",
+    );
+    let c = Config::from_toml_str(&rotating, "f.toml").unwrap();
+    assert_eq!(
+        c.protocol.previous_auth_key.as_deref(),
+        Some("the old key, 16+ bytes")
+    );
+    let again = Config::from_toml_str(&c.to_toml_string(), "again.toml").unwrap();
+    assert_eq!(again, c, "the previous key survives a round trip");
+    for (protocol, message) in [
+        ("previous_auth_key = \"the old key, 16+ bytes\"", "needs protocol.auth_key"),
+        (
+            "auth_key = \"the new key, 16+ bytes\"\nprevious_auth_key = \"short\"",
+            "at least 16 bytes",
+        ),
+        (
+            "auth_key = \"the same key, 16+ bytes\"\nprevious_auth_key = \"the same key, 16+ bytes\"",
+            "must differ",
+        ),
+    ] {
+        let (field, text) = field_error(&with(protocol));
+        assert_eq!(field, "protocol.previous_auth_key", "{protocol}");
+        assert!(text.contains(message), "{protocol}: {text}");
+    }
+}
+
+#[test]
+fn the_status_socket_is_root_only_by_default_and_never_open_to_everyone() {
+    let control = |lines: &str| format!("{TWO_NODE_MASTER}\n[control]\n{lines}\n");
+    let mode = |text: &str| {
+        let c = Config::from_toml_str(text, "f.toml").unwrap();
+        c.control.socket_mode().unwrap()
+    };
+    assert_eq!(mode(TWO_NODE_MASTER), 0o600);
+    assert_eq!(mode(&control("socket_group = \"failover\"")), 0o660);
+    assert_eq!(
+        mode(&control(
+            "socket_mode = \"0620\"\nsocket_group = \"failover\""
+        )),
+        0o620
+    );
+    assert_eq!(
+        mode(&control(
+            "socket_mode = \"0660\"\nsocket_group = \"failover\""
+        )),
+        0o660
+    );
+    assert_eq!(mode(&control("socket_mode = \"600\"")), 0o600);
+    for (lines, message) in [
+        ("socket_mode = \"0666\"", "every local user"),
+        ("socket_mode = \"0604\"", "every local user"),
+        ("socket_mode = \"rw-------\"", "octal"),
+        ("socket_mode = \"0800\"", "octal"),
+        ("socket_mode = \"1777\"", "octal"),
+        ("socket_mode = \"\"", "octal"),
+        (
+            "socket_mode = \"0600\"\nsocket_group = \"failover\"",
+            "no access",
+        ),
+        (
+            "socket_mode = \"0640\"\nsocket_group = \"failover\"",
+            "no access",
+        ),
+        ("socket_group = \" \"", "must not be empty"),
+    ] {
+        let (field, text) = field_error(&control(lines));
+        assert!(field.starts_with("control.socket_"), "{lines}: {field}");
+        assert!(text.contains(message), "{lines}: {text}");
+    }
+}
+
+#[test]
+fn a_metrics_address_beyond_loopback_is_refused_unless_allowed() {
+    let control = |lines: &str| format!("{TWO_NODE_MASTER}\n[control]\n{lines}\n");
+    for local in ["127.0.0.1:9694", "127.0.0.5:9694", "[::1]:9694"] {
+        let c = Config::from_toml_str(&control(&format!("metrics = \"{local}\"")), "f.toml");
+        assert_eq!(c.unwrap().control.metrics, Some(local.parse().unwrap()));
+    }
+    for remote in ["192.0.2.10:9694", "0.0.0.0:9694", "[::]:9694"] {
+        let (field, text) = field_error(&control(&format!("metrics = \"{remote}\"")));
+        assert_eq!(field, "control.metrics");
+        assert!(
+            text.contains(remote) && text.contains("metrics_allow_remote"),
+            "{text}"
+        );
+        let allowed = control(&format!(
+            "metrics = \"{remote}\"\nmetrics_allow_remote = true"
+        ));
+        let c = Config::from_toml_str(&allowed, "f.toml").unwrap();
+        assert!(c.control.metrics_allow_remote);
+    }
+    let err = Config::from_toml_str(&control("metrics_remote = true"), "f.toml").unwrap_err();
+    assert!(
+        err.to_string().contains("metrics_remote"),
+        "a misspelt setting is named: {err}"
+    );
+}

@@ -3,6 +3,7 @@
 //! fault-rich runs are the simulator's job.
 
 use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
+use failover_core::wire::{encode, AuthKey, Message, MessageKind};
 use failover_core::{
     Command, Config, Event, HookKind, HookOutcome, Inbox, Instant, Node, Notification, Output,
     PathId, Role, VipId,
@@ -50,6 +51,7 @@ fn config(names: &[(&str, u8)], me: usize, interval_ms: u64) -> Config {
         }],
         notify: Default::default(),
         hooks: Default::default(),
+        control: Default::default(),
     }
 }
 
@@ -657,6 +659,25 @@ fn planned_shutdown_hands_over_at_once_without_overlap() {
 }
 
 #[test]
+fn a_master_restarted_soon_after_a_planned_stop_gets_the_address_back_once() {
+    // `systemctl restart`: the goodbye names the backup, which takes over; the master is back
+    // well within `dead_after`, and the backup hands the address back — once, not again and
+    // again because it still counted itself the departed owner's heir.
+    let mut bed = Bed::new(&PAIR, 1_000);
+    bed.run_until(5_000);
+    bed.command(0, Command::Shutdown);
+    bed.run_until(5_050);
+    assert_eq!(bed.holders, vec![false, true]);
+    bed.crash(0);
+    bed.start(0);
+    bed.run_until(12_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    assert_eq!(bed.count(|s| *s == Seen::Acquire(1)), 1, "{:?}", bed.log);
+    assert_eq!(bed.count(|s| *s == Seen::Release(1)), 1, "{:?}", bed.log);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
 fn three_nodes_the_highest_live_priority_owns() {
     let trio = [("a", 50), ("b", 250), ("c", 150)];
     let mut bed = Bed::new(&trio, 100);
@@ -765,6 +786,293 @@ fn with_a_shared_key_unauthenticated_datagrams_are_dropped() {
         vec![true, false],
         "the intruder's priority 255 changed nothing"
     );
+}
+
+const OLD_KEY: &str = "the key in use since install";
+const NEW_KEY: &str = "the key that replaces it, 16+";
+
+impl Bed {
+    /// Node `i` reloads with these keys (the daemon's SIGHUP: reconfigure, then re-announce).
+    fn rekey(&mut self, i: usize, auth: &str, previous: Option<&str>) {
+        let protocol = &mut self.configs[i].protocol;
+        protocol.auth_key = Some(auth.into());
+        protocol.previous_auth_key = previous.map(Into::into);
+        let config = self.configs[i].clone();
+        self.nodes[i].as_mut().unwrap().reconfigure(config).unwrap();
+        self.command(i, Command::Reannounce);
+    }
+}
+
+/// A heartbeat of "master" in `epoch`, as its node encodes it.
+fn master_heartbeat(epoch: u64, seq: u64, key: Option<&str>) -> Vec<u8> {
+    let msg = Message {
+        group: 1,
+        kind: MessageKind::Heartbeat,
+        role: Role::Master,
+        priority: 200,
+        epoch,
+        seq,
+        sender: "master",
+        successor: None,
+        quorum: false,
+        vote: None,
+    };
+    encode(&msg, key.map(|k| AuthKey::new(k.as_bytes())).as_ref())
+}
+
+#[test]
+fn a_key_rotated_in_the_documented_order_loses_no_heartbeat() {
+    let mut bed = Bed::new(&PAIR, 100);
+    for c in &mut bed.configs {
+        c.protocol.auth_key = Some(OLD_KEY.into());
+    }
+    bed.crash(0);
+    bed.crash(1);
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(1_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    let roles = bed.count(|s| matches!(s, Seen::Role(..)));
+    // 1: accept the new key beside the old; 2: send the new, still accept the old; 3: new only.
+    let steps = [
+        (OLD_KEY, Some(NEW_KEY)),
+        (NEW_KEY, Some(OLD_KEY)),
+        (NEW_KEY, None),
+    ];
+    let mut t = 1_000;
+    for (step, (auth, previous)) in steps.into_iter().enumerate() {
+        for node in [0, 1] {
+            bed.rekey(node, auth, previous);
+            t += 1_000; // ten heartbeats, three times dead_after
+            bed.run_until(t);
+            assert_eq!(
+                bed.holders,
+                vec![true, false],
+                "step {}, node {node}",
+                step + 1
+            );
+            for i in [0, 1] {
+                let c = bed.node(i).counters();
+                assert_eq!(c.unauthenticated, 0, "step {}: node {i}: {c:?}", step + 1);
+            }
+            if (step, node) == (1, 0) {
+                // The master sends the new key; the backup takes it as its previous one.
+                assert!(bed.node(1).counters().previous_key >= 9);
+            }
+        }
+    }
+    assert_eq!(
+        bed.count(|s| matches!(s, Seen::Role(..))),
+        roles,
+        "no role changed"
+    );
+    assert_eq!(bed.count(|s| matches!(s, Seen::Acquire(1))), 0);
+    // Afterwards the old key is refused.
+    let now = Instant::from_nanos(bed.now);
+    let forged = master_heartbeat(u64::MAX, 1, Some(OLD_KEY));
+    let epoch = bed.epochs[0];
+    let backup = bed.nodes[1].as_mut().unwrap();
+    backup.handle_datagram(now, PathId(0), addr(0, 0), &forged);
+    assert_eq!(backup.counters().unauthenticated, 1);
+    let view = &backup.status(now).peers[0];
+    assert_eq!(view.epoch, epoch, "the forgery changed nothing");
+}
+
+#[test]
+fn a_node_that_sends_a_new_key_before_its_peer_accepts_it_is_taken_for_dead() {
+    // Why the rotation goes in two rounds: switching the master straight to the new key
+    // (keeping the old as previous) leaves the backup, which knows only the old, deaf to it.
+    let mut bed = Bed::new(&PAIR, 100);
+    for c in &mut bed.configs {
+        c.protocol.auth_key = Some(OLD_KEY.into());
+    }
+    bed.crash(0);
+    bed.crash(1);
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(1_000);
+    bed.rekey(0, NEW_KEY, Some(OLD_KEY));
+    bed.run_until(2_000);
+    assert!(bed.node(1).counters().unauthenticated >= 9);
+    assert_eq!(
+        bed.holders,
+        vec![true, true],
+        "a false failover: split brain"
+    );
+}
+
+#[test]
+fn replays_of_a_restarted_peers_earlier_epoch_are_all_dropped_without_a_key() {
+    // Without a key, routine heartbeats are recognised by their bytes (`accept_repeat`): a
+    // replay must never become the template they are compared with.
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(3_000);
+    bed.crash(0);
+    bed.start(0);
+    bed.run_until(6_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    let now = Instant::from_nanos(bed.now);
+    let before = bed.node(1).counters();
+    let backup = bed.nodes[1].as_mut().unwrap();
+    // Every sequence number the first run used and more: one of them is the current one.
+    for seq in 1..=200 {
+        let replay = master_heartbeat(1, seq, None);
+        backup.handle_datagram(now, PathId(0), addr(0, 0), &replay);
+    }
+    let after = backup.counters();
+    assert_eq!(after.replayed - before.replayed, 200, "{after:?}");
+    assert_eq!(after.received, before.received);
+    bed.drain(1);
+    bed.run_until(9_000);
+    let later = bed.node(1).counters();
+    assert_eq!(
+        later.replayed, after.replayed,
+        "genuine heartbeats still taken"
+    );
+    assert!(later.received >= after.received + 29, "{later:?}");
+    assert_eq!(bed.holders, vec![true, false]);
+    let view = bed.node(1).status(Instant::from_nanos(bed.now));
+    assert_eq!((view.peers[0].epoch, view.peers[0].role), (2, Role::Master));
+}
+
+// The threat model in README ("Security"): what an attacker on the LAN does with forged and
+// recorded datagrams to a group without a key, and that the same forgeries, under a key the
+// group does not share, change nothing.
+
+/// The key an attacker without the group's key signs with.
+const ATTACKER_KEY: &str = "a key the attacker made up";
+
+impl Bed {
+    /// A datagram from `from` reaches node `to` on `path` now, outside the bed's wire.
+    fn inject(&mut self, to: usize, path: usize, from: SocketAddr, bytes: &[u8]) {
+        let now = Instant::from_nanos(self.now);
+        let node = self.nodes[to].as_mut().unwrap();
+        node.handle_datagram(now, PathId(path), from, bytes);
+        self.drain(to);
+    }
+}
+
+/// The first two of `names` running under `key`, settled (the first holds the address); any
+/// other name is a host the attacker speaks for, whose node never runs.
+fn settled_under(names: &[(&str, u8)], key: Option<&str>) -> Bed {
+    let mut bed = Bed::new(names, 100);
+    for c in &mut bed.configs {
+        c.protocol.auth_key = key.map(Into::into);
+    }
+    for i in 0..names.len() {
+        bed.crash(i);
+    }
+    bed.start(0);
+    bed.start(1);
+    bed.run_until(3_000);
+    assert_eq!(bed.holders[..2], [true, false]);
+    bed
+}
+
+/// What an attacker sends: untagged if the group has no key, else under a key of its own.
+fn forge(msg: Message<&str>, group_key: Option<&str>) -> Vec<u8> {
+    let key = group_key.map(|_| AuthKey::new(ATTACKER_KEY.as_bytes()));
+    encode(&msg, key.as_ref())
+}
+
+/// "mallory" claims the addresses at priority 255 every interval for 3 s, to both nodes.
+fn claimed_by_a_forger(key: Option<&str>) -> Bed {
+    let mut bed = settled_under(&[("master", 200), ("backup", 100), ("mallory", 1)], key);
+    for seq in 1..=30 {
+        let claim = Message {
+            group: 1,
+            kind: MessageKind::Heartbeat,
+            role: Role::Master,
+            priority: 255,
+            epoch: 1,
+            seq,
+            sender: "mallory",
+            successor: None,
+            quorum: false,
+            vote: None,
+        };
+        let bytes = forge(claim, key);
+        bed.inject(0, 0, addr(0, 2), &bytes);
+        bed.inject(1, 0, addr(0, 2), &bytes);
+        bed.run_until(3_000 + seq * 100);
+    }
+    bed
+}
+
+#[test]
+fn a_forged_claim_at_priority_255_empties_a_keyless_group_and_is_dropped_by_a_keyed_one() {
+    let bed = claimed_by_a_forger(None);
+    assert_eq!(
+        bed.holders,
+        vec![false, false, false],
+        "the owner yields to the forger, and no one takes over while it claims"
+    );
+    let bed = claimed_by_a_forger(Some(OLD_KEY));
+    assert_eq!(bed.holders, vec![true, false, false]);
+    assert_eq!(bed.count(|s| *s == Seen::Release(0)), 0, "{:?}", bed.log);
+    for i in 0..2 {
+        assert_eq!(bed.node(i).counters().unauthenticated, 30);
+    }
+}
+
+/// A goodbye in the master's name and its current epoch, naming the backup as successor, with
+/// a sequence number far ahead (the master's own datagrams then look like replays).
+fn goodbye_forged_for_the_master(key: Option<&str>) -> Bed {
+    let mut bed = settled_under(&PAIR, key);
+    let epoch = bed.node(1).status(Instant::from_nanos(bed.now)).peers[0].epoch;
+    let goodbye = Message {
+        group: 1,
+        kind: MessageKind::Goodbye,
+        role: Role::Backup,
+        priority: 200,
+        epoch,
+        seq: 1 << 40,
+        sender: "master",
+        successor: Some("backup"),
+        quorum: false,
+        vote: None,
+    };
+    let bytes = forge(goodbye, key);
+    bed.inject(1, 0, addr(0, 0), &bytes);
+    bed.run_until(6_000);
+    bed
+}
+
+#[test]
+fn a_forged_goodbye_makes_a_keyless_backup_take_over_beside_the_owner_and_a_keyed_one_ignores_it() {
+    let bed = goodbye_forged_for_the_master(None);
+    assert_eq!(bed.holders, vec![true, true], "two holders");
+    let bed = goodbye_forged_for_the_master(Some(OLD_KEY));
+    assert_eq!(bed.holders, vec![true, false]);
+    assert_eq!(bed.max_holders, 1);
+    assert_eq!(bed.node(1).counters().unauthenticated, 1);
+}
+
+#[test]
+fn a_node_just_started_takes_a_dead_peers_recorded_heartbeats_for_a_live_peer() {
+    // The documented limit of anti-replay: a node remembers its peers' epochs only while it
+    // runs. Under a key too: the recording is the master's own.
+    let mut bed = settled_under(&PAIR, Some(OLD_KEY));
+    let epoch = bed.node(1).status(Instant::from_nanos(bed.now)).peers[0].epoch;
+    // Both gone; what was on the wire is lost with them. The backup starts again alone.
+    bed.crash(0);
+    bed.crash(1);
+    bed.run_until(3_100);
+    bed.start(1);
+    for seq in 1..=50 {
+        let recorded = master_heartbeat(epoch, seq, Some(OLD_KEY));
+        bed.inject(1, 0, addr(0, 0), &recorded);
+        bed.run_until(3_100 + seq * 100);
+    }
+    assert_eq!(
+        bed.holders,
+        vec![false, false],
+        "no takeover while the recording plays"
+    );
+    let c = bed.node(1).counters();
+    assert_eq!((c.received, c.replayed), (50, 0), "{c:?}");
+    bed.run_until(10_000);
+    assert_eq!(bed.holders, vec![false, true], "the takeover once it stops");
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! leftovers removed, role changes, notifications, the stop — in the [`EventLog`]; the action
 //! worker records the rest.
 
+use crate::access::{self, Access};
 use crate::actions::{self, Action};
 use crate::drop_log::DropLog;
 use crate::epoch;
@@ -23,7 +24,7 @@ use crate::events::{Act, EventLog};
 use crate::hooks::{self, HookJob};
 use crate::load::{load, LoadError, Source};
 use crate::mail::{self, Mail};
-use crate::metrics;
+use crate::metrics::{self, MetricsAt};
 use crate::net::{bind_addr, BindError, PathSockets};
 use crate::status::{self, Report, ReportRequest, SocketFile};
 use crate::vip::{Addresses, Change, VipError};
@@ -31,7 +32,6 @@ use failover_core::{
     Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Role, VipId,
 };
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 use thiserror::Error;
@@ -56,8 +56,8 @@ pub struct Options {
     pub state_dir: PathBuf,
     /// The status socket's path.
     pub socket: PathBuf,
-    /// Loopback address for `/metrics`, if wanted.
-    pub metrics: Option<SocketAddr>,
+    /// Where `/metrics` is served, if wanted ([`metrics::metrics_at`]).
+    pub metrics: Option<MetricsAt>,
     /// File the daemon's acts are appended to (`--events`), if wanted.
     pub events: Option<PathBuf>,
 }
@@ -92,10 +92,10 @@ pub enum StartError {
     #[error("--socket: {0}")]
     Status(io::Error),
     /// The metrics listener.
-    #[error("--metrics {addr}: {source}")]
+    #[error("{} {}: {source}", at.setting, at.addr)]
     Metrics {
-        /// The address.
-        addr: SocketAddr,
+        /// The address, and the setting that named it.
+        at: MetricsAt,
         /// Why it cannot be used.
         source: io::Error,
     },
@@ -160,7 +160,11 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     };
     // The socket first: it tells whether another daemon already runs here, before this one
     // touches any address.
-    let listener = status::bind(&options.socket).map_err(StartError::Status)?;
+    let group = access::socket_group(&config)?;
+    let mode = (config.control.socket_mode()).unwrap_or(failover_core::config::DEFAULT_SOCKET_MODE);
+    let listener = status::bind(&options.socket, mode, group.as_ref().map(|g| g.gid))
+        .map_err(StartError::Status)?;
+    let access = Access::new(nix::unistd::geteuid().as_raw(), group);
     let _socket_file = SocketFile(options.socket.clone());
     let sockets = PathSockets::bind(&config)?;
     let epoch::Next { epoch, stored } =
@@ -168,13 +172,13 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     let addresses = Addresses::connect().map_err(StartError::Netlink)?;
     reconcile(&addresses, &config, &events).await?;
     let (report_tx, mut report_rx) = mpsc::channel::<ReportRequest>(16);
-    if let Some(addr) = options.metrics {
-        let tcp = tokio::net::TcpListener::bind(addr)
+    if let Some(at) = options.metrics {
+        let tcp = tokio::net::TcpListener::bind(at.addr)
             .await
-            .map_err(|source| StartError::Metrics { addr, source })?;
+            .map_err(|source| StartError::Metrics { at, source })?;
         tokio::spawn(metrics::serve(tcp, report_tx.clone()));
     }
-    tokio::spawn(status::serve(listener, report_tx));
+    tokio::spawn(status::serve(listener, report_tx, access));
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
     let (action_tx, worker) = actions::spawn(addresses, answer_tx, events.clone());
     let (mail_tx, mailer, spool_error) = mail::spawn(&options.state_dir);
@@ -412,6 +416,7 @@ impl Driver {
             .map_err(|e| e.to_string())
             .and_then(|new| {
                 check_locals(self.node.config(), &new).map_err(|e| format!("{file}: {e}"))?;
+                check_control(self.node.config(), &new).map_err(|e| format!("{file}: {e}"))?;
                 self.node
                     .reconfigure(new)
                     .map_err(|e| format!("{file}: {e}"))
@@ -437,6 +442,19 @@ fn check_locals(old: &Config, new: &Config) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// The status socket and the metrics listener are set up once: `[control]` needs a restart.
+fn check_control(old: &Config, new: &Config) -> Result<(), ConfigError> {
+    if old.control == new.control {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        field: "control".into(),
+        message: "changing the status socket's mode or group or the metrics address needs a \
+                  restart, not a reload"
+            .into(),
+    })
 }
 
 fn log_event(event: &Event) {

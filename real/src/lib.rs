@@ -13,12 +13,14 @@
 //! | [`hooks`] | `Test`, `PreAcq*`, `PostAcq*`, `PreRel*`, `PostRel*` scripts |
 //! | [`mail`], [`spool`] | the notification queue, over SMTP; its spool on disk |
 //! | [`status`], [`metrics`] | `failoverctl status` over a UNIX socket; Prometheus `/metrics` |
+//! | [`access`] | who may ask over the status socket: its mode and group, each client's credentials |
 //! | [`clients`] | how many local clients those serve at once, and for how long |
 //! | [`trust`] | strict modes: who may write the configuration and the hooks |
 //! | [`epoch`] | the boot epoch that grows with every start |
 //! | [`events`] | `--events`: every act as a JSON line with CLOCK_MONOTONIC time, for test harnesses |
 //! | [`logging`] | `tracing` output fit for a terminal and for journald |
 
+pub mod access;
 pub mod actions;
 pub mod clients;
 pub mod driver;

@@ -1,15 +1,16 @@
 //! Reading the configuration a user wrote: native TOML or the source system's hostconfig.
 //!
 //! Both end in the same [`Config`]; on top of core's validation the daemon checks what only it
-//! uses (mail addresses, the hook scripts' ownership and modes), so `failoverd --check`
-//! refuses everything the daemon would refuse. Every error names the file and the line or
-//! field.
+//! uses (mail addresses, the hook scripts' ownership and modes, the status socket's group), so
+//! `failoverd --check` refuses everything the daemon would refuse. Every error names the file
+//! and the line or field.
 //!
 //! The file itself must be one root can trust ([`trust`]: owned by root or the daemon's user,
 //! writable by no one else, nor are the directories above it), a regular file of at most
 //! [`MAX_CONFIG_BYTES`], and UTF-8 text: anything else is refused with its name and what is
 //! wrong, never read half-way or in a loop (a link to `/dev/zero` or a FIFO is not a file).
 
+use crate::access;
 use crate::hooks;
 use crate::trust::{self, Kind, Untrusted};
 use failover_core::hostconfig::{self, HostAddress, Machine};
@@ -141,6 +142,7 @@ pub fn load(source: &Source) -> Result<Config, LoadError> {
     match (check_mail_addresses(&config), source) {
         (Ok(()), _) => {
             hooks::check_trusted(&config)?;
+            access::socket_group(&config).map_err(|error| LoadError::Invalid { path, error })?;
             Ok(config)
         }
         (Err(error), Source::Toml(_)) => Err(LoadError::Invalid { path, error }),

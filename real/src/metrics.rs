@@ -1,14 +1,15 @@
 //! An optional Prometheus endpoint: `GET /metrics` on a loopback address, in the text
 //! exposition format.
 //!
-//! Only loopback addresses are accepted, because the endpoint has no authentication and tells
-//! who holds which address; a scraper on another machine goes through a local agent or proxy.
+//! Only loopback addresses are accepted unless `control.metrics_allow_remote = true`, because
+//! the endpoint has no authentication and tells anyone who asks who holds which address; a
+//! scraper on another machine goes through a local agent or proxy, or is let in on purpose.
 //! The server answers one request per connection with a minimal HTTP/1.1 response: that is all
 //! a Prometheus scrape needs, and it keeps an HTTP stack out of a daemon that must stay small.
 
 use crate::clients::{Asked, Clients};
 use crate::status::{Report, ReportRequest};
-use failover_core::Role;
+use failover_core::{Config, Role};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,15 +17,43 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-/// Refuses an address a remote host could reach.
-pub fn check_listen_addr(addr: SocketAddr) -> Result<(), String> {
-    if addr.ip().is_loopback() {
+/// Refuses `--metrics` at an address a remote host could reach, unless the configuration
+/// allows it (`control.metrics_allow_remote`; core refuses `control.metrics` the same way).
+pub fn check_listen_addr(addr: SocketAddr, allow_remote: bool) -> Result<(), String> {
+    if addr.ip().is_loopback() || allow_remote {
         Ok(())
     } else {
         Err(format!(
-            "--metrics {addr}: only a loopback address (127.0.0.0/8 or ::1) is allowed"
+            "--metrics {addr}: not a loopback address (127.0.0.0/8 or ::1); the endpoint has \
+             no authentication and tells who holds which address: set \
+             control.metrics_allow_remote = true in the configuration to serve it to other hosts"
         ))
     }
+}
+
+/// Where `/metrics` is served, and the setting that said so (named in errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsAt {
+    /// The listening address.
+    pub addr: SocketAddr,
+    /// `--metrics` or `control.metrics`.
+    pub setting: &'static str,
+}
+
+/// The metrics address: `--metrics` if given (checked here), else `control.metrics` (checked
+/// with the configuration), else none.
+pub fn metrics_at(flag: Option<SocketAddr>, config: &Config) -> Result<Option<MetricsAt>, String> {
+    if let Some(addr) = flag {
+        check_listen_addr(addr, config.control.metrics_allow_remote)?;
+        return Ok(Some(MetricsAt {
+            addr,
+            setting: "--metrics",
+        }));
+    }
+    Ok(config.control.metrics.map(|addr| MetricsAt {
+        addr,
+        setting: "control.metrics",
+    }))
 }
 
 /// The report in Prometheus' text format.
@@ -92,6 +121,12 @@ pub fn render(report: &Report) -> String {
         "counter",
         "Heartbeat datagrams accepted.",
         &[(String::new(), c.received.to_string())],
+    );
+    metric(
+        "failover_datagrams_previous_key_total",
+        "counter",
+        "Datagrams authenticated only under protocol.previous_auth_key: a key rotation not yet done everywhere.",
+        &[(String::new(), c.previous_key.to_string())],
     );
     metric(
         "failover_datagrams_dropped_total",

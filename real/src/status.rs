@@ -1,13 +1,17 @@
 //! What `failoverctl status` shows, and the UNIX socket it is asked over.
 //!
 //! The protocol is one line each way: the client connects and writes `status\n`; the daemon
-//! answers with the [`Report`] as one line of JSON and closes. The socket file is created
-//! `0660`, so root (and the socket's group) may ask.
+//! answers with the [`Report`] as one line of JSON and closes — or, to a client [`Access`]
+//! refuses, with `{"error": "permission denied: ..."}`. The socket file gets the mode and
+//! group of `[control]` (root only, `0600`, by default).
 
+use crate::access::{Access, Client, RefusalLog};
 use crate::clients::{Asked, Clients};
 use failover_core::config::VipSettings;
 use failover_core::node::QuorumStatus;
 use failover_core::{Counters, Instant, Node, Role};
+use nix::sys::stat::Mode;
+use nix::unistd::Gid;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -175,10 +179,14 @@ impl Report {
             quorum_text(&mut out, q);
         }
         let c = &self.counters;
+        let previous = match c.previous_key {
+            0 => String::new(),
+            n => format!(" ({n} under the previous key)"),
+        };
         let _ = writeln!(
             out,
-            "datagrams: sent {}, received {}; dropped: malformed {}, unauthenticated {}, \
-             replayed {}, foreign {}",
+            "datagrams: sent {}, received {}{previous}; dropped: malformed {}, \
+             unauthenticated {}, replayed {}, foreign {}",
             c.sent, c.received, c.malformed, c.unauthenticated, c.replayed, c.foreign
         );
         out
@@ -211,9 +219,10 @@ fn quorum_text(out: &mut String, q: &QuorumStatus) {
     }
 }
 
-/// Binds the status socket. A socket file left by a daemon that is gone is replaced; one that
-/// a running daemon answers on is not (a second daemon on the same socket is a mistake).
-pub fn bind(path: &Path) -> io::Result<UnixListener> {
+/// Binds the status socket with file mode `mode`, in group `group` if given. A socket file left
+/// by a daemon that is gone is replaced; one that a running daemon answers on is not (a second
+/// daemon on the same socket is a mistake).
+pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> io::Result<UnixListener> {
     let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
@@ -224,19 +233,28 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
         }
         std::fs::remove_file(path).map_err(named)?;
     }
-    let listener = UnixListener::bind(path).map_err(named)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(named)?;
+    // Created with no access for group and others at all, then given its group and mode: the
+    // file is never more open than configured, whatever the daemon's umask.
+    let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(umask);
+    let listener = bound.map_err(named)?;
+    nix::unistd::chown(path, None, group.map(Gid::from_raw))
+        .map_err(|e| named(io::Error::from(e)))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(named)?;
     Ok(listener)
 }
 
 /// The longest request line read; `status` is all there is.
 const MAX_REQUEST: u64 = 64;
 
-/// Answers status requests until the driver goes away. Connections are bounded in number and
-/// time ([`Clients`]) and a request line in length: a crowd of silent, slow or garbage-sending
-/// clients costs the daemon neither descriptors nor memory without bound.
-pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>) {
+/// Answers status requests until the driver goes away, to the clients `access` lets in.
+/// Connections are bounded in number and time ([`Clients`]) and a request line in length: a
+/// crowd of silent, slow or garbage-sending clients costs the daemon neither descriptors nor
+/// memory without bound.
+pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>, access: Access) {
     let mut clients = Clients::new("status socket");
+    let mut refusals = RefusalLog::default();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -247,16 +265,35 @@ pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>
                 continue;
             }
         };
+        let verdict = match stream.peer_cred() {
+            Ok(cred) => {
+                let client = Client {
+                    uid: cred.uid(),
+                    gid: cred.gid(),
+                    pid: cred.pid(),
+                };
+                let verdict = access.check(client);
+                if let Err(why) = &verdict {
+                    refusals.refused(client, why);
+                }
+                verdict
+            }
+            Err(e) => Err(format!("cannot tell who connected: {e}")),
+        };
         let requests = requests.clone();
-        clients.serve(|asked| answer(stream, requests, asked)).await;
+        clients
+            .serve(|asked| answer(stream, requests, asked, verdict))
+            .await;
     }
 }
 
-/// Reads one request line and answers it.
+/// Reads one request line and answers it (with the refusal, if the client may not ask: read
+/// first, so a client that wrote its request always gets the answer instead of a broken pipe).
 async fn answer(
     stream: tokio::net::UnixStream,
     requests: mpsc::Sender<ReportRequest>,
     asked: Asked,
+    verdict: Result<(), String>,
 ) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
@@ -266,7 +303,9 @@ async fn answer(
     }
     asked.mark();
     let line = String::from_utf8_lossy(&line);
-    let answer = if line.trim() == "status" {
+    let answer = if let Err(refusal) = verdict {
+        serde_json::json!({ "error": refusal }).to_string()
+    } else if line.trim() == "status" {
         let (tx, rx) = oneshot::channel();
         if requests.send(tx).await.is_err() {
             return;

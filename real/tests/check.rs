@@ -204,6 +204,64 @@ fn metrics_are_refused_on_an_address_other_hosts_can_reach() {
         &path,
     );
     assert!(out.status.success());
+
+    // The same address in the file: the daemon refuses to start, naming the file and field.
+    let remote = format!("{GOOD}\n[control]\nmetrics = \"192.0.2.10:9694\"\n");
+    let path = file(&dir, "remote.toml", &remote);
+    let out = failoverd(&["--config"], &path);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("remote.toml")
+            && err.contains("control.metrics")
+            && err.contains("192.0.2.10:9694")
+            && err.contains("metrics_allow_remote"),
+        "{err}"
+    );
+
+    // Allowed on purpose: in the file, and for the flag.
+    let allowed = format!("{remote}metrics_allow_remote = true\n");
+    let path = file(&dir, "allowed.toml", &allowed);
+    let out = failoverd(&["--check", "--config"], &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = failoverd(&["--check", "--metrics", "0.0.0.0:9694", "--config"], &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_status_socket_open_to_everyone_or_in_a_group_that_does_not_exist_is_refused() {
+    let control = |lines: &str| format!("{GOOD}\n[control]\n{lines}\n");
+    let err = refused("--config", "open.toml", &control("socket_mode = \"0666\""));
+    assert!(
+        err.contains("control.socket_mode") && err.contains("every local user"),
+        "{err}"
+    );
+    let err = refused(
+        "--config",
+        "nogroup.toml",
+        &control("socket_group = \"no-such-group-here\""),
+    );
+    assert!(
+        err.contains("control.socket_group") && err.contains("no-such-group-here"),
+        "{err}"
+    );
+    // A group of this host (every system has group 0) passes.
+    let dir = TempDir::new().unwrap();
+    let path = file(&dir, "group.toml", &control("socket_group = \"0\""));
+    let out = failoverd(&["--check", "--config"], &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -36,6 +36,7 @@ fn config(name: &str, priority: u8, locals: [&str; 2], peers: [Vec<SocketAddr>; 
         }],
         notify: Default::default(),
         hooks: Default::default(),
+        control: Default::default(),
     }
 }
 

@@ -56,7 +56,7 @@ use crate::io::{
 };
 use crate::role::Role;
 use crate::time::Instant;
-use crate::wire::{self, AuthKey, Message, MessageKind};
+use crate::wire::{self, AuthKey, DecodeError, Message, MessageKind};
 use peers::{Accept, Peer, Peers};
 use quorum::Quorum;
 use serde::Serialize;
@@ -71,6 +71,8 @@ use transition::Transition;
 pub struct Node {
     config: Config,
     key: Option<AuthKey>,
+    /// `protocol.previous_auth_key`: accepted on receive, never used to send.
+    previous_key: Option<AuthKey>,
     /// Every heartbeat this node sends, but for kind, role and sequence number.
     template: Message,
     /// Heartbeats between two announcements of the held addresses (`u32::MAX`: never), and
@@ -192,11 +194,7 @@ impl Node {
     /// simulator counts restarts): peers use it to tell a restart from a replay.
     pub fn new(config: Config, boot_epoch: u64, now: Instant) -> Result<Node, ConfigError> {
         config.validate()?;
-        let key = config
-            .protocol
-            .auth_key
-            .as_ref()
-            .map(|k| AuthKey::new(k.as_bytes()));
+        let (key, previous_key) = keys(&config);
         let quorum = Quorum::new(&config);
         let template = Message {
             group: config.protocol.group,
@@ -225,6 +223,7 @@ impl Node {
             held: vec![false; config.vips.len()],
             config,
             key,
+            previous_key,
             epoch: boot_epoch,
             seq: 0,
             role: Role::Backup,
@@ -307,7 +306,7 @@ impl Node {
                 return;
             }
         }
-        let msg = match wire::decode_raw(bytes, self.key.as_ref()) {
+        let msg = match self.authenticate(bytes) {
             Ok(msg) => msg,
             Err(e) if e.is_auth_failure() => {
                 return self.drop_datagram(DropReason::Unauthenticated)
@@ -340,7 +339,14 @@ impl Node {
         let rival = peer.alive && peer.role.claims_ownership();
         let moved = peer.paths[path.0].source != Some(from);
         let accepted = peer.accept(&msg, path.0, from, now, new_record);
-        if self.key.is_none() && msg.kind == MessageKind::Heartbeat && msg.seq == peer.state_seq {
+        // Never from a replay: an old epoch's datagram kept as the template of routine
+        // heartbeats would let later replays of that epoch through `accept_repeat`.
+        let current = !matches!(accepted, Accept::Replay);
+        if current
+            && self.key.is_none()
+            && msg.kind == MessageKind::Heartbeat
+            && msg.seq == peer.state_seq
+        {
             peer.last.clear();
             peer.last.extend_from_slice(bytes);
         }
@@ -474,11 +480,7 @@ impl Node {
             }
         }
         self.dead_after = skewed_dead_after(&config);
-        self.key = config
-            .protocol
-            .auth_key
-            .as_ref()
-            .map(|k| AuthKey::new(k.as_bytes()));
+        (self.key, self.previous_key) = keys(&config);
         self.template.group = config.protocol.group;
         if !config.node.witness {
             self.template.priority = config.node.priority;
@@ -548,6 +550,19 @@ impl Node {
         }
     }
 
+    /// Decodes a datagram under the key in use or, failing that, the previous one (a rotation
+    /// under way; counted, so operators see when no peer uses the old key any more).
+    fn authenticate<'a>(&mut self, bytes: &'a [u8]) -> Result<Message<&'a [u8]>, DecodeError> {
+        match wire::decode_raw(bytes, self.key.as_ref()) {
+            Err(DecodeError::BadTag) if self.previous_key.is_some() => {
+                let msg = wire::decode_raw(bytes, self.previous_key.as_ref())?;
+                self.counters.previous_key += 1;
+                Ok(msg)
+            }
+            decoded => decoded,
+        }
+    }
+
     fn drop_datagram(&mut self, reason: DropReason) {
         let c = &mut self.counters;
         *match reason {
@@ -593,6 +608,15 @@ impl Node {
                 .push_back(Output::Event(Event::RoleChanged { from, to }));
         }
     }
+}
+
+/// The key messages are sent and checked with, and the one also accepted during a rotation.
+fn keys(config: &Config) -> (Option<AuthKey>, Option<AuthKey>) {
+    let key = |k: &Option<String>| k.as_ref().map(|k| AuthKey::new(k.as_bytes()));
+    (
+        key(&config.protocol.auth_key),
+        key(&config.protocol.previous_auth_key),
+    )
 }
 
 /// `dead_after` plus VRRP's priority skew: `interval × (255 − priority) / 256`.

@@ -197,12 +197,17 @@ impl Node {
         if self.shutdown_requested {
             return self.start_shutdown(now);
         }
+        // The heir's turn ends once it claims — this node included: having taken over, it
+        // answers to the ordinary rule, so a departed owner back within the heir's time (a
+        // restart) gets the addresses back once instead of the heir taking them again.
+        let my_name = self.config.node.name.as_str();
+        let claiming = self.role.claims_ownership();
         self.heir = self.heir.take().filter(|h| {
             now < h.until
+                && !(h.name == my_name && claiming)
                 && !(self.peers.iter())
                     .any(|p| p.name == h.name && p.alive && p.role.claims_ownership())
         });
-        let my_name = self.config.node.name.as_str();
         let me = rank(self.priority(), my_name);
         let mut someone_claims = false;
         let mut i_am_best = true;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use failover_real::status::{query, Report, DEFAULT_SOCKET};
+use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,13 +33,25 @@ fn main() -> ExitCode {
     let line = match query(&args.socket) {
         Ok(line) => line,
         Err(e) => {
+            let hint = if e.kind() == ErrorKind::PermissionDenied {
+                "only root and the members of the socket's group may ask (control.socket_group)"
+            } else {
+                "is it running? see --socket"
+            };
             eprintln!(
-                "failoverctl: cannot ask failoverd at {}: {e} (is it running? see --socket)",
+                "failoverctl: cannot ask failoverd at {}: {e} ({hint})",
                 args.socket.display()
             );
             return ExitCode::FAILURE;
         }
     };
+    let refusal = serde_json::from_str::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|answer| Some(answer.get("error")?.as_str()?.to_string()));
+    if let Some(refusal) = refusal {
+        eprintln!("failoverctl: failoverd refused: {refusal}");
+        return ExitCode::FAILURE;
+    }
     if json {
         print!("{line}");
         return ExitCode::SUCCESS;

@@ -44,7 +44,8 @@ struct Args {
     /// UNIX socket that `failoverctl` asks.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     socket: PathBuf,
-    /// Serve Prometheus metrics at http://ADDR/metrics; loopback addresses only.
+    /// Serve Prometheus metrics at http://ADDR/metrics (instead of control.metrics); a
+    /// loopback address unless the configuration sets control.metrics_allow_remote = true.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
     /// Append a machine-readable record of every act to FILE, for test harnesses: start,
@@ -66,14 +67,15 @@ fn main() -> ExitCode {
         (None, Some(file)) => Source::Hostconfig(file, args.public_address),
         (None, None) => unreachable!("clap requires one of --config and --hostconfig"),
     };
-    if let Some(addr) = args.metrics {
-        if let Err(e) = metrics::check_listen_addr(addr) {
+    let config = match load(&source) {
+        Ok(config) => config,
+        Err(e) => {
             eprintln!("failoverd: {e}");
             return ExitCode::FAILURE;
         }
-    }
-    let config = match load(&source) {
-        Ok(config) => config,
+    };
+    let metrics = match metrics::metrics_at(args.metrics, &config) {
+        Ok(metrics) => metrics,
         Err(e) => {
             eprintln!("failoverd: {e}");
             return ExitCode::FAILURE;
@@ -105,7 +107,7 @@ fn main() -> ExitCode {
         source,
         state_dir: args.state_dir,
         socket: args.socket,
-        metrics: args.metrics,
+        metrics,
         events: args.events,
     };
     match runtime.block_on(driver::run(options, config)) {

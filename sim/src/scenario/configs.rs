@@ -50,6 +50,7 @@ impl Scenario {
                 timeout: p.hook_timeout,
                 dir: None,
             },
+            control: Default::default(),
         }
     }
 
