@@ -499,6 +499,37 @@ impl Node {
         self.role
     }
 
+    /// The state machine's own invariants, for drivers that check them after every input (the
+    /// simulator does): a broken one is a bug in this crate, named in the error.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let role = self.role;
+        let moving = self.transition.is_some();
+        // A release the kernel refused leaves this node claiming what it kept (Releasing,
+        // no hand-over) until its back-off ends.
+        let kept = self.held.contains(&true) && self.backoff.is_some();
+        match role {
+            Role::Acquiring if !moving => {
+                return Err(format!("{role} without a hand-over under way"));
+            }
+            Role::Releasing if !moving && !kept => {
+                return Err(format!(
+                    "{role} without a hand-over under way or an address the kernel kept"
+                ));
+            }
+            Role::Master | Role::Backup | Role::Stopped if moving => {
+                return Err(format!("{role} with a hand-over under way"));
+            }
+            Role::Master if self.held.iter().any(|h| !h) => {
+                return Err(format!("master without every address: {:?}", self.held));
+            }
+            _ => {}
+        }
+        if self.config.node.witness && (role.claims_ownership() || self.held.iter().any(|&h| h)) {
+            return Err(format!("a witness in role {role} holding {:?}", self.held));
+        }
+        Ok(())
+    }
+
     /// The configuration the node runs with.
     pub fn config(&self) -> &Config {
         &self.config
@@ -623,4 +654,58 @@ fn keys(config: &Config) -> (Option<AuthKey>, Option<AuthKey>) {
 fn skewed_dead_after(config: &Config) -> Duration {
     let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
     config.dead_after() + skew
+}
+
+#[cfg(test)]
+mod invariant_tests {
+    use super::*;
+    use crate::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
+
+    fn node() -> Node {
+        let config = Config {
+            node: NodeSettings {
+                name: "alpha".into(),
+                priority: 200,
+                witness: false,
+            },
+            protocol: ProtocolSettings::default(),
+            paths: vec![PathSettings {
+                name: "public".into(),
+                local: Some("192.0.2.10:1694".parse().unwrap()),
+                peers: vec!["192.0.2.11:1694".parse().unwrap()],
+            }],
+            vips: vec![VipSettings {
+                address: "192.0.2.100".parse().unwrap(),
+                prefix: None,
+                interface: "eth0".into(),
+                primary: false,
+            }],
+            notify: Default::default(),
+            hooks: Default::default(),
+            control: Default::default(),
+        };
+        Node::new(config, 1, Instant::from_nanos(0)).unwrap()
+    }
+
+    #[test]
+    fn a_fresh_node_keeps_its_invariants_and_broken_states_are_named() {
+        let mut n = node();
+        assert_eq!(n.check_invariants(), Ok(()));
+        n.role = Role::Master;
+        let err = n.check_invariants().unwrap_err();
+        assert!(err.contains("master without every address"), "{err}");
+        n.held[0] = true;
+        assert_eq!(n.check_invariants(), Ok(()));
+        n.role = Role::Acquiring;
+        let err = n.check_invariants().unwrap_err();
+        assert!(err.contains("without a hand-over"), "{err}");
+        n.role = Role::Releasing;
+        assert!(n.check_invariants().is_err(), "no back-off: nothing explains it");
+        n.backoff = Some(Backoff {
+            event: HookEvent::Release,
+            retry: Instant::from_nanos(1),
+            wait: Duration::from_secs(1),
+        });
+        assert_eq!(n.check_invariants(), Ok(()), "the kernel kept the address");
+    }
 }

@@ -24,7 +24,7 @@ use crate::topology::{self, Party};
 use crate::trace::Trace;
 use client::Client;
 use failover_core::{
-    AddressChange, Command, Event, HookOutcome, Instant, Node, Output, PathId, Role,
+    AddressChange, Command, Event, HookOutcome, Instant, Node, Output, PathId, Role, VipId,
 };
 use host::{Host, Job, Running, Task};
 use rand::Rng;
@@ -154,6 +154,8 @@ pub struct World<'p> {
     record: Option<Vec<Record>>,
     /// When simulated time stopped moving, if it did.
     livelock: Option<u64>,
+    /// The first of core's invariants seen broken (see `check_node`).
+    core_broken: Option<String>,
     /// Each virtual address, written out once.
     vip_names: Vec<String>,
     /// Each node's address on each segment, by segment then node.
@@ -231,6 +233,7 @@ impl<'p> World<'p> {
             acts: Vec::new(),
             record: options.record.then(Vec::new),
             livelock: None,
+            core_broken: None,
             vip_names: (scenario.vips.iter())
                 .map(|v| v.address.to_string())
                 .collect(),
@@ -293,6 +296,9 @@ impl<'p> World<'p> {
     fn finish(mut self) -> RunReport {
         self.flush_client();
         let mut findings = Findings::default();
+        if let Some(why) = self.core_broken.take() {
+            findings.violate("core-invariant", why);
+        }
         if let Some(at) = self.livelock {
             findings.violate(
                 "livelock",
@@ -487,8 +493,30 @@ impl<'p> World<'p> {
         while let Some(out) = self.hosts[i].node.as_mut().and_then(Node::poll_output) {
             self.output(i, out);
         }
+        self.check_node(i);
         self.send_outgoing();
         self.reschedule(i, false);
+    }
+
+    /// Core's own invariants after every input, and one between core and this driver: the
+    /// host never has an address its node believes is not there. The first break is kept.
+    fn check_node(&mut self, i: usize) {
+        if self.core_broken.is_some() {
+            return;
+        }
+        let Some(node) = self.hosts[i].node.as_ref() else {
+            return;
+        };
+        let held = &self.hosts[i].held;
+        let broken = node.check_invariants().err().or_else(|| {
+            (0..held.len())
+                .find(|&v| held[v] && !node.holds(VipId(v)))
+                .map(|v| format!("its host has {} and it believes not", self.vip_names[v]))
+        });
+        if let Some(why) = broken {
+            let name = &self.hosts[i].name;
+            self.core_broken = Some(format!("{name} at {}: {why}", check::secs(self.now)));
+        }
     }
 
     /// Queues the datagrams an input made, one event per announcement, host and arrival
