@@ -46,3 +46,19 @@ fn both_links_cut_splits_classic_mode_and_not_its_quorum_twin() {
     );
     assert_eq!(split(&classic.quorum_twin()), 0);
 }
+
+/// Seeds of the quorum swarm that the 1,000,000-seed sweep found breaking the notification
+/// check: the owner, frozen past its lease, wakes and notifies the lost lease as its release
+/// begins, and its host crashes a moment later — a release notified and cut short is done.
+#[test]
+fn a_lost_lease_notified_then_cut_short_by_a_crash_is_a_release() {
+    let swarm = builtin::find("quorum-swarm-two-nodes").unwrap().unwrap();
+    for seed in [65294, 203092] {
+        let report = run(&swarm, seed, &Options::default()).unwrap();
+        assert!(
+            report.findings.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.findings.violations
+        );
+    }
+}

@@ -28,6 +28,8 @@ pub struct Notifications {
     /// them; a later takeover starts from `Acquiring`.)
     roles: Vec<Role>,
     restorable: Vec<BTreeSet<usize>>,
+    /// Per node: a lost lease was notified and the release it began has not ended.
+    lease_lost: Vec<bool>,
 }
 
 impl Notifications {
@@ -45,6 +47,7 @@ impl Notifications {
             repeated: Vec::new(),
             roles: vec![Role::Backup; n],
             restorable: vec![BTreeSet::new(); n],
+            lease_lost: vec![false; n],
         }
     }
 }
@@ -83,10 +86,19 @@ impl Checker for Notifications {
                 node,
                 from: Role::Releasing,
                 to: Role::Backup | Role::Stopped,
-            } => self.releases[node].0 += 1,
+            } => {
+                self.releases[node].0 += 1;
+                self.lease_lost[node] = false;
+            }
             // A restarted process remembers nothing it notified: its first notice of a link
             // still cut is no repeat; and a takeover cut short by its end was never mailed.
+            // A lost lease is notified as its release begins: cut short by the process's end,
+            // that release is done all the same (the host is gone, or its kernel removes the
+            // address when the lifetime ends).
             Observation::Down { node } => {
+                if std::mem::take(&mut self.lease_lost[node]) {
+                    self.releases[node].0 += 1;
+                }
                 self.anomaly.retain(|(n, _, _), _| *n != node);
                 self.unnotified[node].clear();
                 self.roles[node] = Role::Backup;
@@ -108,8 +120,10 @@ impl Checker for Notifications {
                     }
                 }
                 // (a lost lease is the notice of the release it starts)
-                Notification::Released { .. } | Notification::LeaseLost { .. } => {
-                    self.releases[node].1 += 1
+                Notification::Released { .. } => self.releases[node].1 += 1,
+                Notification::LeaseLost { .. } => {
+                    self.releases[node].1 += 1;
+                    self.lease_lost[node] = true;
                 }
                 Notification::NetworkAnomaly { peer, path }
                 | Notification::NetworkRecovered { peer, path } => {
