@@ -1,13 +1,20 @@
-//! Failover time of failoverd against Debian's keepalived, in the same namespace test bed.
+//! Failover time of failoverd, in classic and in quorum mode, against Debian's keepalived, in
+//! the same namespace test bed.
 //!
 //! `cargo bench -p failover-real --bench failover_time` (as root; keepalived, iproute2 and
 //! python3-aiosmtpd installed — `bash .ci/test` installs the last two, `apt-get install
 //! keepalived` the first). Options after `--`: `--trials N` (default 20), `--idle SECONDS`
-//! (default 30).
+//! (default 30; 0 skips the idle measurement), `--cases crash,kill,pause,planned` (default all),
+//! `--intervals 100,1000` (milliseconds; default both).
 //!
 //! * crash: the master's daemon gets SIGKILL and its machine drops off both networks at once;
 //!   measured until the client's first request to the virtual address that the backup answers.
+//! * kill: SIGKILL of the master's daemon alone (its host up, the address left on it).
+//! * pause: SIGSTOP of the master's daemon (its host up); for keepalived, of both processes.
 //! * planned: SIGTERM to the master's daemon; measured the same way.
+//! * quorum: failoverd with `protocol.mode = "quorum"`, a witness on the client's host as the
+//!   third vote. After a kill or a pause the master's kernel removes the address when its
+//!   lease runs out, and the backup acquires once the voters' promise has run out.
 //! * keepalived runs VRRPv3 with unicast peers on the LAN and `advert_int` equal to failoverd's
 //!   interval (its only path: keepalived has one interface per instance), the same priorities
 //!   (200 and 100) and so the same master-down time, 3.6 intervals.
@@ -16,9 +23,12 @@
 //!
 //! Every trial builds a fresh bed, so no trial inherits another's ARP caches or state.
 
-use failover_testbed::{ask, wait_until, Bed, Daemon, Host, Process, BACKUP, MASTER, VIP};
+use failover_testbed::{
+    ask, wait_until, Bed, Daemon, Host, Netns, Process, BACKUP, CLIENT, MAIL_SERVER, MASTER, VIP,
+};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -31,13 +41,37 @@ const DEADLINE: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, PartialEq)]
 enum Stop {
     Crash,
+    Kill,
+    Pause,
     Planned,
+}
+
+impl Stop {
+    const ALL: [(Stop, &'static str, &'static str); 4] = [
+        (Stop::Crash, "crash", "crash (SIGKILL, off both nets)"),
+        (Stop::Kill, "kill", "kill (SIGKILL, host up)"),
+        (Stop::Pause, "pause", "pause (SIGSTOP, host up)"),
+        (Stop::Planned, "planned", "planned (SIGTERM)"),
+    ];
+
+    fn signal(self) -> Signal {
+        match self {
+            Stop::Crash | Stop::Kill => Signal::SIGKILL,
+            Stop::Pause => Signal::SIGSTOP,
+            Stop::Planned => Signal::SIGTERM,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Daemons {
     Failoverd,
+    Quorum,
     Keepalived,
+}
+
+impl Daemons {
+    const ALL: [Daemons; 3] = [Daemons::Failoverd, Daemons::Quorum, Daemons::Keepalived];
 }
 
 /// One daemon of either kind, stopped the way a trial asks.
@@ -48,13 +82,9 @@ enum Running {
 
 impl Running {
     fn stop(&mut self, how: Stop) {
-        let signal = match how {
-            Stop::Crash => Signal::SIGKILL,
-            Stop::Planned => Signal::SIGTERM,
-        };
         match self {
-            Running::Failoverd(d) => d.signal(signal),
-            Running::Keepalived(k) => k.signal(signal),
+            Running::Failoverd(d) => d.signal(how.signal()),
+            Running::Keepalived(k) => k.signal(how.signal()),
         }
     }
 
@@ -126,6 +156,14 @@ impl Keepalived {
     /// dead parent would make the child shut down cleanly, a live one would restart it), then
     /// the child and the parent are killed.
     fn signal(&mut self, signal: Signal) {
+        if signal == Signal::SIGSTOP {
+            // both: a stopped parent alone would leave the VRRP child advertising
+            let _ = kill(Pid::from_raw(self.process.pid()), Signal::SIGSTOP);
+            if let Some(child) = self.vrrp_pid() {
+                let _ = kill(Pid::from_raw(child), Signal::SIGSTOP);
+            }
+            return;
+        }
         if signal != Signal::SIGKILL {
             return self.process.signal(signal);
         }
@@ -147,14 +185,63 @@ impl Drop for Keepalived {
     }
 }
 
+/// The quorum group's voters: the two hosts and the witness on the client's host.
+const VOTERS: &str = r#"voters = ["master", "backup", "witness"]"#;
+
 fn start(bed: &Bed, kind: Daemons, host: Host, interval: Duration) -> Running {
     match kind {
         Daemons::Failoverd => {
             let config = bed.config(host, interval, Duration::from_secs(2));
             Running::Failoverd(bed.start(Path::new(FAILOVERD), host, &config))
         }
+        Daemons::Quorum => {
+            // the classic configuration, in quorum mode, with the witness a peer on the LAN
+            let config = bed.config(host, interval, Duration::from_secs(2));
+            let peer = if host.name == MASTER.name {
+                BACKUP
+            } else {
+                MASTER
+            };
+            let toml = config
+                .to_toml()
+                .replace(
+                    "[protocol]\n",
+                    &format!("[protocol]\nmode = \"quorum\"\n{VOTERS}\n"),
+                )
+                .replacen(
+                    &format!("peers = [\"{}:1694\"]", peer.lan),
+                    &format!("peers = [\"{}:1694\", \"{CLIENT}:1694\"]", peer.lan),
+                    1,
+                );
+            Running::Failoverd(start_toml(bed, bed.ns(host), host.name, &toml))
+        }
         Daemons::Keepalived => Running::Keepalived(Keepalived::start(bed, host, interval)),
     }
+}
+
+/// The quorum group's witness, on the client's host: it votes and holds nothing.
+fn start_witness(bed: &Bed, interval: Duration) -> Daemon {
+    let hooks = bed.dir().join("hooks-witness");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let toml = format!(
+        "[node]\nname = \"witness\"\npriority = 1\nwitness = true\n\
+         [protocol]\ninterval = \"{}ms\"\nmode = \"quorum\"\n{VOTERS}\n\
+         [[path]]\nname = \"public\"\nlocal = \"{CLIENT}:1694\"\n\
+         peers = [\"{}:1694\", \"{}:1694\"]\n\
+         [notify]\nsmtp_server = \"{MAIL_SERVER}\"\n[hooks]\ndir = \"{}\"\n",
+        interval.as_millis(),
+        MASTER.lan,
+        BACKUP.lan,
+        hooks.display()
+    );
+    start_toml(bed, &bed.client, "witness", &toml)
+}
+
+fn start_toml(bed: &Bed, ns: &Netns, name: &str, toml: &str) -> Daemon {
+    let file = bed.dir().join(format!("{name}.toml"));
+    std::fs::write(&file, toml).unwrap();
+    let args = [OsString::from("--config"), file.into_os_string()];
+    Daemon::start(Path::new(FAILOVERD), ns, bed.dir(), name, &args)
 }
 
 /// One trial: a fresh bed, both daemons settled with the master serving, then the master
@@ -163,6 +250,7 @@ fn start(bed: &Bed, kind: Daemons, host: Host, interval: Duration) -> Running {
 /// both daemons: when the last heartbeat left decides how much of the silence is still to come.
 fn trial(kind: Daemons, interval: Duration, how: Stop, phase: f64) -> Duration {
     let bed = Bed::new();
+    let _witness = (kind == Daemons::Quorum).then(|| start_witness(&bed, interval));
     let mut master = start(&bed, kind, MASTER, interval);
     let _backup = start(&bed, kind, BACKUP, interval);
     let service = Bed::service();
@@ -196,8 +284,8 @@ fn trial(kind: Daemons, interval: Duration, how: Stop, phase: f64) -> Duration {
 
 struct Series {
     label: String,
-    failoverd: Vec<Duration>,
-    keepalived: Vec<Duration>,
+    /// Per kind, in the order of [`Daemons::ALL`].
+    times: [Vec<Duration>; 3],
 }
 
 fn median(v: &[Duration]) -> Duration {
@@ -272,6 +360,7 @@ fn idle(window: Duration) -> Vec<(String, u64, f64)> {
             let share = (cpu - *cpu0).as_secs_f64() / window.as_secs_f64() * 100.0;
             let name = match kind {
                 Daemons::Failoverd => "failoverd",
+                Daemons::Quorum => "failoverd (quorum)",
                 Daemons::Keepalived => "keepalived (parent + VRRP child)",
             };
             rows.push((
@@ -309,6 +398,18 @@ fn main() {
     };
     let trials = value("--trials", 20) as usize;
     let window = Duration::from_secs(value("--idle", 30));
+    let list = |flag: &str| {
+        (args.iter().position(|a| a == flag))
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+    };
+    let cases = list("--cases");
+    let intervals: Vec<Duration> = match list("--intervals") {
+        Some(ms) => (ms.iter())
+            .map(|m| Duration::from_millis(m.parse().expect("--intervals: milliseconds")))
+            .collect(),
+        None => vec![Duration::from_millis(100), Duration::from_secs(1)],
+    };
     if !nix::unistd::geteuid().is_root() {
         println!("failover_time: not run: it builds network namespaces, which needs root");
         return;
@@ -318,23 +419,21 @@ fn main() {
         "keepalived is not installed: apt-get install -y keepalived"
     );
     let mut series = Vec::new();
-    for (how, name) in [
-        (Stop::Crash, "crash (SIGKILL, off both nets)"),
-        (Stop::Planned, "planned (SIGTERM)"),
-    ] {
-        for interval in [Duration::from_millis(100), Duration::from_secs(1)] {
+    for (how, case, name) in Stop::ALL {
+        if cases.as_ref().is_some_and(|c| !c.iter().any(|c| c == case)) {
+            continue;
+        }
+        for &interval in &intervals {
             let mut s = Series {
                 label: format!("{name:<32} {:>7}", label(interval)),
-                failoverd: Vec::new(),
-                keepalived: Vec::new(),
+                times: Default::default(),
             };
             for i in 0..trials {
                 let phase = (i as f64 + 0.5) / trials as f64;
-                // alternate, so a noisy minute hurts both alike
-                s.failoverd
-                    .push(trial(Daemons::Failoverd, interval, how, phase));
-                s.keepalived
-                    .push(trial(Daemons::Keepalived, interval, how, phase));
+                // alternate, so a noisy minute hurts every kind alike
+                for (k, kind) in Daemons::ALL.into_iter().enumerate() {
+                    s.times[k].push(trial(kind, interval, how, phase));
+                }
                 eprint!("\r{} trial {}/{trials}   ", s.label.trim_end(), i + 1);
             }
             eprintln!();
@@ -345,22 +444,31 @@ fn main() {
     println!(
         "failover time: stop of the master's daemon -> first client request answered by the backup"
     );
-    println!("{trials} trials each; median (p10–p90) in ms; ratio = failoverd / keepalived");
+    println!(
+        "{trials} trials each; median (p10–p90) in ms; ratio = failoverd classic / keepalived"
+    );
     println!();
     println!(
-        "{:<40} {:>22} {:>22} {:>6}",
-        "case                              interval", "failoverd", "keepalived", "ratio"
+        "{:<40} {:>22} {:>22} {:>22} {:>6}",
+        "case                              interval",
+        "failoverd classic",
+        "failoverd quorum",
+        "keepalived",
+        "ratio"
     );
     let mut planned_fast = None;
     let mut no_slower = true;
+    let mut quorum_default = Vec::new();
     for s in &series {
-        let (f, k) = (median(&s.failoverd), median(&s.keepalived));
+        let [f, q, k] = s.times.each_ref().map(|t| median(t));
         let ratio = f.as_secs_f64() / k.as_secs_f64();
+        let cell = |t: &[Duration]| format!("{} ({})", ms(median(t)), spread(t));
         println!(
-            "{:<40} {:>22} {:>22} {:>6.2}",
+            "{:<40} {:>22} {:>22} {:>22} {:>6.2}",
             s.label,
-            format!("{} ({})", ms(f), spread(&s.failoverd)),
-            format!("{} ({})", ms(k), spread(&s.keepalived)),
+            cell(&s.times[0]),
+            cell(&s.times[1]),
+            cell(&s.times[2]),
             ratio
         );
         // The client asks every PROBE: medians closer than that are the same measurement.
@@ -368,28 +476,34 @@ fn main() {
         if s.label.starts_with("planned") && s.label.contains("100 ms") {
             planned_fast = Some(f);
         }
+        if s.label.contains(" 1 s") && !s.label.starts_with("planned") {
+            quorum_default.push(q);
+        }
     }
-    println!();
-    println!(
-        "idle, {} s window after settling: resident memory and CPU",
-        window.as_secs()
-    );
-    let rows = idle(window);
     // (at the default interval of 1 s, at 100 ms)
-    let mut idle_ok = (true, true);
-    for (name, rss_kb, share) in &rows {
+    let mut idle_ok = None;
+    if !window.is_zero() {
+        println!();
         println!(
-            "  {name:<50} {:>6.1} MB RSS  {share:>7.4} % of a core",
-            *rss_kb as f64 / 1024.0
+            "idle, {} s window after settling: resident memory and CPU",
+            window.as_secs()
         );
-        if name.starts_with("failoverd") {
-            let ok = *rss_kb < 10 * 1024 && *share < 0.1;
-            if name.ends_with(" 1 s") {
-                idle_ok.0 &= ok;
-            } else {
-                idle_ok.1 &= ok;
+        let mut ok_at = (true, true);
+        for (name, rss_kb, share) in &idle(window) {
+            println!(
+                "  {name:<50} {:>6.1} MB RSS  {share:>7.4} % of a core",
+                *rss_kb as f64 / 1024.0
+            );
+            if name.starts_with("failoverd") {
+                let ok = *rss_kb < 10 * 1024 && *share < 0.1;
+                if name.ends_with(" 1 s") {
+                    ok_at.0 &= ok;
+                } else {
+                    ok_at.1 &= ok;
+                }
             }
         }
+        idle_ok = Some(ok_at);
     }
     println!();
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
@@ -398,6 +512,14 @@ fn main() {
         PROBE.as_millis(),
         verdict(no_slower)
     );
+    if let Some(worst) = quorum_default.iter().max() {
+        println!(
+            "         quorum failover (crash, kill, pause) under 4 s at the default 1 s interval: \
+             {} (slowest median {} ms)",
+            verdict(*worst < Duration::from_secs(4)),
+            ms(*worst)
+        );
+    }
     if let Some(p) = planned_fast {
         println!(
             "         planned switchover under 50 ms (100 ms interval): {} ({} ms)",
@@ -405,10 +527,12 @@ fn main() {
             ms(p)
         );
     }
-    println!(
-        "         idle daemon under 10 MB RSS and 0.1 % of a core: {} at the default 1 s \
-         interval, {} at 100 ms",
-        verdict(idle_ok.0),
-        verdict(idle_ok.1)
-    );
+    if let Some((at_1s, at_100ms)) = idle_ok {
+        println!(
+            "         idle daemon under 10 MB RSS and 0.1 % of a core: {} at the default 1 s \
+             interval, {} at 100 ms",
+            verdict(at_1s),
+            verdict(at_100ms)
+        );
+    }
 }
