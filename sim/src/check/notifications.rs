@@ -24,8 +24,8 @@ pub struct Notifications {
     repeated: Vec<String>,
     /// Per node: its role, and (quorum mode) the addresses the kernel removed while it
     /// claimed them — their lifetime ran out a moment before a renewal that then added them
-    /// back: a restore, not a takeover. (A node's own removal ends its claim, which clears
-    /// them; a later takeover starts from `Acquiring`.)
+    /// back: a restore, not a takeover. (The end of its claim clears them; a later takeover
+    /// starts from `Backup`.)
     roles: Vec<Role>,
     restorable: Vec<BTreeSet<usize>>,
     /// Per node: a lost lease was notified and the release it began has not ended.
@@ -55,7 +55,9 @@ impl Notifications {
 impl Checker for Notifications {
     fn observe(&mut self, _at: u64, obs: &Observation) {
         match *obs {
-            Observation::RoleChanged { node, to, .. } if to != Role::Master => {
+            // (a restore may come while the claim goes on in another role: a renewal during
+            // a release's hooks adds back what the kernel removed a moment before)
+            Observation::RoleChanged { node, to, .. } if !to.claims_ownership() => {
                 self.roles[node] = to;
                 self.restorable[node].clear();
             }
