@@ -143,7 +143,7 @@ pub fn digest(scenario: &Scenario) -> String {
 /// Every seed of one sweep, gathered from one or more shard files.
 #[derive(Debug)]
 pub struct Merged {
-    /// The header, as the first shard gave it (with `shard` "1/1" once complete).
+    /// The header, as the first shard gave it.
     pub header: Header,
     /// How many shards the sweep was split into.
     pub count: u64,
@@ -216,18 +216,26 @@ struct Section {
 /// Combines results files into one [`Merged`] per sweep (scenario, seed range and engine).
 /// `files` are (name, text). Refused, with the file and line: a file that is not results, a
 /// shard of another version of a scenario (another digest) or of another split, a seed that
-/// is not its shard's or comes twice. Shards missing, given twice or cut short are reported
-/// by [`Merged::problems`].
+/// is not its shard's or comes twice. Shards missing, given twice or cut short (fewer seeds
+/// than the shard has, or a last line left unended) are reported by [`Merged::problems`].
 pub fn merge(files: &[(String, String)]) -> Result<Vec<Merged>, String> {
     let mut sweeps: BTreeMap<Key, Merged> = BTreeMap::new();
     for (name, text) in files {
         let mut section: Option<Section> = None;
+        // A writer killed mid-way leaves its last line unended: that line is not read, and
+        // its shard is reported cut short.
+        let unended = (!text.is_empty() && !text.ends_with('\n')).then(|| text.lines().count());
         for (i, l) in text.lines().enumerate() {
             if l.trim().is_empty() {
                 continue;
             }
             let at = format!("{name}:{}", i + 1);
-            match serde_json::from_str::<Line>(l).map_err(|e| format!("{at}: {e}"))? {
+            let line = match serde_json::from_str::<Line>(l) {
+                Ok(line) => line,
+                Err(_) if unended == Some(i + 1) => break,
+                Err(e) => return Err(format!("{at}: {e}")),
+            };
+            match line {
                 Line::Sweep(header) => {
                     if let Some(done) = section.take() {
                         close(name, done, &mut sweeps);
@@ -258,6 +266,18 @@ pub fn merge(files: &[(String, String)]) -> Result<Vec<Merged>, String> {
         }
         match section {
             Some(done) => close(name, done, &mut sweeps),
+            None if unended.is_some() => {
+                return Err(format!(
+                    "{name}: cut short before its header line ended (a shard killed as it \
+                     started?): which shard it was is unknown"
+                ))
+            }
+            None if text.is_empty() => {
+                return Err(format!(
+                    "{name}: empty, not a results file (a shard killed before it wrote \
+                     anything?)"
+                ))
+            }
             None => return Err(format!("{name}: not a results file (no sweep header)")),
         }
     }

@@ -3,8 +3,9 @@
 //! engine's variables, `merge` of a directory or a glob, and `--check-determinism` with its
 //! second processes.
 
+use failover_sim::results::Line;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 const FAILOVER_SIM: &str = env!("CARGO_BIN_EXE_failover-sim");
 /// Every variable `--shard auto` reads: none may leak in from the test's environment.
@@ -144,6 +145,27 @@ fn run_writes_a_junit_case_per_scenario_with_each_failing_seeds_replay() {
             "{replay} not in {xml}"
         );
     }
+    // The command given replays the seed: the same violation, the same trace.
+    let first: serde_json::Value = (sweep_lines[1..].iter())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["seed"] == failing[0])
+        .unwrap();
+    let replay = format!(
+        "failover-sim replay {} --seed {} --trace",
+        path(&hunt),
+        failing[0]
+    );
+    let out = replayed(&replay);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("VIOLATION split-brain"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "trace hash: {}",
+            first["trace_hash"].as_str().unwrap()
+        )),
+        "{said}"
+    );
 
     // merge reads a run's results like a sweep's.
     let out = failover_sim(&["merge", path(&json)], &[]);
@@ -153,6 +175,53 @@ fn run_writes_a_junit_case_per_scenario_with_each_failing_seeds_replay() {
             "20 seeds of 2 sweep(s) from 1 file(s); {} failed",
             failing.len()
         )),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Runs a replay command as written in a report (`failover-sim ...`) with this build.
+fn replayed(command: &str) -> Output {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "failover-sim", "{command}");
+    failover_sim(&words[1..], &[])
+}
+
+#[test]
+fn a_replay_command_under_another_engine_runs_that_seed_of_a_built_in_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = failover_sim(
+        &[
+            "run",
+            "master-crash",
+            "--seed",
+            "2",
+            "--engine",
+            "turmoil",
+            "--json",
+            path(&json),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let text_of = read(&json);
+    let Line::Sweep(header) = serde_json::from_str(text_of.lines().next().unwrap()).unwrap() else {
+        panic!("{text_of}")
+    };
+    assert_eq!(
+        (header.source.as_str(), header.engine.as_str()),
+        ("master-crash", "turmoil")
+    );
+    let command = header.replay(2);
+    assert_eq!(
+        command,
+        "failover-sim run master-crash --seed 2 --engine turmoil"
+    );
+    let out = replayed(&command);
+    assert!(out.status.success(), "{command}: {}", text(&out));
+    assert!(
+        text(&out).contains("1 runs of 1 scenario(s) under turmoil"),
         "{}",
         text(&out)
     );
@@ -359,4 +428,95 @@ fn check_determinism_runs_each_seed_in_a_second_process_and_passes_a_real_scenar
     );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(read(&checked), read(&plain), "the check changes no result");
+}
+
+#[test]
+fn merge_refuses_shards_that_ran_different_versions_of_a_scenario_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crash.toml");
+    let original = read(&scenarios().join("suite/master-crash.toml"));
+    std::fs::write(&file, &original).unwrap();
+    let shard = |k: u64| {
+        let out = failover_sim(
+            &[
+                "sweep",
+                path(&file),
+                "--seeds",
+                "1..=6",
+                "--shard",
+                &format!("{k}/2"),
+                "--json",
+                path(&dir.path().join(format!("shard-{k}.json"))),
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    shard(1);
+    // Someone edits the scenario between the two shards: the master now dies later.
+    let edited = original.replace("at = \"20s\"", "at = \"25s\"");
+    assert_ne!(edited, original);
+    std::fs::write(&file, edited).unwrap();
+    shard(2);
+    let merged = dir.path().join("merged.json");
+    let out = failover_sim(
+        &[
+            "merge",
+            &format!("{}/shard-*.json", path(dir.path())),
+            "--json",
+            path(&merged),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("the shards ran different versions of it and cannot be merged"),
+        "{}",
+        text(&out)
+    );
+    assert!(!merged.exists());
+}
+
+#[test]
+fn merge_reports_a_shard_whose_sweep_was_killed_as_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("killed.json");
+    // A sweep far too long to end by itself, killed once some of its seeds are written.
+    let mut sweep = Command::new(FAILOVER_SIM)
+        .args([
+            "sweep",
+            "swarm-two-nodes",
+            "--seeds",
+            "1..=10000000",
+            "--jobs",
+            "1",
+        ])
+        .args(["--shard", "2/3", "--json"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut polls = 0;
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) < 20_000 {
+        polls += 1;
+        assert!(polls < 6000, "the sweep wrote under 20 kB in 10 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    sweep.kill().unwrap();
+    sweep.wait().unwrap();
+    let written = read(&file);
+    let whole_lines = written.lines().count() - usize::from(!written.ends_with('\n'));
+    let out = failover_sim(&["merge", path(&file)], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("shard(s) 1, 3 of 3 missing"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "{}: shard 2/3 has {} of its 3333333 seeds (cut short?)",
+            path(&file),
+            whole_lines - 1
+        )),
+        "{said}"
+    );
 }

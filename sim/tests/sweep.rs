@@ -145,21 +145,36 @@ fn merge_puts_shards_back_together_and_says_what_is_missing() {
     let err = results::merge(&[("x.json".into(), "{\"type\":\"seed\"}\n".into())]).unwrap_err();
     assert!(err.starts_with("x.json:1:"), "{err}");
     let err = results::merge(&[("empty.json".into(), String::new())]).unwrap_err();
-    assert_eq!(err, "empty.json: not a results file (no sweep header)");
+    assert_eq!(
+        err,
+        "empty.json: empty, not a results file (a shard killed before it wrote anything?)"
+    );
+    let err =
+        results::merge(&[("x.json".into(), "{\"type\":\"sweep\",\"scen".into())]).unwrap_err();
+    assert!(
+        err.starts_with("x.json: cut short before its header line ended"),
+        "{err}"
+    );
 }
 
 #[test]
 fn merge_says_which_shard_was_cut_short() {
     let mut files = shard_files(2, None);
-    // A job killed while writing: its last seeds never made it to the file.
+    // A job killed while writing: its last seeds never made it to the file, and the one it
+    // was writing stops mid-line.
     let text = &mut files[1].1;
     let kept: Vec<&str> = text.lines().take(21).collect();
-    *text = kept.join("\n") + "\n";
+    let half = &text.lines().nth(21).unwrap()[..30];
+    *text = kept.join("\n") + "\n" + half;
     let merged = results::merge(&files).unwrap();
     assert_eq!(
         merged[0].problems(),
         vec!["shard-2.json: shard 2/2 has 20 of its 30 seeds (cut short?)"]
     );
+    // A line that does not parse elsewhere is an error naming it.
+    files[1].1 = files[1].1.replacen("\n", "\n#\n", 1);
+    let err = results::merge(&files).unwrap_err();
+    assert!(err.starts_with("shard-2.json:2: "), "{err}");
 }
 
 #[test]

@@ -36,7 +36,7 @@ impl Default for Shard {
 impl FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("`{s}`: write K/N with 1 <= K <= N, e.g. 3/8, or auto");
+        let bad = || format!("`{s}`: write K/N with 1 <= K <= N, e.g. 3/8");
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count) = (
             k.trim().parse::<u64>().map_err(|_| bad())?,
@@ -90,7 +90,7 @@ impl FromStr for ShardArg {
         if s.trim() == "auto" {
             Ok(ShardArg::Auto)
         } else {
-            s.parse().map(ShardArg::Given)
+            (s.parse().map(ShardArg::Given)).map_err(|e| format!("{e}, or auto"))
         }
     }
 }

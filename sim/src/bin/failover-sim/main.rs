@@ -30,7 +30,8 @@ enum Cmd {
     /// lines and JUnit results for CI. Non-zero on any violation, with a replay command per
     /// failing seed.
     Run {
-        /// Scenario files or directories of *.toml; none = the built-in suite.
+        /// Scenario files, directories of *.toml, or built-in scenario names (master-crash);
+        /// none = the built-in suite.
         paths: Vec<PathBuf>,
         /// Seeds 1..=N for each scenario.
         #[arg(long, default_value_t = 32)]
@@ -133,7 +134,8 @@ enum Cmd {
     /// Run scenarios under every engine and print verdicts, ownership sequences and failover
     /// latencies side by side; fails unless the engines agree.
     Compare {
-        /// Scenario files or directories; none = the built-in suite's engine-neutral scenarios.
+        /// Scenario files, directories or built-in names; none = the built-in suite's
+        /// engine-neutral scenarios.
         paths: Vec<PathBuf>,
         /// Seeds 1..=N for each scenario.
         #[arg(long, default_value_t = 1)]
@@ -156,7 +158,7 @@ enum Cmd {
     /// failover latency p50 and p90 and the mean time without a holder, per scenario over
     /// every seed, side by side, differences over 20 % marked.
     Fidelity {
-        /// Scenario files or directories (e.g. scenarios/real/).
+        /// Scenario files, directories (e.g. scenarios/real/) or built-in names.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Seeds (trials) 1..=N per scenario and engine.
