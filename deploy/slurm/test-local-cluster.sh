@@ -49,6 +49,15 @@ dir=$(mktemp -d /tmp/failover-slurm.XXXXXX)
 chmod 711 "$dir" # munged wants its socket's directories searchable by all
 pids=()
 jobs_submitted=()
+# Ends process $1: TERM, up to 5 s to go, then KILL.
+stop() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+}
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
@@ -67,13 +76,15 @@ cleanup() {
     fi
     # Stopped in reverse order of start, each by its PID.
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        kill "${pids[i]}" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "${pids[i]}" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "${pids[i]}" 2>/dev/null || true
+        stop "${pids[i]}"
         wait "${pids[i]}" 2>/dev/null || true
+    done
+    # Whatever this cluster started and outlived it (a job step whose slurmd went first):
+    # each such process has this cluster's SLURM_CONF in its environment.
+    local p
+    for p in $(env -u SLURM_CONF grep -lxsF --null-data "SLURM_CONF=$dir/slurm.conf" \
+        /proc/[0-9]*/environ | cut -d/ -f3); do
+        [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && stop "$p"
     done
     rm -rf "$dir"
     exit "$status"
@@ -86,7 +97,7 @@ mkdir -p "$dir"/{munge,state,spool,log,results}
 # munge: a key of its own, a socket in the directory.
 dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
 chmod 400 "$dir/munge/munge.key"
-munged --foreground --force --key-file="$dir/munge/munge.key" \
+setsid munged --foreground --force --key-file="$dir/munge/munge.key" \
     --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" \
     --seed-file="$dir/munge/munged.seed" --log-file="$dir/log/munged.log" \
     >"$dir/log/munged.out" 2>&1 &
@@ -133,9 +144,9 @@ NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=sweep Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 for _ in $(seq 1 50); do [ -S "$dir/munge/munge.socket" ] && break; sleep 0.1; done
-slurmctld -D >"$dir/log/slurmctld.out" 2>&1 &
+setsid slurmctld -D >"$dir/log/slurmctld.out" 2>&1 &
 pids+=($!)
-slurmd -D -N "$node" >"$dir/log/slurmd.out" 2>&1 &
+setsid slurmd -D -N "$node" >"$dir/log/slurmd.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
     [ "$(sinfo -h -o %T 2>/dev/null)" = idle ] && break
