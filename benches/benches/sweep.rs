@@ -22,17 +22,17 @@ fn bench(c: &mut Criterion) {
             let options = SweepOptions {
                 jobs,
                 shard: Shard::default(),
-                check_determinism: false,
+                twin: None,
             };
             let id = BenchmarkId::new(name, format!("{jobs} job(s)"));
-            group.bench_with_input(id, &options, |b, &options| {
+            group.bench_with_input(id, &options, |b, options| {
                 let mut start = 1;
                 b.iter(|| {
                     // Fresh seeds every iteration: each draws other faults.
                     let seeds = format!("{start}..{}", start + SEEDS).parse().unwrap();
                     start += SEEDS;
                     let mut failed = 0;
-                    sweep(&scenario, seeds, options, |o| {
+                    sweep(&scenario, seeds, options.clone(), |o| {
                         failed += usize::from(!o.violations.is_empty())
                     })
                     .unwrap();

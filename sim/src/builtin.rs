@@ -65,9 +65,10 @@ pub struct Loaded {
     pub skipped: Vec<String>,
 }
 
-/// Scenarios from files, and from directories searched recursively for `*.toml` (the built-in
-/// suite when `paths` is empty). A file named on its own must be a scenario; a TOML file found
-/// in a directory that does not look like one is skipped with a note, not an error.
+/// Scenarios from files, built-in names (as [`resolve`] finds them: a file first), and
+/// directories searched recursively for `*.toml` (the built-in suite when `paths` is empty).
+/// A file named on its own must be a scenario; a TOML file found in a directory that does not
+/// look like one is skipped with a note, not an error.
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, String> {
     if paths.is_empty() {
         let suite = suite().map_err(|e| e.to_string())?;
@@ -79,7 +80,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, String> {
     let mut loaded = Loaded::default();
     for p in paths {
         if !p.is_dir() {
-            let scenario = Scenario::load(p).map_err(|e| e.to_string())?;
+            let scenario = match p.to_str() {
+                Some(name) => resolve(name)?,
+                None => Scenario::load(p).map_err(|e| e.to_string())?,
+            };
             loaded.scenarios.push((p.display().to_string(), scenario));
             continue;
         }

@@ -1,9 +1,10 @@
 //! Sweep results as files: JSON lines that shards write and `failover-sim merge` combines, and
 //! JUnit XML that CI systems show natively.
 //!
-//! A results file starts with a [`Header`] line naming the scenario (with a digest of its
-//! text, so shards of different versions are never merged), the seed range and the shard;
-//! then one [`SeedLine`] per seed, in seed order.
+//! A results file holds one section per sweep: a [`Header`] line naming the scenario (with a
+//! digest of it, so shards of different versions are never merged), the seed range, the
+//! shard and the engine; then one [`SeedLine`] per seed, in seed order. `sweep --json` writes
+//! one section, `run --json` one per scenario, `merge --json` one per sweep it put together.
 
 use crate::check::Figures;
 use crate::scenario::Scenario;
@@ -11,7 +12,8 @@ use crate::sweep::{Outcome, Seeds, Shard};
 use crate::trace::TraceHash;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// One line of a results file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +40,13 @@ pub struct Header {
     pub shard: String,
     /// The failover-sim version that ran it.
     pub version: String,
+    /// The engine that ran it (`sim` unless `run --engine` said otherwise).
+    #[serde(default = "sim")]
+    pub engine: String,
+}
+
+fn sim() -> String {
+    "sim".into()
 }
 
 /// One seed's outcome.
@@ -51,7 +60,7 @@ pub struct SeedLine {
     pub violations: Vec<Broken>,
     /// The run's figures.
     pub figures: Figures,
-    /// The trace hash.
+    /// The trace hash (empty under engines that keep no trace).
     pub trace_hash: String,
 }
 
@@ -74,6 +83,19 @@ impl Header {
             seeds: seeds.to_string(),
             shard: shard.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            engine: sim(),
+        }
+    }
+
+    /// The command that replays `seed` of this scenario: `replay --trace` under the
+    /// simulator, `run --seed --engine` under another engine.
+    pub fn replay(&self, seed: u64) -> String {
+        match self.engine.as_str() {
+            "sim" => format!("failover-sim replay {} --seed {seed} --trace", self.source),
+            engine => format!(
+                "failover-sim run {} --seed {seed} --engine {engine}",
+                self.source
+            ),
         }
     }
 }
@@ -121,79 +143,216 @@ pub fn digest(scenario: &Scenario) -> String {
 /// Every seed of one sweep, gathered from one or more shard files.
 #[derive(Debug)]
 pub struct Merged {
-    /// The header, as the first shard gave it (with `shard` "1/1" once complete).
+    /// The header, as the first shard gave it.
     pub header: Header,
-    /// Shards of `count` seen, by index.
-    pub shards: BTreeSet<u64>,
     /// How many shards the sweep was split into.
     pub count: u64,
+    /// The files each shard came from, by index; more than one means it was given twice
+    /// (only the first file's seeds are kept).
+    pub shards: BTreeMap<u64, Vec<String>>,
     /// Seeds in order.
     pub seeds: BTreeMap<u64, SeedLine>,
+    /// Shards whose file stops short: (file, shard, seeds in it, seeds the shard has).
+    pub short: Vec<(String, Shard, u64, u64)>,
 }
 
 impl Merged {
     /// Shards the files did not cover.
     pub fn missing(&self) -> Vec<u64> {
         (1..=self.count)
-            .filter(|k| !self.shards.contains(k))
+            .filter(|k| !self.shards.contains_key(k))
             .collect()
+    }
+
+    /// Whether every shard is there once and whole.
+    pub fn complete(&self) -> bool {
+        self.problems().is_empty()
+    }
+
+    /// What keeps the sweep from being whole, one sentence each: shards missing, given in
+    /// more than one file, or cut short.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let missing = self.missing();
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(u64::to_string).collect();
+            problems.push(format!(
+                "shard(s) {} of {} missing",
+                list.join(", "),
+                self.count
+            ));
+        }
+        for (k, files) in &self.shards {
+            if files.len() > 1 {
+                problems.push(format!(
+                    "shard {k}/{} given twice: in {}",
+                    self.count,
+                    files.join(" and ")
+                ));
+            }
+        }
+        for (file, shard, has, wants) in &self.short {
+            problems.push(format!(
+                "{file}: shard {shard} has {has} of its {wants} seeds (cut short?)"
+            ));
+        }
+        problems
     }
 }
 
-/// Combines results files into one [`Merged`] per sweep (scenario, digest and seed range),
-/// refusing files that cannot belong together or repeat a seed. `files` are (name, text).
+/// The sweep a section belongs to: its scenario, seed range and engine.
+type Key = (String, String, String);
+
+/// One section of a file being read: its sweep, shard, whether its seeds are kept, and how
+/// many it has.
+struct Section {
+    key: Key,
+    seeds: Seeds,
+    shard: Shard,
+    kept: bool,
+    read: u64,
+}
+
+/// Combines results files into one [`Merged`] per sweep (scenario, seed range and engine).
+/// `files` are (name, text). Refused, with the file and line: a file that is not results, a
+/// shard of another version of a scenario (another digest) or of another split, a seed that
+/// is not its shard's or comes twice. Shards missing, given twice or cut short (fewer seeds
+/// than the shard has, or a last line left unended) are reported by [`Merged::problems`].
 pub fn merge(files: &[(String, String)]) -> Result<Vec<Merged>, String> {
-    let mut sweeps: BTreeMap<(String, String, String), Merged> = BTreeMap::new();
+    let mut sweeps: BTreeMap<Key, Merged> = BTreeMap::new();
     for (name, text) in files {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let parse = |(i, l): (usize, &str)| {
-            serde_json::from_str::<Line>(l).map_err(|e| format!("{name}:{}: {e}", i + 1))
-        };
-        let header = match lines.next().map(parse).transpose()? {
-            Some(Line::Sweep(h)) => h,
-            _ => return Err(format!("{name}:1: not a results file (no sweep header)")),
-        };
-        let shard: Shard = header
-            .shard
-            .parse()
-            .map_err(|e| format!("{name}:1: shard {e}"))?;
-        let key = (
-            header.scenario.clone(),
-            header.digest.clone(),
-            header.seeds.clone(),
-        );
-        let merged = sweeps.entry(key).or_insert_with(|| Merged {
-            header: header.clone(),
-            shards: BTreeSet::new(),
-            count: shard.count,
-            seeds: BTreeMap::new(),
-        });
-        if merged.count != shard.count {
-            return Err(format!(
-                "{name}: shard {shard} of a sweep split {} ways elsewhere",
-                merged.count
-            ));
-        }
-        if !merged.shards.insert(shard.index) {
-            return Err(format!("{name}: shard {shard} given twice"));
-        }
-        for line in lines {
-            let at = line.0 + 1;
-            match parse(line)? {
-                Line::Seed(s) => {
-                    let seed = s.seed;
-                    if merged.seeds.insert(seed, s).is_some() {
-                        return Err(format!("{name}:{at}: seed {seed} given twice"));
-                    }
-                }
-                Line::Sweep(_) => return Err(format!("{name}:{at}: a second sweep header")),
+        let mut section: Option<Section> = None;
+        // A writer killed mid-way leaves its last line unended: that line is not read, and
+        // its shard is reported cut short.
+        let unended = (!text.is_empty() && !text.ends_with('\n')).then(|| text.lines().count());
+        for (i, l) in text.lines().enumerate() {
+            if l.trim().is_empty() {
+                continue;
             }
+            let at = format!("{name}:{}", i + 1);
+            let line = match serde_json::from_str::<Line>(l) {
+                Ok(line) => line,
+                Err(_) if unended == Some(i + 1) => break,
+                Err(e) => return Err(format!("{at}: {e}")),
+            };
+            match line {
+                Line::Sweep(header) => {
+                    if let Some(done) = section.take() {
+                        close(name, done, &mut sweeps);
+                    }
+                    section = Some(open(&at, name, header, &mut sweeps)?);
+                }
+                Line::Seed(line) => {
+                    let Some(s) = section.as_mut() else {
+                        return Err(format!("{at}: not a results file (no sweep header)"));
+                    };
+                    if !s.kept {
+                        continue;
+                    }
+                    let seed = line.seed;
+                    if !s.shard.contains(s.seeds, seed) {
+                        return Err(format!(
+                            "{at}: seed {seed} is not one of shard {} of {}",
+                            s.shard, s.seeds
+                        ));
+                    }
+                    let merged = sweeps.get_mut(&s.key).expect("opened");
+                    if merged.seeds.insert(seed, line).is_some() {
+                        return Err(format!("{at}: seed {seed} given twice"));
+                    }
+                    s.read += 1;
+                }
+            }
+        }
+        match section {
+            Some(done) => close(name, done, &mut sweeps),
+            None if unended.is_some() => {
+                return Err(format!(
+                    "{name}: cut short before its header line ended (a shard killed as it \
+                     started?): which shard it was is unknown"
+                ))
+            }
+            None if text.is_empty() => {
+                return Err(format!(
+                    "{name}: empty, not a results file (a shard killed before it wrote \
+                     anything?)"
+                ))
+            }
+            None => return Err(format!("{name}: not a results file (no sweep header)")),
         }
     }
     Ok(sweeps.into_values().collect())
+}
+
+/// Starts a section of file `name` at `at`: finds its sweep, refusing another digest or
+/// another split, and notes a shard given twice.
+fn open(
+    at: &str,
+    name: &str,
+    header: Header,
+    sweeps: &mut BTreeMap<Key, Merged>,
+) -> Result<Section, String> {
+    let shard: Shard = (header.shard.parse()).map_err(|e| format!("{at}: shard {e}"))?;
+    let seeds: Seeds = (header.seeds.parse()).map_err(|e| format!("{at}: seeds {e}"))?;
+    let key = (
+        header.scenario.clone(),
+        header.seeds.clone(),
+        header.engine.clone(),
+    );
+    let merged = sweeps.entry(key.clone()).or_insert_with(|| Merged {
+        header: header.clone(),
+        count: shard.count,
+        shards: BTreeMap::new(),
+        seeds: BTreeMap::new(),
+        short: Vec::new(),
+    });
+    let first = || (merged.shards.values().flatten().next().cloned()).unwrap_or_default();
+    if merged.header.digest != header.digest {
+        return Err(format!(
+            "{at}: scenario `{}` has digest {} here but {} in {}: the shards ran different \
+             versions of it and cannot be merged",
+            header.scenario,
+            header.digest,
+            merged.header.digest,
+            first()
+        ));
+    }
+    if merged.count != shard.count {
+        return Err(format!(
+            "{at}: shard {shard} of a sweep split {} ways in {}",
+            merged.count,
+            first()
+        ));
+    }
+    let files = merged.shards.entry(shard.index).or_default();
+    files.push(name.to_string());
+    Ok(Section {
+        key,
+        seeds,
+        shard,
+        kept: files.len() == 1,
+        read: 0,
+    })
+}
+
+/// Ends a section: a kept shard with fewer seeds than it has was cut short.
+fn close(name: &str, s: Section, sweeps: &mut BTreeMap<Key, Merged>) {
+    let wants = s.shard.len(s.seeds);
+    if s.kept && s.read < wants {
+        let merged = sweeps.get_mut(&s.key).expect("opened");
+        merged
+            .short
+            .push((name.to_string(), s.shard, s.read, wants));
+    }
+}
+
+/// One failing seed as a JUnit failure's text: every violation, then the replay command.
+fn failure_text(header: &Header, s: &SeedLine) -> String {
+    let mut text: Vec<String> = (s.violations.iter())
+        .map(|v| format!("seed {}: {}: {}", s.seed, v.invariant, v.detail))
+        .collect();
+    text.push(format!("  replay: {}", header.replay(s.seed)));
+    text.join("\n")
 }
 
 /// One sweep's part of a JUnit report.
@@ -232,20 +391,91 @@ pub fn junit<'a>(sweeps: impl IntoIterator<Item = Junit<'a>>) -> String {
             let first = &s.violations[0];
             status.set_message(format!("{}: {}", first.invariant, first.detail));
             status.set_type(first.invariant.as_str());
-            let details: Vec<String> = (s.violations.iter())
-                .map(|v| format!("{}: {}", v.invariant, v.detail))
-                .collect();
-            status.set_description(format!(
-                "{}\nreplay: failover-sim replay {} --seed {} --trace",
-                details.join("\n"),
-                header.source,
-                s.seed
-            ));
+            status.set_description(failure_text(header, s));
             let mut case = TestCase::new(format!("seed {}", s.seed), status);
             case.set_classname(header.scenario.as_str());
             suite.add_test_case(case);
         }
         report.add_test_suite(suite);
     }
+    report.to_string().expect("JUnit XML serializes")
+}
+
+/// One scenario of `failover-sim run` in its JUnit report.
+pub enum RunCase<'a> {
+    /// It ran: its header, its seeds and how long they took.
+    Ran {
+        /// The scenario's header (its source names the file a replay needs).
+        header: &'a Header,
+        /// Every seed's line.
+        seeds: &'a [SeedLine],
+        /// Wall time of all its seeds.
+        time: Duration,
+    },
+    /// The engine cannot run it.
+    Skipped {
+        /// Scenario name.
+        scenario: &'a str,
+        /// Where it came from (its file, or its built-in name).
+        source: &'a str,
+        /// Why not.
+        why: &'a str,
+    },
+}
+
+/// JUnit XML for `failover-sim run`: one suite, a test case per scenario, failing when any
+/// seed fails, with every failing seed's violations and replay command; scenarios the engine
+/// cannot run are skipped cases saying why.
+pub fn junit_run(engine: &str, cases: &[RunCase<'_>]) -> String {
+    let mut report = Report::new("failover-sim");
+    let mut suite = TestSuite::new(format!("failover-sim run ({engine})"));
+    for case in cases {
+        let case = match case {
+            RunCase::Ran {
+                header,
+                seeds,
+                time,
+            } => {
+                let failed: Vec<&SeedLine> = seeds.iter().filter(|s| !s.passed()).collect();
+                let status = match failed.first() {
+                    None => TestCaseStatus::success(),
+                    Some(first) => {
+                        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        let v = &first.violations[0];
+                        status.set_message(format!(
+                            "{} of {} seeds failed; seed {}: {}: {}",
+                            failed.len(),
+                            seeds.len(),
+                            first.seed,
+                            v.invariant,
+                            v.detail
+                        ));
+                        status.set_type(v.invariant.as_str());
+                        let text: Vec<String> =
+                            failed.iter().map(|s| failure_text(header, s)).collect();
+                        status.set_description(text.join("\n"));
+                        status
+                    }
+                };
+                let mut case = TestCase::new(header.scenario.as_str(), status);
+                case.set_classname(header.source.as_str());
+                case.set_time(*time);
+                case
+            }
+            RunCase::Skipped {
+                scenario,
+                source,
+                why,
+            } => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(*why);
+                let mut case = TestCase::new(*scenario, status);
+                case.set_classname(*source);
+                case
+            }
+        };
+        suite.add_test_case(case);
+    }
+    report.add_test_suite(suite);
     report.to_string().expect("JUnit XML serializes")
 }

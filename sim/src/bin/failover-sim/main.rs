@@ -11,7 +11,7 @@ mod sweep;
 
 use clap::{Parser, Subcommand};
 use failover_sim::engine::Engine;
-use failover_sim::sweep::{Seeds, Shard};
+use failover_sim::sweep::{Seeds, ShardArg};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,9 +26,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run scenarios under many seeds and print a table of verdicts and figures.
+    /// Run scenarios under many seeds and print a table of verdicts and figures; with JSON
+    /// lines and JUnit results for CI. Non-zero on any violation, with a replay command per
+    /// failing seed.
     Run {
-        /// Scenario files or directories of *.toml; none = the built-in suite.
+        /// Scenario files, directories of *.toml, or built-in scenario names (master-crash);
+        /// none = the built-in suite.
         paths: Vec<PathBuf>,
         /// Seeds 1..=N for each scenario.
         #[arg(long, default_value_t = 32)]
@@ -40,6 +43,14 @@ enum Cmd {
         /// madsim (madsim needs its own build, see sim/ENGINES.md).
         #[arg(long, value_enum, default_value_t = Engine::Sim)]
         engine: Engine,
+        /// Write each scenario's results to this file: a header line, then one JSON line per
+        /// seed (the format of `sweep --json`, which `merge` reads).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write JUnit XML to this file: a test case per scenario, its failing seeds with
+        /// their replay commands.
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Replay one seed of one scenario; ends with the trace hash.
     Replay {
@@ -73,15 +84,20 @@ enum Cmd {
         jobs: Option<usize>,
         /// Run only the K-th of N interleaved slices of the seeds (K from 1), e.g. for a CI
         /// matrix or a job array; `merge` puts the slices' --json files back together.
+        /// `auto` takes K and N from the engine running it: FAILOVER_SHARD_INDEX and
+        /// FAILOVER_SHARD_COUNT, a Slurm job array, a Kubernetes Indexed Job
+        /// (JOB_COMPLETION_INDEX, with FAILOVER_SHARD_COUNT) or GitLab's CI_NODE_INDEX and
+        /// CI_NODE_TOTAL, in that order.
         #[arg(long, default_value = "1/1")]
-        shard: Shard,
+        shard: ShardArg,
         /// Write one JSON line per seed (after a header line) to this file.
         #[arg(long)]
         json: Option<PathBuf>,
         /// Write JUnit XML to this file.
         #[arg(long)]
         junit: Option<PathBuf>,
-        /// Run every seed twice; a different trace hash is a violation.
+        /// Run every seed again in a second process (its own hash keys, memory layout and
+        /// allocator settings); a different trace hash or different findings are a violation.
         #[arg(long)]
         check_determinism: bool,
     },
@@ -102,11 +118,12 @@ enum Cmd {
         invariant: Option<String>,
     },
     /// Combine the --json results of a sweep's shards: one summary, failing seeds with their
-    /// replay commands; an error if a shard is missing.
+    /// replay commands; an error if a shard is missing, given twice or cut short.
     Merge {
-        /// Results files written by `sweep --json`.
+        /// Results files written by `sweep --json` (or `run --json`), directories (every
+        /// *.json in them) or glob patterns ('results/shard-*.json').
         #[arg(required = true)]
-        files: Vec<PathBuf>,
+        inputs: Vec<String>,
         /// Write the merged results to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -117,7 +134,8 @@ enum Cmd {
     /// Run scenarios under every engine and print verdicts, ownership sequences and failover
     /// latencies side by side; fails unless the engines agree.
     Compare {
-        /// Scenario files or directories; none = the built-in suite's engine-neutral scenarios.
+        /// Scenario files, directories or built-in names; none = the built-in suite's
+        /// engine-neutral scenarios.
         paths: Vec<PathBuf>,
         /// Seeds 1..=N for each scenario.
         #[arg(long, default_value_t = 1)]
@@ -140,7 +158,7 @@ enum Cmd {
     /// failover latency p50 and p90 and the mean time without a holder, per scenario over
     /// every seed, side by side, differences over 20 % marked.
     Fidelity {
-        /// Scenario files or directories (e.g. scenarios/real/).
+        /// Scenario files, directories (e.g. scenarios/real/) or built-in names.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Seeds (trials) 1..=N per scenario and engine.
@@ -168,18 +186,48 @@ enum Cmd {
         #[arg(long)]
         seed: u64,
     },
+    /// Run seeds of a scenario read from standard input, one per line, and print each one's
+    /// trace hash and findings as a JSON line: the second process of `sweep
+    /// --check-determinism`.
+    #[command(hide = true)]
+    Twin {
+        /// A scenario file, or the name of a built-in scenario.
+        scenario: String,
+        /// The digest the sweep has of it: a scenario that changed since is refused.
+        #[arg(long)]
+        digest: String,
+    },
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     // `failover-sim replay ... | head` should stop quietly, as other command-line tools do.
-    sigpipe::reset();
-    match Cli::parse().command {
+    // Not a sweep that talks to second processes over pipes: one that dies must be an error
+    // naming it, not a silent end of the sweep.
+    if !matches!(
+        cli.command,
+        Cmd::Sweep {
+            check_determinism: true,
+            ..
+        }
+    ) {
+        sigpipe::reset();
+    }
+    match cli.command {
         Cmd::Run {
             paths,
             seeds,
             seed,
             engine,
-        } => run::main(&paths, seed.map_or(1..=seeds, |s| s..=s), engine),
+            json,
+            junit,
+        } => run::main(run::Args {
+            paths,
+            seeds: seed.map_or(1..=seeds, |s| s..=s),
+            engine,
+            json,
+            junit,
+        }),
         Cmd::Modes { paths, seeds } => modes::main(&paths, seeds),
         Cmd::Replay {
             scenario,
@@ -218,9 +266,11 @@ fn main() -> ExitCode {
             out,
             invariant,
         } => shrink::main(&scenario, seed, &out, invariant.as_deref()),
-        Cmd::Merge { files, json, junit } => {
-            sweep::merge(&files, json.as_deref(), junit.as_deref())
-        }
+        Cmd::Merge {
+            inputs,
+            json,
+            junit,
+        } => sweep::merge(&inputs, json.as_deref(), junit.as_deref()),
         Cmd::Compare {
             paths,
             seeds,
@@ -233,6 +283,7 @@ fn main() -> ExitCode {
         } => engines::fidelity(&paths, seeds, &engines),
         Cmd::BenchEngines { engines } => engines::bench(&engines),
         Cmd::EngineActs { engine, seed } => engines::acts(engine, seed),
+        Cmd::Twin { scenario, digest } => sweep::twin(&scenario, &digest),
     }
 }
 

@@ -1,11 +1,12 @@
 //! `failover-sim sweep`: one scenario under a range of seeds, on every core, sharded; JSON
-//! lines and JUnit for CI; and `merge`, which puts shards back together.
+//! lines and JUnit for CI; `merge`, which puts shards back together; and `twin`, the second
+//! process of `--check-determinism`.
 
 use crate::progress::Progress;
 use crate::usage_error;
 use failover_sim::report::{self, Summary};
 use failover_sim::results::{self, Header, Junit, Line, Merged, SeedLine};
-use failover_sim::sweep::{self, Seeds, Shard, SweepOptions};
+use failover_sim::sweep::{self, Seeds, Shard, ShardArg, SweepOptions, Twin};
 use failover_sim::{builtin, swarm, Scenario};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -22,7 +23,7 @@ pub struct Args {
     pub scenario: String,
     pub seeds: Seeds,
     pub jobs: usize,
-    pub shard: Shard,
+    pub shard: ShardArg,
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub check_determinism: bool,
@@ -39,7 +40,28 @@ pub fn main(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let header = Header::new(&scenario, &args.scenario, args.seeds, args.shard);
+    let shard = match args.shard {
+        ShardArg::Given(shard) => shard,
+        ShardArg::Auto => match sweep::from_engine(|name| std::env::var(name).ok()) {
+            Ok(found) => {
+                eprintln!("shard {} ({})", found.shard, found.source);
+                found.shard
+            }
+            Err(e) => return usage_error(e),
+        },
+    };
+    let header = Header::new(&scenario, &args.scenario, args.seeds, shard);
+    let twin = if args.check_determinism {
+        match std::env::current_exe() {
+            Ok(me) => Some(Twin::new(
+                me,
+                ["twin", &args.scenario, "--digest", &header.digest],
+            )),
+            Err(e) => return usage_error(format!("--check-determinism: this program: {e}")),
+        }
+    } else {
+        None
+    };
     let mut json = match args.json.as_deref().map(create).transpose() {
         Ok(j) => j,
         Err(e) => return usage_error(e),
@@ -49,15 +71,15 @@ pub fn main(args: Args) -> ExitCode {
     if let Some(out) = json.as_mut() {
         written = writeln!(out, "{}", line(&Line::Sweep(header.clone())));
     }
-    let total = args.shard.len(args.seeds);
+    let total = shard.len(args.seeds);
     let mut progress = Progress::new(&scenario.name, total);
     let mut summary = Summary::new(&scenario.name);
     let mut failed: Vec<SeedLine> = Vec::new();
     let started = std::time::Instant::now();
     let options = SweepOptions {
         jobs: args.jobs,
-        shard: args.shard,
-        check_determinism: args.check_determinism,
+        shard,
+        twin,
     };
     let swept = sweep::sweep(&scenario, args.seeds, options, |outcome| {
         let first = outcome.violations.first();
@@ -90,10 +112,15 @@ pub fn main(args: Args) -> ExitCode {
     let elapsed = started.elapsed().as_secs_f64();
     println!("{}\n{}", report::header(), summary.row());
     println!(
-        "\n{total} seeds of {} (shard {}) in {elapsed:.2}s on {} job(s): {:.0} seeds/s; {} failed",
+        "\n{total} seeds of {} (shard {}) in {elapsed:.2}s on {} job(s){}: {:.0} seeds/s; {} failed",
         args.seeds,
-        args.shard,
+        shard,
         args.jobs,
+        if args.check_determinism {
+            ", each seed also in a second process"
+        } else {
+            ""
+        },
         total as f64 / elapsed.max(1e-9),
         failed.len()
     );
@@ -127,10 +154,7 @@ fn report_failures(scenario: &Scenario, header: &Header, failed: &[SeedLine]) ->
                 print!("{}", swarm::describe(&s.draw(scenario, seed.seed)));
             }
         }
-        println!(
-            "  failover-sim replay {} --seed {} --trace",
-            header.source, seed.seed
-        );
+        println!("  {}", header.replay(seed.seed));
     }
     if failed.len() > REPLAYS_PRINTED {
         println!(
@@ -141,11 +165,56 @@ fn report_failures(scenario: &Scenario, header: &Header, failed: &[SeedLine]) ->
     ExitCode::FAILURE
 }
 
-/// `merge`: combines results files, prints one summary per sweep, writes merged JSON and
-/// JUnit if asked; non-zero on a failing seed, and an error when shards are missing.
-pub fn merge(files: &[PathBuf], json: Option<&Path>, junit: Option<&Path>) -> ExitCode {
+/// The results files `merge` was given: files as they are, every `*.json` directly in a
+/// directory, and the files a glob pattern matches (quoted, so no shell expanded it), each
+/// group in name order.
+fn results_files(inputs: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let path = Path::new(input);
+        let mut found: Vec<PathBuf> = if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| format!("{input}: {e}"))?;
+            let mut json = Vec::new();
+            for entry in entries {
+                let p = entry.map_err(|e| format!("{input}: {e}"))?.path();
+                if p.is_file() && p.extension().is_some_and(|x| x == "json") {
+                    json.push(p);
+                }
+            }
+            if json.is_empty() {
+                return Err(format!("{input}: no results (*.json) in this directory"));
+            }
+            json
+        } else if path.exists() {
+            vec![path.to_path_buf()]
+        } else if input.contains(['*', '?', '[']) {
+            let matches = glob::glob(input).map_err(|e| format!("{input}: {e}"))?;
+            let found = matches
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{input}: {e}"))?;
+            if found.is_empty() {
+                return Err(format!("{input}: no file matches this pattern"));
+            }
+            found
+        } else {
+            return Err(format!("{input}: no such file or directory"));
+        };
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// `merge`: combines results files, prints one summary per sweep and writes the merged JSON
+/// and JUnit if asked; non-zero on a failing seed, and an error (writing nothing) when a
+/// shard is missing, given twice or cut short.
+pub fn merge(inputs: &[String], json: Option<&Path>, junit: Option<&Path>) -> ExitCode {
+    let files = match results_files(inputs) {
+        Ok(f) => f,
+        Err(e) => return usage_error(e),
+    };
     let mut texts = Vec::new();
-    for f in files {
+    for f in &files {
         match std::fs::read_to_string(f) {
             Ok(t) => texts.push((f.display().to_string(), t)),
             Err(e) => return usage_error(format!("{}: {e}", f.display())),
@@ -156,7 +225,7 @@ pub fn merge(files: &[PathBuf], json: Option<&Path>, junit: Option<&Path>) -> Ex
         Err(e) => return usage_error(e),
     };
     println!("{}", report::header());
-    let mut incomplete = Vec::new();
+    let mut problems = Vec::new();
     for m in &sweeps {
         let mut summary = Summary::new(&m.header.scenario);
         for s in m.seeds.values() {
@@ -168,62 +237,20 @@ pub fn merge(files: &[PathBuf], json: Option<&Path>, junit: Option<&Path>) -> Ex
             );
         }
         println!("{}", summary.row());
-        let missing = m.missing();
-        if !missing.is_empty() {
-            incomplete.push(format!(
-                "{} {}: shard(s) {} of {} missing",
-                m.header.scenario,
-                m.header.seeds,
-                missing
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                m.count
-            ));
-        }
-    }
-    let complete = |m: &Merged| Header {
-        shard: if m.missing().is_empty() {
-            "1/1".into()
-        } else {
-            m.header.shard.clone()
-        },
-        ..m.header.clone()
-    };
-    if let Some(path) = json {
-        let mut text = String::new();
-        for m in &sweeps {
-            text += &serde_json::to_string(&Line::Sweep(complete(m))).expect("lines serialize");
-            text.push('\n');
-            for s in m.seeds.values() {
-                text += &serde_json::to_string(&Line::Seed(s.clone())).expect("lines serialize");
-                text.push('\n');
-            }
-        }
-        if let Err(e) = std::fs::write(path, text) {
-            return usage_error(format!("{}: {e}", path.display()));
-        }
-    }
-    let headers: Vec<Header> = sweeps.iter().map(complete).collect();
-    if let Some(path) = junit {
-        let xml = results::junit(sweeps.iter().zip(&headers).map(|(m, header)| Junit {
-            header,
-            passed: m.seeds.values().filter(|s| s.passed()).count() as u64,
-            failed: m.seeds.values().filter(|s| !s.passed()).collect(),
-        }));
-        if let Err(e) = std::fs::write(path, xml) {
-            return usage_error(format!("{}: {e}", path.display()));
-        }
+        problems.extend(
+            (m.problems().into_iter())
+                .map(|p| format!("{} {}: {p}", m.header.scenario, m.header.seeds)),
+        );
     }
     let seeds: usize = sweeps.iter().map(|m| m.seeds.len()).sum();
-    let failing: Vec<(&Header, &SeedLine)> = (sweeps.iter().zip(&headers))
-        .flat_map(|(m, h)| {
-            m.seeds
-                .values()
-                .filter(|s| !s.passed())
-                .map(move |s| (h, s))
+    let headers: Vec<Header> = (sweeps.iter())
+        .map(|m: &Merged| Header {
+            shard: Shard::default().to_string(),
+            ..m.header.clone()
         })
+        .collect();
+    let failing: Vec<(&Header, &SeedLine)> = (sweeps.iter().zip(&headers))
+        .flat_map(|(m, h)| (m.seeds.values().filter(|s| !s.passed())).map(move |s| (h, s)))
         .collect();
     println!(
         "\n{seeds} seeds of {} sweep(s) from {} file(s); {} failed",
@@ -234,16 +261,71 @@ pub fn merge(files: &[PathBuf], json: Option<&Path>, junit: Option<&Path>) -> Ex
     for (h, s) in failing.iter().take(REPLAYS_PRINTED) {
         let v = &s.violations[0];
         println!(
-            "  seed {}: {}: {}\n    failover-sim replay {} --seed {} --trace",
-            s.seed, v.invariant, v.detail, h.source, s.seed
+            "  seed {}: {}: {}\n    {}",
+            s.seed,
+            v.invariant,
+            v.detail,
+            h.replay(s.seed)
         );
     }
-    if !incomplete.is_empty() {
-        return usage_error(format!("incomplete sweep: {}", incomplete.join("; ")));
+    if failing.len() > REPLAYS_PRINTED {
+        println!(
+            "  ... and {} more failing seeds (all in the merged --json results)",
+            failing.len() - REPLAYS_PRINTED
+        );
+    }
+    if !problems.is_empty() {
+        return usage_error(format!(
+            "incomplete sweep, nothing written:\n  {}",
+            problems.join("\n  ")
+        ));
+    }
+    if let Some(path) = json {
+        let mut text = String::new();
+        for (m, header) in sweeps.iter().zip(&headers) {
+            let lines = std::iter::once(Line::Sweep(header.clone()))
+                .chain(m.seeds.values().cloned().map(Line::Seed));
+            for line in lines {
+                text += &serde_json::to_string(&line).expect("lines serialize");
+                text.push('\n');
+            }
+        }
+        if let Err(e) = std::fs::write(path, text) {
+            return usage_error(format!("{}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = junit {
+        let xml = results::junit(sweeps.iter().zip(&headers).map(|(m, header)| Junit {
+            header,
+            passed: m.seeds.values().filter(|s| s.passed()).count() as u64,
+            failed: m.seeds.values().filter(|s| !s.passed()).collect(),
+        }));
+        if let Err(e) = std::fs::write(path, xml) {
+            return usage_error(format!("{}: {e}", path.display()));
+        }
     }
     if failing.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `twin`: the second process of `sweep --check-determinism`, serving seeds of the scenario
+/// the sweep runs (refused if it is no longer the one the sweep read: another digest).
+pub fn twin(name: &str, digest: &str) -> ExitCode {
+    let scenario = match builtin::resolve(name) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let mine = results::digest(&scenario);
+    if mine != digest {
+        return usage_error(format!(
+            "{name}: digest {mine}, but the sweep read it as {digest}: it changed meanwhile"
+        ));
+    }
+    match sweep::twin::serve(&scenario, std::io::stdin().lock(), std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage_error(format!("standard input: {e}")),
     }
 }
