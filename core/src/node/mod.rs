@@ -700,7 +700,10 @@ mod invariant_tests {
         let err = n.check_invariants().unwrap_err();
         assert!(err.contains("without a hand-over"), "{err}");
         n.role = Role::Releasing;
-        assert!(n.check_invariants().is_err(), "no back-off: nothing explains it");
+        assert!(
+            n.check_invariants().is_err(),
+            "no back-off: nothing explains it"
+        );
         n.backoff = Some(Backoff {
             event: HookEvent::Release,
             retry: Instant::from_nanos(1),
