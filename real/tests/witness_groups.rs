@@ -198,7 +198,7 @@ fn one_witness_process_serves_two_quorum_groups_and_one_groups_failover_leaves_t
         bed.file("witness-1.toml", &ONE.witness_toml()),
         bed.file("witness-2.toml", &TWO.witness_toml()),
     ];
-    let witness = bed.start("witness", &witness_files);
+    let mut witness = bed.start("witness", &witness_files);
     let mut alpha1 = bed.start_node(&ONE, 0);
     let beta1 = bed.start_node(&ONE, 1);
     let alpha2 = bed.start_node(&TWO, 0);
@@ -354,4 +354,35 @@ fn one_witness_process_serves_two_quorum_groups_and_one_groups_failover_leaves_t
         "group 2's address moved:\n{}",
         two.join("\n")
     );
+
+    // SIGHUP re-reads both files, each on its own; a group changed needs a restart, so that
+    // file is refused (named) and the witness goes on serving groups 1 and 2.
+    std::fs::write(
+        &witness_files[1],
+        TWO.witness_toml().replace("group = 2", "group = 3"),
+    )
+    .unwrap();
+    witness.signal(Signal::SIGHUP);
+    wait_until(DEADLINE, "the witness to reload", || {
+        witness.log().contains("reload refused")
+    });
+    let log = witness.log();
+    assert!(
+        log.contains(
+            "witness-2.toml: field `protocol.group`: changing the group of a failoverd that \
+             serves several groups needs a restart"
+        ),
+        "{log}"
+    );
+    assert_eq!(log.matches("configuration reloaded").count(), 1, "{log}");
+    let numbers: Vec<u16> = groups(&witness)
+        .unwrap()
+        .groups
+        .iter()
+        .map(|g| g.group)
+        .collect();
+    assert_eq!(numbers, [1, 2]);
+    holds_for(Duration::from_secs(1), "both groups still served", || {
+        bed.holds(&ONE, 1) && bed.holds(&TWO, 0)
+    });
 }
