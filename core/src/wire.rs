@@ -341,6 +341,17 @@ pub fn decode<'a>(bytes: &'a [u8], key: Option<&AuthKey>) -> Result<Message<&'a 
     })
 }
 
+/// The group a datagram's header names, read before (and without) decoding or
+/// authenticating it: how a process serving several groups on one socket (a witness of
+/// several groups) tells which of its nodes a datagram is for. `None` when the bytes are too
+/// short for a header or are not this version's magic and version — malformed for everyone.
+/// The group is not authenticated here: the node it is handed to checks the whole datagram.
+pub fn group_of(bytes: &[u8]) -> Option<u16> {
+    let header = bytes.get(..HEADER_LEN)?;
+    (&header[0..2] == b"FO" && header[2] == VERSION)
+        .then(|| u16::from_be_bytes([header[8], header[9]]))
+}
+
 /// [`decode`] but for the sender's name, left as bytes: a receiver that recognises a known
 /// peer's name needs no UTF-8 check, and must check it (`DecodeError::BadName`) otherwise.
 pub fn decode_raw<'a>(

@@ -1,7 +1,7 @@
 //! The wire format: what is documented is what is sent, and nothing malformed gets through or
 //! panics the decoder.
 
-use failover_core::wire::{decode, encode, AuthKey, DecodeError, Message, MessageKind};
+use failover_core::wire::{decode, encode, group_of, AuthKey, DecodeError, Message, MessageKind};
 use failover_core::Role;
 
 fn message(kind: MessageKind, role: Role) -> Message {
@@ -256,4 +256,19 @@ fn a_repeat_differs_only_in_its_sequence_number() {
         );
     }
     assert_eq!(failover_core::wire::repeat_of(&[], &first), None);
+}
+
+#[test]
+fn the_group_is_read_from_the_header_of_any_message_and_of_nothing_else() {
+    let key = AuthKey::new(b"a shared key of 16+ bytes");
+    for kind in [MessageKind::Heartbeat, MessageKind::Goodbye] {
+        let bytes = encode(&message(kind, Role::Master), Some(&key));
+        assert_eq!(group_of(&bytes), Some(7));
+    }
+    let bytes = encode(&message(MessageKind::Heartbeat, Role::Master), None);
+    assert_eq!(group_of(&bytes[..25]), None, "shorter than a header");
+    let mut other_version = bytes.clone();
+    other_version[2] = 2;
+    assert_eq!(group_of(&other_version), None);
+    assert_eq!(group_of(b"not a heartbeat at all, but long"), None);
 }

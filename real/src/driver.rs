@@ -12,6 +12,14 @@
 //! still due. After a stall (SIGSTOP, a VM pause, a starved CPU) the owner's heartbeats queued
 //! meanwhile are therefore seen before the silence they end is judged.
 //!
+//! A witness may serve several groups in one process (`--config` given several witness
+//! configurations, or a directory of them): the loop then owns one node per group, each with
+//! its own inbox, and the sockets hand each datagram to the inbox of its group's node
+//! ([`crate::net`]). Every wake-up reads all sockets first and then hands each node its own
+//! inputs by the same rule, so no node's timer judges a peer whose heartbeat waits unread.
+//! Witnesses hold no address and run no hook, so only a single-group daemon's node ever has
+//! an answer to wait for.
+//!
 //! With `--events`, the loop also records what it starts and what core tells it — the start,
 //! leftovers removed, role changes, notifications, the stop — in the [`EventLog`]; the action
 //! worker records the rest.
@@ -26,7 +34,9 @@ use crate::load::{load, LoadError, Source};
 use crate::mail::{self, Mail};
 use crate::metrics::{self, MetricsAt};
 use crate::net::{bind_addr, BindError, PathSockets};
-use crate::status::{self, Report, ReportRequest, SocketFile};
+use crate::status::{
+    self, Answer, GroupReport, Groups, Report, ReportRequest, SocketFile, Unclaimed,
+};
 use crate::vip::{Addresses, Change, VipError};
 use failover_core::{
     Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Role, VipId,
@@ -50,8 +60,9 @@ pub const BATCH: usize = 1024;
 /// Settings of the process, as opposed to the failover group's configuration.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The configuration file, re-read on SIGHUP.
-    pub source: Source,
+    /// The configuration files, re-read on SIGHUP: one, or several witnesses' (one per
+    /// group, checked by [`crate::load::check_together`]).
+    pub sources: Vec<Source>,
     /// Directory for the boot epoch counter.
     pub state_dir: PathBuf,
     /// The status socket's path.
@@ -75,8 +86,13 @@ pub enum StartError {
     #[error("--state-dir: {0}")]
     Epoch(io::Error),
     /// A path's socket.
-    #[error(transparent)]
-    Bind(#[from] BindError),
+    #[error("{file}: {source}")]
+    Bind {
+        /// The configuration whose path it is.
+        file: String,
+        /// What went wrong.
+        source: BindError,
+    },
     /// Netlink.
     #[error("netlink: {0}")]
     Netlink(io::Error),
@@ -128,19 +144,34 @@ enum Wake {
     Readable,
 }
 
-struct Driver {
+/// One group's node, and what belongs to it alone.
+struct Member {
     node: Node,
-    origin: tokio::time::Instant,
+    /// Its configuration file, re-read on SIGHUP.
     source: Source,
+    events: EventLog,
+    /// Around everything logged for this node: `group{group=N}` when the process serves
+    /// several groups, nothing otherwise.
+    span: tracing::Span,
+}
+
+struct Driver {
+    members: Vec<Member>,
+    /// `inboxes[i]` holds what waits for `members[i]`.
+    inboxes: Vec<Inbox<Vec<u8>>>,
+    origin: tokio::time::Instant,
     sockets: PathSockets,
     actions: mpsc::UnboundedSender<Action>,
     mail: mpsc::UnboundedSender<Mail>,
-    events: EventLog,
     drops: DropLog,
+    /// Datagrams of no group served here (several groups only).
+    unclaimed: Unclaimed,
 }
 
-/// Runs the daemon until a planned shutdown has handed the addresses over.
-pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
+/// Runs the daemon until a planned shutdown has handed the addresses over. `configs` are
+/// `options.sources`' configurations, in order: one, or several witnesses' that
+/// [`crate::load::check_together`] accepted.
+pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartError> {
     // Handlers first: a SIGTERM during start-up must not kill the process half-way.
     let sig = |kind| signal(kind).map_err(StartError::Signals);
     let mut signals = Signals {
@@ -149,28 +180,40 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         hup: sig(SignalKind::hangup())?,
     };
     // Before anything that needs privileges or the network: a wrong path is named first.
-    let events = match &options.events {
-        Some(path) => {
-            EventLog::open(path, &config.node.name).map_err(|source| StartError::Events {
-                path: path.clone(),
-                source,
-            })?
-        }
-        None => EventLog::default(),
-    };
+    let mut events = Vec::with_capacity(configs.len());
+    for config in &configs {
+        events.push(match &options.events {
+            Some(path) => {
+                EventLog::open(path, &config.node.name).map_err(|source| StartError::Events {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => EventLog::default(),
+        });
+    }
     // The socket first: it tells whether another daemon already runs here, before this one
-    // touches any address.
-    let group = access::socket_group(&config)?;
-    let mode = (config.control.socket_mode()).unwrap_or(failover_core::config::DEFAULT_SOCKET_MODE);
+    // touches any address. `[control]` is the same in every configuration.
+    let control = &configs[0];
+    let group = access::socket_group(control)?;
+    let mode =
+        (control.control.socket_mode()).unwrap_or(failover_core::config::DEFAULT_SOCKET_MODE);
     let listener = status::bind(&options.socket, mode, group.as_ref().map(|g| g.gid))
         .map_err(StartError::Status)?;
     let access = Access::new(nix::unistd::geteuid().as_raw(), group);
     let _socket_file = SocketFile(options.socket.clone());
-    let sockets = PathSockets::bind(&config)?;
+    let sockets = PathSockets::bind(&configs.iter().collect::<Vec<_>>()).map_err(|source| {
+        StartError::Bind {
+            file: options.sources[source.config].path().display().to_string(),
+            source,
+        }
+    })?;
     let epoch::Next { epoch, stored } =
         epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
     let addresses = Addresses::connect().map_err(StartError::Netlink)?;
-    reconcile(&addresses, &config, &events).await?;
+    for (config, events) in configs.iter().zip(&events) {
+        reconcile(&addresses, config, events).await?;
+    }
     let (report_tx, mut report_rx) = mpsc::channel::<ReportRequest>(16);
     if let Some(at) = options.metrics {
         let tcp = tokio::net::TcpListener::bind(at.addr)
@@ -180,7 +223,8 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
     }
     tokio::spawn(status::serve(listener, report_tx, access));
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
-    let (action_tx, worker) = actions::spawn(addresses, answer_tx, events.clone());
+    // Only a single group's node asks for address changes and hooks (see the module docs).
+    let (action_tx, worker) = actions::spawn(addresses, answer_tx, events[0].clone());
     let (mail_tx, mailer, spool_error) = mail::spawn(&options.state_dir);
     let troubles = [
         stored
@@ -189,42 +233,73 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         spool_error.map(|e| format!("cannot open the mail spool: {e}")),
     ];
     for trouble in troubles.into_iter().flatten() {
-        // Logged and mailed; the node runs all the same (see `epoch` and `mail`).
+        // Logged and mailed (once to each recipient); the node runs all the same (see
+        // `epoch` and `mail`).
         tracing::error!("--state-dir: {trouble}; going on");
         let subject = "state directory cannot be written";
         let what = format!("The state directory cannot be written: {trouble}.");
-        let _ = mail_tx.send(mail::trouble(&config, subject, &what, SystemTime::now()));
+        for (i, config) in configs.iter().enumerate() {
+            if configs[..i].iter().all(|c| c.notify != config.notify) {
+                let _ = mail_tx.send(mail::trouble(config, subject, &what, SystemTime::now()));
+            }
+        }
     }
 
     let origin = tokio::time::Instant::now();
-    tracing::info!(
-        node = %config.node.name,
-        priority = config.node.priority,
-        epoch,
-        listening = ?sockets.local_addrs(),
-        "failoverd started"
-    );
-    let node = Node::new(config, epoch, Instant::ZERO)?;
-    events.write(Act::Start { epoch });
+    let several = configs.len() > 1;
+    let mut members = Vec::with_capacity(configs.len());
+    let mut inboxes = Vec::with_capacity(configs.len());
+    for ((config, events), source) in configs.into_iter().zip(events).zip(options.sources) {
+        let span = if several {
+            tracing::info_span!("group", group = config.protocol.group)
+        } else {
+            tracing::Span::none()
+        };
+        span.in_scope(|| {
+            tracing::info!(
+                node = %config.node.name,
+                priority = config.node.priority,
+                epoch,
+                listening = ?sockets.local_addrs(),
+                "failoverd started"
+            )
+        });
+        inboxes.push(Inbox::new(config.paths.len(), usize::MAX));
+        let node = Node::new(config, epoch, Instant::ZERO)?;
+        events.write(Act::Start { epoch });
+        members.push(Member {
+            node,
+            source,
+            events,
+            span,
+        });
+    }
     let mut driver = Driver {
-        node,
+        members,
+        inboxes,
         origin,
-        source: options.source,
         sockets,
         actions: action_tx,
         mail: mail_tx,
-        events,
         drops: DropLog::new(Instant::ZERO),
+        unclaimed: Unclaimed::default(),
     };
-    let mut inbox = Inbox::new(driver.node.config().paths.len(), usize::MAX);
     let timer = tokio::time::sleep_until(origin);
     tokio::pin!(timer);
     loop {
         driver.flush();
-        if driver.node.role() == Role::Stopped {
+        if driver
+            .members
+            .iter()
+            .all(|m| m.node.role() == Role::Stopped)
+        {
             break;
         }
-        let deadline = driver.node.poll_timeout();
+        let deadline = driver
+            .members
+            .iter()
+            .filter_map(|m| m.node.poll_timeout())
+            .min();
         if let Some(at) = deadline {
             let at = origin + Duration::from_nanos(at.as_nanos());
             if timer.deadline() != at {
@@ -245,39 +320,50 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         match wake {
             Wake::Shutdown => {
                 tracing::info!("stopping: handing over what this node holds");
-                inbox.command(Command::Shutdown);
+                for inbox in &mut driver.inboxes {
+                    inbox.command(Command::Shutdown);
+                }
             }
             Wake::Reload => {
                 driver.reload();
-                inbox.command(Command::Reannounce);
+                for inbox in &mut driver.inboxes {
+                    inbox.command(Command::Reannounce);
+                }
             }
-            Wake::Answer(answer) => inbox.command(answer),
+            Wake::Answer(answer) => driver.inboxes[0].command(answer),
             Wake::Status(reply) => {
                 // Every request waiting is answered now; then the loop goes on as after any
                 // wake-up, so a stream of `failoverctl status` never keeps the sockets unread
                 // or the timer waiting.
-                let report = Report::new(&driver.node, now, origin.elapsed());
+                let answer = driver.answer(now);
                 while let Ok(reply) = report_rx.try_recv() {
-                    let _ = reply.send(report.clone());
+                    let _ = reply.send(answer.clone());
                 }
-                let _ = reply.send(report);
+                let _ = reply.send(answer);
             }
             Wake::Readable | Wake::Timer => {}
         }
-        // Everything else already waiting, then the node, by the input rule.
+        // Everything else already waiting, then each node, by the input rule.
         while let Ok(answer) = answers.try_recv() {
-            inbox.command(answer);
+            driver.inboxes[0].command(answer);
         }
+        let configs: Vec<&Config> = driver.members.iter().map(|m| m.node.config()).collect();
+        let (unclaimed, drops) = (&mut driver.unclaimed, &mut driver.drops);
         driver
             .sockets
-            .drain(driver.node.config(), &mut inbox, BATCH);
-        inbox.deliver(&mut driver.node, now);
+            .drain(&configs, &mut driver.inboxes, BATCH, |reason| {
+                unclaimed.count(reason);
+                drops.dropped(now, reason);
+            });
+        for (member, inbox) in driver.members.iter_mut().zip(&mut driver.inboxes) {
+            inbox.deliver(&mut member.node, now);
+        }
         driver.drops.tick(now);
     }
     let Driver {
         actions,
         mail,
-        events,
+        members,
         ..
     } = driver;
     drop(actions);
@@ -287,7 +373,9 @@ pub async fn run(options: Options, config: Config) -> Result<(), StartError> {
         tracing::warn!("stopped with mail still undelivered");
     }
     tracing::info!("failoverd stopped");
-    events.write(Act::Stop);
+    for member in members {
+        member.events.write(Act::Stop);
+    }
     Ok(())
 }
 
@@ -338,92 +426,125 @@ impl Driver {
         Instant::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
-    /// Carries out everything the node asked for.
+    /// What `failoverctl status` and `/metrics` are told at `now`.
+    fn answer(&self, now: Instant) -> Answer {
+        let uptime = self.origin.elapsed();
+        let report = |m: &Member| Report::new(&m.node, now, uptime);
+        match &self.members[..] {
+            [member] => Answer::One(report(member)),
+            members => Answer::Groups(Groups {
+                groups: members
+                    .iter()
+                    .map(|m| GroupReport {
+                        group: m.node.config().protocol.group,
+                        report: report(m),
+                    })
+                    .collect(),
+                unclaimed: self.unclaimed,
+            }),
+        }
+    }
+
+    /// Carries out everything every node asked for.
     fn flush(&mut self) {
-        while let Some(output) = self.node.poll_output() {
-            let config = self.node.config();
-            match output {
-                Output::Transmit(t) => self.sockets.send(config, &t),
-                Output::Acquire {
-                    id,
-                    vip: index,
-                    until,
-                } => {
-                    let vip = config.vips[index.0].clone();
-                    tracing::info!(address = %vip.address, interface = %vip.interface, "acquiring");
-                    let until = until.map(|u| self.origin + Duration::from_nanos(u.as_nanos()));
-                    let _ = self.actions.send(Action::Acquire(id, index, vip, until));
-                }
-                Output::Extend { vip: index, until } => {
-                    let vip = config.vips[index.0].clone();
-                    let until = self.origin + Duration::from_nanos(until.as_nanos());
-                    let _ = self.actions.send(Action::Extend(index, vip, until));
-                }
-                Output::Release { id, vip: index } => {
-                    let vip = config.vips[index.0].clone();
-                    tracing::info!(address = %vip.address, interface = %vip.interface, "releasing");
-                    let _ = self.actions.send(Action::Release(id, index, vip));
-                }
-                Output::Announce(index) => {
-                    let vip = config.vips[index.0].clone();
-                    tracing::debug!(address = %vip.address, interface = %vip.interface, "announcing again");
-                    let _ = self.actions.send(Action::Announce(index, vip));
-                }
-                Output::RunHook(req) => {
-                    let vip = &config.vips[req.vip.0];
-                    let job = HookJob {
-                        kind: req.kind,
-                        event: req.event,
-                        dir: hooks::dir_of(config, req.vip.0),
-                        address: vip.address.to_string(),
-                        prefix: vip.prefix_len(),
-                        interface: vip.interface.clone(),
-                        peer: req.peer,
-                        node: config.node.name.clone(),
-                        deadline: self.origin + Duration::from_nanos(req.deadline.as_nanos()),
-                        timeout: config.hooks.timeout,
-                    };
-                    let _ = self.actions.send(Action::Hook(req.id, req.vip, job));
-                }
-                Output::Notify(note) => {
-                    tracing::warn!("notification: {}", note.summary());
-                    let _ = self
-                        .mail
-                        .send(mail::render(config, &note, SystemTime::now()));
-                    self.events.write(Act::Notified {
-                        notification: *note,
-                    });
-                }
-                Output::Event(Event::Dropped { reason }) => {
-                    let now = self.now();
-                    self.drops.dropped(now, reason);
-                }
-                Output::Event(event) => {
-                    if let Event::RoleChanged { from, to } = event {
-                        self.events.write(Act::Role { from, to });
+        let origin = self.origin;
+        let now = self.now();
+        for (index, member) in self.members.iter_mut().enumerate() {
+            let _span = member.span.enter();
+            while let Some(output) = member.node.poll_output() {
+                let config = member.node.config();
+                match output {
+                    Output::Transmit(t) => self.sockets.send(index, config, &t),
+                    Output::Acquire {
+                        id,
+                        vip: index,
+                        until,
+                    } => {
+                        let vip = config.vips[index.0].clone();
+                        tracing::info!(address = %vip.address, interface = %vip.interface, "acquiring");
+                        let until = until.map(|u| origin + Duration::from_nanos(u.as_nanos()));
+                        let _ = self.actions.send(Action::Acquire(id, index, vip, until));
                     }
-                    log_event(&event);
+                    Output::Extend { vip: index, until } => {
+                        let vip = config.vips[index.0].clone();
+                        let until = origin + Duration::from_nanos(until.as_nanos());
+                        let _ = self.actions.send(Action::Extend(index, vip, until));
+                    }
+                    Output::Release { id, vip: index } => {
+                        let vip = config.vips[index.0].clone();
+                        tracing::info!(address = %vip.address, interface = %vip.interface, "releasing");
+                        let _ = self.actions.send(Action::Release(id, index, vip));
+                    }
+                    Output::Announce(index) => {
+                        let vip = config.vips[index.0].clone();
+                        tracing::debug!(address = %vip.address, interface = %vip.interface, "announcing again");
+                        let _ = self.actions.send(Action::Announce(index, vip));
+                    }
+                    Output::RunHook(req) => {
+                        let vip = &config.vips[req.vip.0];
+                        let job = HookJob {
+                            kind: req.kind,
+                            event: req.event,
+                            dir: hooks::dir_of(config, req.vip.0),
+                            address: vip.address.to_string(),
+                            prefix: vip.prefix_len(),
+                            interface: vip.interface.clone(),
+                            peer: req.peer,
+                            node: config.node.name.clone(),
+                            deadline: origin + Duration::from_nanos(req.deadline.as_nanos()),
+                            timeout: config.hooks.timeout,
+                        };
+                        let _ = self.actions.send(Action::Hook(req.id, req.vip, job));
+                    }
+                    Output::Notify(note) => {
+                        tracing::warn!("notification: {}", note.summary());
+                        let _ = self
+                            .mail
+                            .send(mail::render(config, &note, SystemTime::now()));
+                        member.events.write(Act::Notified {
+                            notification: *note,
+                        });
+                    }
+                    Output::Event(Event::Dropped { reason }) => self.drops.dropped(now, reason),
+                    Output::Event(event) => {
+                        if let Event::RoleChanged { from, to } = event {
+                            member.events.write(Act::Role { from, to });
+                        }
+                        log_event(&event);
+                    }
                 }
             }
         }
     }
 
-    /// SIGHUP: re-read the file and, if it is good, apply it keeping all state; in any case
-    /// the caller re-announces, like heartbeatd's tickle.
+    /// SIGHUP: re-read every file and apply each that is good, keeping all state; in any
+    /// case the caller re-announces, like heartbeatd's tickle. Each file is taken or refused
+    /// on its own; what must stay shared between several groups' files (their `[control]`,
+    /// each one's group) needs a restart to change, so a file taken alone cannot break it.
     fn reload(&mut self) {
-        let file = self.source.path().display().to_string();
-        let result = load(&self.source)
-            .map_err(|e| e.to_string())
-            .and_then(|new| {
-                check_locals(self.node.config(), &new).map_err(|e| format!("{file}: {e}"))?;
-                check_control(self.node.config(), &new).map_err(|e| format!("{file}: {e}"))?;
-                self.node
-                    .reconfigure(new)
-                    .map_err(|e| format!("{file}: {e}"))
-            });
-        match result {
-            Ok(()) => tracing::info!(%file, "configuration reloaded"),
-            Err(e) => tracing::error!("reload refused, keeping the running configuration: {e}"),
+        let several = self.members.len() > 1;
+        for member in &mut self.members {
+            let _span = member.span.enter();
+            let file = member.source.path().display().to_string();
+            let old = member.node.config().clone();
+            let result = load(&member.source)
+                .map_err(|e| e.to_string())
+                .and_then(|new| {
+                    let checked = check_locals(&old, &new)
+                        .and_then(|()| check_control(&old, &new))
+                        .and_then(|()| check_group(several, &old, &new));
+                    checked.map_err(|e| format!("{file}: {e}"))?;
+                    member
+                        .node
+                        .reconfigure(new)
+                        .map_err(|e| format!("{file}: {e}"))
+                });
+            match result {
+                Ok(()) => tracing::info!(%file, "configuration reloaded"),
+                Err(e) => {
+                    tracing::error!("reload refused, keeping the running configuration: {e}")
+                }
+            }
         }
     }
 }
@@ -452,6 +573,20 @@ fn check_control(old: &Config, new: &Config) -> Result<(), ConfigError> {
     Err(ConfigError::Invalid {
         field: "control".into(),
         message: "changing the status socket's mode or group or the metrics address needs a \
+                  restart, not a reload"
+            .into(),
+    })
+}
+
+/// A process serving several groups routes datagrams by group and needs each to stay its own:
+/// changing one needs a restart (which checks them together).
+fn check_group(several: bool, old: &Config, new: &Config) -> Result<(), ConfigError> {
+    if !several || old.protocol.group == new.protocol.group {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        field: "protocol.group".into(),
+        message: "changing the group of a failoverd that serves several groups needs a \
                   restart, not a reload"
             .into(),
     })

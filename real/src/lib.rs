@@ -4,10 +4,10 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`driver`] | the loop that owns the node, and start-up |
+//! | [`driver`] | the loop that owns the node (one per group for a witness serving several), and start-up |
 //! | [`drop_log`] | dropped datagrams in the log at a bounded rate |
-//! | [`load`] | reading `--config` (TOML) or `--hostconfig` |
-//! | [`net`] | the paths' UDP sockets |
+//! | [`load`] | reading `--config` (TOML; several witnesses' files together) or `--hostconfig` |
+//! | [`net`] | the paths' UDP sockets, and which group's node each datagram is for |
 //! | [`actions`] | address changes and hooks, in core's order, off the loop |
 //! | [`vip`], [`garp`], [`ndisc`] | virtual addresses through netlink; gratuitous ARP and IPv6's unsolicited neighbour advertisements |
 //! | [`hooks`] | `Test`, `PreAcq*`, `PostAcq*`, `PreRel*`, `PostRel*` scripts |

@@ -121,6 +121,118 @@ pub enum LoadError {
     /// A hostconfig error; its message has the file and line.
     #[error("{0}")]
     Hostconfig(#[from] hostconfig::HostconfigError),
+    /// A directory given to `--config` that holds no configuration.
+    #[error("{path}: no *.toml file in this directory")]
+    EmptyDirectory {
+        /// The directory.
+        path: String,
+    },
+    /// Configurations that cannot run in one process (see [`check_together`]).
+    #[error("{path}: {field}: {message}")]
+    Together {
+        /// The file at fault.
+        path: String,
+        /// Its field.
+        field: &'static str,
+        /// Why, naming the other file concerned.
+        message: String,
+    },
+}
+
+/// The configurations `--config` names, in order: a file as itself, a directory as its
+/// `*.toml` files in name order (the directory must be one root can trust, as the files
+/// must; anything else in it is ignored).
+pub fn sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
+    let mut sources = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            sources.push(Source::Toml(path.clone()));
+            continue;
+        }
+        let read = |source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        };
+        let real = trust::check(path, Kind::Directory)?;
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(real).map_err(read)? {
+            let name = entry.map_err(read)?.file_name();
+            if Path::new(&name).extension().is_some_and(|e| e == "toml") {
+                files.push(path.join(name));
+            }
+        }
+        if files.is_empty() {
+            return Err(LoadError::EmptyDirectory {
+                path: path.display().to_string(),
+            });
+        }
+        files.sort();
+        sources.extend(files.into_iter().map(Source::Toml));
+    }
+    Ok(sources)
+}
+
+/// Reads and validates every configuration, then checks that they can run in one process.
+pub fn load_all(sources: &[Source]) -> Result<Vec<Config>, LoadError> {
+    let configs = sources.iter().map(load).collect::<Result<Vec<_>, _>>()?;
+    check_together(sources, &configs)?;
+    Ok(configs)
+}
+
+/// Whether `configs` (read from `sources`, in the same order) can be served by one process.
+/// One configuration always can. Several can only be witnesses' — nodes that vote and hold
+/// nothing, so that no two groups ever ask for hooks or addresses in one process — each of
+/// its own group (a datagram goes to the node of the group its header names), all with the
+/// same `[control]` (one process has one status socket and one metrics endpoint). The error
+/// names the file at fault and the other file concerned.
+pub fn check_together(sources: &[Source], configs: &[Config]) -> Result<(), LoadError> {
+    if configs.len() < 2 {
+        return Ok(());
+    }
+    let name = |i: usize| sources[i].path().display().to_string();
+    for (i, config) in configs.iter().enumerate() {
+        let refuse = |field, message| {
+            Err(LoadError::Together {
+                path: name(i),
+                field,
+                message,
+            })
+        };
+        if !config.node.witness {
+            return refuse(
+                "node.witness",
+                format!(
+                    "is not set, and one failoverd serves several configurations only if all \
+                     are witnesses' ({} configurations were given); run one failoverd per \
+                     group for address nodes",
+                    configs.len()
+                ),
+            );
+        }
+        let group = config.protocol.group;
+        if let Some(j) = (0..i).find(|&j| configs[j].protocol.group == group) {
+            return refuse(
+                "protocol.group",
+                format!(
+                    "group {group} is served by {} already; each configuration of one \
+                     failoverd must be of its own group (a datagram goes to the node of the \
+                     group its header names)",
+                    name(j)
+                ),
+            );
+        }
+        if config.control != configs[0].control {
+            return refuse(
+                "control",
+                format!(
+                    "differs from {}'s; one failoverd has one status socket and one metrics \
+                     endpoint, so every configuration it serves must say the same",
+                    name(0)
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Reads and validates the configuration.
@@ -219,4 +331,96 @@ fn check_mail_addresses(config: &Config) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A witness of `group` listening on `local`, with `extra` appended.
+    fn witness(group: u16, local: &str, extra: &str) -> String {
+        format!(
+            "[node]\nname = \"witness\"\nwitness = true\n\
+             [protocol]\nmode = \"quorum\"\ngroup = {group}\n\
+             voters = [\"alpha\", \"beta\", \"witness\"]\n\
+             [[path]]\nname = \"lan\"\nlocal = \"{local}\"\n\
+             peers = [\"192.0.2.10:1694\", \"192.0.2.11:1694\"]\n{extra}"
+        )
+    }
+
+    const ADDRESS_NODE: &str = "[node]\nname = \"alpha\"\n\
+        [protocol]\nmode = \"quorum\"\nvoters = [\"alpha\", \"beta\", \"witness\"]\n\
+        [[path]]\nname = \"lan\"\nlocal = \"192.0.2.10:1694\"\npeers = [\"192.0.2.12:1694\"]\n\
+        [[vip]]\naddress = \"192.0.2.100\"\ninterface = \"eth0\"\n";
+
+    /// Checks the texts together as files named `w0.toml`, `w1.toml` ...
+    fn together(texts: &[String]) -> Result<(), String> {
+        let sources: Vec<Source> = (0..texts.len())
+            .map(|i| Source::Toml(format!("w{i}.toml").into()))
+            .collect();
+        let configs: Vec<Config> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Config::from_toml_str(t, &format!("w{i}.toml")).unwrap())
+            .collect();
+        check_together(&sources, &configs).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn witnesses_of_different_groups_go_together_on_one_address_or_several() {
+        let one = witness(1, "192.0.2.12:1694", "");
+        let two = witness(2, "192.0.2.12:1694", "");
+        let three = witness(3, "198.51.100.12:1694", "");
+        assert_eq!(together(&[one, two, three]), Ok(()));
+    }
+
+    #[test]
+    fn one_configuration_of_any_kind_goes_alone() {
+        assert_eq!(together(&[ADDRESS_NODE.to_string()]), Ok(()));
+    }
+
+    #[test]
+    fn an_address_node_beside_a_witness_is_refused_naming_its_file() {
+        let err = together(&[witness(1, "192.0.2.12:1694", ""), ADDRESS_NODE.into()]).unwrap_err();
+        assert!(
+            err.starts_with("w1.toml: node.witness: is not set"),
+            "{err}"
+        );
+        assert!(err.contains("witnesses'"), "{err}");
+    }
+
+    #[test]
+    fn two_configurations_of_one_group_are_refused_naming_both_files() {
+        let err = together(&[
+            witness(1, "192.0.2.12:1694", ""),
+            witness(2, "192.0.2.12:1694", ""),
+            witness(1, "198.51.100.12:1694", ""),
+        ])
+        .unwrap_err();
+        assert!(
+            err.starts_with("w2.toml: protocol.group: group 1 is served by w0.toml already"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn configurations_that_disagree_on_the_status_socket_or_metrics_are_refused() {
+        let metrics = "[control]\nmetrics = \"127.0.0.1:9694\"\n";
+        let err = together(&[
+            witness(1, "192.0.2.12:1694", metrics),
+            witness(2, "192.0.2.12:1694", ""),
+        ])
+        .unwrap_err();
+        assert!(
+            err.starts_with("w1.toml: control: differs from w0.toml's"),
+            "{err}"
+        );
+        assert_eq!(
+            together(&[
+                witness(1, "192.0.2.12:1694", metrics),
+                witness(2, "192.0.2.12:1694", metrics),
+            ]),
+            Ok(())
+        );
+    }
 }

@@ -8,8 +8,9 @@
 //! a Prometheus scrape needs, and it keeps an HTTP stack out of a daemon that must stay small.
 
 use crate::clients::{Asked, Clients};
-use crate::status::{Report, ReportRequest};
-use failover_core::{Config, Role};
+use crate::status::{Answer, Report, ReportRequest};
+use failover_core::node::QuorumStatus;
+use failover_core::{Config, Counters, Role};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -56,8 +57,22 @@ pub fn metrics_at(flag: Option<SocketAddr>, config: &Config) -> Result<Option<Me
     }))
 }
 
-/// The report in Prometheus' text format.
-pub fn render(report: &Report) -> String {
+/// One metric's samples: (labels, value).
+type Samples = Vec<(String, String)>;
+
+/// The answer in Prometheus' text format. A witness serving several groups labels every
+/// sample with its `group`; a single group's samples have no such label, as they always had.
+pub fn render(answer: &Answer) -> String {
+    let (reports, unclaimed): (Vec<(Option<u16>, &Report)>, _) = match answer {
+        Answer::One(report) => (vec![(None, report)], None),
+        Answer::Groups(g) => (
+            g.groups
+                .iter()
+                .map(|g| (Some(g.group), &g.report))
+                .collect(),
+            Some(g.unclaimed),
+        ),
+    };
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -65,7 +80,13 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "{name}{labels} {value}");
         }
     };
-    let node = escape(&report.node);
+    // Every group's samples of one metric, each labelled by `labels(group, pairs)`.
+    let each = |sample: &dyn Fn(Option<u16>, &Report) -> Samples| {
+        reports
+            .iter()
+            .flat_map(|&(group, report)| sample(group, report))
+            .collect::<Vec<_>>()
+    };
     let roles = [
         Role::Backup,
         Role::Acquiring,
@@ -77,138 +98,189 @@ pub fn render(report: &Report) -> String {
         "failover_role",
         "gauge",
         "1 for the role this node is in.",
-        &roles
-            .iter()
-            .map(|r| {
-                let on = u8::from(*r == report.role);
-                (format!("{{node=\"{node}\",role=\"{r}\"}}"), on.to_string())
-            })
-            .collect::<Vec<_>>(),
+        &each(&|group, report| {
+            roles
+                .iter()
+                .map(|r| {
+                    let on = u8::from(*r == report.role);
+                    let role = r.to_string();
+                    (
+                        labels(group, &[("node", &report.node), ("role", &role)]),
+                        on.to_string(),
+                    )
+                })
+                .collect()
+        }),
     );
     metric(
         "failover_vip_held",
         "gauge",
         "1 if this node holds the virtual address.",
-        &report
-            .vips
-            .iter()
-            .map(|v| {
-                let held = u8::from(v.holder.as_deref() == Some(&report.node));
-                let labels = format!(
-                    "{{address=\"{}\",interface=\"{}\"}}",
-                    escape(&v.address),
-                    escape(&v.interface)
-                );
-                (labels, held.to_string())
-            })
-            .collect::<Vec<_>>(),
+        &each(&|group, report| {
+            report
+                .vips
+                .iter()
+                .map(|v| {
+                    let held = u8::from(v.holder.as_deref() == Some(&report.node));
+                    let pairs = [("address", &*v.address), ("interface", &*v.interface)];
+                    (labels(group, &pairs), held.to_string())
+                })
+                .collect()
+        }),
     );
     metric(
         "failover_boot_epoch",
         "gauge",
         "This start's boot epoch.",
-        &[(String::new(), report.epoch.to_string())],
+        &each(&|group, report| vec![(labels(group, &[]), report.epoch.to_string())]),
     );
-    let c = &report.counters;
+    let counter = |value: fn(&Counters) -> u64| {
+        each(&|group, report| vec![(labels(group, &[]), value(&report.counters).to_string())])
+    };
     metric(
         "failover_datagrams_sent_total",
         "counter",
         "Heartbeat datagrams sent.",
-        &[(String::new(), c.sent.to_string())],
+        &counter(|c| c.sent),
     );
     metric(
         "failover_datagrams_received_total",
         "counter",
         "Heartbeat datagrams accepted.",
-        &[(String::new(), c.received.to_string())],
+        &counter(|c| c.received),
     );
     metric(
         "failover_datagrams_previous_key_total",
         "counter",
         "Datagrams authenticated only under protocol.previous_auth_key: a key rotation not yet done everywhere.",
-        &[(String::new(), c.previous_key.to_string())],
+        &counter(|c| c.previous_key),
     );
     metric(
         "failover_datagrams_dropped_total",
         "counter",
         "Datagrams dropped, by reason.",
-        &[
-            ("malformed", c.malformed),
-            ("unauthenticated", c.unauthenticated),
-            ("replayed", c.replayed),
-            ("foreign", c.foreign),
-        ]
-        .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), n.to_string())),
+        &each(&|group, report| {
+            let c = &report.counters;
+            [
+                ("malformed", c.malformed),
+                ("unauthenticated", c.unauthenticated),
+                ("replayed", c.replayed),
+                ("foreign", c.foreign),
+            ]
+            .map(|(reason, n)| (labels(group, &[("reason", reason)]), n.to_string()))
+            .to_vec()
+        }),
     );
+    if let Some(u) = unclaimed {
+        metric(
+            "failover_datagrams_unclaimed_total",
+            "counter",
+            "Datagrams of no group this process serves, dropped, by reason.",
+            &[("malformed", u.malformed), ("foreign", u.foreign)]
+                .map(|(reason, n)| (labels(None, &[("reason", reason)]), n.to_string())),
+        );
+    }
     metric(
         "failover_peer_alive",
         "gauge",
         "1 if the peer counts as alive.",
-        &report
-            .peers
-            .iter()
-            .map(|p| {
-                let labels = format!("{{peer=\"{}\"}}", escape(&p.name));
-                (labels, u8::from(p.alive).to_string())
-            })
-            .collect::<Vec<_>>(),
+        &each(&|group, report| {
+            report
+                .peers
+                .iter()
+                .map(|p| {
+                    let alive = u8::from(p.alive).to_string();
+                    (labels(group, &[("peer", &p.name)]), alive)
+                })
+                .collect()
+        }),
     );
     metric(
         "failover_peer_last_heartbeat_seconds",
         "gauge",
         "Seconds since the peer's last heartbeat on the path.",
-        &report
-            .peers
-            .iter()
-            .flat_map(|p| {
-                p.last_heartbeat_ms.iter().filter_map(move |(path, ms)| {
-                    let labels =
-                        format!("{{peer=\"{}\",path=\"{}\"}}", escape(&p.name), escape(path));
-                    ms.map(|ms| (labels, format!("{:.3}", ms as f64 / 1000.0)))
+        &each(&|group, report| {
+            report
+                .peers
+                .iter()
+                .flat_map(|p| {
+                    p.last_heartbeat_ms.iter().filter_map(move |(path, ms)| {
+                        let labels = labels(group, &[("peer", &p.name), ("path", path)]);
+                        ms.map(|ms| (labels, seconds(ms)))
+                    })
                 })
-            })
-            .collect::<Vec<_>>(),
+                .collect()
+        }),
     );
-    if let Some(q) = &report.quorum {
-        let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
+    let quorum: Vec<(Option<u16>, &QuorumStatus)> = reports
+        .iter()
+        .filter_map(|&(group, report)| Some((group, report.quorum.as_ref()?)))
+        .collect();
+    if !quorum.is_empty() {
+        let each = |sample: &dyn Fn(Option<u16>, &QuorumStatus) -> Samples| {
+            quorum
+                .iter()
+                .flat_map(|&(group, q)| sample(group, q))
+                .collect::<Vec<_>>()
+        };
         metric(
             "failover_lease_remaining_seconds",
             "gauge",
             "Quorum mode: seconds left of the lease this node holds (0: none).",
-            &[(String::new(), seconds(q.lease_left_ms))],
+            &each(&|group, q| vec![(labels(group, &[]), seconds(q.lease_left_ms))]),
         );
         metric(
             "failover_votes_needed",
             "gauge",
             "Quorum mode: grants a lease needs (a majority of the voters).",
-            &[(String::new(), q.majority.to_string())],
+            &each(&|group, q| vec![(labels(group, &[]), q.majority.to_string())]),
         );
         metric(
             "failover_vote_granted_seconds",
             "gauge",
             "Quorum mode: age of the newest request of this node the voter granted.",
-            &q.voters
-                .iter()
-                .filter_map(|v| {
-                    let labels = format!("{{voter=\"{}\"}}", escape(&v.name));
-                    v.granted_ms_ago.map(|ms| (labels, seconds(ms)))
-                })
-                .collect::<Vec<_>>(),
+            &each(&|group, q| {
+                q.voters
+                    .iter()
+                    .filter_map(|v| {
+                        let labels = labels(group, &[("voter", &v.name)]);
+                        v.granted_ms_ago.map(|ms| (labels, seconds(ms)))
+                    })
+                    .collect()
+            }),
         );
         metric(
             "failover_vote_promise_remaining_seconds",
             "gauge",
             "Quorum mode: seconds this node's vote stays promised, by the node it is promised to.",
-            &q.promised_to
-                .iter()
-                .map(|to| {
-                    let labels = format!("{{to=\"{}\"}}", escape(to));
-                    (labels, seconds(q.promise_left_ms))
-                })
-                .collect::<Vec<_>>(),
+            &each(&|group, q| {
+                q.promised_to
+                    .iter()
+                    .map(|to| (labels(group, &[("to", to)]), seconds(q.promise_left_ms)))
+                    .collect()
+            }),
         );
     }
     out
+}
+
+/// Milliseconds as Prometheus' seconds.
+fn seconds(ms: u64) -> String {
+    format!("{:.3}", ms as f64 / 1000.0)
+}
+
+/// A sample's labels, `{group="2",name="value"}` (the group only when given), or nothing.
+fn labels(group: Option<u16>, pairs: &[(&str, &str)]) -> String {
+    let group = group.map(|g| g.to_string());
+    let all: Vec<String> = (group.as_deref().map(|g| ("group", g)).into_iter())
+        .chain(pairs.iter().copied())
+        .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
+        .collect();
+    if all.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", all.join(","))
+    }
 }
 
 fn escape(value: &str) -> String {
@@ -263,8 +335,8 @@ async fn answer(
         if requests.send(tx).await.is_err() {
             return Ok(());
         }
-        let Ok(report) = rx.await else { return Ok(()) };
-        ("200 OK", render(&report))
+        let Ok(answer) = rx.await else { return Ok(()) };
+        ("200 OK", render(&answer))
     } else {
         ("404 Not Found", "only /metrics is here\n".to_string())
     };

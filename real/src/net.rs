@@ -1,4 +1,5 @@
-//! One UDP socket per local address, and which path a datagram belongs to.
+//! One UDP socket per local address, and which group's node and which path a datagram
+//! belongs to.
 //!
 //! Paths with their own `local` address get their own socket, so the path of a datagram is the
 //! socket it came in on. Paths without one (the hostconfig form, which names no local
@@ -6,6 +7,13 @@
 //! is told by the sender: the path that lists the sender's address as a peer, else the first
 //! sharing path that lists no peers (the public LAN of a hostconfig backup, whose peer is
 //! learned from its heartbeats), else the first sharing path.
+//!
+//! A witness may serve several groups in one process (one configuration, and one core node,
+//! per group): their paths with the same local address share one socket, and a datagram goes
+//! to the node whose `protocol.group` its header names ([`wire::group_of`]). A datagram whose
+//! header cannot be read, or of a group no node on that socket serves, belongs to no node: it
+//! is dropped here and reported as malformed or foreign — what a node of a single-group
+//! daemon, which takes everything its sockets receive, counts it as.
 //!
 //! IPv6: a path's socket has the family of its `local` address. The IPv6 wildcard `[::]` —
 //! also what a path without a `local` gets — takes both families at once (`IPV6_V6ONLY` off,
@@ -15,7 +23,7 @@
 //! with `ipv6.disable=1`) gets `0.0.0.0:1694` for the paths without a `local`.
 
 use failover_core::config::DEFAULT_PORT;
-use failover_core::{Config, Inbox, PathId, Transmit};
+use failover_core::{wire, Config, DropReason, Inbox, PathId, Transmit};
 use nix::errno::Errno;
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 use std::future::poll_fn;
@@ -29,6 +37,8 @@ use tokio::net::UdpSocket;
 #[derive(Debug, Error)]
 #[error("path[{path}].local: cannot bind {addr}: {source}")]
 pub struct BindError {
+    /// Index of the configuration (the group's node) whose path it is.
+    pub config: usize,
     /// Index of the first path using the address.
     pub path: usize,
     /// The address.
@@ -47,8 +57,8 @@ struct Socket {
     /// ends with EINTR and no events, the overdue timer wakes the loop, and tokio's
     /// `try_recv_from` says "would block" over a buffer full of heartbeats.
     kernel: std::net::UdpSocket,
-    /// Paths sharing this socket, in configuration order.
-    paths: Vec<usize>,
+    /// (node, path) pairs sharing this socket, in configuration order.
+    users: Vec<(usize, usize)>,
     /// The last send error, so a cut link is logged when it starts failing and when it heals,
     /// not once per heartbeat.
     send_error: Option<io::ErrorKind>,
@@ -57,8 +67,8 @@ struct Socket {
 /// The daemon's sockets.
 pub struct PathSockets {
     sockets: Vec<Socket>,
-    /// Path index -> socket index.
-    socket_of: Vec<usize>,
+    /// Node index -> path index -> socket index.
+    socket_of: Vec<Vec<usize>>,
 }
 
 /// The address a path listens and sends on: its `local`, else any address of either family
@@ -108,31 +118,41 @@ fn plain(from: SocketAddr) -> SocketAddr {
 }
 
 impl PathSockets {
-    /// Binds every path's local address (must be called inside a tokio runtime).
-    pub fn bind(config: &Config) -> Result<PathSockets, BindError> {
+    /// Binds every path's local address of every configuration — one per node the process
+    /// runs, one socket per distinct address (must be called inside a tokio runtime).
+    pub fn bind(configs: &[&Config]) -> Result<PathSockets, BindError> {
         let mut sockets: Vec<(SocketAddr, Socket)> = Vec::new();
-        let mut socket_of = Vec::with_capacity(config.paths.len());
-        for path in 0..config.paths.len() {
-            let addr = bind_addr(config, path);
-            if let Some(i) = sockets.iter().position(|(a, _)| *a == addr) {
-                sockets[i].1.paths.push(path);
-                socket_of.push(i);
-                continue;
+        let mut socket_of = Vec::with_capacity(configs.len());
+        for (node, config) in configs.iter().enumerate() {
+            let mut of_node = Vec::with_capacity(config.paths.len());
+            for path in 0..config.paths.len() {
+                let addr = bind_addr(config, path);
+                if let Some(i) = sockets.iter().position(|(a, _)| *a == addr) {
+                    sockets[i].1.users.push((node, path));
+                    of_node.push(i);
+                    continue;
+                }
+                let err = |source| BindError {
+                    config: node,
+                    path,
+                    addr,
+                    source,
+                };
+                let std = open(addr, config.paths[path].local.is_none()).map_err(err)?;
+                let kernel = std.try_clone().map_err(err)?;
+                let udp = UdpSocket::from_std(std).map_err(err)?;
+                of_node.push(sockets.len());
+                sockets.push((
+                    addr,
+                    Socket {
+                        udp,
+                        kernel,
+                        users: vec![(node, path)],
+                        send_error: None,
+                    },
+                ));
             }
-            let err = |source| BindError { path, addr, source };
-            let std = open(addr, config.paths[path].local.is_none()).map_err(err)?;
-            let kernel = std.try_clone().map_err(err)?;
-            let udp = UdpSocket::from_std(std).map_err(err)?;
-            socket_of.push(sockets.len());
-            sockets.push((
-                addr,
-                Socket {
-                    udp,
-                    kernel,
-                    paths: vec![path],
-                    send_error: None,
-                },
-            ));
+            socket_of.push(of_node);
         }
         Ok(PathSockets {
             sockets: sockets.into_iter().map(|(_, s)| s).collect(),
@@ -140,10 +160,12 @@ impl PathSockets {
         })
     }
 
-    /// Sends without ever waiting: a datagram the kernel will not take now is dropped, as
-    /// the network could have dropped it, and the next heartbeat follows.
-    pub fn send(&mut self, config: &Config, t: &Transmit) {
-        let Some(socket) = self.socket_of.get(t.path.0).map(|&i| &mut self.sockets[i]) else {
+    /// Sends a datagram of node `node` (whose configuration is `config`) without ever
+    /// waiting: a datagram the kernel will not take now is dropped, as the network could have
+    /// dropped it, and the next heartbeat follows.
+    pub fn send(&mut self, node: usize, config: &Config, t: &Transmit) {
+        let socket = self.socket_of.get(node).and_then(|of| of.get(t.path.0));
+        let Some(socket) = socket.map(|&i| &mut self.sockets[i]) else {
             return;
         };
         let result = socket.kernel.send_to(&t.payload, t.to).map(drop);
@@ -198,43 +220,80 @@ impl PathSockets {
         }
     }
 
-    /// Reads what the sockets hold now, without waiting, into `inbox` — at most `limit`
-    /// datagrams, so a flood cannot keep the timer waiting for ever. Returns how many.
+    /// Reads what the sockets hold now, without waiting, into the inbox of the node each
+    /// datagram belongs to (`inboxes[i]` is node `i`'s, whose configuration is `configs[i]`)
+    /// — at most `limit` datagrams, so a flood cannot keep the timer waiting for ever. A
+    /// datagram no node takes is passed to `unclaimed` with the reason it is dropped. Returns
+    /// how many were read.
     ///
     /// The sockets take turns, one datagram each per round: a flood on one path (garbage
     /// sent to the public LAN's address) fills the batch with its own datagrams only up to
     /// its share, and the heartbeats waiting on the other paths are read at every wake-up,
     /// before the timer judges them silent.
-    pub fn drain(&self, config: &Config, inbox: &mut Inbox<Vec<u8>>, limit: usize) -> usize {
+    pub fn drain(
+        &self,
+        configs: &[&Config],
+        inboxes: &mut [Inbox<Vec<u8>>],
+        limit: usize,
+        mut unclaimed: impl FnMut(DropReason),
+    ) -> usize {
         let mut buf = [0u8; 2048];
         let mut read = 0;
-        // Sockets that may still hold a datagram (at most 8 paths, so 8 sockets).
-        let mut open: u16 = (1 << self.sockets.len()) - 1;
-        while read < limit && open != 0 {
-            for socket in 0..self.sockets.len() {
-                if open & (1 << socket) == 0 || read >= limit {
+        // Sockets that may still hold a datagram (one per distinct local address).
+        let mut open = vec![true; self.sockets.len()];
+        while read < limit && open.contains(&true) {
+            for (socket, still_open) in open.iter_mut().enumerate() {
+                if !*still_open || read >= limit {
                     continue;
                 }
                 let Some((from, len)) = self.recv_from(socket, &mut buf) else {
-                    open &= !(1 << socket);
+                    *still_open = false;
                     continue;
                 };
                 read += 1;
-                let path = self.path_of(config, socket, from);
-                inbox.datagram(path, from, buf[..len].to_vec());
+                let bytes = &buf[..len];
+                match self.route(configs, socket, from, bytes) {
+                    Ok((node, path)) => {
+                        inboxes[node].datagram(path, from, bytes.to_vec());
+                    }
+                    Err(reason) => unclaimed(reason),
+                }
             }
         }
         read
     }
 
-    /// The path a datagram from `from` on socket `socket` belongs to (see the module docs).
-    pub fn path_of(&self, config: &Config, socket: usize, from: SocketAddr) -> PathId {
-        let paths = &self.sockets[socket].paths;
+    /// The node (an index into `configs`) and path a datagram `bytes` from `from` on socket
+    /// `socket` belongs to, or why it belongs to none (see the module docs). A process with
+    /// one node gives that node everything: the node itself judges and counts what is not for
+    /// it.
+    pub fn route(
+        &self,
+        configs: &[&Config],
+        socket: usize,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(usize, PathId), DropReason> {
+        let users = &self.sockets[socket].users;
+        let node = match configs {
+            [_] => 0,
+            _ => {
+                let group = wire::group_of(bytes).ok_or(DropReason::Malformed)?;
+                let serves = |&&(node, _): &&(usize, usize)| configs[node].protocol.group == group;
+                users.iter().find(serves).ok_or(DropReason::Foreign)?.0
+            }
+        };
+        let config = configs[node];
+        let mut paths = users.iter().filter(|u| u.0 == node).map(|u| u.1);
+        let first = paths
+            .clone()
+            .next()
+            .expect("a node's socket serves a path of it");
         let listed = paths
-            .iter()
-            .find(|&&p| config.paths[p].peers.contains(&from));
-        let learning = || paths.iter().find(|&&p| config.paths[p].peers.is_empty());
-        PathId(*listed.or_else(learning).unwrap_or(&paths[0]))
+            .clone()
+            .find(|&p| config.paths[p].peers.contains(&from));
+        let learning = paths.find(|&p| config.paths[p].peers.is_empty());
+        Ok((node, PathId(listed.or(learning).unwrap_or(first))))
     }
 
     /// The addresses actually bound (useful when a configured port is 0).

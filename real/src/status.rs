@@ -1,7 +1,8 @@
 //! What `failoverctl status` shows, and the UNIX socket it is asked over.
 //!
 //! The protocol is one line each way: the client connects and writes `status\n`; the daemon
-//! answers with the [`Report`] as one line of JSON and closes — or, to a client [`Access`]
+//! answers with the [`Answer`] as one line of JSON and closes — its node's [`Report`], or for
+//! a witness serving several groups one report per group — — or, to a client [`Access`]
 //! refuses, with `{"error": "permission denied: ..."}`. The socket file gets the mode and
 //! group of `[control]` (root only, `0600`, by default).
 
@@ -9,7 +10,7 @@ use crate::access::{Access, Client, RefusalLog};
 use crate::clients::{Asked, Clients};
 use failover_core::config::VipSettings;
 use failover_core::node::QuorumStatus;
-use failover_core::{Counters, Instant, Node, Role};
+use failover_core::{Counters, DropReason, Instant, Node, Role};
 use nix::sys::stat::Mode;
 use nix::unistd::Gid;
 use serde::{Deserialize, Serialize};
@@ -27,8 +28,83 @@ use tokio::sync::{mpsc, oneshot};
 /// The default socket path.
 pub const DEFAULT_SOCKET: &str = "/run/failoverd.sock";
 
-/// A request for a fresh report, answered by the driver loop, which owns the node.
-pub type ReportRequest = oneshot::Sender<Report>;
+/// A request for a fresh report, answered by the driver loop, which owns the nodes.
+pub type ReportRequest = oneshot::Sender<Answer>;
+
+/// What the daemon answers: its node's report, unchanged for a daemon of one group, or one
+/// report per group for a witness serving several.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// A witness serving several groups.
+    Groups(Groups),
+    /// A daemon of one group: its node's report as one JSON object.
+    One(Report),
+}
+
+/// The reports of a witness serving several groups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Groups {
+    /// One per group, in the order of the configurations.
+    pub groups: Vec<GroupReport>,
+    /// Datagrams that belong to none of them.
+    pub unclaimed: Unclaimed,
+}
+
+/// One group's node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupReport {
+    /// `protocol.group`.
+    pub group: u16,
+    /// Its node's report.
+    pub report: Report,
+}
+
+/// Datagrams a process serving several groups dropped because they belong to none: their
+/// header could not be read (malformed), or names a group no node on that socket serves
+/// (foreign). A single-group daemon's node counts these itself, in its [`Counters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unclaimed {
+    /// Too short for a header, or another magic or version.
+    pub malformed: u64,
+    /// Of a group no node on the socket it came to serves.
+    pub foreign: u64,
+}
+
+impl Unclaimed {
+    /// One more dropped for `reason` (the socket layer gives only malformed and foreign).
+    pub fn count(&mut self, reason: DropReason) {
+        match reason {
+            DropReason::Malformed => self.malformed += 1,
+            _ => self.foreign += 1,
+        }
+    }
+}
+
+impl Answer {
+    /// The answer for people: a single group's report as it always was; several groups'
+    /// each under a `group N:` line, indented, then what belongs to none.
+    pub fn to_text(&self) -> String {
+        let groups = match self {
+            Answer::One(report) => return report.to_text(),
+            Answer::Groups(groups) => groups,
+        };
+        let mut out = String::new();
+        for g in &groups.groups {
+            let _ = writeln!(out, "group {}:", g.group);
+            for line in g.report.to_text().lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        let u = groups.unclaimed;
+        let _ = writeln!(
+            out,
+            "datagrams of no group served here: dropped: malformed {}, foreign {}",
+            u.malformed, u.foreign
+        );
+        out
+    }
+}
 
 /// A snapshot of the daemon.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

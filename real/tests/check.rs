@@ -402,3 +402,99 @@ fn the_systemd_units_command_lines_are_ones_failoverd_accepts() {
     assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
     assert!(unit.contains("CAP_NET_ADMIN") && unit.contains("CAP_NET_RAW"));
 }
+
+/// A witness's configuration for `group`, listening on `local`.
+fn witness(group: u16, local: &str) -> String {
+    format!(
+        "[node]\nname = \"witness\"\nwitness = true\n\
+         [protocol]\nmode = \"quorum\"\ngroup = {group}\n\
+         voters = [\"alpha\", \"beta\", \"witness\"]\n\
+         [[path]]\nname = \"lan\"\nlocal = \"{local}\"\n\
+         peers = [\"192.0.2.10:1694\", \"192.0.2.11:1694\"]\n"
+    )
+}
+
+/// Runs `failoverd --check` with these arguments; returns (success, stdout, stderr).
+fn check(args: &[&Path]) -> (bool, String, String) {
+    let mut command = Command::new(FAILOVERD);
+    command.arg("--check");
+    for arg in args {
+        command.arg("--config").arg(arg);
+    }
+    let out = command.output().expect("run failoverd");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn one_witness_process_takes_several_groups_from_files_or_a_directory() {
+    let dir = TempDir::new().unwrap();
+    let one = file(&dir, "w1.toml", &witness(1, "192.0.2.12:1694"));
+    let two = file(&dir, "w2.toml", &witness(2, "192.0.2.12:1694"));
+    let (ok, said, err) = check(&[&one, &two]);
+    assert!(ok, "{said}{err}");
+    assert!(
+        said.contains("w1.toml: configuration is valid: node witness (priority 100), group 1")
+            && said
+                .contains("w2.toml: configuration is valid: node witness (priority 100), group 2"),
+        "{said}"
+    );
+
+    let witnesses = dir.path().join("witness.d");
+    std::fs::create_dir(&witnesses).unwrap();
+    for (name, group) in [("b.toml", 2), ("a.toml", 1), ("c.toml", 3)] {
+        std::fs::write(witnesses.join(name), witness(group, "[::]:1694")).unwrap();
+    }
+    std::fs::write(witnesses.join("README"), "not a configuration").unwrap();
+    let (ok, said, err) = check(&[&witnesses]);
+    assert!(ok, "{said}{err}");
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 3, "every *.toml file, nothing else: {said}");
+    for (line, (name, group)) in lines.iter().zip([("a", 1), ("b", 2), ("c", 3)]) {
+        assert!(
+            line.contains(&format!("witness.d/{name}.toml: configuration is valid"))
+                && line.contains(&format!("group {group},")),
+            "in name order: {said}"
+        );
+    }
+}
+
+#[test]
+fn several_configurations_are_refused_unless_witnesses_of_distinct_groups_sharing_control() {
+    let dir = TempDir::new().unwrap();
+    let one = file(&dir, "w1.toml", &witness(1, "192.0.2.12:1694"));
+    let master = file(&dir, "master.toml", GOOD);
+    let (ok, _, err) = check(&[&one, &master]);
+    assert!(!ok);
+    assert!(
+        err.contains("master.toml: node.witness: is not set"),
+        "names the address node's file: {err}"
+    );
+
+    let again = file(&dir, "again.toml", &witness(1, "198.51.100.12:1694"));
+    let (ok, _, err) = check(&[&one, &again]);
+    assert!(!ok);
+    assert!(
+        err.contains("again.toml: protocol.group: group 1 is served by")
+            && err.contains("w1.toml already"),
+        "{err}"
+    );
+
+    let metrics = witness(2, "192.0.2.12:1694") + "[control]\nmetrics = \"127.0.0.1:9694\"\n";
+    let other = file(&dir, "w2.toml", &metrics);
+    let (ok, _, err) = check(&[&one, &other]);
+    assert!(!ok);
+    assert!(
+        err.contains("w2.toml: control: differs from") && err.contains("w1.toml's"),
+        "{err}"
+    );
+
+    let empty = dir.path().join("empty.d");
+    std::fs::create_dir(&empty).unwrap();
+    let (ok, _, err) = check(&[&empty]);
+    assert!(!ok);
+    assert!(
+        err.contains("empty.d: no *.toml file in this directory"),
+        "{err}"
+    );
+}

@@ -45,7 +45,7 @@ fn flush(node: &mut Node, sockets: &mut PathSockets) -> usize {
     let mut sent = 0;
     while let Some(out) = node.poll_output() {
         if let Output::Transmit(t) = out {
-            sockets.send(node.config(), &t);
+            sockets.send(0, node.config(), &t);
             sent += 1;
         }
     }
@@ -60,7 +60,9 @@ async fn receive(node: &mut Node, sockets: &PathSockets, count: usize) -> Vec<Pa
         let ready = tokio::time::timeout(Duration::from_secs(10), sockets.readable());
         ready.await.expect("a datagram within 10 s");
         while let Some((socket, from, len)) = sockets.try_recv(&mut buf) {
-            let path = sockets.path_of(node.config(), socket, from);
+            let (_, path) = sockets
+                .route(&[node.config()], socket, from, &buf[..len])
+                .expect("one node takes everything");
             node.handle_datagram(Instant::from_nanos(1), path, from, &buf[..len]);
             paths.push(path);
         }
@@ -78,7 +80,7 @@ async fn heartbeats_cross_real_sockets_on_both_paths_authenticated() {
         ["127.0.0.3:0", "127.0.0.5:0"],
         [placeholder(), placeholder()],
     );
-    let mut b_sockets = PathSockets::bind(&b_config).unwrap();
+    let mut b_sockets = PathSockets::bind(&[&b_config]).unwrap();
     let b_addrs = b_sockets.local_addrs();
     let a_config = config(
         "master",
@@ -86,7 +88,7 @@ async fn heartbeats_cross_real_sockets_on_both_paths_authenticated() {
         ["127.0.0.2:0", "127.0.0.4:0"],
         [vec![b_addrs[0]], vec![b_addrs[1]]],
     );
-    let mut a_sockets = PathSockets::bind(&a_config).unwrap();
+    let mut a_sockets = PathSockets::bind(&[&a_config]).unwrap();
     let a_addrs = a_sockets.local_addrs();
     let b_config = config(
         "backup",
@@ -137,7 +139,7 @@ async fn a_socket_shared_by_paths_tells_them_apart_by_sender() {
         ["127.0.0.8:0", "127.0.0.8:0"],
         [vec![], vec![master_direct.local_addr().unwrap()]],
     );
-    let sockets = PathSockets::bind(&c).unwrap();
+    let sockets = PathSockets::bind(&[&c]).unwrap();
     let shared = sockets.local_addrs();
     assert_eq!(shared.len(), 1, "one socket for both paths");
     // Port 0 would give each path's local a different meaning on reload; pin the real one.
@@ -188,7 +190,7 @@ async fn garbage_and_forged_datagrams_from_real_sockets_are_dropped_and_counted(
     );
     let mut c = c;
     c.paths[0].peers = vec!["127.0.0.12:9".parse().unwrap()];
-    let sockets = PathSockets::bind(&c).unwrap();
+    let sockets = PathSockets::bind(&[&c]).unwrap();
     let to = sockets.local_addrs()[0];
     let mut node = Node::new(c, 1, Instant::ZERO).unwrap();
     let sender = std::net::UdpSocket::bind("127.0.0.12:0").unwrap();
@@ -236,7 +238,7 @@ async fn a_drain_reads_what_the_kernel_holds_before_tokio_has_seen_it() {
         ["127.0.0.3:0", "127.0.0.5:0"],
         [placeholder(), placeholder()],
     );
-    let sockets = PathSockets::bind(&c).unwrap();
+    let sockets = PathSockets::bind(&[&c]).unwrap();
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for to in sockets.local_addrs() {
         for _ in 0..3 {
@@ -244,8 +246,8 @@ async fn a_drain_reads_what_the_kernel_holds_before_tokio_has_seen_it() {
         }
     }
     // Nothing awaited since the bind: the reactor has not turned, tokio knows of no datagram.
-    let mut inbox = Inbox::new(c.paths.len(), usize::MAX);
-    assert_eq!(sockets.drain(&c, &mut inbox, BATCH), 6);
+    let inbox = Inbox::new(c.paths.len(), usize::MAX);
+    assert_eq!(sockets.drain(&[&c], &mut [inbox], BATCH, |_| ()), 6);
 }
 
 /// A flood on one path must not hide the heartbeats waiting on another: a drain that stops at
@@ -260,15 +262,15 @@ async fn a_flood_on_one_socket_does_not_keep_another_unread() {
         ["127.0.0.3:0", "127.0.0.5:0"],
         [placeholder(), placeholder()],
     );
-    let sockets = PathSockets::bind(&c).unwrap();
+    let sockets = PathSockets::bind(&[&c]).unwrap();
     let [flooded, quiet] = <[SocketAddr; 2]>::try_from(sockets.local_addrs()).unwrap();
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for _ in 0..20 {
         sender.send_to(b"flood", flooded).unwrap();
     }
     sender.send_to(b"heartbeat", quiet).unwrap();
-    let mut inbox = Inbox::new(c.paths.len(), usize::MAX);
-    assert_eq!(sockets.drain(&c, &mut inbox, 10), 10);
+    let inbox = Inbox::new(c.paths.len(), usize::MAX);
+    assert_eq!(sockets.drain(&[&c], &mut [inbox], 10, |_| ()), 10);
     let mut buf = [0u8; 64];
     let mut left = Vec::new();
     while let Some((socket, _, len)) = sockets.try_recv(&mut buf) {
@@ -290,7 +292,7 @@ async fn a_flood_on_one_socket_does_not_keep_another_unread() {
 async fn a_socket_on_the_ipv6_wildcard_speaks_both_families() {
     let placeholder = || vec!["127.0.0.9:9".parse().unwrap()];
     let b_config = |peers| config("backup", 100, ["[::1]:0", "127.0.0.14:0"], peers);
-    let mut b_sockets = PathSockets::bind(&b_config([placeholder(), placeholder()])).unwrap();
+    let mut b_sockets = PathSockets::bind(&[&b_config([placeholder(), placeholder()])]).unwrap();
     let b_addrs = b_sockets.local_addrs();
     assert!(b_addrs[0].is_ipv6() && b_addrs[1].is_ipv4(), "{b_addrs:?}");
     let mut a_config = config(
@@ -299,7 +301,7 @@ async fn a_socket_on_the_ipv6_wildcard_speaks_both_families() {
         ["[::]:0", "[::]:0"],
         [vec![b_addrs[0]], vec![b_addrs[1]]],
     );
-    let mut a_sockets = PathSockets::bind(&a_config).unwrap();
+    let mut a_sockets = PathSockets::bind(&[&a_config]).unwrap();
     let a_addrs = a_sockets.local_addrs();
     assert_eq!(a_addrs.len(), 1, "one socket for both paths: {a_addrs:?}");
     let port = a_addrs[0].port();
@@ -333,4 +335,100 @@ async fn a_socket_on_the_ipv6_wildcard_speaks_both_families() {
     let master = a.status(Instant::from_nanos(1));
     assert_eq!(master.peers[0].name, "backup");
     assert!(master.peers[0].last_heard_ms.iter().all(Option::is_some));
+}
+
+/// A witness of two groups in one process: both groups' paths on one local address share one
+/// socket, and each datagram goes to the node of the group its header names; one of a third
+/// group, and one with no readable header, go to neither and are reported as foreign and
+/// malformed.
+#[tokio::test(flavor = "current_thread")]
+async fn one_socket_shared_by_two_groups_hands_each_datagram_to_its_groups_node() {
+    let witness = |group: u16, local: &str| {
+        let mut c = config("witness", 1, [local, "127.0.0.17:0"], [vec![], vec![]]);
+        c.node.witness = true;
+        c.vips.clear();
+        c.paths.truncate(1);
+        c.paths[0].peers = vec!["127.0.0.15:1694".parse().unwrap()];
+        c.protocol.group = group;
+        c.protocol.mode = failover_core::config::Mode::Quorum;
+        c.protocol.voters = vec!["alpha".into(), "beta".into(), "witness".into()];
+        c
+    };
+    let one = witness(1, "127.0.0.16:0");
+    let probe = PathSockets::bind(&[&one]).unwrap();
+    let shared = probe.local_addrs()[0];
+    drop(probe);
+    let one = witness(1, &shared.to_string());
+    let two = witness(2, &shared.to_string());
+    let sockets = PathSockets::bind(&[&one, &two]).unwrap();
+    assert_eq!(
+        sockets.local_addrs(),
+        [shared],
+        "one socket for both groups"
+    );
+
+    let sender = std::net::UdpSocket::bind("127.0.0.15:0").unwrap();
+    // Each from another boot of alpha, so none is a replay of another.
+    let heartbeat = |group: u16, epoch: u64| {
+        let mut c = config(
+            "alpha",
+            200,
+            ["127.0.0.15:0", "127.0.0.18:0"],
+            [vec![shared], vec![shared]],
+        );
+        c.protocol.group = group;
+        c.protocol.mode = failover_core::config::Mode::Quorum;
+        c.protocol.voters = vec!["alpha".into(), "beta".into(), "witness".into()];
+        let mut node = Node::new(c, epoch, Instant::ZERO).unwrap();
+        node.handle_timeout(Instant::ZERO);
+        std::iter::from_fn(|| node.poll_output())
+            .find_map(|out| match out {
+                Output::Transmit(t) => Some(t.payload.to_vec()),
+                _ => None,
+            })
+            .expect("a heartbeat")
+    };
+    let datagrams = [
+        heartbeat(2, 1),
+        heartbeat(1, 2),
+        heartbeat(2, 3),
+        heartbeat(3, 4),
+        b"FO".to_vec(),
+    ];
+    for bytes in datagrams {
+        sender.send_to(&bytes, shared).unwrap();
+    }
+    let mut inboxes = [Inbox::new(1, usize::MAX), Inbox::new(1, usize::MAX)];
+    let mut dropped = Vec::new();
+    let mut read = 0;
+    while read < 5 {
+        let ready = tokio::time::timeout(Duration::from_secs(10), sockets.readable());
+        ready.await.expect("the datagrams within 10 s");
+        read += sockets.drain(&[&one, &two], &mut inboxes, BATCH, |r| dropped.push(r));
+    }
+    assert_eq!(
+        dropped,
+        [
+            failover_core::DropReason::Foreign,
+            failover_core::DropReason::Malformed
+        ]
+    );
+    let mut nodes = [one, two].map(|c| Node::new(c, 5, Instant::ZERO).unwrap());
+    for (node, inbox) in nodes.iter_mut().zip(&mut inboxes) {
+        inbox.deliver(node, Instant::from_nanos(1));
+    }
+    let received = nodes.each_ref().map(|n| n.counters().received);
+    assert_eq!(
+        received,
+        [1, 2],
+        "group 1's node got one heartbeat, group 2's two"
+    );
+    for node in &nodes {
+        let c = node.counters();
+        assert_eq!(
+            c.foreign + c.malformed + c.unauthenticated + c.replayed,
+            0,
+            "{c:?}"
+        );
+    }
 }

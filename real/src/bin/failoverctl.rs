@@ -1,7 +1,7 @@
 //! `failoverctl`: asks a running `failoverd` for its status.
 
 use clap::{Parser, Subcommand};
-use failover_real::status::{query, Report, DEFAULT_SOCKET};
+use failover_real::status::{query, Answer, DEFAULT_SOCKET};
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +19,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Role, who holds each address, each peer's last heartbeat per path, datagram counters.
+    /// Role, who holds each address, each peer's last heartbeat per path, datagram counters
+    /// (of every group, for a witness serving several).
     Status {
         /// Print the daemon's report as JSON (one line) instead of text.
         #[arg(long)]
@@ -56,9 +57,9 @@ fn main() -> ExitCode {
         print!("{line}");
         return ExitCode::SUCCESS;
     }
-    match serde_json::from_str::<Report>(&line) {
-        Ok(report) => {
-            print!("{}", report.to_text());
+    match serde_json::from_str::<Answer>(&line) {
+        Ok(answer) => {
+            print!("{}", answer.to_text());
             ExitCode::SUCCESS
         }
         Err(e) => {

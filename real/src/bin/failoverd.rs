@@ -3,7 +3,7 @@
 use clap::{ArgGroup, Parser};
 use failover_core::hostconfig::HostAddress;
 use failover_real::driver::{self, Options, DEFAULT_STATE_DIR};
-use failover_real::load::{load, Source};
+use failover_real::load::{load, load_all, sources, Source};
 use failover_real::status::DEFAULT_SOCKET;
 use failover_real::{logging, metrics};
 use std::net::SocketAddr;
@@ -17,13 +17,18 @@ use tracing_subscriber::filter::LevelFilter;
 /// Signals: SIGTERM or SIGINT hands the addresses over at once (a backup takes over without
 /// waiting for silence), then exits; SIGHUP re-reads the configuration (a bad one is logged
 /// and the running one kept) and re-announces this node.
+///
+/// One witness process may serve several quorum groups: give --config once per group (or a
+/// directory of *.toml files), every file a witness configuration of its own protocol.group.
 #[derive(Parser)]
 #[command(name = "failoverd", version)]
 #[command(group(ArgGroup::new("source").required(true).args(["config", "hostconfig"])))]
 struct Args {
-    /// Configuration file in the native TOML form.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    /// Configuration file in the native TOML form. Several (--config again, or a directory,
+    /// read as its *.toml files in name order) only for a witness serving several groups:
+    /// each a witness configuration of its own protocol.group, all with the same [control].
+    #[arg(long, value_name = "FILE|DIR")]
+    config: Vec<PathBuf>,
     /// Configuration from the source system's /etc/hostconfig keys (FAILOVER_BCAST_IPS,
     /// FAILOVER_PEER_IP, FAILOVER_PEER_IP_PAIRS, FAILOVER_EMAIL_RECIPIENT).
     #[arg(long, value_name = "FILE")]
@@ -62,19 +67,25 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let source = match (args.config, args.hostconfig) {
-        (Some(file), _) => Source::Toml(file),
-        (None, Some(file)) => Source::Hostconfig(file, args.public_address),
-        (None, None) => unreachable!("clap requires one of --config and --hostconfig"),
+    let loaded = match args.hostconfig {
+        Some(file) => {
+            let source = Source::Hostconfig(file, args.public_address);
+            load(&source).map(|config| (vec![source], vec![config]))
+        }
+        None => sources(&args.config).and_then(|sources| {
+            let configs = load_all(&sources)?;
+            Ok((sources, configs))
+        }),
     };
-    let config = match load(&source) {
-        Ok(config) => config,
+    let (sources, configs) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("failoverd: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let metrics = match metrics::metrics_at(args.metrics, &config) {
+    // `[control]` is the same in every configuration (checked by `load_all`).
+    let metrics = match metrics::metrics_at(args.metrics, &configs[0]) {
         Ok(metrics) => metrics,
         Err(e) => {
             eprintln!("failoverd: {e}");
@@ -82,14 +93,20 @@ fn main() -> ExitCode {
         }
     };
     if args.check {
-        println!(
-            "{}: configuration is valid: node {} (priority {}), {} path(s), {} address(es)",
-            source.path().display(),
-            config.node.name,
-            config.node.priority,
-            config.paths.len(),
-            config.vips.len()
-        );
+        for (source, config) in sources.iter().zip(&configs) {
+            let group = match configs.len() {
+                1 => String::new(),
+                _ => format!(", group {}", config.protocol.group),
+            };
+            println!(
+                "{}: configuration is valid: node {} (priority {}){group}, {} path(s), {} address(es)",
+                source.path().display(),
+                config.node.name,
+                config.node.priority,
+                config.paths.len(),
+                config.vips.len()
+            );
+        }
         return ExitCode::SUCCESS;
     }
     logging::init(args.log_level);
@@ -104,13 +121,13 @@ fn main() -> ExitCode {
         }
     };
     let options = Options {
-        source,
+        sources,
         state_dir: args.state_dir,
         socket: args.socket,
         metrics,
         events: args.events,
     };
-    match runtime.block_on(driver::run(options, config)) {
+    match runtime.block_on(driver::run(options, configs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("cannot start: {e}");
