@@ -61,7 +61,7 @@ impl Context {
             .unwrap_or(0);
         let dead_after = scenario.protocol.dead_after();
         let settle = (scenario.expect.converge_within)
-            .unwrap_or_else(|| default_settle(scenario))
+            .unwrap_or_else(|| scenario.default_settle())
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
         let mut spans: Vec<(u64, u64)> = faults
@@ -113,27 +113,6 @@ impl Context {
             pa.cmp(pb).then(nb.cmp(na))
         })
     }
-}
-
-/// How long the group may take to settle after the last fault by default: three `dead_after`s
-/// and a second in classic mode; quorum mode adds what a node refused a lease may have to
-/// wait — its longest back-off, and the voters' promise to the last owner.
-pub(crate) fn default_settle(scenario: &Scenario) -> Duration {
-    let dead_after = scenario.protocol.dead_after();
-    let classic = dead_after * 3 + Duration::from_secs(1);
-    if !scenario.quorum() {
-        return classic;
-    }
-    let p = &scenario.protocol;
-    let protocol = failover_core::config::ProtocolSettings {
-        interval: p.interval,
-        dead_after: p.dead_after,
-        lease: p.lease,
-        ..Default::default()
-    };
-    let promise = failover_core::node::quorum::promise_len(protocol.lease(), p.max_clock_drift_ppm);
-    // (a back-off counts in `dead_after`s with the priority skew, less than an interval)
-    classic + (dead_after + p.interval) * failover_core::node::MAX_BACKOFF + promise
 }
 
 /// A broken invariant.

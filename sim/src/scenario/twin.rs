@@ -30,7 +30,7 @@ impl Scenario {
             });
         }
         if twin.expect.converge {
-            twin.duration += crate::check::default_settle(&twin);
+            twin.duration += twin.default_settle();
         }
         twin.expect = Expect {
             converge: self.expect.converge,
