@@ -25,7 +25,7 @@ pub enum SwarmKind {
     Reorder,
     /// A host goes down (and, four times in five, boots again).
     Crash,
-    /// A daemon dies while its host stays up (and, four times in five, starts again).
+    /// A daemon dies while its host stays up, and starts again (systemd's `Restart=`).
     Kill,
     /// A daemon process stops for a while.
     Pause,
