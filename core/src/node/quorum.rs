@@ -64,9 +64,12 @@ use std::time::Duration;
 pub const KERNEL_GRANULARITY: Duration = Duration::from_secs(1);
 
 /// How long before a whole number of seconds of lease is left the kernel's lifetime is
-/// renewed, so that the driver's rounding down to whole seconds loses at most this much even
-/// when it runs a little late.
-pub const EXTEND_LEAD: Duration = Duration::from_millis(50);
+/// renewed, and how long before the last lifetime can run out at the latest: the time a
+/// driver may take to apply a renewal (a netlink call on the daemon's worker, on a loaded
+/// host) without its rounding down to whole seconds losing a second, or the address. 50 ms
+/// was too little for a debug build under a test suite's load: the address expired before the
+/// renewal reached the kernel.
+pub const EXTEND_LEAD: Duration = Duration::from_millis(200);
 
 /// How early the kernel may remove an address before its lifetime is over: Linux counts an
 /// address's age in whole seconds with a fuzz of `HZ/50` (`ADDRCONF_TIMER_FUZZ_MINUS`).
@@ -335,7 +338,7 @@ impl Quorum {
             .and_then(|floor| floor.checked_since(now))
             .map(|left| now + left.saturating_sub(EXTEND_LEAD))
         {
-            if latest < at && end.saturating_since(latest) >= Duration::from_secs(1) {
+            if latest < at && end.saturating_since(latest) >= KERNEL_GRANULARITY + EXTEND_LEAD {
                 at = latest;
             }
         }
