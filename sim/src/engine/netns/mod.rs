@@ -388,7 +388,8 @@ impl<'p> Run<'p> {
     /// Everything on one time line, in order.
     fn gather(&mut self, probes: &[probe::Probe]) -> Result<Recorded, String> {
         let scenario = &self.plan.scenario;
-        let mut seen = std::mem::take(&mut self.log);
+        let notes = std::mem::take(&mut self.log);
+        let mut seen = notes.clone();
         let mut acts = Vec::new();
         let monitors = std::mem::take(&mut self.monitors);
         let kernel = !monitors.is_empty();
@@ -403,7 +404,7 @@ impl<'p> Run<'p> {
             let mut changes = record::monitored(&monitor.finish()?, &vips, i, self.t0);
             // A crashed host's addresses are removed by the engine, which notes it: that
             // removal is the fault's, not an act of the node.
-            record::drop_echoes(&mut changes, &self.log, i);
+            record::drop_echoes(&mut changes, &notes, i);
             seen.extend(changes.iter().cloned());
             acts.extend(changes);
         }
