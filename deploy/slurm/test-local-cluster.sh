@@ -40,7 +40,7 @@ fi
 if [ -z "${FAILOVER_SIM:-}" ]; then
     say "building failover-sim (release)"
     cargo build --release -q -p failover-sim --manifest-path "$repo/Cargo.toml"
-    FAILOVER_SIM=$repo/target/release/failover-sim
+    FAILOVER_SIM=${CARGO_TARGET_DIR:-$repo/target}/release/failover-sim
 fi
 FAILOVER_SIM=$(readlink -f "$FAILOVER_SIM")
 [ -x "$FAILOVER_SIM" ] || { echo "test-local-cluster: $FAILOVER_SIM is not a program" >&2; exit 2; }
