@@ -118,6 +118,15 @@ pub enum Command {
     Shutdown,
     /// Send a heartbeat on every path now (after start, and on SIGHUP, like heartbeatd's tickle).
     Reannounce,
+    /// An operator's request (`failoverctl standby`, `active`, `switchover`), answered by
+    /// [`Output::Answer`] with the same `id` — at once, or within `dead_after` when the node
+    /// must first learn who is alive (see [`crate::node`], "Operators").
+    Operator {
+        /// Echoed in the answer, so a driver matches it to whoever asked.
+        id: u64,
+        /// What is asked.
+        request: Request,
+    },
     /// A hook requested by [`Output::RunHook`] has ended.
     HookFinished {
         /// The request's id.
@@ -133,6 +142,247 @@ pub enum Command {
         /// `Err` with the reason when the change did not happen.
         result: Result<(), String>,
     },
+}
+
+/// What an operator asks of a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "request")]
+pub enum Request {
+    /// Hand the addresses over in order (if held) and stay a backup that never takes them —
+    /// across restarts, the driver keeping [`crate::Node::standby`] — until [`Request::Active`].
+    Standby,
+    /// Leave standby: take part in the election again (with preemption, take the addresses
+    /// back in order).
+    Active,
+    /// The owner hands the addresses to `to` (or, without it, to the best other live node),
+    /// which keeps them against preemption until it lets them go.
+    Switchover {
+        /// The node to hand over to.
+        to: Option<String>,
+    },
+}
+
+impl Request {
+    /// The request as one line of `failoverd`'s status socket (`standby`, `active`,
+    /// `switchover`, `switchover NODE`), newline included: what `failoverctl` and the netns
+    /// engine of the simulator send.
+    pub fn line(&self) -> String {
+        match self {
+            Request::Standby => "standby\n".into(),
+            Request::Active => "active\n".into(),
+            Request::Switchover { to: None } => "switchover\n".into(),
+            Request::Switchover { to: Some(to) } => format!("switchover {to}\n"),
+        }
+    }
+
+    /// The request a status-socket line asks for: `None` if it is none of an operator's
+    /// (`status`, say), `Err` saying what is wrong if it is one written wrong.
+    pub fn from_line(line: &str) -> Option<Result<Request, String>> {
+        let mut words = line.split_whitespace();
+        let request = match words.next()? {
+            "standby" => Request::Standby,
+            "active" => Request::Active,
+            "switchover" => Request::Switchover {
+                to: words.next().map(String::from),
+            },
+            _ => return None,
+        };
+        Some(match words.next() {
+            Some(extra) => Err(format!("`{}`: unexpected `{extra}`", line.trim())),
+            None => Ok(request),
+        })
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::Standby => f.write_str("standby"),
+            Request::Active => f.write_str("active"),
+            Request::Switchover { to: None } => f.write_str("switchover"),
+            Request::Switchover { to: Some(to) } => write!(f, "switchover --to {to}"),
+        }
+    }
+}
+
+/// A node's answer to an operator's [`Request`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The request's id.
+    pub id: u64,
+    /// What was asked.
+    pub request: Request,
+    /// Done, or refused and why (nothing changed then).
+    pub outcome: Result<Accepted, Refusal>,
+}
+
+/// What an accepted request did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "accepted")]
+pub enum Accepted {
+    /// The node is in standby (`already`: it was); if it held the addresses, it is releasing
+    /// them to `to`.
+    Standby {
+        /// The node the addresses go to.
+        to: Option<String>,
+        /// It was in standby already.
+        already: bool,
+    },
+    /// The node takes part in the election again (`already`: it was not in standby).
+    Active {
+        /// It was not in standby.
+        already: bool,
+    },
+    /// The owner is releasing the addresses to `to`, which keeps them against preemption.
+    Switchover {
+        /// The node they go to.
+        to: String,
+    },
+}
+
+impl fmt::Display for Accepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Accepted::Standby { already: true, .. } => f.write_str("already in standby"),
+            Accepted::Standby { to: Some(to), .. } => write!(
+                f,
+                "in standby: handing the addresses over to {to}; this node stays a backup until `failoverctl active`"
+            ),
+            Accepted::Standby { to: None, .. } => f.write_str(
+                "in standby: this node will not take the addresses until `failoverctl active`",
+            ),
+            Accepted::Active { already: true } => f.write_str("not in standby (nothing to do)"),
+            Accepted::Active { already: false } => {
+                f.write_str("active: this node takes part in the election again")
+            }
+            Accepted::Switchover { to } => write!(
+                f,
+                "switchover: handing the addresses over to {to}, which keeps them until it lets them go"
+            ),
+        }
+    }
+}
+
+/// Why a request was refused; the node changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "refused")]
+pub enum Refusal {
+    /// No other node answered the roll call as a live backup that may own the addresses
+    /// (not a witness, not in standby) within `dead_after`.
+    NoEligibleNode {
+        /// How long the node waited for answers, in milliseconds.
+        waited_ms: u64,
+    },
+    /// The node named did not answer the roll call within `dead_after`.
+    NotAlive {
+        /// The node named.
+        node: String,
+        /// How long the node waited, in milliseconds.
+        waited_ms: u64,
+    },
+    /// No node of that name has been heard since this node started.
+    UnknownNode {
+        /// The name given.
+        node: String,
+        /// The nodes heard, in name order.
+        known: Vec<String>,
+    },
+    /// The node named cannot take the addresses.
+    Ineligible {
+        /// The node named.
+        node: String,
+        /// Why not.
+        why: Ineligible,
+    },
+    /// A switchover is asked of the node that owns the addresses, and this one does not.
+    NotOwner {
+        /// The owner as far as this node knows.
+        owner: Option<String>,
+    },
+    /// A hand-over, a takeover, a release or a shutdown is under way: ask again once it ends.
+    Busy {
+        /// What is under way.
+        what: Busy,
+    },
+    /// The hand-over was given up while waiting for answers: the node stopped owning the
+    /// addresses meanwhile (it yielded, lost its lease, or is shutting down).
+    Interrupted,
+    /// A witness never holds the addresses: there is nothing to hand over or keep from it.
+    Witness,
+}
+
+/// Why a node named in a switchover cannot take the addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ineligible {
+    /// It is the node asked.
+    Itself,
+    /// It is a witness (quorum mode): it votes and never holds.
+    Witness,
+    /// It is in standby.
+    Standby,
+    /// It is taking over, holding or releasing the addresses itself.
+    Claims,
+}
+
+/// What keeps a node from taking a request now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Busy {
+    /// An operator's hand-over waits for its roll call.
+    HandOver,
+    /// A takeover or release of the addresses.
+    Transition,
+    /// A planned shutdown.
+    Shutdown,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NoEligibleNode { waited_ms } => write!(
+                f,
+                "no eligible node is alive: no other node answered as a backup that may own the addresses (not a witness, not in standby) within {waited_ms} ms (dead_after); nothing changed"
+            ),
+            Refusal::NotAlive { node, waited_ms } => write!(
+                f,
+                "{node} is not alive: it did not answer within {waited_ms} ms (dead_after); nothing changed"
+            ),
+            Refusal::UnknownNode { node, known } if known.is_empty() => {
+                write!(f, "unknown node {node}: no other node has been heard")
+            }
+            Refusal::UnknownNode { node, known } => write!(
+                f,
+                "unknown node {node}: the nodes heard are {}",
+                known.join(", ")
+            ),
+            Refusal::Ineligible { node, why } => {
+                let why = match why {
+                    Ineligible::Itself => "it is this node",
+                    Ineligible::Witness => "it is a witness, which never holds the addresses",
+                    Ineligible::Standby => "it is in standby",
+                    Ineligible::Claims => "it is taking over or holding the addresses itself",
+                };
+                write!(f, "{node} cannot take the addresses: {why}")
+            }
+            Refusal::NotOwner { owner: Some(owner) } => write!(
+                f,
+                "this node does not hold the addresses; {owner} does: run the switchover there"
+            ),
+            Refusal::NotOwner { owner: None } => {
+                f.write_str("this node does not hold the addresses, and no owner is heard")
+            }
+            Refusal::Busy { what } => f.write_str(match what {
+                Busy::HandOver => "busy: an operator's hand-over is waiting for answers; try again in a moment",
+                Busy::Transition => "busy: a takeover or release is under way; try again once it has ended",
+                Busy::Shutdown => "busy: this node is shutting down",
+            }),
+            Refusal::Interrupted => f.write_str(
+                "interrupted: this node stopped owning the addresses while it waited for answers; nothing was handed over",
+            ),
+            Refusal::Witness => f.write_str("this node is a witness: it never holds the addresses"),
+        }
+    }
 }
 
 /// Which way an address changes.
@@ -396,6 +646,8 @@ pub enum Output {
     RunHook(Box<HookRequest>),
     /// Tell a person (mail).
     Notify(Box<Notification>),
+    /// The answer to a [`Command::Operator`].
+    Answer(Box<Answer>),
     /// Record something.
     Event(Event),
 }

@@ -47,8 +47,9 @@ pub mod wire;
 pub use config::{Config, ConfigError};
 pub use inbox::Inbox;
 pub use io::{
-    AddressChange, Command, Counters, DropReason, Event, HookEvent, HookKind, HookOutcome,
-    HookRequest, Notification, Output, PathId, RequestId, Transmit, VipId,
+    Accepted, AddressChange, Answer, Busy, Command, Counters, DropReason, Event, HookEvent,
+    HookKind, HookOutcome, HookRequest, Ineligible, Notification, Output, PathId, Refusal, Request,
+    RequestId, Transmit, VipId,
 };
 pub use node::Node;
 pub use role::Role;

@@ -28,6 +28,20 @@
 //! | 2 | candidate's name, UTF-8 (1..=64 bytes) | a vote: whom it answers |
 //! | 3 | candidate's boot epoch (8), the sequence number answered (8), granted (1: 0 or 1) | a vote |
 //! | 4 | the name of the node the voter's grant is held by, UTF-8 (1..=64 bytes) | a refused vote |
+//! | 5 | one byte of [`Marks`]: bit 0 roll call, bit 1 standby, bit 2 switchover; other bits ignored | what an operator's command adds (see below) |
+//!
+//! Field 1 is also sent in the heartbeats of a node that has just released the addresses for
+//! an operator's hand-over (`failoverctl standby` or `switchover`), until its successor claims
+//! them: the heartbeat's role says `Backup`, and the successor takes over at once while the
+//! others wait for it, as after a goodbye. Field 5 is sent only when one of its bits is set, so
+//! a group no operator touches sends exactly what it did before:
+//!
+//! - *roll call*: an owner asked to hand over wants to know who is alive — every node that
+//!   hears it answers with one heartbeat (passive backups are otherwise silent);
+//! - *standby*: the sender is in standby and never takes the addresses (it also announces
+//!   priority 0);
+//! - *switchover*: in a message that names a successor, the successor keeps the addresses
+//!   against preemption; in an owner's heartbeat, it holds them so.
 //!
 //! A vote must carry fields 2 and 3; the quorum flag says which mode the sender runs in, so a
 //! group whose members disagree about it (one of them would take over without a majority)
@@ -56,6 +70,10 @@ const FIELD_SUCCESSOR: u8 = 1;
 const FIELD_CANDIDATE: u8 = 2;
 const FIELD_ANSWER: u8 = 3;
 const FIELD_HOLDER: u8 = 4;
+const FIELD_MARKS: u8 = 5;
+const MARK_ROLL_CALL: u8 = 1;
+const MARK_STANDBY: u8 = 2;
+const MARK_SWITCHOVER: u8 = 4;
 
 /// Message kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +112,42 @@ pub struct Message<S = String> {
     pub quorum: bool,
     /// In a vote: what it answers and how.
     pub vote: Option<Vote<S>>,
+    /// What an operator's commands add: a roll call, standby, a switchover.
+    pub marks: Marks,
+}
+
+/// What an operator's commands add to a message (field 5; see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Every node that hears this message answers it with one heartbeat.
+    pub roll_call: bool,
+    /// The sender is in standby: it never takes the addresses.
+    pub standby: bool,
+    /// With a successor: it keeps the addresses against preemption. Without: the sender (an
+    /// owner) holds them so.
+    pub switchover: bool,
+}
+
+impl Marks {
+    fn byte(self) -> u8 {
+        let bit = |on: bool, bit: u8| if on { bit } else { 0 };
+        bit(self.roll_call, MARK_ROLL_CALL)
+            | bit(self.standby, MARK_STANDBY)
+            | bit(self.switchover, MARK_SWITCHOVER)
+    }
+
+    fn from_byte(byte: u8) -> Marks {
+        Marks {
+            roll_call: byte & MARK_ROLL_CALL != 0,
+            standby: byte & MARK_STANDBY != 0,
+            switchover: byte & MARK_SWITCHOVER != 0,
+        }
+    }
+
+    /// Whether no bit is set (the field is then not sent).
+    pub fn is_empty(self) -> bool {
+        self.byte() == 0
+    }
 }
 
 /// A voter's answer to one heartbeat of a claimant (quorum mode).
@@ -209,7 +263,7 @@ pub fn encode_into<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>, out: 
     let name = clip(msg.sender.as_ref().as_bytes());
     let successor = (msg.successor.as_ref()).map(|s| clip(s.as_ref().as_bytes()));
     let mut flags = if key.is_some() { FLAG_TAG } else { 0 };
-    if successor.is_some() || msg.vote.is_some() {
+    if successor.is_some() || msg.vote.is_some() || !msg.marks.is_empty() {
         flags |= FLAG_FIELDS;
     }
     if msg.quorum {
@@ -247,7 +301,10 @@ pub fn encode_into<S: AsRef<str>>(msg: &Message<S>, key: Option<&AuthKey>, out: 
                 field(FIELD_HOLDER, clip(holder.as_ref().as_bytes()));
             }
         }
-        // At most 3 names of 64 bytes and 23 bytes more: the length fits its byte.
+        if !msg.marks.is_empty() {
+            field(FIELD_MARKS, &[msg.marks.byte()]);
+        }
+        // At most 3 names of 64 bytes and 26 bytes more: the length fits its byte.
         out[area] = (out.len() - area - 1) as u8;
     }
     if let Some(key) = key {
@@ -328,6 +385,7 @@ pub fn decode<'a>(bytes: &'a [u8], key: Option<&AuthKey>) -> Result<Message<&'a 
         sender: text(msg.sender)?,
         successor: msg.successor.map(text).transpose()?,
         quorum: msg.quorum,
+        marks: msg.marks,
         vote: match msg.vote {
             Some(v) => Some(Vote {
                 candidate: text(v.candidate)?,
@@ -404,6 +462,7 @@ pub fn decode_raw<'a>(
     let sender = &bytes[HEADER_LEN..name_end];
     let mut successor = None;
     let (mut candidate, mut answer, mut holder) = (None, None, None);
+    let mut marks = None;
     if flags & FLAG_FIELDS != 0 {
         let name = |value: &'a [u8]| match value.len() {
             1..=MAX_NAME_LEN => Ok(value),
@@ -419,6 +478,11 @@ pub fn decode_raw<'a>(
                     continue;
                 }
                 FIELD_ANSWER => return Err(DecodeError::BadField),
+                FIELD_MARKS if marks.is_none() && value.len() == 1 => {
+                    marks = Some(Marks::from_byte(value[0]));
+                    continue;
+                }
+                FIELD_MARKS => return Err(DecodeError::BadField),
                 _ => continue, // a later version's field: skipped
             };
             if slot.replace(name(value)?).is_some() {
@@ -456,6 +520,7 @@ pub fn decode_raw<'a>(
         successor,
         quorum: flags & FLAG_QUORUM != 0,
         vote,
+        marks: marks.unwrap_or_default(),
     })
 }
 

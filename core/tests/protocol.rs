@@ -5,8 +5,8 @@
 use failover_core::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
 use failover_core::wire::{encode, AuthKey, Message, MessageKind};
 use failover_core::{
-    Command, Config, Event, HookKind, HookOutcome, Inbox, Instant, Node, Notification, Output,
-    PathId, Role, VipId,
+    Accepted, Command, Config, Event, HookKind, HookOutcome, Inbox, Ineligible, Instant, Node,
+    Notification, Output, PathId, Refusal, Request, Role, VipId,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -65,6 +65,8 @@ enum Seen {
     Role(usize, Role),
     Hook(usize, HookKind),
     Abandoned(usize),
+    /// An operator's request answered.
+    Answer(usize, Result<Accepted, Refusal>),
 }
 
 /// Something on its way to a node: a datagram, or the answer to one of its requests.
@@ -144,6 +146,12 @@ impl Bed {
     }
 
     fn start(&mut self, i: usize) {
+        self.start_as(i, false);
+    }
+
+    /// Starts node `i`, in standby if `standby` (as the daemon does when its state directory
+    /// says so).
+    fn start_as(&mut self, i: usize, standby: bool) {
         self.epochs[i] += 1;
         let node = Node::new(
             self.configs[i].clone(),
@@ -151,7 +159,7 @@ impl Bed {
             Instant::from_nanos(self.now),
         )
         .unwrap();
-        self.nodes[i] = Some(node);
+        self.nodes[i] = Some(if standby { node.in_standby() } else { node });
         self.inboxes[i].clear();
         self.drain(i);
     }
@@ -246,6 +254,7 @@ impl Bed {
                     }
                 }
                 Output::Notify(n) => self.log.push((self.now, Seen::Notify(i, *n))),
+                Output::Answer(a) => self.log.push((self.now, Seen::Answer(i, a.outcome))),
                 Output::Event(Event::RoleChanged { to, .. }) => {
                     self.log.push((self.now, Seen::Role(i, to)))
                 }
@@ -324,6 +333,21 @@ impl Bed {
     fn command(&mut self, i: usize, cmd: Command) {
         self.inboxes[i].command(cmd);
         self.wake(i);
+    }
+
+    /// Asks node `i` an operator's request (answered in the log, as [`Seen::Answer`]).
+    fn ask(&mut self, i: usize, request: Request) {
+        self.command(i, Command::Operator { id: 7, request });
+    }
+
+    /// Node `i`'s answers so far, with the time (ms) each came.
+    fn answers(&self, i: usize) -> Vec<(u64, Result<Accepted, Refusal>)> {
+        (self.log.iter())
+            .filter_map(|(t, s)| match s {
+                Seen::Answer(n, a) if *n == i => Some((*t / MS, a.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     fn first(&self, pred: impl Fn(&Seen) -> bool) -> Option<u64> {
@@ -816,6 +840,7 @@ fn master_heartbeat(epoch: u64, seq: u64, key: Option<&str>) -> Vec<u8> {
         successor: None,
         quorum: false,
         vote: None,
+        marks: Default::default(),
     };
     encode(&msg, key.map(|k| AuthKey::new(k.as_bytes())).as_ref())
 }
@@ -990,6 +1015,7 @@ fn claimed_by_a_forger(key: Option<&str>) -> Bed {
             successor: None,
             quorum: false,
             vote: None,
+            marks: Default::default(),
         };
         let bytes = forge(claim, key);
         bed.inject(0, 0, addr(0, 2), &bytes);
@@ -1031,6 +1057,7 @@ fn goodbye_forged_for_the_master(key: Option<&str>) -> Bed {
         successor: Some("backup"),
         quorum: false,
         vote: None,
+        marks: Default::default(),
     };
     let bytes = forge(goodbye, key);
     bed.inject(1, 0, addr(0, 0), &bytes);
@@ -1098,6 +1125,7 @@ fn a_peer_expiring_just_before_another_peers_datagram_is_still_noticed() {
             successor: None,
             quorum: false,
             vote: None,
+            marks: Default::default(),
         },
         None,
     );
@@ -1497,4 +1525,319 @@ fn an_inbox_drops_what_a_full_socket_buffer_would() {
         "all four kept were handed over"
     );
     assert!(inbox.datagram(PathId(0), addr(0, 1), vec![0]), "room again");
+}
+
+// Operators: standby, active, switchover (see "Operators" in `failover_core::node`).
+
+const TRIO: [(&str, u8); 3] = [("alpha", 200), ("bravo", 150), ("charlie", 100)];
+
+fn standby_to(to: &str) -> Result<Accepted, Refusal> {
+    Ok(Accepted::Standby {
+        to: Some(to.into()),
+        already: false,
+    })
+}
+
+fn switchover(to: Option<&str>) -> Request {
+    Request::Switchover {
+        to: to.map(String::from),
+    }
+}
+
+/// The time (ms) of the last thing `pred` matches.
+fn last(bed: &Bed, pred: impl Fn(&Seen) -> bool) -> u64 {
+    let at = bed.log.iter().rev().find(|(_, s)| pred(s)).map(|(t, _)| *t);
+    at.expect("it happened") / MS
+}
+
+#[test]
+fn standby_of_the_owner_hands_over_in_order_and_lasts_across_a_restart_until_active() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(5_000);
+    assert_eq!(bed.holders, vec![true, false]);
+    bed.ask(0, Request::Standby);
+    bed.run_until(5_100);
+    let answers = bed.answers(0);
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0].0 < 5_010,
+        "the live backup answered the roll call at once"
+    );
+    assert_eq!(answers[0].1, standby_to("backup"));
+    assert!(bed.node(0).standby());
+    // In order: released (no Test: the operator decided), then taken over at once.
+    let released = bed.first(|s| *s == Seen::Release(0)).unwrap();
+    let taken = bed.first(|s| *s == Seen::Acquire(1)).unwrap();
+    assert!(released <= taken && taken < 5_020, "{released} {taken}");
+    assert_eq!(bed.count(|s| *s == Seen::Hook(0, HookKind::Test)), 1);
+    assert_eq!(bed.count(|s| *s == Seen::Hook(0, HookKind::PostRel)), 1);
+    assert_eq!(bed.max_holders, 1);
+
+    // It stays a backup, also across a restart that finds the flag in its state directory.
+    bed.run_until(10_000);
+    bed.crash(0);
+    bed.start_as(0, true);
+    bed.run_until(15_000);
+    assert_eq!(bed.holders, vec![false, true]);
+    assert_eq!(bed.count(|s| *s == Seen::Acquire(0)), 1, "only the first");
+    let now = Instant::from_nanos(bed.now);
+    let seen = bed.node(1).status(now).peers;
+    assert!(seen[0].standby && seen[0].priority == 0, "{seen:?}");
+    // Never, not even with no one else left to own them.
+    bed.crash(1);
+    bed.run_until(18_000);
+    assert_eq!(bed.holders, vec![false, false]);
+    assert_eq!(bed.node(0).role(), Role::Backup);
+    bed.start(1);
+    bed.run_until(20_000);
+    assert_eq!(bed.holders, vec![false, true]);
+
+    // Active again: the ordinary hand-back, in order.
+    bed.ask(0, Request::Active);
+    bed.run_until(22_000);
+    assert_eq!(
+        bed.answers(0).last().unwrap().1,
+        Ok(Accepted::Active { already: false })
+    );
+    assert!(!bed.node(0).standby());
+    assert_eq!(bed.holders, vec![true, false]);
+    assert!(last(&bed, |s| *s == Seen::Release(1)) <= last(&bed, |s| *s == Seen::Acquire(0)));
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
+fn standby_is_refused_when_no_backup_answers_within_dead_after() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(5_000);
+    bed.crash(1); // a passive backup: the owner cannot tell until it asks
+    bed.ask(0, Request::Standby);
+    bed.run_until(6_000);
+    assert_eq!(
+        bed.answers(0),
+        vec![(5_300, Err(Refusal::NoEligibleNode { waited_ms: 300 }))]
+    );
+    assert!(!bed.node(0).standby());
+    assert_eq!(bed.node(0).role(), Role::Master);
+    assert_eq!(bed.holders, vec![true, false]);
+    // With the backup back, the same request goes through.
+    bed.start(1);
+    bed.run_until(7_000);
+    bed.ask(0, Request::Standby);
+    bed.run_until(8_000);
+    assert_eq!(bed.answers(0).last().unwrap().1, standby_to("backup"));
+    assert_eq!(bed.holders, vec![false, true]);
+}
+
+#[test]
+fn a_paused_backup_that_resumes_within_dead_after_answers_and_one_that_does_not_is_passed_over() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(5_000);
+    bed.pause(1);
+    bed.ask(0, Request::Standby);
+    bed.run_until(5_400);
+    bed.resume(1);
+    bed.run_until(6_000);
+    assert_eq!(
+        bed.answers(0),
+        vec![(5_300, Err(Refusal::NoEligibleNode { waited_ms: 300 }))]
+    );
+    assert_eq!(bed.holders, vec![true, false], "nothing moved");
+    assert_eq!(bed.count(|s| *s == Seen::Role(1, Role::Acquiring)), 0);
+
+    bed.pause(1);
+    bed.ask(0, Request::Standby);
+    bed.run_until(6_150);
+    bed.resume(1);
+    bed.run_until(7_000);
+    let (at, answer) = bed.answers(0)[1].clone();
+    assert_eq!(answer, standby_to("backup"));
+    assert!((6_150..6_160).contains(&at), "answered on resuming: {at}");
+    assert_eq!(bed.holders, vec![false, true]);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
+fn a_switchover_hands_over_to_the_node_named_alone_and_it_keeps_the_addresses() {
+    let mut bed = Bed::new(&TRIO, 100);
+    bed.run_until(5_000);
+    bed.ask(0, switchover(Some("charlie")));
+    bed.run_until(10_000);
+    let answers = bed.answers(0);
+    assert_eq!(
+        answers[0].1,
+        Ok(Accepted::Switchover {
+            to: "charlie".into()
+        })
+    );
+    assert!(answers[0].0 < 5_010);
+    assert_eq!(bed.holders, vec![false, false, true]);
+    assert_eq!(bed.max_holders, 1);
+    assert!(
+        bed.first(|s| *s == Seen::Acquire(2)).unwrap() < 5_020,
+        "at once"
+    );
+    assert_eq!(
+        bed.count(|s| *s == Seen::Role(1, Role::Acquiring)),
+        0,
+        "bravo knew whom to wait for"
+    );
+    // Not taken back by preemption, not even by a restarted alpha.
+    assert_eq!(bed.count(|s| *s == Seen::Acquire(0)), 1);
+    assert!(bed.node(2).status(Instant::from_nanos(bed.now)).kept);
+    assert!(!bed.node(0).standby(), "a switchover is no standby");
+    bed.crash(0);
+    bed.start(0);
+    bed.run_until(15_000);
+    assert_eq!(bed.holders, vec![false, false, true]);
+    // The hold ends with charlie: the best live node owns again.
+    bed.crash(2);
+    bed.run_until(17_000);
+    assert_eq!(bed.holders, vec![true, false, false]);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
+fn a_switchover_without_a_name_goes_to_the_best_other_live_node() {
+    let mut bed = Bed::new(&TRIO, 100);
+    bed.run_until(5_000);
+    bed.ask(0, switchover(None));
+    bed.run_until(8_000);
+    assert_eq!(
+        bed.answers(0)[0].1,
+        Ok(Accepted::Switchover { to: "bravo".into() })
+    );
+    assert_eq!(bed.holders, vec![false, true, false]);
+    assert_eq!(bed.count(|s| *s == Seen::Role(2, Role::Acquiring)), 0);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
+fn a_switchover_the_group_cannot_carry_out_is_refused_and_changes_nothing() {
+    let mut bed = Bed::new(&TRIO, 100);
+    bed.run_until(5_000);
+    bed.ask(1, switchover(None));
+    let owner = Some("alpha".to_string());
+    assert_eq!(
+        bed.answers(1),
+        vec![(5_000, Err(Refusal::NotOwner { owner }))]
+    );
+    bed.ask(0, switchover(Some("zulu")));
+    bed.ask(0, switchover(Some("alpha")));
+    bed.run_until(5_100);
+    let known = vec!["bravo".to_string(), "charlie".to_string()];
+    let zulu = Refusal::UnknownNode {
+        node: "zulu".into(),
+        known,
+    };
+    let itself = Refusal::Ineligible {
+        node: "alpha".into(),
+        why: Ineligible::Itself,
+    };
+    assert_eq!(
+        bed.answers(0),
+        vec![(5_000, Err(zulu)), (5_000, Err(itself))]
+    );
+
+    // bravo in standby (it hears the owner: at once), then named.
+    bed.ask(1, Request::Standby);
+    assert_eq!(
+        bed.answers(1)[1],
+        (
+            5_100,
+            Ok(Accepted::Standby {
+                to: None,
+                already: false
+            })
+        )
+    );
+    bed.run_until(5_500);
+    bed.ask(0, switchover(Some("bravo")));
+    bed.run_until(5_600);
+    let standby = Refusal::Ineligible {
+        node: "bravo".into(),
+        why: Ineligible::Standby,
+    };
+    assert_eq!(bed.answers(0)[2].1, Err(standby));
+
+    // charlie dead (unnoticed, passive); one request at a time.
+    bed.crash(2);
+    bed.ask(0, switchover(Some("charlie")));
+    bed.ask(0, Request::Active);
+    bed.run_until(6_000);
+    let busy = Refusal::Busy {
+        what: failover_core::Busy::HandOver,
+    };
+    let dead = Refusal::NotAlive {
+        node: "charlie".into(),
+        waited_ms: 300,
+    };
+    let answers = bed.answers(0);
+    assert_eq!(answers[3], (5_600, Err(busy)));
+    assert_eq!(answers[4], (5_900, Err(dead)));
+    // Without a name: bravo is in standby and charlie dead, so no one.
+    bed.ask(0, switchover(None));
+    bed.run_until(7_000);
+    assert_eq!(
+        bed.answers(0)[5],
+        (6_300, Err(Refusal::NoEligibleNode { waited_ms: 300 }))
+    );
+    assert_eq!(bed.holders, vec![true, false, false]);
+    assert_eq!(bed.count(|s| matches!(s, Seen::Release(_))), 0);
+}
+
+#[test]
+fn a_backup_that_hears_no_owner_enters_standby_only_if_another_node_could_own() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.hooks
+        .insert((1, HookKind::Test), Some(HookOutcome::Failed(Some(1))));
+    bed.run_until(5_000);
+    bed.crash(0);
+    bed.run_until(6_000); // the backup's takeover was refused by Test: nobody owns
+    assert_eq!(bed.holders, vec![false, false]);
+    bed.ask(1, Request::Standby);
+    bed.run_until(7_000);
+    assert_eq!(
+        bed.answers(1),
+        vec![(6_300, Err(Refusal::NoEligibleNode { waited_ms: 300 }))]
+    );
+    assert!(!bed.node(1).standby());
+    // The master back (before it is settled as owner): the backup hears a node that can own.
+    bed.start(0);
+    bed.ask(1, Request::Standby);
+    bed.run_until(10_000);
+    let (_, answer) = bed.answers(1)[1].clone();
+    assert_eq!(
+        answer,
+        Ok(Accepted::Standby {
+            to: None,
+            already: false
+        })
+    );
+    assert_eq!(bed.holders, vec![true, false]);
+}
+
+#[test]
+fn a_backup_asked_for_standby_takes_nothing_over_while_it_waits_for_answers() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.hooks
+        .insert((1, HookKind::Test), Some(HookOutcome::Failed(Some(1))));
+    bed.run_until(5_000);
+    bed.crash(0);
+    // The backup's takeover is refused by Test, and asked again after a back-off.
+    bed.run_until(5_450);
+    assert_eq!(bed.count(|s| *s == Seen::Role(1, Role::Acquiring)), 1);
+    bed.hooks.clear();
+    bed.ask(1, Request::Standby);
+    bed.run_until(8_000);
+    // No one answers the roll call: refused, and only then is the takeover tried again.
+    assert_eq!(
+        bed.answers(1),
+        vec![(5_750, Err(Refusal::NoEligibleNode { waited_ms: 300 }))]
+    );
+    let retried = last(&bed, |s| *s == Seen::Role(1, Role::Acquiring));
+    assert!(
+        retried >= 5_750,
+        "not while it waited for answers: {retried}"
+    );
+    assert_eq!(bed.holders, vec![false, true]);
 }

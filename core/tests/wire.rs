@@ -1,7 +1,9 @@
 //! The wire format: what is documented is what is sent, and nothing malformed gets through or
 //! panics the decoder.
 
-use failover_core::wire::{decode, encode, group_of, AuthKey, DecodeError, Message, MessageKind};
+use failover_core::wire::{
+    decode, encode, group_of, AuthKey, DecodeError, Marks, Message, MessageKind,
+};
 use failover_core::Role;
 
 fn message(kind: MessageKind, role: Role) -> Message {
@@ -16,6 +18,7 @@ fn message(kind: MessageKind, role: Role) -> Message {
         successor: None,
         quorum: false,
         vote: None,
+        marks: Marks::default(),
     }
 }
 
@@ -31,6 +34,7 @@ fn borrowed(m: &Message) -> Message<&str> {
         successor: m.successor.as_deref(),
         quorum: false,
         vote: None,
+        marks: m.marks,
     }
 }
 
@@ -82,6 +86,47 @@ fn a_goodbye_names_its_successor_in_a_field_after_the_name() {
     let mut short = bytes.clone();
     short.truncate(33);
     assert!(decode(&short, None).is_err());
+}
+
+#[test]
+fn an_operators_marks_are_one_field_of_one_byte_sent_only_when_a_bit_is_set() {
+    // What a node that has released for a switchover says: backup, its successor named,
+    // the successor keeping the addresses.
+    let mut handed = message(MessageKind::Heartbeat, Role::Backup);
+    handed.successor = Some("bravo".into());
+    handed.marks.switchover = true;
+    let bytes = encode(&handed, None);
+    assert_eq!(
+        &bytes[32..],
+        &[10, 1, 5, b'b', b'r', b'a', b'v', b'o', 5, 1, 0b100][..]
+    );
+    assert_eq!(decode(&bytes, None).unwrap(), borrowed(&handed));
+    let mut all = message(MessageKind::Heartbeat, Role::Master);
+    all.marks = Marks {
+        roll_call: true,
+        standby: true,
+        switchover: true,
+    };
+    let bytes = encode(&all, None);
+    assert_eq!(&bytes[32..], &[3, 5, 1, 0b111][..]);
+    assert_eq!(decode(&bytes, None).unwrap(), borrowed(&all));
+    // No bit set: no field at all, a heartbeat as small as before.
+    assert_eq!(
+        encode(&message(MessageKind::Heartbeat, Role::Master), None).len(),
+        32
+    );
+
+    // A later version's bits are ignored; a repeated field or one of another length is not.
+    let mut later = bytes.clone();
+    later[35] |= 0b1000_0000;
+    assert_eq!(decode(&later, None).unwrap(), borrowed(&all));
+    let mut twice = bytes.clone();
+    twice[32] += 3;
+    twice.extend([5, 1, 0]);
+    assert_eq!(decode(&twice, None), Err(DecodeError::BadField));
+    let mut long = bytes[..32].to_vec();
+    long.extend([4, 5, 2, 1, 1]);
+    assert_eq!(decode(&long, None), Err(DecodeError::BadField));
 }
 
 #[test]

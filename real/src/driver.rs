@@ -505,6 +505,8 @@ impl Driver {
                             notification: *note,
                         });
                     }
+                    // (No operator asks this daemon yet: see the next commit.)
+                    Output::Answer(_) => {}
                     Output::Event(Event::Dropped { reason }) => self.drops.dropped(now, reason),
                     Output::Event(event) => {
                         if let Event::RoleChanged { from, to } = event {

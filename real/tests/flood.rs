@@ -191,6 +191,7 @@ fn payloads(peer: &str, epoch: u64) -> Vec<(Vec<u8>, Class)> {
             successor: None,
             quorum: false,
             vote: None,
+            marks: Default::default(),
         };
         encode(&msg, key)
     };

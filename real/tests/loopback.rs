@@ -246,6 +246,7 @@ fn bad_datagrams_are_dropped_and_counted_in_status() {
             successor: None,
             quorum: false,
             vote: None,
+            marks: Default::default(),
         };
         encode(&msg, key)
     };

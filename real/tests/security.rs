@@ -99,6 +99,7 @@ fn forged_heartbeat(key: &str) -> Vec<u8> {
         successor: None,
         quorum: false,
         vote: None,
+        marks: Default::default(),
     };
     encode(&msg, Some(&AuthKey::new(key.as_bytes())))
 }

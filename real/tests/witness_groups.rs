@@ -262,6 +262,7 @@ fn one_witness_process_serves_two_quorum_groups_and_one_groups_failover_leaves_t
         successor: None,
         quorum: true,
         vote: None,
+        marks: Default::default(),
     };
     let bytes = encode(&stranger, Some(&AuthKey::new(KEY.as_bytes())));
     bed.ns.run(|| {

@@ -13,6 +13,12 @@
 //! | `clock` | its clock jumps or drifts | — | — | — |
 //! | `hook` | a hook fails, hangs, or is slow | — | — | — |
 //! | `address` | — | the kernel refuses to add or remove addresses | — | — |
+//! | `standby` | `failoverctl standby`: hands over in order, stays a backup (across restarts); `failoverctl active` after `duration` | up | released, if held | — |
+//! | `switchover` | `failoverctl switchover [--to NODE]` on the node: it hands over to `to` (or the best other live node) | up | released, if held | — |
+//!
+//! `standby` and `switchover` are an operator's actions, not faults of the network or a host:
+//! they count towards when the run's ownership may last change (convergence), not as a time in
+//! which the checkers look away ([`crate::check::Context::troubled`]).
 
 use crate::topology::Party;
 use failover_core::{AddressChange, HookKind};
@@ -139,9 +145,30 @@ pub enum FaultKind {
         /// What gets worse.
         impairment: Impairment,
     },
+    /// The operator puts the node in standby; `failoverctl active` after `duration` if given.
+    Standby {
+        /// Node.
+        node: usize,
+    },
+    /// The operator asks the node for a switchover, to `to` or the best other live node.
+    Switchover {
+        /// Node asked (the owner, if it is to succeed).
+        node: usize,
+        /// The node to hand over to.
+        to: Option<usize>,
+    },
 }
 
 impl FaultKind {
+    /// Whether this is an operator's action rather than a fault: the network and the hosts
+    /// stay healthy while it runs.
+    pub fn is_operator(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::Standby { .. } | FaultKind::Switchover { .. }
+        )
+    }
+
     /// The node it strikes, for the kinds that strike one.
     pub fn node(&self) -> Option<usize> {
         match *self {
@@ -153,7 +180,9 @@ impl FaultKind {
             | FaultKind::Clock { node, .. }
             | FaultKind::Hook { node, .. }
             | FaultKind::Address { node, .. }
-            | FaultKind::Shutdown { node } => Some(node),
+            | FaultKind::Shutdown { node }
+            | FaultKind::Standby { node }
+            | FaultKind::Switchover { node, .. } => Some(node),
             FaultKind::Partition { .. } | FaultKind::Degrade { .. } => None,
         }
     }

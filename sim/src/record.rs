@@ -2,7 +2,7 @@
 //! the daemon's event log report it; the checkers judge it and the timeline draws it — each
 //! knowing nothing of how it was produced.
 
-use failover_core::{Notification, Role};
+use failover_core::{Answer, Notification, Role};
 use serde::{Deserialize, Serialize};
 
 /// Something that happened, at a time the record carries beside it (nanoseconds since the
@@ -81,6 +81,20 @@ pub enum Observation {
         from: Role,
         /// New role.
         to: Role,
+    },
+    /// `node` answered an operator's request (standby, active, switchover).
+    Answered {
+        /// Node index.
+        node: usize,
+        /// The request and its answer.
+        answer: Answer,
+    },
+    /// `node`'s standby flag, as kept on its disk across restarts, changed.
+    Standby {
+        /// Node index.
+        node: usize,
+        /// In standby now.
+        on: bool,
     },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.

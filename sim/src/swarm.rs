@@ -216,6 +216,31 @@ impl Swarm {
                 ),
                 ..spec
             },
+            SwarmKind::Standby => FaultSpec {
+                kind: "standby".into(),
+                node: node(rng),
+                ..spec
+            },
+            // Asked of any node, the owner or not (then it is refused), to another node or
+            // to the best.
+            SwarmKind::Switchover => {
+                let asked = node(rng);
+                let others: Vec<&String> = (scenario.nodes.iter())
+                    .map(|n| &n.name)
+                    .filter(|n| Some(*n) != asked.as_ref())
+                    .collect();
+                let to = match others.choose(rng) {
+                    Some(to) if rng.random_bool(0.5) => Some((*to).clone()),
+                    _ => None,
+                };
+                FaultSpec {
+                    kind: "switchover".into(),
+                    node: asked,
+                    to,
+                    duration: None,
+                    ..spec
+                }
+            }
         }
     }
 }

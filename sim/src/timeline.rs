@@ -110,6 +110,22 @@ impl Spans {
                     node: n,
                     ref notification,
                 } => s.notices.push((at, n, notification.summary())),
+                // An operator's answers and the standby flag are marked like notices.
+                Observation::Answered {
+                    node: n,
+                    ref answer,
+                } => {
+                    let said = match &answer.outcome {
+                        Ok(done) => done.to_string(),
+                        Err(refusal) => format!("refused: {refusal}"),
+                    };
+                    s.notices
+                        .push((at, n, format!("{}: {said}", answer.request)));
+                }
+                Observation::Standby { node: n, on } => {
+                    let what = if on { "in standby" } else { "active" };
+                    s.notices.push((at, n, what.into()));
+                }
                 Observation::Requests { vip, ok, .. } => {
                     if !ok && at > requests_since[vip] {
                         s.failed[vip].push(Span {

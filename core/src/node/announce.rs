@@ -2,7 +2,7 @@
 //! it holds (gratuitous ARP, done by the driver).
 
 use super::peers::rank;
-use super::Node;
+use super::{marks_of, Node};
 use crate::config::Config;
 use crate::io::{Output, PathId, Transmit};
 use crate::role::Role;
@@ -78,12 +78,17 @@ impl Node {
         if self.role.claims_ownership() || !self.settled || self.now < self.repeat_until {
             return true;
         }
+        // A roll call is repeated until it is answered or given up.
+        if self.handover.is_some() {
+            return true;
+        }
+        // (An owner that holds the addresses by a switchover hands nothing back: no need to
+        // remind it.)
         let me = rank(self.priority(), &self.config.node.name);
         self.config.protocol.preempt
-            && self
-                .peers
-                .iter()
-                .any(|p| p.alive && p.role.claims_ownership() && p.rank() < me)
+            && self.peers.iter().any(|p| {
+                p.alive && p.role.claims_ownership() && p.rank() < me && !p.marks.switchover
+            })
     }
 
     /// Sends one announcement on every path to every configured and every learned peer
@@ -93,12 +98,19 @@ impl Node {
         self.template.kind = kind;
         self.template.role = self.role;
         self.template.seq = self.seq;
+        // What an operator's commands add, and the successor this node names.
+        let marks = marks_of(self);
+        let successor = self.heir.as_ref().filter(|h| h.mine).map(|h| &h.name);
+        if marks != self.template.marks || successor != self.template.successor.as_ref() {
+            self.template.marks = marks;
+            self.template.successor = successor.cloned();
+            self.payload = Arc::from(&[][..]);
+        }
         // The previous announcement's bytes are usually delivered and dropped by now: rewrite
         // them (the template changes in nothing else). Otherwise, encode anew.
         let key = self.key.as_ref();
-        let reused = self.template.successor.is_none()
-            && Arc::get_mut(&mut self.payload)
-                .is_some_and(|bytes| wire::restamp(bytes, kind, self.role, self.seq, key));
+        let reused = Arc::get_mut(&mut self.payload)
+            .is_some_and(|bytes| wire::restamp(bytes, kind, self.role, self.seq, key));
         if !reused {
             let mut bytes = Vec::with_capacity(128);
             wire::encode_into(&self.template, key, &mut bytes);
@@ -127,7 +139,12 @@ impl Node {
     /// them — then reports `Stopped`: a driver may exit on that event, so everything the node
     /// still had to send comes before it.
     pub(super) fn stop(&mut self, successor: Option<String>) {
-        self.template.successor = successor;
+        self.heir = successor.map(|name| super::Heir {
+            name,
+            until: self.now,
+            switchover: false,
+            mine: true,
+        });
         self.send_heartbeats(MessageKind::Goodbye);
         self.set_role(Role::Stopped);
     }

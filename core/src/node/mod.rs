@@ -33,6 +33,61 @@
 //!    (for their own `dead_after`), so only one node moves even though passive backups never
 //!    hear each other.
 //!
+//! # Operators
+//!
+//! Planned maintenance without stopping the daemon ([`Request`], answered by
+//! [`Output::Answer`]):
+//!
+//! - **Standby.** A node in standby announces priority 0 and the standby mark, so every other
+//!   node but a witness outranks it, is never named successor, and never takes the addresses
+//!   — like the demotion of a refused takeover, but until [`Request::Active`]. The driver keeps
+//!   the flag ([`Node::standby`]) across restarts and starts the node with
+//!   [`Node::in_standby`]. A backup enters standby at once if it hears an owner; an owner
+//!   first learns who is alive (the roll call, below), then releases in order — `PreRel`,
+//!   remove, `PostRel`, no `Test`: the operator decided — and says `Backup` naming its
+//!   successor, as a planned shutdown's goodbye does, so the successor takes over at once
+//!   and the other backups, which never hear each other, wait for it.
+//! - **Switchover.** The owner hands the addresses to the node named, or without a name to
+//!   the best other live node, in the same order. The successor keeps them against
+//!   preemption (it announces the switchover mark, and a higher-priority backup waits) for as
+//!   long as it claims them without a break: until it fails, shuts down, yields, is put in
+//!   standby or switched over again. (A node named claims once; a later copy of the naming
+//!   does not make it heir again.) The node handing over stays an ordinary backup; it treats
+//!   its successor as heir too, so it does not take them back while the successor is on its
+//!   way.
+//! - **Active** leaves standby: the node announces its own priority again and, with
+//!   preemption, gets the addresses back by the ordinary, ordered hand-back.
+//!
+//! **Who is alive.** Passive backups are silent, so an owner cannot tell a live backup from a
+//! dead one by listening. Asked to hand over, it calls the roll: its heartbeats carry the roll
+//! call mark, repeated every interval, and every node that hears one answers with a
+//! heartbeat. A node is *eligible* when it answered (heard on some path since the roll call
+//! began), is a backup and announces a priority above 0 without the standby mark — so not a
+//! witness, not in standby, not itself taking over or releasing. The owner decides as soon as
+//! every peer it knows has answered, or one interval after the roll call began if some
+//! eligible node has; for a named node, as soon as that node answers. It hands over to the
+//! best-ranked eligible node (or the one named).
+//!
+//! **Refused** (nothing changes; the answer says why): when no eligible node answered within
+//! `dead_after` (the silence after which a peer counts as dead) — so a paused or cut-off
+//! backup that does not answer in time makes `standby` and `switchover` refuse, and one that
+//! resumes within `dead_after` is handed the addresses; when the node named has not been
+//! heard since this node started (unknown), did not answer within `dead_after` (not alive),
+//! is this node, a witness, in standby or claiming the addresses itself; when `switchover`
+//! is asked of a node that does not own the addresses; when a takeover, a release, another
+//! hand-over or a shutdown is under way; and when the owner stops owning while it waits
+//! (it yields, or loses its lease). A backup with no owner heard calls the roll too, takes
+//! nothing over while it waits, and enters standby only if some other node that could own
+//! the addresses answers: standby is never entered with no live candidate in sight. Once in
+//! it, though, a node takes nothing over even when it is the only node left — as no resource
+//! runs on a node that Pacemaker's `pcs node standby` put in standby. A node that answered
+//! and died before it claimed is waited for like a goodbye's successor that died unnoticed:
+//! the others take over after their `dead_after`; after a switchover the node that handed
+//! over takes them back itself.
+//!
+//! In quorum mode the successor needs a lease like any taker: the voters drop the promise to
+//! the old owner when it says `Backup`, and grant the successor's next request.
+//!
 //! Address changes and hooks are requests with answers: core asks for one at a time and waits
 //! for it (or for its deadline), so its idea of what is on the interfaces follows the driver's.
 //! An address the kernel will not add is counted as not held, notified, and tried again with
@@ -41,6 +96,7 @@
 //! The ownership rule lives in [`Node::decide`] (`rule.rs`).
 
 mod announce;
+mod operator;
 mod peers;
 pub mod quorum;
 mod rule;
@@ -52,11 +108,13 @@ pub use quorum::{QuorumStatus, VoterStatus};
 
 use crate::config::{Config, ConfigError};
 use crate::io::{
-    Command, Counters, DropReason, Event, HookEvent, Notification, Output, PathId, VipId,
+    Busy, Command, Counters, DropReason, Event, HookEvent, Notification, Output, PathId, Refusal,
+    VipId,
 };
 use crate::role::Role;
 use crate::time::Instant;
-use crate::wire::{self, AuthKey, DecodeError, Message, MessageKind};
+use crate::wire::{self, AuthKey, DecodeError, Marks, Message, MessageKind};
+use operator::{HandOver, Handing};
 use peers::{Accept, Peer, Peers};
 use quorum::Quorum;
 use serde::Serialize;
@@ -65,6 +123,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use transition::Transition;
+
+/// What marks this node's messages carry now (see [`crate::wire::Marks`]).
+fn marks_of(node: &Node) -> Marks {
+    let handing = node.heir.as_ref().filter(|h| h.mine);
+    Marks {
+        roll_call: node.handover.is_some(),
+        standby: node.standby,
+        switchover: handing.map_or(node.kept && node.role.claims_ownership(), |h| h.switchover),
+    }
+}
 
 /// One member of a failover group.
 #[derive(Debug)]
@@ -112,8 +180,18 @@ pub struct Node {
     peers: Peers,
     /// The last hand-over that was refused (by `Test` or the kernel), until one succeeds.
     backoff: Option<Backoff>,
-    /// The node a departed owner named to take over, until it claims or its time is up.
+    /// The node a departed owner named to take over (or this node named, handing over for
+    /// an operator), until it claims or its time is up.
     heir: Option<Heir>,
+    /// In standby: announces priority 0 and never takes the addresses (see "Operators").
+    standby: bool,
+    /// This owner holds the addresses by an operator's switchover: it does not hand them
+    /// back to a higher-priority node until it lets them go.
+    kept: bool,
+    /// An operator's hand-over waiting for its roll call to be answered.
+    handover: Option<HandOver>,
+    /// The successor an operator's hand-over chose, named once the release is done.
+    handing: Option<Handing>,
     /// The last peer seen owning the addresses, named in the failover notification.
     last_owner: Option<String>,
     /// Per address: it may be on this host's interface (asked to be added, not yet removed).
@@ -150,12 +228,17 @@ struct Backoff {
 /// The priority a node announces while its takeovers are refused.
 const DEMOTED_PRIORITY: u8 = 1;
 
-/// The successor a departing owner named in its goodbye.
+/// The successor a departing owner named in its goodbye, or an owner that released for an
+/// operator's hand-over named in its heartbeats.
 #[derive(Clone, Debug)]
 struct Heir {
     name: String,
     /// Past this the heir has not claimed: it is presumed gone, and the ordinary rule decides.
     until: Instant,
+    /// By a switchover: the heir keeps the addresses against preemption.
+    switchover: bool,
+    /// Named by this node: its heartbeats carry the name until the heir claims.
+    mine: bool,
 }
 
 /// The longest wait between two refused attempts at the same hand-over, in `dead_after`s:
@@ -185,6 +268,12 @@ pub struct Status {
     /// Quorum mode: votes, lease and promise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quorum: Option<QuorumStatus>,
+    /// In standby (see "Operators").
+    pub standby: bool,
+    /// Holds the addresses by a switchover, kept against preemption.
+    pub kept: bool,
+    /// An operator's request waiting for its roll call to be answered.
+    pub pending: Option<crate::io::Request>,
 }
 
 impl Node {
@@ -212,6 +301,7 @@ impl Node {
             successor: None,
             quorum: quorum.is_some(),
             vote: None,
+            marks: Marks::default(),
         };
         let beats_per_announce = announce::beats_per_announce(&config);
         let mut node = Node {
@@ -236,6 +326,10 @@ impl Node {
             peers: Peers::default(),
             backoff: None,
             heir: None,
+            standby: false,
+            kept: false,
+            handover: None,
+            handing: None,
             last_owner: None,
             transition: None,
             shutdown_requested: false,
@@ -251,6 +345,22 @@ impl Node {
         node.update_destinations();
         node.deadline = node.next_deadline();
         Ok(node)
+    }
+
+    /// This node starting in standby (the driver kept the flag across a restart): it announces
+    /// priority 0 from its first heartbeat and never takes the addresses until
+    /// [`crate::Request::Active`]. A witness has nothing to stand by for and ignores it.
+    pub fn in_standby(mut self) -> Node {
+        if !self.config.node.witness {
+            self.standby = true;
+            self.template.priority = 0;
+        }
+        self
+    }
+
+    /// Whether this node is in standby: what the driver stores, so a restart keeps it.
+    pub fn standby(&self) -> bool {
+        self.standby
     }
 
     /// The next action for the driver, until `None`. Drain after every input.
@@ -294,7 +404,8 @@ impl Node {
                 (self.peers.iter_mut()).position(|p| p.accept_repeat(bytes, path.0, from, now));
             if let Some(index) = repeat {
                 // Routine: only a timestamp moved (see `Accept::Routine` below) — but a
-                // claimant's routine heartbeat asks voters for its lease.
+                // claimant's routine heartbeat asks voters for its lease, and a roll call
+                // waits for exactly this.
                 self.counters.received += 1;
                 if self.quorum.is_some() {
                     let peer = self.peers.get_mut(index);
@@ -302,6 +413,9 @@ impl Node {
                     if peer.role.claims_ownership() {
                         self.vote(now, &name, epoch, seq, path, from);
                     }
+                }
+                if self.handover.is_some() {
+                    self.decide(now);
                 }
                 return;
             }
@@ -348,8 +462,15 @@ impl Node {
             && msg.seq == peer.state_seq
         {
             peer.last.clear();
-            peer.last.extend_from_slice(bytes);
+            // A roll call is answered every time: its repetitions must not pass as routine.
+            if !msg.marks.roll_call {
+                peer.last.extend_from_slice(bytes);
+            }
         }
+        // Every node that hears a roll call answers it once, passive backups included.
+        let roll_call = !matches!(accepted, Accept::Replay)
+            && msg.marks.roll_call
+            && msg.seq > std::mem::replace(&mut peer.roll_answered, msg.seq);
         if moved {
             self.update_destinations();
         }
@@ -357,17 +478,21 @@ impl Node {
             Accept::Replay => return self.drop_datagram(DropReason::Replayed),
             Accept::NewEpoch => {
                 // Reported as up (again) by the refresh below. A newcomer is answered at once,
-                // so a restarted node learns the owner quickly.
+                // so a restarted node learns the owner quickly (and that answers a roll call).
                 self.peers.get_mut(index).alive = false;
                 self.send_heartbeats(MessageKind::Heartbeat);
             }
+            Accept::Fresh if roll_call => self.send_heartbeats(MessageKind::Heartbeat),
             Accept::Fresh => {}
             Accept::Routine => {
                 // Only a timestamp moved: liveness can only have been extended, and the
-                // ownership rule sees nothing new (unless a vote moved the lease). Expiry
-                // comes with its own timer.
+                // ownership rule sees nothing new (unless a vote moved the lease, or a roll
+                // call waits for answers). Expiry comes with its own timer.
                 self.counters.received += 1;
-                if !self.quorum_input(now, index, &msg, path, from) {
+                if roll_call {
+                    self.send_heartbeats(MessageKind::Heartbeat);
+                }
+                if !self.quorum_input(now, index, &msg, path, from) && self.handover.is_none() {
                     return;
                 }
                 self.refresh(now, Some(index));
@@ -376,11 +501,22 @@ impl Node {
         }
         self.counters.received += 1;
         self.quorum_input(now, index, &msg, path, from);
-        if msg.kind == MessageKind::Goodbye {
-            if let Some(name) = successor {
+        if let Some(name) = successor {
+            // A goodbye names who takes over; so does a node that has just released for an
+            // operator's hand-over, in every heartbeat until the heir claims (the first
+            // heard counts: repetitions do not extend the wait). A naming of this node once
+            // it claims is done with: a copy on another path, or one more repetition, must
+            // not make it heir again (it would take the addresses at once, as a switchover's
+            // successor, the next time it is a backup).
+            let handed =
+                !msg.role.claims_ownership() && self.heir.as_ref().is_none_or(|h| h.name != name);
+            let done = name == self.config.node.name && self.role.claims_ownership();
+            if (msg.kind == MessageKind::Goodbye || handed) && !done {
                 self.heir = Some(Heir {
                     name: name.to_string(),
                     until: now + self.dead_after,
+                    switchover: msg.marks.switchover,
+                    mine: false,
                 });
             }
         }
@@ -421,10 +557,17 @@ impl Node {
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
         self.tick(now);
         if self.role == Role::Stopped {
+            if let Command::Operator { id, request } = cmd {
+                let refusal = Refusal::Busy {
+                    what: Busy::Shutdown,
+                };
+                self.answer(id, request, Err(refusal));
+            }
             return;
         }
         match cmd {
             Command::Shutdown => self.shutdown_requested = true,
+            Command::Operator { id, request } => self.operator(now, id, request),
             Command::Reannounce => {
                 self.send_heartbeats(MessageKind::Heartbeat);
                 self.next_heartbeat = now + self.config.protocol.interval;
@@ -527,6 +670,15 @@ impl Node {
         if self.config.node.witness && (role.claims_ownership() || self.held.iter().any(|&h| h)) {
             return Err(format!("a witness in role {role} holding {:?}", self.held));
         }
+        // In standby a node takes nothing: it may only still be giving the addresses up.
+        if self.standby
+            && (self.config.node.witness || matches!(role, Role::Acquiring | Role::Master))
+        {
+            return Err(format!("in standby in role {role}"));
+        }
+        if self.kept && !role.claims_ownership() {
+            return Err(format!("a switchover's hold in role {role}"));
+        }
         Ok(())
     }
 
@@ -569,6 +721,7 @@ impl Node {
                     priority: p.priority,
                     role: p.role,
                     alive: p.is_alive(now, self.dead_after),
+                    standby: p.marks.standby,
                     last_heard_ms: p
                         .paths
                         .iter()
@@ -578,6 +731,9 @@ impl Node {
                 .collect(),
             counters: self.counters,
             quorum: self.quorum.as_ref().map(|q| q.status(now)),
+            standby: self.standby,
+            kept: self.kept,
+            pending: self.handover.as_ref().map(|h| h.request.clone()),
         }
     }
 
@@ -606,8 +762,8 @@ impl Node {
             .push_back(Output::Event(Event::Dropped { reason }));
     }
 
-    /// The priority this node announces and ranks itself by: its own, or the lowest while a
-    /// refused takeover backs off.
+    /// The priority this node announces and ranks itself by: its own, 0 in standby, or the
+    /// lowest while a refused takeover backs off.
     fn priority(&self) -> u8 {
         self.template.priority
     }
@@ -627,7 +783,9 @@ impl Node {
     fn set_role(&mut self, to: Role) {
         if to != self.role {
             if !to.claims_ownership() {
-                // Nothing held any more: the lease and this node's vote for itself go.
+                // Nothing held any more: a switchover's hold ends with it.
+                self.kept = false;
+                // The lease and this node's vote for itself go.
                 if let Some(q) = self.quorum.as_mut() {
                     q.released(&self.config.node.name);
                     q.drop_lease();

@@ -2,7 +2,7 @@
 
 use crate::role::Role;
 use crate::time::Instant;
-use crate::wire::{Message, MessageKind};
+use crate::wire::{Marks, Message, MessageKind};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::net::SocketAddr;
@@ -32,6 +32,12 @@ pub(crate) struct Peer {
     pub state_seq: u64,
     /// Said goodbye in the current epoch.
     pub left: bool,
+    /// What an operator's commands added to its newest message: in standby, holding by a
+    /// switchover, calling the roll.
+    pub marks: Marks,
+    /// The newest roll call of this peer answered (a sequence number), so one announcement
+    /// arriving on several paths is answered once.
+    pub roll_answered: u64,
     /// Liveness last reported (so PeerUp/PeerDown fire on transitions only).
     pub alive: bool,
     /// The datagram the peer's current state came from (unauthenticated groups only): its
@@ -88,6 +94,8 @@ impl Peer {
             role: msg.role,
             state_seq: 0,
             left: false,
+            marks: msg.marks,
+            roll_answered: 0,
             alive: false,
             last: Vec::new(),
             paths: vec![PeerPath::default(); paths],
@@ -133,10 +141,12 @@ impl Peer {
         let left = msg.kind == MessageKind::Goodbye;
         if msg.seq >= self.state_seq {
             self.state_seq = msg.seq;
-            let unchanged = (self.priority, self.role, self.left) == (msg.priority, msg.role, left);
+            let unchanged = (self.priority, self.role, self.left, self.marks)
+                == (msg.priority, msg.role, left, msg.marks);
             self.priority = msg.priority;
             self.role = msg.role;
             self.left = left;
+            self.marks = msg.marks;
             if unchanged
                 && matches!(verdict, Accept::Fresh)
                 && self.alive
@@ -186,6 +196,18 @@ impl Peer {
         self.paths[path]
             .last_heard
             .is_some_and(|t| t + dead_after > now)
+    }
+
+    /// Whether the peer was heard on some path at or after `since` (it answered a roll call
+    /// that began then), in its current boot epoch and without saying goodbye.
+    pub fn heard_since(&self, since: Instant) -> bool {
+        !self.left && (self.paths.iter()).any(|p| p.last_heard.is_some_and(|t| t >= since))
+    }
+
+    /// Whether the addresses may be handed to this peer: a backup that is neither a witness
+    /// nor in standby (both announce priority 0).
+    pub fn eligible(&self) -> bool {
+        self.role == Role::Backup && self.priority > 0 && !self.marks.standby && !self.left
     }
 
     /// Whether the peer counts as alive: not gone, and heard on some path recently.
@@ -274,6 +296,8 @@ pub struct PeerStatus {
     pub role: Role,
     /// Whether it counts as alive.
     pub alive: bool,
+    /// Whether it says it is in standby (it never takes the addresses).
+    pub standby: bool,
     /// Per path (in config order): milliseconds since its last heartbeat there, if ever heard.
     pub last_heard_ms: Vec<Option<u64>>,
 }

@@ -560,6 +560,8 @@ impl Node {
             epoch: self.template.epoch,
             sender: self.template.sender.as_str(),
             quorum: true,
+            // A vote carries the voter's state like a heartbeat: standby included.
+            marks: super::marks_of(self),
         };
         let mut bytes = Vec::with_capacity(160);
         wire::encode_into(&msg, self.key.as_ref(), &mut bytes);

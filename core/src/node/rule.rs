@@ -36,6 +36,11 @@ impl Node {
         if let Some(heir) = self.heir.as_ref().filter(|h| h.until > self.refreshed) {
             consider(heir.until);
         }
+        for t in self.handover_deadlines() {
+            if t > self.refreshed {
+                consider(t);
+            }
+        }
         // Every expiry since the last full look at the peers counts, even one already past:
         // a partial refresh after a datagram must not make another peer's expiry vanish.
         for peer in self.peers.iter() {
@@ -155,13 +160,13 @@ impl Node {
         self.deadline = self.next_deadline();
     }
 
-    /// Lowers the announced priority while a refused takeover backs off, and restores it
-    /// after; peers hear of either change at once.
+    /// Lowers the announced priority while a refused takeover backs off (to 0 in standby), and
+    /// restores it after; peers hear of either change at once.
     fn announce_priority(&mut self, now: Instant) {
         let demoted =
             (self.backoff).is_some_and(|b| b.event == HookEvent::Acquire && now < b.retry);
         let priority = match () {
-            _ if self.config.node.witness => 0,
+            _ if self.config.node.witness || self.standby => 0,
             _ if demoted => DEMOTED_PRIORITY.min(self.config.node.priority),
             _ => self.config.node.priority,
         };
@@ -189,6 +194,10 @@ impl Node {
                     self.abandon_takeover(claimer);
                 }
             }
+            return;
+        }
+        // An operator's hand-over: refused, carried out, or still waiting for answers.
+        if self.roll_call(now) {
             return;
         }
         if leased == Some(false) && self.role == Role::Master {
@@ -235,8 +244,18 @@ impl Node {
             None => {}
         }
         let backing_off = self.backing_off(now);
+        // In standby, or waiting for the answers that decide whether it enters standby: this
+        // node takes nothing over (a takeover now would leave a node in standby owning).
+        let standing_by = self.standby || self.handover.is_some();
         let transition = match self.role {
-            Role::Backup if !someone_claims && i_am_best && self.settled && !backing_off => {
+            Role::Backup
+                if !someone_claims && i_am_best && self.settled && !backing_off && !standing_by =>
+            {
+                // The heir claims: its naming is done (else a release within its wait would
+                // make it take the addresses straight back). Named by a switchover, it keeps
+                // them against preemption.
+                let heir = self.heir.take_if(|h| h.name == my_name);
+                self.kept = heir.is_some_and(|h| h.switchover);
                 let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
                 Transition::acquire(&all, self.last_owner.clone(), self.quorum.is_some())
             }
@@ -245,7 +264,10 @@ impl Node {
                 Transition::release(&self.held_vips(), ReleaseCause::Yield, winner)
             }
             Role::Master
-                if self.config.protocol.preempt && !backing_off && higher_backup.is_some() =>
+                if self.config.protocol.preempt
+                    && !backing_off
+                    && !self.kept
+                    && higher_backup.is_some() =>
             {
                 let to = higher_backup.cloned();
                 Transition::release(&self.held_vips(), ReleaseCause::HandBack, to)
@@ -328,12 +350,13 @@ impl Node {
     }
 
     /// Who a departing owner hands the addresses to: the best-ranked peer last heard as a
-    /// backup in its current boot epoch. Passive backups are silent, so "alive" cannot be
-    /// asked of them; if the one named has died unnoticed, the others wait their `dead_after`
-    /// for it to claim and then the ordinary rule picks among them.
+    /// backup in its current boot epoch, neither a witness nor in standby. Passive backups are
+    /// silent, so "alive" cannot be asked of them; if the one named has died unnoticed, the
+    /// others wait their `dead_after` for it to claim and then the ordinary rule picks among
+    /// them.
     pub(super) fn successor(&self) -> Option<String> {
         (self.peers.iter())
-            .filter(|p| !p.left && p.role == Role::Backup && p.priority > 0)
+            .filter(|p| p.eligible())
             .max_by(|a, b| a.rank().cmp(&b.rank()))
             .map(|p| p.name.clone())
     }

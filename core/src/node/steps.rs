@@ -251,6 +251,7 @@ impl Node {
                     return self.stop(successor);
                 }
                 self.set_role(Role::Backup);
+                self.hand_over_released(now);
             }
         }
         self.send_heartbeats(MessageKind::Heartbeat);

@@ -40,6 +40,9 @@ pub(crate) enum ReleaseCause {
     Yield,
     /// Planned shutdown: release, then say goodbye.
     Shutdown,
+    /// An operator's standby or switchover: release (no `Test`: the operator decided), then
+    /// name the successor.
+    Operator,
     /// A backup still has an address the kernel would not remove: try again, no hooks (they
     /// ran with the release that failed).
     Cleanup,

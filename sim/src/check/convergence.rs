@@ -1,17 +1,26 @@
-//! Convergence: once the faults have healed, the highest-priority live node owns every address,
-//! alone, within a bound, and keeps it to the end.
+//! Convergence: once the faults have healed, the highest-priority live eligible node owns
+//! every address, alone, within a bound, and keeps it to the end. A node in standby is not
+//! eligible; a node a switchover handed the addresses to keeps them against preemption for as
+//! long as it claims them without a break — also when it was stalled or cut off meanwhile and
+//! comes back an owner (the ordinary rule between two owners decides which stays).
 
-use super::{secs, Checker, Context, Findings, Holders, Observation};
+use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
+use failover_core::Accepted;
 
 /// Checks the end state and when it was reached.
 pub struct Convergence {
     ctx: Context,
     holders: Holders,
-    /// Daemon running, daemon stopped, host down or frozen: a node is live when its daemon
-    /// runs, unpaused, on a host that is up.
-    up: Vec<bool>,
-    paused: Vec<bool>,
-    host_down: Vec<bool>,
+    /// A node is live when its daemon runs, unpaused, on a host that is up.
+    live: Liveness,
+    /// Per node: in standby (as its disk keeps it).
+    standby: Vec<bool>,
+    /// The node an accepted switchover named, until it acquires (or someone else does first,
+    /// or it goes down).
+    switching_to: Option<usize>,
+    /// Per node: it acquired by a switchover and has claimed the addresses since, its daemon
+    /// running: it keeps them against preemption.
+    kept: Vec<bool>,
     last_change: u64,
 }
 
@@ -19,12 +28,17 @@ impl Convergence {
     pub(super) fn new(ctx: &Context) -> Convergence {
         Convergence {
             holders: Holders::new(ctx.vips),
-            up: vec![true; ctx.nodes.len()],
-            paused: vec![false; ctx.nodes.len()],
-            host_down: vec![false; ctx.nodes.len()],
+            live: Liveness::new(ctx.nodes.len()),
+            standby: vec![false; ctx.nodes.len()],
+            switching_to: None,
+            kept: vec![false; ctx.nodes.len()],
             last_change: 0,
             ctx: ctx.clone(),
         }
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.ctx.nodes.iter().position(|(n, _)| n == name)
     }
 
     fn describe(&self, holders: &[usize]) -> String {
@@ -41,21 +55,36 @@ impl Convergence {
 
 impl Checker for Convergence {
     fn observe(&mut self, at: u64, obs: &Observation) {
-        match *obs {
-            Observation::Down { node } => self.up[node] = false,
-            Observation::Up { node } => {
-                self.up[node] = true;
-                self.paused[node] = false;
+        if self.live.apply(at, obs) {
+            if let Observation::Down { node } = *obs {
+                // A restarted daemon remembers no switchover.
+                self.switching_to = self.switching_to.filter(|&n| n != node);
+                self.kept[node] = false;
             }
-            Observation::Paused { node } => self.paused[node] = true,
-            Observation::Resumed { node } => self.paused[node] = false,
-            Observation::HostDown { node } => self.host_down[node] = true,
-            Observation::HostUp { node } => self.host_down[node] = false,
-            _ => {
-                if self.holders.apply(obs).is_some() {
-                    self.last_change = at;
+            return;
+        }
+        match obs {
+            Observation::Standby { node, on } => self.standby[*node] = *on,
+            Observation::Answered { answer, .. } => {
+                if let Ok(Accepted::Switchover { to }) = &answer.outcome {
+                    self.switching_to = self.index(to);
                 }
             }
+            Observation::Acquired { node, .. } => {
+                // The first acquisition after the answer: by the node named, or the
+                // switchover came to nothing.
+                let named = self.switching_to.take();
+                self.kept[*node] |= named == Some(*node);
+            }
+            // The hold ends when the node stops claiming the addresses, not when the kernel
+            // drops one (a lifetime run out in quorum mode) that the node then adds again.
+            Observation::RoleChanged { node, to, .. } if !to.claims_ownership() => {
+                self.kept[*node] = false;
+            }
+            _ => {}
+        }
+        if self.holders.apply(obs).is_some() {
+            self.last_change = at;
         }
     }
 
@@ -99,28 +128,30 @@ impl Checker for Convergence {
             );
             return;
         }
-        let live = |&n: &usize| self.up[n] && !self.paused[n] && !self.host_down[n];
-        let voters = (0..self.up.len()).filter(live).count();
-        // Quorum mode: without a majority of voters alive nobody may own.
-        let best = match self.ctx.majority {
-            Some(majority) if voters < majority => None,
-            _ => (self.ctx).best((0..self.up.len()).filter(live)),
-        };
+        let nodes = self.live.nodes();
+        let live = |&n: &usize| self.live.live(n);
+        let voters = (0..nodes).filter(live).count();
+        // Quorum mode: without a majority of voters alive nobody may own (a node in standby
+        // still votes).
+        let quorate = self.ctx.majority.is_none_or(|majority| voters >= majority);
+        let eligible = (0..nodes).filter(live).filter(|&n| !self.standby[n]);
+        let best = (self.ctx).best(eligible).filter(|_| quorate);
         // Without preemption the owner keeps the addresses: any one live owner of them all
-        // is right; with it, only the best live node.
+        // is right; with it, only the best live eligible node — unless a switchover handed
+        // them to one that keeps them.
         let owner = match self.holders.of(0) {
-            [one] if !self.ctx.preempt && live(one) => Some(*one),
+            [one] if quorate && !self.ctx.preempt && live(one) => Some(*one),
+            [one] if quorate && self.kept[*one] && live(one) => Some(*one),
             _ => best,
         };
         for vip in 0..self.ctx.vips {
             let holders = self.holders.of(vip);
             if holders != owner.as_slice() {
-                let wanted = match (self.ctx.preempt, best) {
-                    (_, None) if self.ctx.majority.is_some() => {
-                        "fewer than a majority of voters live, so it should be"
-                    }
-                    (true, _) => "the best live node is",
-                    (false, _) => "it should be one live node, and the same for every address:",
+                let wanted = match self.ctx.preempt {
+                    _ if !quorate => "fewer than a majority of voters live, so it should be",
+                    _ if owner.is_some_and(|o| self.kept[o]) => "a switchover handed it to",
+                    true => "the best live node not in standby is",
+                    false => "it should be one live node, and the same for every address:",
                 };
                 findings.violate(
                     "convergence",

@@ -6,6 +6,7 @@ mod availability;
 mod convergence;
 mod latency;
 mod notifications;
+mod operator;
 mod split_brain;
 
 pub use crate::record::Observation;
@@ -47,7 +48,9 @@ pub struct Context {
     pub majority: Option<usize>,
     /// When the network or a node is not healthy: each fault's span, from `fault_margin`
     /// before it to `settle` after it (a fault with no duration, such as a crash for good,
-    /// counts from its start), merged and in order, nanoseconds.
+    /// counts from its start), merged and in order, nanoseconds. An operator's standby or
+    /// switchover is no fault: the hand-over it asks for must be as clean as any on a healthy
+    /// network.
     pub troubled: Vec<(u64, u64)>,
 }
 
@@ -64,8 +67,8 @@ impl Context {
             .unwrap_or_else(|| scenario.default_settle())
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
-        let mut spans: Vec<(u64, u64)> = faults
-            .iter()
+        let mut spans: Vec<(u64, u64)> = (faults.iter())
+            .filter(|f| !f.kind.is_operator())
             .map(|f| {
                 let start = (f.at.as_nanos() as u64).saturating_sub(margin);
                 (
@@ -169,6 +172,80 @@ impl Findings {
     }
 }
 
+/// Which nodes are live — the daemon runs, unpaused, on a host that is up — derived from
+/// observations; shared by the checkers.
+#[derive(Clone, Debug)]
+pub(crate) struct Liveness {
+    up: Vec<bool>,
+    paused: Vec<bool>,
+    host_down: Vec<bool>,
+    /// Since when each node has been live, if it is.
+    since: Vec<Option<u64>>,
+}
+
+impl Liveness {
+    pub fn new(nodes: usize) -> Liveness {
+        Liveness {
+            up: vec![true; nodes],
+            paused: vec![false; nodes],
+            host_down: vec![false; nodes],
+            since: vec![Some(0); nodes],
+        }
+    }
+
+    /// Applies an observation at `at`; true if it was one about liveness.
+    pub fn apply(&mut self, at: u64, obs: &Observation) -> bool {
+        let node = match *obs {
+            Observation::Down { node } => {
+                self.up[node] = false;
+                node
+            }
+            Observation::Up { node } => {
+                self.up[node] = true;
+                self.paused[node] = false;
+                node
+            }
+            Observation::Paused { node } => {
+                self.paused[node] = true;
+                node
+            }
+            Observation::Resumed { node } => {
+                self.paused[node] = false;
+                node
+            }
+            Observation::HostDown { node } => {
+                self.host_down[node] = true;
+                node
+            }
+            Observation::HostUp { node } => {
+                self.host_down[node] = false;
+                node
+            }
+            _ => return false,
+        };
+        let live = self.live(node);
+        match (live, self.since[node]) {
+            (true, None) => self.since[node] = Some(at),
+            (false, Some(_)) => self.since[node] = None,
+            _ => {}
+        }
+        true
+    }
+
+    pub fn live(&self, node: usize) -> bool {
+        self.up[node] && !self.paused[node] && !self.host_down[node]
+    }
+
+    /// Whether `node` has been live without a break since `from` at least.
+    pub fn live_since(&self, node: usize, from: u64) -> bool {
+        self.since[node].is_some_and(|s| s <= from)
+    }
+
+    pub fn nodes(&self) -> usize {
+        self.up.len()
+    }
+}
+
 /// Who holds each address, derived from observations; shared by the checkers.
 #[derive(Clone, Debug)]
 pub(crate) struct Holders {
@@ -231,6 +308,7 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
         Box::new(latency::FailoverLatency::new(ctx)),
         Box::new(convergence::Convergence::new(ctx)),
         Box::new(notifications::Notifications::new(ctx)),
+        Box::new(operator::Operator::new(ctx)),
     ]
 }
 

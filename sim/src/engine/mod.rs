@@ -119,7 +119,10 @@ fn drain_outputs(
             }
             // Neighbour caches are our simulator's client's business; these engines refuse
             // quorum mode, whose lifetimes they do not model (`Workload::from_scenario`).
-            Output::Event(_) | Output::Announce(_) | Output::Extend { .. } => continue,
+            // (Operators' requests are our simulator's: `Workload::from_scenario` refuses them.)
+            Output::Event(_) | Output::Announce(_) | Output::Extend { .. } | Output::Answer(_) => {
+                continue
+            }
         };
         acts.push((at, what));
     }

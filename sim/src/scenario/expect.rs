@@ -59,6 +59,8 @@ pub struct Expect {
     /// At most this many takeovers begun (a node becoming `Acquiring` runs `Test` and may run
     /// `PreAcq`), completed or not.
     pub max_takeover_attempts: Option<u32>,
+    /// Exactly this many operators' requests (standby, switchover) refused; none: unchecked.
+    pub refused: Option<u32>,
 }
 
 impl Default for Expect {
@@ -81,6 +83,7 @@ impl Default for Expect {
             max_rival_claim_notifications: None,
             max_ownership_changes: None,
             max_takeover_attempts: None,
+            refused: None,
         }
     }
 }

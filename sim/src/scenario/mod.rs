@@ -475,6 +475,12 @@ impl Scenario {
                 format!("hook {hook} on {} {how}", node(*n))
             }
             FaultKind::Shutdown { node: n } => format!("planned shutdown of {}", node(*n)),
+            FaultKind::Standby { node: n } => format!("standby of {}", node(*n)),
+            FaultKind::Switchover { node: n, to } => format!(
+                "switchover on {} to {}",
+                node(*n),
+                to.map_or("the best other live node", node)
+            ),
             FaultKind::Degrade {
                 segment,
                 impairment: i,

@@ -152,6 +152,12 @@ impl Scenario {
                 f.duration
                     .ok_or_else(|| err(field("duration"), format!("a {} needs a duration", f.kind)))
             };
+            if f.to.is_some() && f.kind != "switchover" {
+                return Err(err(
+                    field("to"),
+                    format!("only a switchover has a target, not a {}", f.kind),
+                ));
+            }
             let kind = match f.kind.as_str() {
                 "partition" => FaultKind::Partition {
                     segment: if f.segment.is_some() { Some(segment()?) } else { None },
@@ -163,6 +169,20 @@ impl Scenario {
                 "crash" => FaultKind::Crash { node: node()? },
                 "kill" => FaultKind::Kill { node: node()? },
                 "shutdown" => FaultKind::Shutdown { node: node()? },
+                "standby" => FaultKind::Standby { node: node()? },
+                "switchover" => {
+                    if f.duration.is_some() {
+                        return Err(err(field("duration"), "a switchover is one request: it has no duration".into()));
+                    }
+                    let to = match f.to.as_deref() {
+                        None => None,
+                        Some(name) => Some(
+                            self.node_index(name)
+                                .ok_or_else(|| err(field("to"), format!("no node `{name}`")))?,
+                        ),
+                    };
+                    FaultKind::Switchover { node: node()?, to }
+                }
                 "pause" => {
                     needs_duration()?;
                     FaultKind::Pause { node: node()? }
@@ -251,7 +271,7 @@ impl Scenario {
                 other => {
                     return Err(err(
                         field("kind"),
-                        format!("`{other}`: one of partition, link_down, crash, kill, pause, freeze, clock, hook, address, shutdown, flap, degrade"),
+                        format!("`{other}`: one of partition, link_down, crash, kill, pause, freeze, clock, hook, address, shutdown, flap, degrade, standby, switchover"),
                     ))
                 }
             };

@@ -11,7 +11,8 @@ pub struct FaultSpec {
     /// When it starts.
     #[serde(with = "humantime_serde")]
     pub at: Duration,
-    /// How long it lasts (crash, kill and shutdown: time until the restart; none = for good).
+    /// How long it lasts (crash, kill and shutdown: time until the restart; standby: until
+    /// `failoverctl active`; none = for good).
     #[serde(
         with = "humantime_serde",
         default,
@@ -19,7 +20,7 @@ pub struct FaultSpec {
     )]
     pub duration: Option<Duration>,
     /// partition, link_down, crash, kill, pause, freeze, clock, hook, address, shutdown, flap,
-    /// degrade.
+    /// degrade; or an operator's standby, switchover.
     pub kind: String,
     /// The node it hits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +89,9 @@ pub struct FaultSpec {
     /// Flap: how many times the link goes down.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub count: u32,
+    /// Switchover: the node to hand over to (none: the best other live node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 impl FaultSpec {

@@ -41,10 +41,18 @@ pub enum SwarmKind {
     SlowHook,
     /// The kernel refuses to add or remove addresses.
     Address,
+    /// An operator's `failoverctl standby` on a node, `failoverctl active` after the
+    /// duration (drawn only when listed: not in [`SwarmKind::ALL`]).
+    Standby,
+    /// An operator's `failoverctl switchover` on a node, to another or to the best (drawn only
+    /// when listed).
+    Switchover,
 }
 
 impl SwarmKind {
-    /// Every kind, in the order a seed considers them.
+    /// Every fault kind, in the order a seed considers them: the default. An operator's
+    /// actions ([`SwarmKind::OPERATOR`]) are drawn only by a swarm that lists them, so the
+    /// draws of every existing swarm stay what they were.
     pub const ALL: [SwarmKind; 16] = [
         SwarmKind::Partition,
         SwarmKind::Oneway,
@@ -63,6 +71,9 @@ impl SwarmKind {
         SwarmKind::SlowHook,
         SwarmKind::Address,
     ];
+
+    /// An operator's actions.
+    pub const OPERATOR: [SwarmKind; 2] = [SwarmKind::Standby, SwarmKind::Switchover];
 
     /// Its name in scenario files.
     pub fn name(self) -> &'static str {
@@ -83,6 +94,8 @@ impl SwarmKind {
             SwarmKind::Hook => "hook",
             SwarmKind::SlowHook => "slow_hook",
             SwarmKind::Address => "address",
+            SwarmKind::Standby => "standby",
+            SwarmKind::Switchover => "switchover",
         }
     }
 }

@@ -5,7 +5,7 @@ use super::clock::Clock;
 use super::World;
 use crate::fault::{FaultKind, Impairment};
 use crate::record::Observation;
-use failover_core::Command;
+use failover_core::{Command, Request};
 
 impl World<'_> {
     pub(super) fn begin_fault(&mut self, id: usize) {
@@ -44,6 +44,11 @@ impl World<'_> {
                 self.degrades.push((id, segment, impairment));
                 self.update_impairment(segment);
             }
+            FaultKind::Standby { node } => self.ask(node, Request::Standby),
+            FaultKind::Switchover { node, to } => {
+                let to = to.map(|t| self.scenario.nodes[t].name.clone());
+                self.ask(node, Request::Switchover { to });
+            }
         }
     }
 
@@ -69,6 +74,8 @@ impl World<'_> {
                 self.degrades.retain(|d| d.0 != id);
                 self.update_impairment(segment);
             }
+            FaultKind::Standby { node } => self.ask(node, Request::Active),
+            FaultKind::Switchover { .. } => {}
         }
     }
 

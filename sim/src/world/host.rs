@@ -72,6 +72,8 @@ pub(super) struct Host {
     pub address_faults: Vec<(usize, AddressChange)>,
     /// Listed to be handed its inbox at the end of the current instant.
     pub woken: bool,
+    /// The standby flag in the daemon's state directory: survives every restart.
+    pub standby: bool,
 }
 
 impl Host {
@@ -101,6 +103,7 @@ impl Host {
             hook_faults: Vec::new(),
             address_faults: Vec::new(),
             woken: false,
+            standby: false,
         }
     }
 

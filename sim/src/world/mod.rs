@@ -24,7 +24,7 @@ use crate::topology::{self, Party};
 use crate::trace::Trace;
 use client::Client;
 use failover_core::{
-    AddressChange, Command, Event, HookOutcome, Instant, Node, Output, PathId, Role, VipId,
+    AddressChange, Command, Event, HookOutcome, Instant, Node, Output, PathId, Request, Role, VipId,
 };
 use host::{Host, Job, Running, Task};
 use rand::Rng;
@@ -167,6 +167,8 @@ pub struct World<'p> {
     outgoing: Vec<Option<Outgoing>>,
     /// When, within its granularity, the kernel removes an address whose lifetime is over.
     kernel: ChaCha8Rng,
+    /// Operators' requests asked so far: the next one's id.
+    requests: u64,
 }
 
 /// The random stream of the kernel's address-lifetime checks.
@@ -245,6 +247,7 @@ impl<'p> World<'p> {
             job_generation: 0,
             outgoing: Vec::new(),
             kernel: crate::rng::fork(plan.seed, KERNEL_STREAM),
+            requests: 0,
         };
         for (id, f) in plan.faults.iter().enumerate() {
             world.queue.push(nanos(f.at), Due::FaultBegins(id));
@@ -470,10 +473,10 @@ impl<'p> World<'p> {
         let now = self.local(i);
         let h = &mut self.hosts[i];
         h.incarnation += 1;
-        h.node = Some(
-            Node::new(h.config.clone(), h.incarnation, now)
-                .expect("the simulator builds valid configs"),
-        );
+        let node = Node::new(h.config.clone(), h.incarnation, now)
+            .expect("the simulator builds valid configs");
+        // As the daemon does: the flag its state directory kept.
+        h.node = Some(if h.standby { node.in_standby() } else { node });
         let epoch = h.incarnation;
         self.note(Some(i), format!("start (boot epoch {epoch})"));
         self.observe(Observation::Up { node: i });
@@ -494,6 +497,7 @@ impl<'p> World<'p> {
             self.output(i, out);
         }
         self.check_node(i);
+        self.store_standby(i);
         self.send_outgoing();
         self.reschedule(i, false);
     }
@@ -517,6 +521,39 @@ impl<'p> World<'p> {
             let name = &self.hosts[i].name;
             self.core_broken = Some(format!("{name} at {}: {why}", check::secs(self.now)));
         }
+    }
+
+    /// Keeps the daemon's standby flag on its host's disk, as the daemon keeps it in its
+    /// state directory.
+    fn store_standby(&mut self, i: usize) {
+        let Some(on) = self.hosts[i].node.as_ref().map(Node::standby) else {
+            return;
+        };
+        if std::mem::replace(&mut self.hosts[i].standby, on) != on {
+            let what = if on {
+                "standby stored"
+            } else {
+                "standby cleared"
+            };
+            self.note(Some(i), what.into());
+            self.observe(Observation::Standby { node: i, on });
+        }
+    }
+
+    /// An operator asks host `i`'s daemon (`failoverctl`): the request reaches it like any
+    /// command, if a daemon runs there (a stopped one reads it when it runs again).
+    fn ask(&mut self, i: usize, request: Request) {
+        if self.hosts[i].node.is_none() {
+            self.note(Some(i), format!("failoverctl {request}: no daemon answers"));
+            return;
+        }
+        self.requests += 1;
+        let id = self.requests;
+        self.note(Some(i), format!("failoverctl {request}"));
+        self.hosts[i]
+            .inbox
+            .command(Command::Operator { id, request });
+        self.wake(i);
     }
 
     /// Queues the datagrams an input made, one event per announcement, host and arrival
@@ -611,6 +648,17 @@ impl<'p> World<'p> {
                 };
                 self.act(obs.clone());
                 self.observe(obs);
+            }
+            Output::Answer(answer) => {
+                let said = match &answer.outcome {
+                    Ok(done) => done.to_string(),
+                    Err(refusal) => format!("refused: {refusal}"),
+                };
+                self.note(Some(i), format!("answer to {}: {said}", answer.request));
+                self.observe(Observation::Answered {
+                    node: i,
+                    answer: *answer,
+                });
             }
             Output::Event(Event::RoleChanged { from, to }) => {
                 let obs = Observation::RoleChanged { node: i, from, to };

@@ -52,7 +52,9 @@ impl Run<'_> {
                 segment,
                 impairment,
             } => self.bed.lose(id, segment, impairment.loss)?,
-            FaultKind::Clock { .. } => unreachable!("refused before the run"),
+            FaultKind::Clock { .. } | FaultKind::Standby { .. } | FaultKind::Switchover { .. } => {
+                unreachable!("refused before the run")
+            }
         }
         Ok(())
     }
@@ -78,7 +80,9 @@ impl Run<'_> {
             }
             FaultKind::Hook { node, hook, .. } => self.hooks.set(node, hook, None)?,
             FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, true)?,
-            FaultKind::Clock { .. } => unreachable!("refused before the run"),
+            FaultKind::Clock { .. } | FaultKind::Standby { .. } | FaultKind::Switchover { .. } => {
+                unreachable!("refused before the run")
+            }
         }
         Ok(())
     }

@@ -72,7 +72,10 @@ pub fn refuse(scenario: &Scenario) -> Result<(), String> {
     for (k, f) in faults.iter().enumerate() {
         let what = || format!("fault[{k}] ({})", scenario.describe(&f.kind));
         match &f.kind {
-            FaultKind::Clock { .. } => return refuse(what()),
+            // (Not yet asked of the real daemons.)
+            FaultKind::Clock { .. } | FaultKind::Standby { .. } | FaultKind::Switchover { .. } => {
+                return refuse(what())
+            }
             FaultKind::Degrade { impairment, .. }
                 if impairment.delay > 0
                     || impairment.duplicate > 0.0
