@@ -6,7 +6,7 @@
 //!
 //! A line: `{"t_ns":81234567890,"node":"alpha","event":"role","from":"backup","to":"acquiring"}`.
 
-use crate::io::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, VipId};
+use crate::io::{AddressChange, Answer, HookEvent, HookKind, HookOutcome, Notification, VipId};
 use crate::role::Role;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -78,6 +78,17 @@ pub enum Act {
     Notified {
         /// As core gave it.
         notification: Notification,
+    },
+    /// Core answered an operator's request (`failoverctl standby`, `active`, `switchover`).
+    Answered {
+        /// The request and the answer, as core gave them.
+        answer: Answer,
+    },
+    /// The node entered or left standby (the flag its state directory keeps across restarts;
+    /// a daemon that starts in standby writes this after `start`).
+    Standby {
+        /// In standby now.
+        on: bool,
     },
     /// A planned shutdown is complete; the process ends next.
     Stop,

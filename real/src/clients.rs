@@ -22,8 +22,12 @@ use tokio::task::AbortHandle;
 
 /// Connections served at once per listener.
 pub const MAX_CLIENTS: usize = 32;
-/// The longest one connection is served, whatever it does.
+/// The longest one connection is served before it has asked, and for an ordinary answer.
 pub const CLIENT_TIME: Duration = Duration::from_secs(5);
+/// How much longer a connection that has asked may wait for its answer: an operator's
+/// hand-over is answered within the node's `dead_after`, after the other nodes have answered.
+/// Only one such request is in progress at a time (the node refuses a second at once).
+pub const ANSWER_TIME: Duration = Duration::from_secs(600);
 
 /// The connections of one listener being served.
 #[derive(Debug)]
@@ -46,8 +50,8 @@ impl Clients {
         }
     }
 
-    /// Serves a new connection with `serve(asked)`, ended after [`CLIENT_TIME`], then lets
-    /// other tasks run. `serve` calls [`Asked::mark`] once it has read the client's request.
+    /// Serves a new connection with `serve(asked)`, ended after [`CLIENT_TIME`] (or, if it
+    /// has asked by then, [`ANSWER_TIME`] later), then lets other tasks run. `serve` calls [`Asked::mark`] once it has read the client's request.
     /// If [`MAX_CLIENTS`] connections have not asked yet, the oldest of them is closed first.
     pub async fn serve<F>(&mut self, serve: impl FnOnce(Asked) -> F)
     where
@@ -76,8 +80,16 @@ impl Clients {
         }
         let asked = Asked::default();
         let serving = serve(asked.clone());
+        let waiting = asked.clone();
         let task = tokio::spawn(async move {
-            let _ = tokio::time::timeout(CLIENT_TIME, serving).await;
+            tokio::pin!(serving);
+            if tokio::time::timeout(CLIENT_TIME, &mut serving)
+                .await
+                .is_err()
+                && waiting.is_marked()
+            {
+                let _ = tokio::time::timeout(ANSWER_TIME, serving).await;
+            }
         });
         self.running.push_back((task.abort_handle(), asked));
         tokio::task::yield_now().await;

@@ -20,6 +20,12 @@
 //! Witnesses hold no address and run no hook, so only a single-group daemon's node ever has
 //! an answer to wait for.
 //!
+//! An operator's request (`failoverctl standby`, `active`, `switchover`) is one more command
+//! for the node — for the first node, in a witness serving several groups: a witness answers
+//! every one alike (it holds nothing). Its answer goes back once the node's standby flag is
+//! in the state directory ([`crate::standby`]), and a daemon started with the flag set starts
+//! its node in standby.
+//!
 //! With `--events`, the loop also records what it starts and what core tells it — the start,
 //! leftovers removed, role changes, notifications, the stop — in the [`EventLog`]; the action
 //! worker records the rest.
@@ -34,13 +40,16 @@ use crate::load::{load, LoadError, Source};
 use crate::mail::{self, Mail};
 use crate::metrics::{self, MetricsAt};
 use crate::net::{bind_addr, BindError, PathSockets};
+use crate::operator::{OperatorRequest, Reply};
+use crate::standby;
 use crate::status::{
     self, Answer, GroupReport, Groups, Report, ReportRequest, SocketFile, Unclaimed,
 };
 use crate::vip::{Addresses, Change, VipError};
 use failover_core::{
-    Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Role, VipId,
+    Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Request, Role, VipId,
 };
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -85,6 +94,9 @@ pub enum StartError {
     /// The state directory's epoch file cannot be read or makes no sense.
     #[error("--state-dir: {0}")]
     Epoch(io::Error),
+    /// The state directory's standby flag cannot be read or makes no sense.
+    #[error("--state-dir: {0}")]
+    Standby(io::Error),
     /// A path's socket.
     #[error("{file}: {source}")]
     Bind {
@@ -141,6 +153,7 @@ enum Wake {
     Timer,
     Answer(Command),
     Status(ReportRequest),
+    Operator(Request, tokio::sync::oneshot::Sender<Reply>),
     Readable,
 }
 
@@ -166,6 +179,55 @@ struct Driver {
     drops: DropLog,
     /// Datagrams of no group served here (several groups only).
     unclaimed: Unclaimed,
+    /// Operators' requests: the flag kept in the state directory and the answers to send.
+    operators: Operators,
+}
+
+/// Operators' requests handed to the (first) node, waiting for its answer, and the task that
+/// stores its standby flag before each answer goes out.
+struct Operators {
+    /// Keeps the standby flag in the state directory, off the loop, and answers operators.
+    writer: mpsc::UnboundedSender<standby::Job>,
+    /// Requests by id, waiting for the node's answer.
+    waiting: BTreeMap<u64, tokio::sync::oneshot::Sender<Reply>>,
+    next_request: u64,
+    /// The node's standby flag as last recorded (`--events`).
+    standby_seen: bool,
+}
+
+impl Operators {
+    /// Hands `request` to `inbox`'s node, its answer to go to `reply`.
+    fn ask(
+        &mut self,
+        inbox: &mut Inbox<Vec<u8>>,
+        request: Request,
+        reply: tokio::sync::oneshot::Sender<Reply>,
+    ) {
+        tracing::info!(%request, "operator's request");
+        self.next_request += 1;
+        let id = self.next_request;
+        self.waiting.insert(id, reply);
+        inbox.command(Command::Operator { id, request });
+    }
+
+    /// `node` answered an operator: recorded, then its standby flag goes to the state
+    /// directory first (a request answered is one a restart keeps), then the answer to
+    /// whoever asked — both in the writer's task, so no fsync holds up the loop.
+    fn answered(&mut self, node: &Node, events: &EventLog, answer: failover_core::Answer) {
+        let standby = node.standby();
+        events.write(Act::Answered {
+            answer: answer.clone(),
+        });
+        if std::mem::replace(&mut self.standby_seen, standby) != standby {
+            events.write(Act::Standby { on: standby });
+        }
+        let _ = self.writer.send(standby::Job {
+            standby,
+            reply: self.waiting.remove(&answer.id),
+            answer,
+            config: node.config().clone(),
+        });
+    }
 }
 
 /// Runs the daemon until a planned shutdown has handed the addresses over. `configs` are
@@ -210,6 +272,7 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
     })?;
     let epoch::Next { epoch, stored } =
         epoch::next(&options.state_dir).map_err(StartError::Epoch)?;
+    let in_standby = standby::load(&options.state_dir).map_err(StartError::Standby)?;
     let addresses = Addresses::connect().map_err(StartError::Netlink)?;
     for (config, events) in configs.iter().zip(&events) {
         reconcile(&addresses, config, events).await?;
@@ -221,7 +284,8 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
             .map_err(|source| StartError::Metrics { at, source })?;
         tokio::spawn(metrics::serve(tcp, report_tx.clone()));
     }
-    tokio::spawn(status::serve(listener, report_tx, access));
+    let (operator_tx, mut operator_rx) = mpsc::channel::<OperatorRequest>(16);
+    tokio::spawn(status::serve(listener, report_tx, operator_tx, access));
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
     // Only a single group's node asks for address changes and hooks (see the module docs).
     let (action_tx, worker) = actions::spawn(addresses, answer_tx, events[0].clone());
@@ -265,8 +329,18 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
             )
         });
         inboxes.push(Inbox::new(config.paths.len(), usize::MAX));
-        let node = Node::new(config, epoch, Instant::ZERO)?;
+        let mut node = Node::new(config, epoch, Instant::ZERO)?;
         events.write(Act::Start { epoch });
+        // (A witness ignores the flag: it has nothing to stand by for.)
+        if in_standby {
+            node = node.in_standby();
+        }
+        if node.standby() {
+            span.in_scope(|| tracing::warn!(
+                "in standby (the state directory says so): this node will not take the addresses until `failoverctl active`"
+            ));
+            events.write(Act::Standby { on: true });
+        }
         members.push(Member {
             node,
             source,
@@ -274,6 +348,12 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
             span,
         });
     }
+    let operators = Operators {
+        writer: standby::spawn_writer(options.state_dir.clone(), in_standby, mail_tx.clone()),
+        waiting: BTreeMap::new(),
+        next_request: 0,
+        standby_seen: members[0].node.standby(),
+    };
     let mut driver = Driver {
         members,
         inboxes,
@@ -283,6 +363,7 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
         mail: mail_tx,
         drops: DropLog::new(Instant::ZERO),
         unclaimed: Unclaimed::default(),
+        operators,
     };
     let timer = tokio::time::sleep_until(origin);
     tokio::pin!(timer);
@@ -313,6 +394,7 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
             _ = signals.hup.recv() => Wake::Reload,
             Some(answer) = answers.recv() => Wake::Answer(answer),
             Some(reply) = report_rx.recv() => Wake::Status(reply),
+            Some((request, reply)) = operator_rx.recv() => Wake::Operator(request, reply),
             () = driver.sockets.readable() => Wake::Readable,
             () = &mut timer, if deadline.is_some() => Wake::Timer,
         };
@@ -331,6 +413,9 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
                 }
             }
             Wake::Answer(answer) => driver.inboxes[0].command(answer),
+            Wake::Operator(request, reply) => {
+                (driver.operators).ask(&mut driver.inboxes[0], request, reply)
+            }
             Wake::Status(reply) => {
                 // Every request waiting is answered now; then the loop goes on as after any
                 // wake-up, so a stream of `failoverctl status` never keeps the sockets unread
@@ -431,7 +516,7 @@ impl Driver {
         let uptime = self.origin.elapsed();
         let report = |m: &Member| Report::new(&m.node, now, uptime);
         match &self.members[..] {
-            [member] => Answer::One(report(member)),
+            [member] => Answer::One(Box::new(report(member))),
             members => Answer::Groups(Groups {
                 groups: members
                     .iter()
@@ -505,8 +590,10 @@ impl Driver {
                             notification: *note,
                         });
                     }
-                    // (No operator asks this daemon yet: see the next commit.)
-                    Output::Answer(_) => {}
+                    Output::Answer(answer) => {
+                        self.operators
+                            .answered(&member.node, &member.events, *answer)
+                    }
                     Output::Event(Event::Dropped { reason }) => self.drops.dropped(now, reason),
                     Output::Event(event) => {
                         if let Event::RoleChanged { from, to } = event {

@@ -13,8 +13,8 @@
 //! epoch file that cannot be read or makes no sense refuses the start: that needs a person.
 
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const FILE: &str = "epoch";
@@ -59,29 +59,15 @@ pub fn next(state_dir: &Path) -> io::Result<Next> {
     Ok(Next { epoch, stored })
 }
 
-/// Writes atomically (temporary file, fsync, rename) so a crash leaves the old or the new
-/// number, never a torn one.
+/// Writes the epoch atomically, so a crash leaves the old number or the new, never a torn one.
 fn store(file: &Path, epoch: u64) -> io::Result<()> {
-    let tmp: PathBuf = file.with_extension("tmp");
-    let written = (|| {
-        let mut out = fs::File::create(&tmp)?;
-        writeln!(out, "{epoch}")?;
-        out.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::rename(&tmp, file)?;
-    if let Some(dir) = file.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    crate::state_file::write_atomically(file, &format!("{epoch}\n"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir =

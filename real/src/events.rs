@@ -90,7 +90,8 @@ impl Sink {
 mod tests {
     use super::*;
     use failover_core::{
-        AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role, VipId,
+        Accepted, AddressChange, Answer, HookEvent, HookKind, HookOutcome, Notification, Refusal,
+        Request, Role, VipId,
     };
     use std::net::IpAddr;
 
@@ -126,6 +127,23 @@ mod tests {
             Act::Notified {
                 notification: Notification::Released { to: None },
             },
+            Act::Answered {
+                answer: Answer {
+                    id: 3,
+                    request: Request::Switchover {
+                        to: Some("bravo".into()),
+                    },
+                    outcome: Ok(Accepted::Switchover { to: "bravo".into() }),
+                },
+            },
+            Act::Answered {
+                answer: Answer {
+                    id: 4,
+                    request: Request::Standby,
+                    outcome: Err(Refusal::NoEligibleNode { waited_ms: 300 }),
+                },
+            },
+            Act::Standby { on: true },
             Act::Stop,
         ];
         let kinds = [
@@ -137,6 +155,9 @@ mod tests {
             "hook_started",
             "hook_ended",
             "notified",
+            "answered",
+            "answered",
+            "standby",
             "stop",
         ];
         for (act, kind) in acts.into_iter().zip(kinds) {

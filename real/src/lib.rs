@@ -16,7 +16,8 @@
 //! | [`access`] | who may ask over the status socket: its mode and group, each client's credentials |
 //! | [`clients`] | how many local clients those serve at once, and for how long |
 //! | [`trust`] | strict modes: who may write the configuration and the hooks |
-//! | [`epoch`] | the boot epoch that grows with every start |
+//! | [`operator`] | `failoverctl standby`, `active`, `switchover` over the status socket |
+//! | [`epoch`], [`standby`], [`state_file`] | the boot epoch that grows with every start; the standby flag kept across restarts; how both are written |
 //! | [`events`] | `--events`: every act as a JSON line with CLOCK_MONOTONIC time, for test harnesses |
 //! | [`logging`] | `tracing` output fit for a terminal and for journald |
 
@@ -35,7 +36,10 @@ pub mod mail;
 pub mod metrics;
 pub mod ndisc;
 pub mod net;
+pub mod operator;
 pub mod spool;
+pub mod standby;
+pub mod state_file;
 pub mod status;
 pub mod trust;
 pub mod vip;

@@ -2,15 +2,18 @@
 //!
 //! The protocol is one line each way: the client connects and writes `status\n`; the daemon
 //! answers with the [`Answer`] as one line of JSON and closes — its node's [`Report`], or for
-//! a witness serving several groups one report per group — — or, to a client [`Access`]
-//! refuses, with `{"error": "permission denied: ..."}`. The socket file gets the mode and
-//! group of `[control]` (root only, `0600`, by default).
+//! a witness serving several groups one report per group — or, to a client [`Access`]
+//! refuses, with `{"error": "permission denied: ..."}`. An operator's requests (`standby`,
+//! `active`, `switchover [NODE]`; see [`crate::operator`]) go the same way, answered by a
+//! [`crate::operator::Reply`]. The socket file gets the mode and group of `[control]` (root
+//! only, `0600`, by default).
 
 use crate::access::{Access, Client, RefusalLog};
 use crate::clients::{Asked, Clients};
+use crate::operator::OperatorRequest;
 use failover_core::config::VipSettings;
 use failover_core::node::QuorumStatus;
-use failover_core::{Counters, DropReason, Instant, Node, Role};
+use failover_core::{Counters, DropReason, Instant, Node, Request, Role};
 use nix::sys::stat::Mode;
 use nix::unistd::Gid;
 use serde::{Deserialize, Serialize};
@@ -38,8 +41,9 @@ pub type ReportRequest = oneshot::Sender<Answer>;
 pub enum Answer {
     /// A witness serving several groups.
     Groups(Groups),
-    /// A daemon of one group: its node's report as one JSON object.
-    One(Report),
+    /// A daemon of one group: its node's report as one JSON object (boxed: far bigger than
+    /// the list of a witness's groups).
+    One(Box<Report>),
 }
 
 /// The reports of a witness serving several groups.
@@ -115,6 +119,16 @@ pub struct Report {
     pub priority: u8,
     /// Its role.
     pub role: Role,
+    /// In standby: it announces priority 0 and never takes the addresses until
+    /// `failoverctl active`.
+    #[serde(default)]
+    pub standby: bool,
+    /// It holds the addresses by a switchover, kept against preemption.
+    #[serde(default)]
+    pub kept: bool,
+    /// An operator's request waiting for the other nodes' answers.
+    #[serde(default)]
+    pub pending: Option<String>,
     /// Its boot epoch.
     pub epoch: u64,
     /// Seconds since the daemon started.
@@ -152,6 +166,9 @@ pub struct PeerReport {
     pub role: Role,
     /// Whether it counts as alive.
     pub alive: bool,
+    /// Whether it says it is in standby.
+    #[serde(default)]
+    pub standby: bool,
     /// Its boot epoch.
     pub epoch: u64,
     /// Per path name: milliseconds since the peer's last heartbeat there (`null`: never).
@@ -173,6 +190,9 @@ impl Report {
             node: status.name.clone(),
             priority: config.node.priority,
             role: status.role,
+            standby: status.standby,
+            kept: status.kept,
+            pending: status.pending.as_ref().map(|r| r.to_string()),
             epoch: status.epoch,
             uptime_s: uptime.as_secs(),
             vips: config
@@ -196,6 +216,7 @@ impl Report {
                     priority: p.priority,
                     role: p.role,
                     alive: p.alive,
+                    standby: p.standby,
                     epoch: p.epoch,
                     last_heartbeat_ms: config
                         .paths
@@ -218,6 +239,22 @@ impl Report {
             "node {} (priority {}): {}, epoch {}, up {} s",
             self.node, self.priority, self.role, self.epoch, self.uptime_s
         );
+        if self.standby {
+            out.push_str(
+                "standby: announces priority 0 and never takes the addresses (failoverctl active to leave)\n",
+            );
+        }
+        if self.kept {
+            out.push_str(
+                "switchover: holds the addresses against preemption until it lets them go\n",
+            );
+        }
+        if let Some(pending) = &self.pending {
+            let _ = writeln!(
+                out,
+                "pending: {pending}, waiting for the other nodes to answer"
+            );
+        }
         out.push_str("addresses:\n");
         for vip in &self.vips {
             let holder = match &vip.holder {
@@ -242,10 +279,11 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 out,
-                "  {} (priority {}): {}, {}, epoch {}; last heartbeat: {}",
+                "  {} (priority {}): {}{}, {}, epoch {}; last heartbeat: {}",
                 p.name,
                 p.priority,
                 p.role,
+                if p.standby { " in standby" } else { "" },
                 if p.alive { "alive" } else { "down" },
                 p.epoch,
                 heard.join(", ")
@@ -321,14 +359,19 @@ pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> io::Result<UnixListen
     Ok(listener)
 }
 
-/// The longest request line read; `status` is all there is.
-const MAX_REQUEST: u64 = 64;
+/// The longest request line read: `switchover` and a node's name of at most 64 bytes.
+const MAX_REQUEST: u64 = 128;
 
-/// Answers status requests until the driver goes away, to the clients `access` lets in.
-/// Connections are bounded in number and time ([`Clients`]) and a request line in length: a
-/// crowd of silent, slow or garbage-sending clients costs the daemon neither descriptors nor
-/// memory without bound.
-pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>, access: Access) {
+/// Answers status and operators' requests until the driver goes away, to the clients
+/// `access` lets in. Connections are bounded in number and time ([`Clients`]) and a request
+/// line in length: a crowd of silent, slow or garbage-sending clients costs the daemon neither
+/// descriptors nor memory without bound.
+pub async fn serve(
+    listener: UnixListener,
+    requests: mpsc::Sender<ReportRequest>,
+    operators: mpsc::Sender<OperatorRequest>,
+    access: Access,
+) {
     let mut clients = Clients::new("status socket");
     let mut refusals = RefusalLog::default();
     loop {
@@ -356,9 +399,9 @@ pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>
             }
             Err(e) => Err(format!("cannot tell who connected: {e}")),
         };
-        let requests = requests.clone();
+        let (requests, operators) = (requests.clone(), operators.clone());
         clients
-            .serve(|asked| answer(stream, requests, asked, verdict))
+            .serve(|asked| answer(stream, requests, operators, asked, verdict))
             .await;
     }
 }
@@ -368,6 +411,7 @@ pub async fn serve(listener: UnixListener, requests: mpsc::Sender<ReportRequest>
 async fn answer(
     stream: tokio::net::UnixStream,
     requests: mpsc::Sender<ReportRequest>,
+    operators: mpsc::Sender<OperatorRequest>,
     asked: Asked,
     verdict: Result<(), String>,
 ) {
@@ -379,17 +423,28 @@ async fn answer(
     }
     asked.mark();
     let line = String::from_utf8_lossy(&line);
-    let answer = if let Err(refusal) = verdict {
-        serde_json::json!({ "error": refusal }).to_string()
-    } else if line.trim() == "status" {
-        let (tx, rx) = oneshot::channel();
-        if requests.send(tx).await.is_err() {
-            return;
+    let answer = match (verdict, Request::from_line(&line)) {
+        (Err(refusal), _) => serde_json::json!({ "error": refusal }).to_string(),
+        (Ok(()), None) if line.trim() == "status" => {
+            let (tx, rx) = oneshot::channel();
+            if requests.send(tx).await.is_err() {
+                return;
+            }
+            let Ok(report) = rx.await else { return };
+            serde_json::to_string(&report).unwrap_or_default()
         }
-        let Ok(report) = rx.await else { return };
-        serde_json::to_string(&report).unwrap_or_default()
-    } else {
-        serde_json::json!({ "error": format!("unknown request `{}`", line.trim()) }).to_string()
+        (Ok(()), Some(Ok(request))) => {
+            let (tx, rx) = oneshot::channel();
+            if operators.send((request, tx)).await.is_err() {
+                return;
+            }
+            let Ok(reply) = rx.await else { return };
+            serde_json::to_string(&reply).unwrap_or_default()
+        }
+        (Ok(()), Some(Err(e))) => serde_json::json!({ "ok": false, "message": e }).to_string(),
+        (Ok(()), None) => {
+            serde_json::json!({ "error": format!("unknown request `{}`", line.trim()) }).to_string()
+        }
     };
     let _ = write.write_all(format!("{answer}\n").as_bytes()).await;
 }

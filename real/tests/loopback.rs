@@ -123,6 +123,8 @@ fn label(act: &Act) -> String {
             let kind = serde_json::to_value(notification).unwrap()["kind"].clone();
             format!("notified {}", kind.as_str().unwrap())
         }
+        Act::Answered { answer } => format!("answered {}", answer.request),
+        Act::Standby { on } => format!("standby {on}"),
         Act::Stop => "stop".into(),
     }
 }

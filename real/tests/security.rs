@@ -570,12 +570,17 @@ fn lone_master(control: &str) -> (Daemon, Bed) {
 
 /// `failoverctl status` run by another user (`setpriv` options: ids and groups).
 fn failoverctl_as(ids: &[&str], daemon: &Daemon) -> Output {
+    failoverctl_asking(ids, daemon, &["status"])
+}
+
+/// `failoverctl ARGS…` run by another user.
+fn failoverctl_asking(ids: &[&str], daemon: &Daemon, args: &[&str]) -> Output {
     Command::new("setpriv")
         .args(ids)
         .arg(FAILOVERCTL)
         .arg("--socket")
         .arg(&daemon.socket)
-        .arg("status")
+        .args(args)
         .output()
         .expect("setpriv (util-linux)")
 }
@@ -626,6 +631,18 @@ fn the_status_socket_is_roots_alone_by_its_mode_and_by_each_clients_credentials(
         let log = daemon.log();
         log.contains("client refused") && log.contains("uid=65534")
     });
+    // Nor may it ask for maintenance: refused before the node hears of it.
+    for args in [&["standby"][..], &["switchover"], &["active"]] {
+        let out = failoverctl_asking(&nobody, &daemon, args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("failoverd refused: permission denied: uid 65534 may not ask"),
+            "{args:?}: {err}"
+        );
+    }
+    let status = must_report(&daemon);
+    assert!(!status.standby && status.pending.is_none() && status.role == Role::Master);
     let root = failoverctl_as(&ROOT, &daemon);
     assert!(answered(&root), "root still may: {}", stderr(&root));
 }

@@ -47,14 +47,24 @@ pub(super) fn daemon_acts(
                 AddressChange::Remove => Observation::Released { node, vip: vip.0 },
             },
             Act::Notified { notification } => Observation::Notified { node, notification },
+            Act::Answered { answer } => Observation::Answered { node, answer },
+            Act::Standby { on } => Observation::Standby { node, on },
             Act::Address { ok: false, .. }
             | Act::Announce { .. }
             | Act::HookStarted { .. }
             | Act::HookEnded { .. }
             | Act::Stop => continue,
         };
-        // What the daemon did by the protocol: not its start, nor the clean-up before it.
-        if !matches!(rec.act, Act::Start { .. } | Act::LeftoverRemoved { .. }) {
+        // What the daemon did by the protocol: not its start, nor the clean-up before it, nor
+        // its answers to the operator (which the simulator does not count among acts either).
+        let done = !matches!(
+            rec.act,
+            Act::Start { .. }
+                | Act::LeftoverRemoved { .. }
+                | Act::Answered { .. }
+                | Act::Standby { .. }
+        );
+        if done {
             acts.push((at, obs.clone()));
         }
         let stopped = matches!(
