@@ -12,12 +12,18 @@
 //! | `degrade` loss | the switch drops heartbeats at random (nftables `numgen`) |
 //! | `hook` | the node's hook script fails, hangs or sleeps longer |
 //! | `address` add | the node's vip interface is deleted (the kernel then refuses the address; one it held goes with it) and made again at the end |
+//! | `standby` | `standby` asked on the daemon's status socket, as `failoverctl standby` does; `active` at the end |
+//! | `switchover` | `switchover [NODE]` asked on the daemon's status socket |
 
 use super::Run;
 use crate::fault::FaultKind;
 use crate::record::Observation;
 use crate::topology::Party;
+use failover_core::Request;
 use nix::sys::signal::Signal;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 impl Run<'_> {
     pub(super) fn begin(&mut self, id: usize) -> Result<(), String> {
@@ -52,9 +58,12 @@ impl Run<'_> {
                 segment,
                 impairment,
             } => self.bed.lose(id, segment, impairment.loss)?,
-            FaultKind::Clock { .. } | FaultKind::Standby { .. } | FaultKind::Switchover { .. } => {
-                unreachable!("refused before the run")
+            FaultKind::Standby { node } => self.ask(node, Request::Standby),
+            FaultKind::Switchover { node, to } => {
+                let to = to.map(|t| self.plan.scenario.nodes[t].name.clone());
+                self.ask(node, Request::Switchover { to });
             }
+            FaultKind::Clock { .. } => unreachable!("refused before the run"),
         }
         Ok(())
     }
@@ -80,9 +89,9 @@ impl Run<'_> {
             }
             FaultKind::Hook { node, hook, .. } => self.hooks.set(node, hook, None)?,
             FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, true)?,
-            FaultKind::Clock { .. } | FaultKind::Standby { .. } | FaultKind::Switchover { .. } => {
-                unreachable!("refused before the run")
-            }
+            FaultKind::Standby { node } => self.ask(node, Request::Active),
+            FaultKind::Switchover { .. } => {}
+            FaultKind::Clock { .. } => unreachable!("refused before the run"),
         }
         Ok(())
     }
@@ -184,6 +193,24 @@ impl Run<'_> {
         if let Some(daemon) = self.daemons[node].as_mut() {
             daemon.signal(signal);
         }
+    }
+
+    /// An operator's request to node `node`'s daemon, over its status socket as `failoverctl`
+    /// sends it, in a thread of its own: the answer may take `dead_after` (a roll call) and
+    /// the run goes on meanwhile. The daemon records its answer (`--events`); a daemon that is
+    /// not running answers nothing, as in the simulator.
+    fn ask(&mut self, node: usize, request: Request) {
+        let socket = self.socket(node);
+        let wait = self.plan.scenario.protocol.dead_after() * 2 + Duration::from_secs(10);
+        self.asking.push(std::thread::spawn(move || {
+            let Ok(mut stream) = UnixStream::connect(&socket) else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(wait));
+            if stream.write_all(request.line().as_bytes()).is_ok() {
+                let _ = BufReader::new(stream).read_line(&mut String::new());
+            }
+        }));
     }
 
     fn daemon_runs(&mut self, node: usize) -> bool {

@@ -72,10 +72,7 @@ pub fn refuse(scenario: &Scenario) -> Result<(), String> {
     for (k, f) in faults.iter().enumerate() {
         let what = || format!("fault[{k}] ({})", scenario.describe(&f.kind));
         match &f.kind {
-            // (Not yet asked of the real daemons.)
-            FaultKind::Clock { .. } | FaultKind::Standby { .. } | FaultKind::Switchover { .. } => {
-                return refuse(what())
-            }
+            FaultKind::Clock { .. } => return refuse(what()),
             FaultKind::Degrade { impairment, .. }
                 if impairment.delay > 0
                     || impairment.duplicate > 0.0
@@ -205,6 +202,8 @@ struct Run<'p> {
     log: Vec<Record>,
     /// Interfaces set down, counted (faults may overlap): (node, segment) → count.
     down: std::collections::BTreeMap<(usize, usize), u32>,
+    /// Operators' requests waiting for their answers.
+    asking: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl<'p> Run<'p> {
@@ -231,6 +230,7 @@ impl<'p> Run<'p> {
             t0: 0,
             log: Vec::new(),
             down: Default::default(),
+            asking: Vec::new(),
         })
     }
 
@@ -294,6 +294,10 @@ impl<'p> Run<'p> {
         for daemon in self.daemons.iter_mut().flatten() {
             daemon.signal(nix::sys::signal::Signal::SIGKILL);
         }
+        // A request still waiting ends with its daemon.
+        for asking in self.asking.drain(..) {
+            let _ = asking.join();
+        }
         let mut recorded = self.gather(&seen.probes)?;
         recorded.arp = seen.arp;
         Ok(recorded)
@@ -333,7 +337,7 @@ impl<'p> Run<'p> {
             .arg("--state-dir")
             .arg(dir.join(format!("state{i}")))
             .arg("--socket")
-            .arg(dir.join(format!("node{i}.sock")))
+            .arg(self.socket(i))
             .arg("--events")
             .arg(dir.join(format!("node{i}.events")))
             .args(["--log-level", "info"]);
@@ -427,6 +431,11 @@ impl<'p> Run<'p> {
     /// The resolved faults of the plan.
     fn fault(&self, id: usize) -> &Fault {
         &self.plan.faults[id]
+    }
+
+    /// Node `i`'s status socket.
+    fn socket(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("node{i}.sock"))
     }
 }
 
