@@ -410,6 +410,16 @@ pub fn group_of(bytes: &[u8]) -> Option<u16> {
         .then(|| u16::from_be_bytes([header[8], header[9]]))
 }
 
+/// The boot epoch and sequence number a datagram's header carries, read without decoding or
+/// authenticating it: how an observer that sees every delivery (the simulator's split-brain
+/// checker) tells a sender's fresh datagram from a late copy of an older one. `None` when the
+/// bytes are too short for a header or are not this version's magic and version.
+pub fn stamp_of(bytes: &[u8]) -> Option<(u64, u64)> {
+    let header = bytes.get(..HEADER_LEN)?;
+    let word = |at: usize| u64::from_be_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+    (&header[0..2] == b"FO" && header[2] == VERSION).then(|| (word(10), word(18)))
+}
+
 /// [`decode`] but for the sender's name, left as bytes: a receiver that recognises a known
 /// peer's name needs no UTF-8 check, and must check it (`DecodeError::BadName`) otherwise.
 pub fn decode_raw<'a>(

@@ -2,7 +2,7 @@
 //! panics the decoder.
 
 use failover_core::wire::{
-    decode, encode, group_of, AuthKey, DecodeError, Marks, Message, MessageKind,
+    decode, encode, group_of, stamp_of, AuthKey, DecodeError, Marks, Message, MessageKind,
 };
 use failover_core::Role;
 
@@ -316,4 +316,18 @@ fn the_group_is_read_from_the_header_of_any_message_and_of_nothing_else() {
     other_version[2] = 2;
     assert_eq!(group_of(&other_version), None);
     assert_eq!(group_of(b"not a heartbeat at all, but long"), None);
+}
+
+#[test]
+fn the_epoch_and_sequence_are_read_from_the_header_keyed_or_not() {
+    let key = AuthKey::new(b"a shared key of 16+ bytes");
+    let mut msg = message(MessageKind::Heartbeat, Role::Master);
+    msg.epoch = 0x0102_0304_0506_0708;
+    msg.seq = 77;
+    for key in [None, Some(&key)] {
+        let bytes = encode(&msg, key);
+        assert_eq!(stamp_of(&bytes), Some((msg.epoch, 77)));
+        assert_eq!(stamp_of(&bytes[..25]), None, "shorter than a header");
+    }
+    assert_eq!(stamp_of(b"not a heartbeat at all, but long"), None);
 }

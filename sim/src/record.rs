@@ -96,6 +96,16 @@ pub enum Observation {
         /// In standby now.
         on: bool,
     },
+    /// A datagram of `from` newer than any before it (by its boot epoch and sequence number:
+    /// not a duplicate, not one overtaken by a later one) reached `node`'s sockets, its daemon
+    /// running or paused: what the split-brain checker judges a takeover by. Only an engine
+    /// that sees every delivery records it ([`crate::check::Context::deliveries`]).
+    Heard {
+        /// The receiver.
+        node: usize,
+        /// The sender.
+        from: usize,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {

@@ -36,6 +36,14 @@ pub struct Context {
     pub expect: Expect,
     /// The protocol's dead_after.
     pub dead_after: Duration,
+    /// The protocol's heartbeat interval.
+    pub interval: Duration,
+    /// The fastest any node's clock runs in the run, in parts per million (clock faults'
+    /// drift): a node may find a peer silent for `dead_after` that little sooner.
+    pub max_drift_ppm: f64,
+    /// Whether the run's record has every fresh delivery ([`Observation::Heard`]): then split
+    /// brain is judged by what was delivered; else only by the scenario's bounds.
+    pub deliveries: bool,
     /// Whether a better node takes the addresses back (without it, any one live owner is
     /// the right end).
     pub preempt: bool,
@@ -92,6 +100,14 @@ impl Context {
             vips: scenario.vips.len(),
             expect: scenario.expect.clone(),
             dead_after,
+            interval: scenario.protocol.interval,
+            max_drift_ppm: (faults.iter())
+                .filter_map(|f| match f.kind {
+                    crate::fault::FaultKind::Clock { drift_ppm, .. } => Some(drift_ppm),
+                    _ => None,
+                })
+                .fold(0.0, f64::max),
+            deliveries: false,
             preempt: scenario.protocol.preempt,
             majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
             faults_end,

@@ -7,9 +7,19 @@ use std::time::Duration;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Expect {
-    /// Most time two nodes may hold one address at once.
+    /// Most time two nodes may hold one address at once, whatever the deliveries say: a
+    /// loosening (or, in quorum mode, `"0s"`, a restatement), written with its reason. Unset,
+    /// quorum mode allows none, and classic mode what the deliveries justify (see
+    /// `max_split_brain_unjustified`) — none at all under an engine that does not record them.
     #[serde(with = "humantime_serde")]
-    pub max_split_brain: Duration,
+    pub max_split_brain: Option<Duration>,
+    /// Most time two nodes may hold one address without the deliveries justifying it: a
+    /// taker must have received nothing of the other holder for `dead_after` (by the fastest
+    /// clock in the run) before its takeover began, and the lower-ranked of two holders must
+    /// let go within an interval of a datagram of the higher reaching it. Zero by default; a
+    /// scenario that breaks the model on purpose (a clock that jumps) loosens it.
+    #[serde(with = "humantime_serde")]
+    pub max_split_brain_unjustified: Duration,
     /// Most of that time while no fault is in force nor settling (`converge_within` after
     /// each): zero by default, because on a healthy network nothing excuses two owners.
     #[serde(with = "humantime_serde")]
@@ -66,7 +76,8 @@ pub struct Expect {
 impl Default for Expect {
     fn default() -> Self {
         Expect {
-            max_split_brain: Duration::ZERO,
+            max_split_brain: None,
+            max_split_brain_unjustified: Duration::ZERO,
             max_split_brain_healthy: Duration::ZERO,
             min_split_brain: None,
             max_failover_latency: None,

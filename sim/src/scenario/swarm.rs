@@ -129,9 +129,13 @@ pub struct Swarm {
     /// Worst latency spike.
     #[serde(with = "humantime_serde")]
     pub max_delay: Duration,
-    /// Worst clock drift, parts per million either way.
+    /// Worst clock drift, parts per million either way. By default 500: the most Linux's
+    /// clock discipline (adjtimex) slews CLOCK_MONOTONIC, which the daemon's timers read.
     pub max_drift_ppm: f64,
-    /// Worst forward clock jump.
+    /// Worst forward clock jump. None by default: CLOCK_MONOTONIC never steps (NTP and
+    /// `date` step the wall clock, which the daemon's timers do not read); it leaps forward
+    /// only when the whole host stopped, which `freeze` draws. A scenario that models a
+    /// broken clock sets this, and loosens `max_split_brain_unjustified` with its reason.
     #[serde(with = "humantime_serde")]
     pub max_clock_jump: Duration,
     /// Longest extra time a slow hook takes.
@@ -154,8 +158,8 @@ impl Default for Swarm {
             max_duplicate: 0.3,
             max_reorder: 0.3,
             max_delay: Duration::from_secs(1),
-            max_drift_ppm: 1000.0,
-            max_clock_jump: Duration::from_secs(2),
+            max_drift_ppm: 500.0,
+            max_clock_jump: Duration::ZERO,
             max_hook_latency: Duration::from_secs(5),
             client_partitions: true,
         }

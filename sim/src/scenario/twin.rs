@@ -53,7 +53,11 @@ mod tests {
         assert_eq!(twin.nodes.len(), classic.nodes.len() + 1);
         assert!(twin.nodes.last().unwrap().witness);
         assert_eq!(twin.faults.len(), classic.faults.len());
-        assert_eq!(twin.expect.max_split_brain, std::time::Duration::ZERO);
+        assert_eq!(twin.expect.max_split_brain, None);
+        assert!(
+            twin.quorum(),
+            "and quorum mode allows no split brain by default"
+        );
         twin.check("twin").expect("the twin is a valid scenario");
     }
 }

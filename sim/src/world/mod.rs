@@ -169,6 +169,9 @@ pub struct World<'p> {
     kernel: ChaCha8Rng,
     /// Operators' requests asked so far: the next one's id.
     requests: u64,
+    /// The newest (boot epoch, sequence number) of each sender's datagrams that reached each
+    /// receiver, by receiver then sender: what makes a delivery `Heard`.
+    newest: Vec<Option<(u64, u64)>>,
 }
 
 /// The random stream of the kernel's address-lifetime checks.
@@ -191,7 +194,10 @@ impl<'p> World<'p> {
     fn new(plan: &'p Plan, options: &Options) -> World<'p> {
         let scenario = &plan.scenario;
         let n = scenario.nodes.len();
-        let ctx = Context::new(scenario, &plan.faults);
+        let ctx = Context {
+            deliveries: true,
+            ..Context::new(scenario, &plan.faults)
+        };
         let hosts = (plan.configs.iter().enumerate())
             .map(|(i, config)| {
                 Host::new(
@@ -248,6 +254,7 @@ impl<'p> World<'p> {
             outgoing: Vec::new(),
             kernel: crate::rng::fork(plan.seed, KERNEL_STREAM),
             requests: 0,
+            newest: vec![None; n * n],
         };
         for (id, f) in plan.faults.iter().enumerate() {
             world.queue.push(nanos(f.at), Due::FaultBegins(id));
@@ -327,7 +334,10 @@ impl<'p> World<'p> {
 
     fn observe(&mut self, obs: Observation) {
         // Requests counted so far happened under the state before this observation.
-        if !matches!(obs, Observation::Requests { .. }) {
+        if !matches!(
+            obs,
+            Observation::Requests { .. } | Observation::Heard { .. }
+        ) {
             self.flush_client();
         }
         for c in &mut self.checkers {
@@ -391,6 +401,12 @@ impl<'p> World<'p> {
                 });
             on[count] = (PathId(p), addr);
             count += 1;
+        }
+        let stamp = failover_core::wire::stamp_of(&payload);
+        let newest = &mut self.newest[to * self.hosts.len() + from];
+        if stamp > *newest {
+            *newest = stamp;
+            self.observe(Observation::Heard { node: to, from });
         }
         let datagrams = on[..count]
             .iter()
