@@ -2,7 +2,7 @@
 //! particular while someone holds the address on a healthy network, which is what a stale ARP
 //! entry (no announcement after a split brain heals) looks like from the client.
 
-use super::{secs, Checker, Context, Findings, Holders, Observation};
+use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
 
 /// Counts time without a holder (from the first acquisition on: a cold start is not an
 /// outage) and the client's failed requests.
@@ -20,6 +20,13 @@ pub struct Availability {
     ok: u64,
     failed: u64,
     allowed: Option<u64>,
+    /// The longest stretch with no holder on a healthy network while a node could own it:
+    /// address, start, length.
+    longest_unowned: Option<(usize, u64, u64)>,
+    /// Per address: since when it has had no holder while a node could own it.
+    unowned_since: Vec<Option<u64>>,
+    live: Liveness,
+    standby: Vec<bool>,
 }
 
 impl Availability {
@@ -36,12 +43,47 @@ impl Availability {
             ok: 0,
             failed: 0,
             allowed: ctx.expect.max_unavailable.map(|d| d.as_nanos() as u64),
+            longest_unowned: None,
+            unowned_since: vec![None; ctx.vips],
+            live: Liveness::new(ctx.nodes.len()),
+            standby: vec![false; ctx.nodes.len()],
         }
     }
-}
 
-impl Checker for Availability {
-    fn observe(&mut self, at: u64, obs: &Observation) {
+    /// Whether some node could own the addresses: a live node that is no witness and not in
+    /// standby, and in quorum mode a live majority.
+    fn could_own(&self) -> bool {
+        let n = self.live.nodes();
+        let live = (0..n).filter(|&i| self.live.live(i)).count();
+        self.ctx.majority.is_none_or(|m| live >= m)
+            && (0..n).any(|i| self.live.live(i) && self.ctx.nodes[i].1 > 0 && !self.standby[i])
+    }
+
+    /// Opens or closes each address's unowned stretch after an observation at `at`.
+    fn track_unowned(&mut self, at: u64) {
+        let could = self.started && self.could_own();
+        for vip in 0..self.unowned_since.len() {
+            let unowned = could && self.holders.of(vip).is_empty();
+            match (unowned, self.unowned_since[vip]) {
+                (true, None) => self.unowned_since[vip] = Some(at),
+                (false, Some(start)) => {
+                    self.unowned_since[vip] = None;
+                    self.unowned_healthy(vip, start, at);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `vip` had no holder over [from, to): keeps its longest healthy part.
+    fn unowned_healthy(&mut self, vip: usize, from: u64, to: u64) {
+        let (start, len) = self.ctx.longest_healthy_within(from, to);
+        if len > self.longest_unowned.map_or(0, |l| l.2) {
+            self.longest_unowned = Some((vip, start, len));
+        }
+    }
+    /// Counts the client's requests and the time each address has no holder.
+    fn observe_holders(&mut self, at: u64, obs: &Observation) {
         if let Observation::Requests { vip, ok, count } = *obs {
             let since = std::mem::replace(&mut self.counted_at[vip], at);
             if ok {
@@ -81,12 +123,45 @@ impl Checker for Availability {
             _ => {}
         }
     }
+}
+
+impl Checker for Availability {
+    fn observe(&mut self, at: u64, obs: &Observation) {
+        self.observe_holders(at, obs);
+        if let Observation::Standby { node, on } = *obs {
+            self.standby[node] = on;
+        }
+        self.live.apply(at, obs);
+        if !matches!(
+            obs,
+            Observation::Requests { .. } | Observation::Heard { .. }
+        ) {
+            self.track_unowned(at);
+        }
+    }
 
     fn finish(&mut self, at: u64, findings: &mut Findings) {
-        for since in self.empty_since.iter_mut() {
-            if let Some(start) = since.take() {
+        for vip in 0..self.empty_since.len() {
+            if let Some(start) = self.empty_since[vip].take() {
                 self.total += at - start;
             }
+            if let Some(start) = self.unowned_since[vip].take() {
+                self.unowned_healthy(vip, start, at);
+            }
+        }
+        let allowed = (self.ctx.expect.max_unavailable_healthy)
+            .unwrap_or(self.ctx.dead_after)
+            .as_nanos() as u64;
+        if let Some((vip, from, len)) = self.longest_unowned.filter(|l| l.2 > allowed) {
+            findings.violate(
+                "liveness",
+                format!(
+                    "address {vip} had no holder for {} from {} while no fault was in force or settling, allowed {}",
+                    secs(len),
+                    secs(from),
+                    secs(allowed)
+                ),
+            );
         }
         let f = &mut findings.figures;
         f.unavailable = self.total;

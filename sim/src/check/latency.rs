@@ -15,6 +15,10 @@ pub struct FailoverLatency {
     allowed: Option<u64>,
     changes: u32,
     max_changes: Option<u32>,
+    ctx: Context,
+    /// Per address: acquisitions on a healthy network, and the first beyond the bound.
+    changes_healthy: Vec<u32>,
+    first_flap: Option<(u64, usize)>,
 }
 
 impl FailoverLatency {
@@ -27,6 +31,9 @@ impl FailoverLatency {
             allowed: ctx.expect.max_failover_latency.map(|d| d.as_nanos() as u64),
             changes: 0,
             max_changes: ctx.expect.max_ownership_changes,
+            ctx: ctx.clone(),
+            changes_healthy: vec![0; ctx.vips],
+            first_flap: None,
         }
     }
 
@@ -37,6 +44,13 @@ impl FailoverLatency {
             .of(vip)
             .iter()
             .any(|&n| n != gone && !self.host_down[n])
+    }
+}
+
+impl FailoverLatency {
+    fn max_changes_healthy(&self) -> u32 {
+        let e = &self.ctx.expect;
+        (e.max_ownership_changes_healthy).unwrap_or(1 + 2 * self.ctx.operator_requests)
     }
 }
 
@@ -70,6 +84,12 @@ impl Checker for FailoverLatency {
             Observation::Acquired { node, vip } => {
                 self.holders.apply(obs);
                 self.changes += 1;
+                if self.ctx.healthy_within(at, at + 1) > 0 {
+                    self.changes_healthy[vip] += 1;
+                    if self.changes_healthy[vip] > self.max_changes_healthy() {
+                        self.first_flap.get_or_insert((at, vip));
+                    }
+                }
                 if let Some((since, old)) = self.lost[vip].take() {
                     if node != old {
                         self.latencies.push(at - since);
@@ -83,6 +103,17 @@ impl Checker for FailoverLatency {
     fn finish(&mut self, _at: u64, findings: &mut Findings) {
         findings.figures.failover_latencies = self.latencies.clone();
         findings.figures.ownership_changes = self.changes;
+        if let Some((at, vip)) = self.first_flap {
+            findings.violate(
+                "flapping-healthy",
+                format!(
+                    "address {vip} changed hands {} times while no fault was in force or settling (beyond the bound at {}), at most {} expected",
+                    self.changes_healthy[vip],
+                    secs(at),
+                    self.max_changes_healthy()
+                ),
+            );
+        }
         if let Some(max) = self.max_changes.filter(|&m| self.changes > m) {
             findings.violate(
                 "flapping",

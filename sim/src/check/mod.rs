@@ -11,7 +11,7 @@ mod split_brain;
 
 pub use crate::record::Observation;
 
-use crate::fault::Fault;
+use crate::fault::{Fault, FaultKind};
 use crate::scenario::{Expect, Scenario};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -41,6 +41,9 @@ pub struct Context {
     /// The fastest any node's clock runs in the run, in parts per million (clock faults'
     /// drift): a node may find a peer silent for `dead_after` that little sooner.
     pub max_drift_ppm: f64,
+    /// How many times an operator asks for a hand-over (a standby, its `active` at the end
+    /// of its duration, a switchover): each may move the addresses on a healthy network.
+    pub operator_requests: u32,
     /// Whether the run's record has every fresh delivery ([`Observation::Heard`]): then split
     /// brain is judged by what was delivered; else only by the scenario's bounds.
     pub deliveries: bool,
@@ -55,8 +58,10 @@ pub struct Context {
     /// Quorum mode: how many live voters (every node, witnesses included) an owner needs.
     pub majority: Option<usize>,
     /// When the network or a node is not healthy: each fault's span, from `fault_margin`
-    /// before it to `settle` after it (a fault with no duration, such as a crash for good,
-    /// counts from its start), merged and in order, nanoseconds. An operator's standby or
+    /// before it to `settle` after it, merged and in order, nanoseconds. A fault with no
+    /// duration that leaves a condition in force — a cut, a degraded segment, a hook or the
+    /// kernel refusing — troubles the rest of the run; one that is an event (a crash for
+    /// good, a clock set to drift from then on) counts from its start. An operator's standby or
     /// switchover is no fault: the hand-over it asks for must be as clean as any on a healthy
     /// network.
     pub troubled: Vec<(u64, u64)>,
@@ -79,10 +84,19 @@ impl Context {
             .filter(|f| !f.kind.is_operator())
             .map(|f| {
                 let start = (f.at.as_nanos() as u64).saturating_sub(margin);
-                (
-                    start,
-                    start + f.duration.unwrap_or_default().as_nanos() as u64 + settle,
-                )
+                let end = match (f.duration, &f.kind) {
+                    (Some(d), _) => start + d.as_nanos() as u64 + settle,
+                    (
+                        None,
+                        FaultKind::Partition { .. }
+                        | FaultKind::LinkDown { .. }
+                        | FaultKind::Degrade { .. }
+                        | FaultKind::Hook { .. }
+                        | FaultKind::Address { .. },
+                    ) => u64::MAX,
+                    (None, _) => start + settle,
+                };
+                (start, end)
             })
             .collect();
         spans.sort_unstable();
@@ -103,11 +117,18 @@ impl Context {
             interval: scenario.protocol.interval,
             max_drift_ppm: (faults.iter())
                 .filter_map(|f| match f.kind {
-                    crate::fault::FaultKind::Clock { drift_ppm, .. } => Some(drift_ppm),
+                    FaultKind::Clock { drift_ppm, .. } => Some(drift_ppm),
                     _ => None,
                 })
                 .fold(0.0, f64::max),
             deliveries: false,
+            operator_requests: (faults.iter())
+                .filter(|f| f.kind.is_operator())
+                .map(|f| match f.kind {
+                    FaultKind::Standby { .. } if f.duration.is_some() => 2,
+                    _ => 1,
+                })
+                .sum(),
             preempt: scenario.protocol.preempt,
             majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
             faults_end,
@@ -122,6 +143,28 @@ impl Context {
             .map(|&(s, e)| to.min(e).saturating_sub(from.max(s)))
             .sum();
         (to - from).saturating_sub(covered)
+    }
+
+    /// The longest stretch of [from, to) outside every troubled span: its start and length.
+    pub fn longest_healthy_within(&self, from: u64, to: u64) -> (u64, u64) {
+        let mut best = (from, 0);
+        let mut start = from;
+        for &(s, e) in &self.troubled {
+            if e <= start {
+                continue;
+            }
+            if s >= to {
+                break;
+            }
+            if s > start && s - start > best.1 {
+                best = (start, s - start);
+            }
+            start = start.max(e);
+        }
+        if to > start && to - start > best.1 {
+            best = (start, to - start);
+        }
+        best
     }
 
     /// The node that should own the addresses among `live` ones.
@@ -331,4 +374,98 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
 /// Nanoseconds as seconds with milliseconds, for reports.
 pub fn secs(ns: u64) -> String {
     format!("{:.3}s", ns as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use Observation::{Acquired, Released, Standby};
+
+    const S: u64 = 1_000_000_000;
+
+    /// Every checker over `record` for master (0) and backup (1), no faults, 60 s.
+    fn judge(record: &[(u64, Observation)]) -> Findings {
+        let scenario = Scenario::builder("pair", Duration::from_secs(60))
+            .segment("public")
+            .node("master", 200)
+            .node("backup", 100)
+            .vip("192.0.2.100")
+            .expect(|e| e.converge = false)
+            .build()
+            .unwrap();
+        super::judge(&scenario, &[], record, 60 * S)
+    }
+
+    #[test]
+    fn an_address_left_unowned_on_a_healthy_network_breaks_liveness() {
+        let record = [
+            (S, Acquired { node: 0, vip: 0 }),
+            (20 * S, Released { node: 0, vip: 0 }),
+            (30 * S, Acquired { node: 1, vip: 0 }),
+        ];
+        let f = judge(&record);
+        assert!(f.broken().contains("liveness"), "{:?}", f.violations);
+        let v = f.violations.iter().find(|v| v.invariant == "liveness");
+        assert!(v
+            .unwrap()
+            .detail
+            .contains("no holder for 10.000s from 20.000s"));
+        // Taken over within dead_after (3 s): live.
+        let record = [
+            (S, Acquired { node: 0, vip: 0 }),
+            (20 * S, Released { node: 0, vip: 0 }),
+            (22 * S, Acquired { node: 1, vip: 0 }),
+        ];
+        assert!(!judge(&record).broken().contains("liveness"));
+    }
+
+    #[test]
+    fn no_owner_is_no_fault_of_liveness_when_every_eligible_node_is_in_standby() {
+        let record = [
+            (S, Acquired { node: 0, vip: 0 }),
+            (19 * S, Standby { node: 1, on: true }),
+            (20 * S, Standby { node: 0, on: true }),
+            (20 * S, Released { node: 0, vip: 0 }),
+        ];
+        let f = judge(&record);
+        assert!(!f.broken().contains("liveness"), "{:?}", f.violations);
+    }
+
+    #[test]
+    fn owners_changing_on_a_healthy_network_is_flapping() {
+        let record = [
+            (S, Acquired { node: 0, vip: 0 }),
+            (10 * S, Released { node: 0, vip: 0 }),
+            (10 * S, Acquired { node: 1, vip: 0 }),
+            (20 * S, Released { node: 1, vip: 0 }),
+            (20 * S, Acquired { node: 0, vip: 0 }),
+        ];
+        let f = judge(&record);
+        assert!(
+            f.broken().contains("flapping-healthy"),
+            "{:?}",
+            f.violations
+        );
+        assert!(!judge(&record[..1]).broken().contains("flapping-healthy"));
+    }
+
+    #[test]
+    fn the_longest_healthy_stretch_skips_troubled_spans() {
+        let scenario = Scenario::builder("pair", Duration::from_secs(60))
+            .segment("public")
+            .node("master", 200)
+            .node("backup", 100)
+            .vip("192.0.2.100")
+            .build()
+            .unwrap();
+        let ctx = Context {
+            troubled: vec![(10, 20), (30, 35)],
+            ..Context::new(&scenario, &[])
+        };
+        assert_eq!(ctx.longest_healthy_within(0, 100), (35, 65));
+        assert_eq!(ctx.longest_healthy_within(12, 33), (20, 10));
+        assert_eq!(ctx.longest_healthy_within(12, 18), (12, 0));
+        assert_eq!(ctx.longest_healthy_within(5, 12), (5, 5));
+    }
 }

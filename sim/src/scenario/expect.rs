@@ -46,6 +46,11 @@ pub struct Expect {
     /// Most time an address may have no holder (after the first acquisition).
     #[serde(with = "humantime_serde")]
     pub max_unavailable: Option<Duration>,
+    /// Longest stretch an address may have no holder while no fault is in force nor settling:
+    /// the liveness bound, always on. By default `dead_after` — on a healthy network only a
+    /// hand-over leaves an address unowned, for as long as its hooks take.
+    #[serde(with = "humantime_serde")]
+    pub max_unavailable_healthy: Option<Duration>,
     /// Most time the client's requests may fail while the address has an owner and no fault
     /// is in force nor settling: zero by default, since then only a stale ARP entry (an owner
     /// that never announced itself) can be the cause.
@@ -66,6 +71,10 @@ pub struct Expect {
     pub max_rival_claim_notifications: Option<u32>,
     /// At most this many ownership changes in the whole run.
     pub max_ownership_changes: Option<u32>,
+    /// At most this many ownership changes (acquisitions) per address while no fault is in
+    /// force nor settling: flapping, always checked. By default one (the first election) and
+    /// two for each operator's request (a hand-over, and the hand-back preemption may make).
+    pub max_ownership_changes_healthy: Option<u32>,
     /// At most this many takeovers begun (a node becoming `Acquiring` runs `Test` and may run
     /// `PreAcq`), completed or not.
     pub max_takeover_attempts: Option<u32>,
@@ -85,6 +94,7 @@ impl Default for Expect {
             converge_within: None,
             fault_margin: Duration::ZERO,
             max_unavailable: None,
+            max_unavailable_healthy: None,
             max_client_unreachable: Duration::ZERO,
             owner_at_end: None,
             takeovers: None,
@@ -93,6 +103,7 @@ impl Default for Expect {
             min_rival_claim_notifications: None,
             max_rival_claim_notifications: None,
             max_ownership_changes: None,
+            max_ownership_changes_healthy: None,
             max_takeover_attempts: None,
             refused: None,
         }
