@@ -1482,6 +1482,16 @@ fn an_address_the_kernel_will_not_remove_is_notified_and_removed_later() {
     assert!(!bed.node(1).holds(VipId(0)));
     assert_eq!(failed(&bed), 1);
     assert_eq!(bed.max_holders, 1, "never two holders");
+    let released: Vec<_> = (bed.notes(1).into_iter())
+        .filter(|n| matches!(n, Notification::Released { .. }))
+        .collect();
+    assert_eq!(
+        released,
+        [Notification::Released {
+            to: Some("master".into())
+        }],
+        "the try that removed it names the node it went to, not a shutdown"
+    );
 }
 
 /// A planned shutdown whose address the kernel will not remove says goodbye only once it is

@@ -205,6 +205,9 @@ pub struct Node {
     quorum: Option<Quorum>,
     /// The release under way began because the lease ran out, and was notified as such.
     lease_lost: bool,
+    /// The node a release the kernel refused was handing the addresses to: the later try that
+    /// removes them names it in the release notice, as the first try would have.
+    releasing_to: Option<String>,
 }
 
 /// A hand-over that was refused — `Test` said no or hung, or the kernel would not add or
@@ -341,6 +344,7 @@ impl Node {
             destinations: Vec::new(),
             quorum,
             lease_lost: false,
+            releasing_to: None,
         };
         node.update_destinations();
         node.deadline = node.next_deadline();

@@ -283,9 +283,11 @@ impl Node {
             }
             // A removal the kernel refused: the address is still here, so this node still
             // claims it, and tries again.
-            Role::Releasing if !backing_off => {
-                Transition::release(&self.held_vips(), ReleaseCause::Cleanup, None)
-            }
+            Role::Releasing if !backing_off => Transition::release(
+                &self.held_vips(),
+                ReleaseCause::Cleanup,
+                self.releasing_to.clone(),
+            ),
             _ => return,
         };
         self.begin(now, transition);

@@ -238,9 +238,11 @@ impl Node {
             }
             HookEvent::Release if t.aborted => self.set_role(Role::Master),
             // The kernel kept an address: this node keeps claiming it (Releasing) and tries
-            // again after the back-off; a shutdown says goodbye only once it is gone.
-            HookEvent::Release if self.held.contains(&true) => {}
+            // again after the back-off, for the same node; a shutdown says goodbye only once
+            // it is gone.
+            HookEvent::Release if self.held.contains(&true) => self.releasing_to = t.peer,
             HookEvent::Release => {
+                self.releasing_to = None;
                 // A lost lease was notified when its release began.
                 if !std::mem::take(&mut self.lease_lost) {
                     self.outputs
