@@ -361,3 +361,80 @@ fn scenario_errors_name_the_file_and_field() {
         "{err}"
     );
 }
+
+/// When, in seconds, `who` first did something whose trace line contains `what`, after
+/// `after` seconds.
+fn first(report: &failover_sim::RunReport, who: &str, what: &str, after: f64) -> Option<f64> {
+    (report.trace.records.iter())
+        .filter(|r| r.who == who && r.what.contains(what))
+        .map(|r| r.at as f64 / 1e9)
+        .find(|&at| at > after)
+}
+
+#[test]
+fn a_hook_that_hangs_through_a_freeze_is_killed_at_thaw_and_the_release_follows_at_once() {
+    // The backup's PostAcq hangs (10 s hook timeout). It is asked at about 22.6 s, when the
+    // backup takes over from the crashed master, and the backup's host freezes at 24 s for
+    // 15 s; meanwhile the master boots again and takes the address. At the thaw (39 s),
+    // core's deadline for the hook (about 32.6 s) is long past: the daemon kills the hook
+    // at once and the backup yields. Were the hook's time counted by the queue instead (the
+    // 8.6 s it had left when the host froze, counted again from the thaw), the yield would
+    // wait behind it until about 47.6 s, both hosts answering for the address meanwhile.
+    let hang = FaultSpec {
+        node: Some("backup".into()),
+        hook: Some("post_acq".into()),
+        behavior: Some("hang".into()),
+        ..fault(0, "hook")
+    };
+    let crash = FaultSpec {
+        duration: Some(Duration::from_secs(5)),
+        node: Some("master".into()),
+        ..fault(20, "crash")
+    };
+    let freeze = FaultSpec {
+        duration: Some(Duration::from_secs(15)),
+        node: Some("backup".into()),
+        ..fault(24, "freeze")
+    };
+    let scenario = pair(60).fault(hang).fault(crash).fault(freeze).build();
+    let report = run(&scenario.unwrap(), 1, &Options::default()).unwrap();
+    let asked = first(&report, "backup", "hook PostAcq", 20.0).expect("PostAcq asked");
+    assert!((22.0..23.0).contains(&asked), "{asked}");
+    let master_back = first(&report, "master", "acquire 192.0.2.100", 25.0);
+    assert!(master_back.is_some_and(|at| at < 39.0), "{master_back:?}");
+    let released = first(&report, "backup", "release 192.0.2.100", 24.0).expect("released");
+    assert!(
+        (39.0..39.1).contains(&released),
+        "the backup released at {released:.3} s, not at the thaw (39 s)"
+    );
+}
+
+#[test]
+fn a_hung_hook_ends_at_cores_deadline_and_the_hand_back_follows_at_once() {
+    // The backup's PostAcq hangs while the master, back from a crash, waits for the address:
+    // the hand-back starts when core stops waiting for the hook (10 s after asking) and the
+    // backup removes the address one `Test` and one `PreRel` later (5 ms each).
+    let hang = FaultSpec {
+        node: Some("backup".into()),
+        hook: Some("post_acq".into()),
+        behavior: Some("hang".into()),
+        ..fault(0, "hook")
+    };
+    let crash = FaultSpec {
+        duration: Some(Duration::from_secs(5)),
+        node: Some("master".into()),
+        ..fault(20, "crash")
+    };
+    let scenario = pair(60).fault(hang).fault(crash).build();
+    let report = run(&scenario.unwrap(), 1, &Options::default()).unwrap();
+    let asked = first(&report, "backup", "hook PostAcq", 20.0).expect("PostAcq asked");
+    let released = first(&report, "backup", "release 192.0.2.100", asked).expect("released");
+    let after = released - (asked + 10.0);
+    assert!(
+        (0.0..0.05).contains(&after),
+        "removed {after:.3} s after the hook's deadline"
+    );
+    let master_back = first(&report, "master", "acquire 192.0.2.100", released);
+    assert!(master_back.is_some_and(|at| at - released < 0.05));
+    assert_eq!(report.findings.figures.split_brain_total, 0);
+}

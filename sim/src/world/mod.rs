@@ -888,7 +888,9 @@ impl<'p> World<'p> {
     }
 
     /// Suspends (or resumes) the job host `i` runs: a frozen host runs nothing, and a stopped
-    /// daemon makes no netlink call (its hooks, processes of their own, run on).
+    /// daemon makes no netlink call (its hooks, processes of their own, run on). A hook whose
+    /// deadline passed meanwhile is killed as soon as the daemon runs again, as the daemon
+    /// does: its time is core's, not what was left of it when the host stopped.
     fn suspend_job(&mut self, i: usize, suspend: bool) {
         let Some(mut r) = self.hosts[i].running else {
             return;
@@ -899,6 +901,9 @@ impl<'p> World<'p> {
                 self.job_generation += 1;
                 r.generation = self.job_generation;
                 r.ends = self.now.saturating_add(left);
+                if let Task::Hook { deadline, .. } = r.job.task {
+                    r.ends = r.ends.min(deadline.max(self.now));
+                }
                 r.suspended = None;
             }
             _ => return,
