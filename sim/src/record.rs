@@ -106,6 +106,15 @@ pub enum Observation {
         /// The sender.
         from: usize,
     },
+    /// Datagrams for `node`'s daemon that found its socket buffers full (a daemon stopped
+    /// longer than they hold): `dropped` of them lost at this instant, as the kernel drops
+    /// them, unread.
+    BufferOverflowed {
+        /// Node index.
+        node: usize,
+        /// How many were dropped.
+        dropped: u64,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {

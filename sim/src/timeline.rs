@@ -30,6 +30,8 @@ struct Spans {
     host_down: Vec<Vec<Span<()>>>,
     held: Vec<Vec<Vec<Span<()>>>>,
     notices: Vec<(u64, usize, String)>,
+    /// Datagrams lost on a daemon's full socket buffers: (when, node, how many).
+    overflows: Vec<(u64, usize, u64)>,
     failed: Vec<Vec<Span<()>>>,
     faults: Vec<Span<usize>>,
     split: Vec<Span<usize>>,
@@ -53,6 +55,7 @@ impl Spans {
                 .map(|_| (0..vips).map(|_| Vec::new()).collect())
                 .collect(),
             notices: Vec::new(),
+            overflows: Vec::new(),
             failed: (0..vips).map(|_| Vec::new()).collect(),
             faults: Vec::new(),
             split: Vec::new(),
@@ -125,6 +128,9 @@ impl Spans {
                 Observation::Standby { node: n, on } => {
                     let what = if on { "in standby" } else { "active" };
                     s.notices.push((at, n, what.into()));
+                }
+                Observation::BufferOverflowed { node: n, dropped } => {
+                    s.overflows.push((at, n, dropped))
                 }
                 Observation::Requests { vip, ok, .. } => {
                     if !ok && at > requests_since[vip] {
@@ -334,6 +340,16 @@ pub fn svg(scenario: &Scenario, report: &RunReport) -> String {
                 escape(what)
             );
         }
+        for (at, _, dropped) in spans.overflows.iter().filter(|(_, m, _)| *m == n) {
+            let ox = x(*at);
+            let _ = writeln!(
+                w,
+                r##"<path class="overflow" d="M{ox:.1},{:.1} l-4,7 h8 z" fill="#e69138"><title>{} at {}: socket buffer full, {dropped} datagram(s) dropped unread</title></path>"##,
+                y + LANE,
+                escape(&node.name),
+                secs(*at)
+            );
+        }
         let _ = writeln!(w, "</g>");
     }
     for v in 0..vips {
@@ -426,6 +442,7 @@ fn legend(w: &mut String, y: f64) {
         ("#cc0000", "client requests fail / split brain"),
         ("#9900ff", "fault"),
         ("#1155cc", "notification"),
+        ("#e69138", "datagrams lost on a full buffer"),
     ];
     let mut lx = 8.0;
     for (color, label) in items {
@@ -471,12 +488,14 @@ pub fn html(scenario: &Scenario, report: &RunReport) -> String {
     let _ = writeln!(
         page,
         "<table><tr><td>split brain</td><td>{} (longest {})</td></tr><tr><td>unavailable</td><td>{}</td></tr>\
-         <tr><td>client requests</td><td>{} ok, {} failed</td></tr><tr><td>trace hash</td><td>{}</td></tr></table>",
+         <tr><td>client requests</td><td>{} ok, {} failed</td></tr>\
+         <tr><td>datagrams lost on full socket buffers</td><td>{}</td></tr><tr><td>trace hash</td><td>{}</td></tr></table>",
         secs(f.split_brain_total),
         secs(f.split_brain_longest),
         secs(f.unavailable),
         f.requests_ok,
         f.requests_failed,
+        f.datagrams_overflowed,
         report.hash()
     );
     page += &svg(scenario, report);

@@ -1,5 +1,6 @@
 //! Each fault kind has the effect a user expects, and the checkers catch what they must.
 
+use failover_sim::record::Observation;
 use failover_sim::scenario::FaultSpec;
 use failover_sim::{run, Options, Scenario, ScenarioError};
 use std::time::Duration;
@@ -437,4 +438,75 @@ fn a_hung_hook_ends_at_cores_deadline_and_the_hand_back_follows_at_once() {
     let master_back = first(&report, "master", "acquire 192.0.2.100", released);
     assert!(master_back.is_some_and(|at| at - released < 0.05));
     assert_eq!(report.findings.figures.split_brain_total, 0);
+}
+
+#[test]
+fn a_pause_longer_than_the_socket_buffer_holds_loses_datagrams_counts_and_reports_them() {
+    // Buffers of 4 datagrams a path; the backup's daemon stopped for 6 s while the master
+    // heartbeats every second on both paths: 6 a path arrive, 4 are kept, 2 are dropped.
+    // The newest heartbeat kept came 4 s into the pause, 2 s before it ends: less than
+    // dead_after, so the backup, reading it first, sees a live master and moves nothing.
+    let pause = FaultSpec {
+        duration: Some(Duration::from_secs(6)),
+        node: Some("backup".into()),
+        ..fault(20, "pause")
+    };
+    let mut scenario = pair(60).fault(pause).build().unwrap();
+    scenario.protocol.socket_buffer = 4;
+    let options = Options {
+        record: true,
+        ..Options::default()
+    };
+    let report = run(&scenario, 1, &options).unwrap();
+    let f = &report.findings.figures;
+    assert_eq!(f.datagrams_overflowed, 4, "2 heartbeats on each path");
+    let dropped: Vec<(u64, u64)> = (report.record.iter())
+        .filter_map(|(at, obs)| match *obs {
+            Observation::BufferOverflowed { node: 1, dropped } => Some((*at, dropped)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dropped.iter().map(|d| d.1).sum::<u64>(),
+        4,
+        "each loss in the record: {dropped:?}"
+    );
+    assert!(
+        dropped
+            .iter()
+            .all(|&(at, _)| (24e9 as u64..26e9 as u64).contains(&at)),
+        "the fifth and sixth heartbeats of the pause: {dropped:?}"
+    );
+    let noted = (report.trace.records.iter())
+        .filter(|r| r.who == "backup" && r.what.starts_with("socket buffer full"))
+        .count();
+    assert_eq!(noted, dropped.len(), "and in the trace");
+    let picture = failover_sim::timeline::svg(&scenario, &report);
+    assert_eq!(
+        picture.matches(r#"class="overflow""#).count(),
+        dropped.len(),
+        "and on the timeline"
+    );
+    // The node behaves: no takeover begun, nothing moved, nothing broken.
+    assert!(report.passed(), "{:?}", report.findings.violations);
+    assert_eq!(
+        f.ownership_changes, 1,
+        "the master's first acquisition only"
+    );
+    assert!(
+        !(report.trace.records.iter()).any(|r| r.who == "backup" && r.what.contains("acquiring"))
+    );
+}
+
+#[test]
+fn a_pause_the_socket_buffer_holds_loses_nothing() {
+    let pause = FaultSpec {
+        duration: Some(Duration::from_secs(6)),
+        node: Some("backup".into()),
+        ..fault(20, "pause")
+    };
+    let scenario = pair(60).fault(pause).build().unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    assert_eq!(report.findings.figures.datagrams_overflowed, 0);
+    assert!(report.passed(), "{:?}", report.findings.violations);
 }

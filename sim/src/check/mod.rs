@@ -208,6 +208,10 @@ pub struct Figures {
     /// Rival-claim notifications (an owner hearing a lower node claim its address).
     #[serde(default)]
     pub rival_claims: u32,
+    /// Datagrams dropped unread because a daemon's socket buffer was full (the simulator's
+    /// bounded buffers, `protocol.socket_buffer`; other engines do not see the kernel's).
+    #[serde(default)]
+    pub datagrams_overflowed: u64,
 }
 
 /// Figures plus violations.

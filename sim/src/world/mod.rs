@@ -321,6 +321,9 @@ impl<'p> World<'p> {
         for c in &mut self.checkers {
             c.finish(self.now, &mut findings);
         }
+        // Core's inboxes count what a full buffer dropped; the run reports it.
+        findings.figures.datagrams_overflowed =
+            (self.hosts.iter()).map(|h| h.inbox.overflowed()).sum();
         RunReport {
             scenario: self.scenario.name.clone(),
             seed: self.seed,
@@ -336,7 +339,9 @@ impl<'p> World<'p> {
         // Requests counted so far happened under the state before this observation.
         if !matches!(
             obs,
-            Observation::Requests { .. } | Observation::Heard { .. }
+            Observation::Requests { .. }
+                | Observation::Heard { .. }
+                | Observation::BufferOverflowed { .. }
         ) {
             self.flush_client();
         }
@@ -403,32 +408,51 @@ impl<'p> World<'p> {
             count += 1;
         }
         let stamp = failover_core::wire::stamp_of(&payload);
-        let newest = &mut self.newest[to * self.hosts.len() + from];
-        if stamp > *newest {
-            *newest = stamp;
-            self.observe(Observation::Heard { node: to, from });
-        }
+        let fresh = stamp > self.newest[to * self.hosts.len() + from];
         let datagrams = on[..count]
             .iter()
             .map(|&(path, addr)| (path, addr, Arc::clone(&payload)));
         // Alone at this instant (nothing else is due now, nothing waits to be handed over):
         // straight to a running daemon, by the same rule, without queueing them first.
-        let host = &mut self.hosts[to];
-        let alone = !host.woken && self.queue.peek_time().is_none_or(|at| at > self.now);
-        if alone && host.runs() {
+        let alone = !self.hosts[to].woken && self.queue.peek_time().is_none_or(|at| at > self.now);
+        if alone && self.hosts[to].runs() {
+            if fresh {
+                self.hear(to, from, stamp);
+            }
+            let host = &mut self.hosts[to];
             let now = Instant::from_nanos(host.clock.local(self.now));
             let node = host.node.as_mut().expect("a running daemon");
             host.inbox.deliver_now(node, now, datagrams);
             self.after_input(to);
             return;
         }
-        let mut kept = false;
+        let host = &mut self.hosts[to];
+        let (mut kept, mut dropped) = (false, 0);
         for (path, addr, bytes) in datagrams {
-            kept |= host.inbox.datagram(path, addr, bytes);
+            match host.inbox.datagram(path, addr, bytes) {
+                true => kept = true,
+                false => dropped += 1,
+            }
+        }
+        // What a full buffer dropped was never heard: only what it kept counts.
+        if fresh && kept {
+            self.hear(to, from, stamp);
+        }
+        if dropped > 0 {
+            let what = format!("socket buffer full: {dropped} datagram(s) dropped");
+            self.note(Some(to), what);
+            self.observe(Observation::BufferOverflowed { node: to, dropped });
         }
         if kept {
             self.wake(to);
         }
+    }
+
+    /// A datagram of `from` newer than any before it reached `to`'s daemon (read now, or
+    /// waiting in its socket buffers): what the split-brain checker judges takeovers by.
+    fn hear(&mut self, to: usize, from: usize, stamp: Option<(u64, u64)>) {
+        self.newest[to * self.hosts.len() + from] = stamp;
+        self.observe(Observation::Heard { node: to, from });
     }
 
     /// Host `i` has something to hand its daemon (or its timer is due): at once if nothing

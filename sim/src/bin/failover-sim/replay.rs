@@ -48,6 +48,12 @@ pub fn main(
         f.requests_failed,
         f.anomalies,
     );
+    if f.datagrams_overflowed > 0 {
+        println!(
+            "datagrams lost on full socket buffers: {}",
+            f.datagrams_overflowed
+        );
+    }
     for v in &report.findings.violations {
         println!("VIOLATION {}: {}", v.invariant, v.detail);
     }
