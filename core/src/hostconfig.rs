@@ -72,11 +72,22 @@ impl std::str::FromStr for HostAddress {
     fn from_str(text: &str) -> Result<HostAddress, String> {
         let vips = pairs_to_vips(text).map_err(|(pair, what)| format!("`{pair}`: {what}"))?;
         match vips.as_slice() {
-            [vip] => Ok(HostAddress {
-                interface: vip.interface.clone(),
-                address: vip.address,
-                prefix: vip.prefix_len(),
-            }),
+            [vip] => {
+                // Checked here, so the error names where the value came from (a flag), not
+                // the configuration it ends up in.
+                let most = if vip.address.is_ipv4() { 32 } else { 128 };
+                if vip.prefix_len() > most {
+                    let prefix = vip.prefix_len();
+                    return Err(format!(
+                        "`{text}`: prefix /{prefix} is longer than {most} bits"
+                    ));
+                }
+                Ok(HostAddress {
+                    interface: vip.interface.clone(),
+                    address: vip.address,
+                    prefix: vip.prefix_len(),
+                })
+            }
             _ => Err(format!("`{text}`: expected one interface:address[/prefix]")),
         }
     }

@@ -92,6 +92,67 @@ fn a_good_toml_file_and_a_good_hostconfig_pass_the_check() {
     assert!(said.contains("2 path(s), 1 address(es)"), "{said}");
 }
 
+/// The source document's master: it names only where heartbeats go, and its own public
+/// address is the one that fails over.
+const MASTER_HOSTCONFIG: &str = "HOSTNAME=-AUTOMATIC-\n\
+    FAILOVER_BCAST_IPS=\"192.0.2.11 198.51.100.11\"\n\
+    FAILOVER_EMAIL_RECIPIENT=ops@example.com\n";
+
+#[test]
+fn the_public_address_named_on_the_command_line_is_the_one_that_fails_over() {
+    let dir = TempDir::new().unwrap();
+    let path = file(&dir, "hostconfig", MASTER_HOSTCONFIG);
+    let path = path.to_str().unwrap();
+    let out = Command::new(FAILOVERD)
+        .args(["--check", "--hostconfig", path])
+        .args(["--public-address", "eth7:192.0.2.10/25"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("1 address(es): 192.0.2.10/25 on eth7 (this host's own)"),
+        "{said}"
+    );
+
+    // (The flag wins over a guess: a machine that has an address of its own on 192.0.2.0/24,
+    // as some test machines do, still fails over the one named.)
+
+    // No address of this machine is on the heartbeats' network (a documentation prefix no
+    // host is given): without the flag nothing can be found, and the error says what to do.
+    let nowhere = MASTER_HOSTCONFIG.replace("192.0.2.11", "2001:db8:0:9::11");
+    let elsewhere = file(&dir, "hostconfig-v6", &nowhere);
+    let out = Command::new(FAILOVERD)
+        .args(["--check", "--hostconfig"])
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(err.contains("--public-address"), "{err}");
+
+    for bad in ["192.0.2.10/24", "eth0:not-an-address", "eth0:192.0.2.10/33"] {
+        let out = Command::new(FAILOVERD)
+            .args(["--check", "--hostconfig", path, "--public-address", bad])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad} was accepted");
+        assert!(
+            err.contains("--public-address") && err.contains(bad),
+            "the error names the flag and the value: {err}"
+        );
+    }
+}
+
 #[test]
 fn toml_errors_name_the_line_or_the_field() {
     let err = refused(

@@ -98,8 +98,20 @@ fn main() -> ExitCode {
                 1 => String::new(),
                 _ => format!(", group {}", config.protocol.group),
             };
+            // Which addresses fail over, said plainly: with the source document's master
+            // form, the one found on this machine or named by --public-address.
+            let addresses: Vec<String> = (config.vips.iter())
+                .map(|v| {
+                    let own = if v.primary { " (this host's own)" } else { "" };
+                    format!("{}/{} on {}{own}", v.address, v.prefix_len(), v.interface)
+                })
+                .collect();
+            let listed = match addresses.is_empty() {
+                true => String::new(),
+                false => format!(": {}", addresses.join(", ")),
+            };
             println!(
-                "{}: configuration is valid: node {} (priority {}){group}, {} path(s), {} address(es)",
+                "{}: configuration is valid: node {} (priority {}){group}, {} path(s), {} address(es){listed}",
                 source.path().display(),
                 config.node.name,
                 config.node.priority,
