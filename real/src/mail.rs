@@ -152,8 +152,10 @@ pub fn render(config: &Config, note: &Notification, when: SystemTime) -> Mail {
                 failover_core::AddressChange::Add => body
                     .push_str("\nThe address was NOT taken over; this node tries again later.\n"),
                 failover_core::AddressChange::Remove => body.push_str(
-                    "\nThe address may still be on this host while another takes it over: \
-                     check the interface now.\n",
+                    "\nThe address is STILL ON THIS HOST. This node keeps claiming it while it \
+                     is here, so a node waiting for it waits, and tries again to remove it with \
+                     back-off. If the kernel goes on refusing, remove it by hand (ip addr del): \
+                     the next try finds it gone and the hand-over goes on.\n",
                 ),
             }
             let verb = match change {

@@ -65,8 +65,21 @@ impl Addresses {
     /// Adds the address (prefix included) to its interface — in quorum mode with a lifetime
     /// of `lifetime` seconds (`valid_lft` and `preferred_lft`), after which the kernel removes
     /// it by itself. An address already there gets that lifetime.
+    ///
+    /// An address already there with its prefix, and no lifetime to set, needs no change: it
+    /// is not written again — a daemon whose kernel would refuse the write (no
+    /// `CAP_NET_ADMIN`) still owns the host's own address, added by the system at boot.
     pub async fn add(&self, vip: &VipSettings, lifetime: Option<u32>) -> Result<Change, VipError> {
         let index = self.link_index(&vip.interface).await?;
+        if lifetime.is_none() {
+            let found = self.find(index, vip).await?;
+            if found
+                .iter()
+                .any(|m| m.header.prefix_len == vip.prefix_len())
+            {
+                return Ok(Change::AlreadySo);
+            }
+        }
         let mut request = self
             .handle
             .address()
@@ -113,18 +126,8 @@ impl Addresses {
     /// Removes the address from its interface, whatever prefix length it was added with.
     pub async fn remove(&self, vip: &VipSettings) -> Result<Change, VipError> {
         let index = self.link_index(&vip.interface).await?;
-        let found: Vec<_> = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .set_address_filter(vip.address)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| kernel_error(vip, e))?;
         let mut change = Change::AlreadySo;
-        for message in found {
+        for message in self.find(index, vip).await? {
             match self.handle.address().del(message).execute().await {
                 Ok(()) => change = Change::Done,
                 Err(e) => match kernel_error(vip, e) {
@@ -177,6 +180,20 @@ impl Addresses {
             }
             other => other,
         }
+    }
+
+    /// The address on the interface of index `index`, whatever its prefix (a lookup: the
+    /// kernel answers it without `CAP_NET_ADMIN`).
+    async fn find(&self, index: u32, vip: &VipSettings) -> Result<Vec<AddressMessage>, VipError> {
+        self.handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(vip.address)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| kernel_error(vip, e))
     }
 
     async fn link_index(&self, name: &str) -> Result<u32, VipError> {

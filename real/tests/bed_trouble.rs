@@ -1,8 +1,8 @@
 //! failoverd when its host misbehaves, in the namespace bed with the real SMTP server: the
 //! mail server away across a restart of the daemon, a full or read-only state directory, the
-//! kernel refusing an address change, the address's interface renamed under the daemon. Each
-//! is logged and mailed, and the protocol goes on. Needs root; skips (or fails under
-//! `FAILOVER_REQUIRE_NETNS=1`) otherwise.
+//! kernel refusing to add an address and refusing to remove one, the address's interface
+//! renamed under the daemon. Each is logged and mailed, and the protocol goes on. Needs root;
+//! skips (or fails under `FAILOVER_REQUIRE_NETNS=1`) otherwise.
 
 use failover_real::status::{query, Report};
 use failover_testbed::{
@@ -296,4 +296,81 @@ fn an_interface_renamed_under_the_owner_does_not_keep_it_from_releasing() {
     wait_until(DEADLINE, "the backup to hold the address", || {
         bed.holds(BACKUP)
     });
+}
+
+#[test]
+fn an_address_the_kernel_will_not_remove_is_logged_mailed_kept_claimed_and_released_once_gone() {
+    if !root_or_skip() {
+        return;
+    }
+    let bed = Bed::new();
+    let smtp = Smtp::start(&bed.client, MAIL_SERVER, bed.dir());
+    // The address is the master's own (`primary`: its system adds it at boot), and its daemon
+    // runs without CAP_NET_ADMIN: it owns the address the system gave it, but the kernel
+    // refuses it the removal (EPERM), the one refusal of an address removal the kernel makes.
+    bed.master.ip(&format!("addr add {VIP}/24 dev eth0"));
+    let own = config(&bed, MASTER).to_toml().replace(
+        "interface = \"eth0\"",
+        "interface = \"eth0\"\nprimary = true",
+    );
+    let file = bed.dir().join("master-own.toml");
+    std::fs::write(&file, own).unwrap();
+    let no_admin = "exec setpriv --inh-caps=-net_admin --bounding-set=-net_admin -- \"$@\"";
+    let args = [OsString::from("--config"), file.into_os_string()];
+    let (bin, ns) = (Path::new(FAILOVERD), bed.ns(MASTER));
+    let mut master = Daemon::start_after(no_admin, bin, ns, bed.dir(), MASTER.name, &args);
+    let backup = start(&bed, BACKUP);
+    wait_until(DEADLINE, "the master to own its address", || {
+        report(&master).is_some_and(|r| r.role.to_string() == "master")
+    });
+    settled(&backup);
+
+    // A planned stop: the removal is refused, logged as an error and mailed; the master keeps
+    // the address and keeps claiming it, so the backup does not take it over meanwhile.
+    master.signal(Signal::SIGTERM);
+    let mail = smtp.wait_for(DEADLINE, "master: could not remove 192.0.2.100/24 on eth0");
+    assert!(
+        mail.body.contains("Operation not permitted") && mail.body.contains("STILL ON THIS HOST"),
+        "{}",
+        mail.body
+    );
+    let log = master.log();
+    assert!(
+        (log.lines()).any(|l| l.contains("ERROR") && l.contains("cannot remove the address")),
+        "logged as an error: {log}"
+    );
+    wait_until(DEADLINE, "a second refused attempt", || {
+        master.log().matches("cannot remove the address").count() >= 2
+    });
+    holds_for(
+        Duration::from_secs(1),
+        "the master keeping and claiming the address, the backup waiting",
+        || {
+            bed.holds(MASTER)
+                && !bed.holds(BACKUP)
+                && report(&master).is_some_and(|r| r.role.to_string() == "releasing")
+        },
+    );
+    assert!(
+        master.process().is_running(),
+        "a shutdown waits for the address to be gone"
+    );
+
+    // The operator removes it by hand: the master's next try finds it gone, says goodbye
+    // naming the backup, and stops; the backup takes the address over.
+    bed.master.ip(&format!("addr del {VIP}/24 dev eth0"));
+    let status = master.process().wait_exit(DEADLINE * 2);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        master.log()
+    );
+    wait_until(DEADLINE, "the backup to hold the address", || {
+        bed.holds(BACKUP)
+    });
+    smtp.wait_for(DEADLINE, "backup: failover: took over");
+    let refused = (smtp.messages().into_iter())
+        .filter(|m| m.subject.contains("could not remove"))
+        .count();
+    assert_eq!(refused, 1, "a refusal repeated is not news");
 }
