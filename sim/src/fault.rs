@@ -18,13 +18,13 @@
 //!
 //! `standby` and `switchover` are an operator's actions, not faults of the network or a host:
 //! they count towards when the run's ownership may last change (convergence), not as a time in
-//! which the checkers look away ([`crate::check::Context::troubled`]).
+//! which the checkers look away ([`crate::check::Context::unhealthy`]).
 
 use crate::topology::Party;
 use failover_core::{AddressChange, HookKind};
 use std::time::Duration;
 
-/// Extra trouble on a segment while `degrade` faults are in force: more loss, duplication and
+/// What gets worse on a segment while `degrade` faults are in force: more loss, duplication and
 /// reordering, and a latency spike.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Impairment {
@@ -58,7 +58,7 @@ impl Impairment {
 
 /// What a hook does while a `hook` fault is in force.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum HookTrouble {
+pub enum HookBehavior {
     /// Exits non-zero (a `Test` that says no).
     Fails,
     /// Never ends: it is killed at its deadline and counts as timed out.
@@ -124,7 +124,7 @@ pub enum FaultKind {
         /// Which hook.
         hook: HookKind,
         /// How.
-        trouble: HookTrouble,
+        behavior: HookBehavior,
     },
     /// The kernel refuses address changes of one kind for `duration`.
     Address {

@@ -43,10 +43,10 @@ impl Link {
         d
     }
 
-    /// Draws a datagram's fate on segment `seg` with `trouble` in force. The generator is
+    /// Draws a datagram's fate on segment `seg` with `impairment` in force. The generator is
     /// touched only for non-zero settings.
-    pub fn fate(&mut self, seg: &Segment, trouble: &Impairment, interval: u64) -> Fate {
-        let all = trouble.and(Impairment {
+    pub fn fate(&mut self, seg: &Segment, impairment: &Impairment, interval: u64) -> Fate {
+        let all = impairment.and(Impairment {
             loss: seg.loss,
             duplicate: seg.duplicate,
             reorder: seg.reorder,

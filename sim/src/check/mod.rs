@@ -60,11 +60,11 @@ pub struct Context {
     /// When the network or a node is not healthy: each fault's span, from `fault_margin`
     /// before it to `settle` after it, merged and in order, nanoseconds. A fault with no
     /// duration that leaves a condition in force — a cut, a degraded segment, a hook or the
-    /// kernel refusing — troubles the rest of the run; one that is an event (a crash for
+    /// kernel refusing — leaves the rest of the run unhealthy; one that is an event (a crash for
     /// good, a clock set to drift from then on) counts from its start. An operator's standby or
     /// switchover is no fault: the hand-over it asks for must be as clean as any on a healthy
     /// network.
-    pub troubled: Vec<(u64, u64)>,
+    pub unhealthy: Vec<(u64, u64)>,
 }
 
 impl Context {
@@ -100,11 +100,11 @@ impl Context {
             })
             .collect();
         spans.sort_unstable();
-        let mut troubled: Vec<(u64, u64)> = Vec::new();
+        let mut unhealthy: Vec<(u64, u64)> = Vec::new();
         for (start, end) in spans {
-            match troubled.last_mut() {
+            match unhealthy.last_mut() {
                 Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => troubled.push((start, end)),
+                _ => unhealthy.push((start, end)),
             }
         }
         Context {
@@ -133,23 +133,23 @@ impl Context {
             majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
             faults_end,
             settle,
-            troubled,
+            unhealthy,
         }
     }
 
-    /// How much of [from, to) is outside every troubled span.
+    /// How much of [from, to) is outside every unhealthy span.
     pub fn healthy_within(&self, from: u64, to: u64) -> u64 {
-        let covered: u64 = (self.troubled.iter())
+        let covered: u64 = (self.unhealthy.iter())
             .map(|&(s, e)| to.min(e).saturating_sub(from.max(s)))
             .sum();
         (to - from).saturating_sub(covered)
     }
 
-    /// The longest stretch of [from, to) outside every troubled span: its start and length.
+    /// The longest stretch of [from, to) outside every unhealthy span: its start and length.
     pub fn longest_healthy_within(&self, from: u64, to: u64) -> (u64, u64) {
         let mut best = (from, 0);
         let mut start = from;
-        for &(s, e) in &self.troubled {
+        for &(s, e) in &self.unhealthy {
             if e <= start {
                 continue;
             }
@@ -455,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn the_longest_healthy_stretch_skips_troubled_spans() {
+    fn the_longest_healthy_stretch_skips_unhealthy_spans() {
         let scenario = Scenario::builder("pair", Duration::from_secs(60))
             .segment("public")
             .node("master", 200)
@@ -464,7 +464,7 @@ mod tests {
             .build()
             .unwrap();
         let ctx = Context {
-            troubled: vec![(10, 20), (30, 35)],
+            unhealthy: vec![(10, 20), (30, 35)],
             ..Context::new(&scenario, &[])
         };
         assert_eq!(ctx.longest_healthy_within(0, 100), (35, 65));

@@ -352,7 +352,7 @@ mod tests {
         // (a fault in force throughout: split brain on a healthy network is another check)
         let ctx = Context {
             deliveries: true,
-            troubled: vec![(0, 60 * S)],
+            unhealthy: vec![(0, 60 * S)],
             ..Context::new(&scenario, &[])
         };
         let mut checker = SplitBrain::new(&ctx);

@@ -39,7 +39,7 @@ pub struct Expect {
     pub converge_within: Option<Duration>,
     /// How much before its written time a fault may be felt: in real time a request in
     /// flight when a link is cut fails, a signal lands between two ticks. Each fault's
-    /// troubled span (no split brain or failed request is excused outside one) starts this
+    /// unhealthy span (no split brain or failed request is excused outside one) starts this
     /// much earlier. Zero by default: the simulator applies faults at their instant.
     #[serde(with = "humantime_serde")]
     pub fault_margin: Duration,

@@ -19,7 +19,7 @@ pub use spec::FaultSpec;
 pub use swarm::{Swarm, SwarmKind};
 pub use twin::TWIN_WITNESS;
 
-use crate::fault::{FaultKind, HookTrouble};
+use crate::fault::{FaultKind, HookBehavior};
 use crate::topology::Party;
 use failover_core::config::{Mode, ProtocolSettings};
 use failover_core::HookKind;
@@ -465,12 +465,12 @@ impl Scenario {
             FaultKind::Hook {
                 node: n,
                 hook,
-                trouble,
+                behavior,
             } => {
-                let how = match trouble {
-                    HookTrouble::Fails => "fails".to_string(),
-                    HookTrouble::Hangs => "hangs".to_string(),
-                    HookTrouble::Slow(d) => format!("takes {d:?} longer"),
+                let how = match behavior {
+                    HookBehavior::Fails => "fails".to_string(),
+                    HookBehavior::Hangs => "hangs".to_string(),
+                    HookBehavior::Slow(d) => format!("takes {d:?} longer"),
                 };
                 format!("hook {hook} on {} {how}", node(*n))
             }

@@ -2,7 +2,7 @@
 //! faults to what a run applies, every field named when it is wrong.
 
 use super::{hook_kind, Scenario, ScenarioError};
-use crate::fault::{Fault, FaultKind, HookTrouble, Impairment};
+use crate::fault::{Fault, FaultKind, HookBehavior, Impairment};
 use crate::topology::Party;
 use failover_core::AddressChange;
 
@@ -216,10 +216,10 @@ impl Scenario {
                             format!("{:?}: one of test, pre_acq, post_acq, pre_rel, post_rel", f.hook),
                         )
                     })?;
-                    let trouble = match (f.behavior.as_deref(), f.latency) {
-                        (Some("fail"), None) => HookTrouble::Fails,
-                        (Some("hang"), None) => HookTrouble::Hangs,
-                        (Some("slow"), Some(latency)) => HookTrouble::Slow(latency),
+                    let behavior = match (f.behavior.as_deref(), f.latency) {
+                        (Some("fail"), None) => HookBehavior::Fails,
+                        (Some("hang"), None) => HookBehavior::Hangs,
+                        (Some("slow"), Some(latency)) => HookBehavior::Slow(latency),
                         (Some("slow"), None) => {
                             return Err(err(field("latency"), "a slow hook needs a latency".into()))
                         }
@@ -230,7 +230,7 @@ impl Scenario {
                             return Err(err(field("behavior"), format!("{other:?}: fail, hang or slow")))
                         }
                     };
-                    FaultKind::Hook { node: node()?, hook, trouble }
+                    FaultKind::Hook { node: node()?, hook, behavior }
                 }
                 "degrade" => {
                     for (name, p) in [("loss", f.loss), ("duplicate", f.duplicate), ("reorder", f.reorder)] {

@@ -32,8 +32,8 @@ impl World<'_> {
             FaultKind::Hook {
                 node,
                 hook,
-                trouble,
-            } => self.hosts[node].hook_faults.push((id, hook, trouble)),
+                behavior,
+            } => self.hosts[node].hook_faults.push((id, hook, behavior)),
             FaultKind::Address { node, change } => {
                 self.hosts[node].address_faults.push((id, change))
             }

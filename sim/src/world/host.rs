@@ -3,7 +3,7 @@
 //! time, in the order core asked for them — as the daemon's action queue does.
 
 use super::clock::Clock;
-use crate::fault::HookTrouble;
+use crate::fault::HookBehavior;
 use failover_core::{AddressChange, Config, HookKind, Inbox, Instant, Node, RequestId, VipId};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ pub(super) struct Host {
     pub queue: VecDeque<Job>,
     pub running: Option<Running>,
     /// Hook faults in force: (fault id, hook, what it does).
-    pub hook_faults: Vec<(usize, HookKind, HookTrouble)>,
+    pub hook_faults: Vec<(usize, HookKind, HookBehavior)>,
     /// Address faults in force: (fault id, the change the kernel refuses).
     pub address_faults: Vec<(usize, AddressChange)>,
     /// Listed to be handed its inbox at the end of the current instant.
@@ -118,7 +118,7 @@ impl Host {
     }
 
     /// The hook fault in force for `kind`, if any (the latest wins).
-    pub fn hook_trouble(&self, kind: HookKind) -> Option<HookTrouble> {
+    pub fn hook_behavior(&self, kind: HookKind) -> Option<HookBehavior> {
         (self.hook_faults.iter().rev())
             .find(|f| f.1 == kind)
             .map(|f| f.2)

@@ -14,7 +14,7 @@ mod faults;
 mod host;
 
 use crate::check::{self, Checker, Context, Findings};
-use crate::fault::{Fault, HookTrouble, Impairment};
+use crate::fault::{Fault, HookBehavior, Impairment};
 use crate::net::{Cuts, Fate, Link};
 use crate::plan::Plan;
 use crate::queue::EventQueue;
@@ -665,11 +665,11 @@ impl<'p> World<'p> {
             }
             Output::RunHook(req) => {
                 let addr = &self.vip_names[req.vip.0];
-                let how = match self.hosts[i].hook_trouble(req.kind) {
+                let how = match self.hosts[i].hook_behavior(req.kind) {
                     None => "ok".to_string(),
-                    Some(HookTrouble::Fails) => "fails".to_string(),
-                    Some(HookTrouble::Hangs) => "hangs".to_string(),
-                    Some(HookTrouble::Slow(extra)) => format!("slow (+{extra:?})"),
+                    Some(HookBehavior::Fails) => "fails".to_string(),
+                    Some(HookBehavior::Hangs) => "hangs".to_string(),
+                    Some(HookBehavior::Slow(extra)) => format!("slow (+{extra:?})"),
                 };
                 let what = format!("hook {} {} for {addr}: {how}", req.kind, req.event);
                 self.note(Some(i), what);
@@ -745,10 +745,10 @@ impl<'p> World<'p> {
         let nanos = |d: std::time::Duration| d.as_nanos() as u64;
         let ends = match job.task {
             Task::Hook { kind, deadline, .. } => {
-                let took = match self.hosts[i].hook_trouble(kind) {
-                    Some(HookTrouble::Hangs) => u64::MAX,
-                    Some(HookTrouble::Slow(extra)) => nanos(protocol.hook_latency(kind) + extra),
-                    Some(HookTrouble::Fails) | None => nanos(protocol.hook_latency(kind)),
+                let took = match self.hosts[i].hook_behavior(kind) {
+                    Some(HookBehavior::Hangs) => u64::MAX,
+                    Some(HookBehavior::Slow(extra)) => nanos(protocol.hook_latency(kind) + extra),
+                    Some(HookBehavior::Fails) | None => nanos(protocol.hook_latency(kind)),
                 };
                 self.now.saturating_add(took).min(deadline.max(self.now))
             }
@@ -788,9 +788,9 @@ impl<'p> World<'p> {
         let Running { job, .. } = self.hosts[i].running.take().expect("current");
         let answer = match job.task {
             Task::Hook { kind, deadline, .. } => {
-                let outcome = match self.hosts[i].hook_trouble(kind) {
+                let outcome = match self.hosts[i].hook_behavior(kind) {
                     _ if self.now >= deadline => HookOutcome::TimedOut,
-                    Some(HookTrouble::Fails) => HookOutcome::Failed(Some(1)),
+                    Some(HookBehavior::Fails) => HookOutcome::Failed(Some(1)),
                     _ => HookOutcome::Success,
                 };
                 Command::HookFinished {

@@ -51,8 +51,8 @@ impl Run<'_> {
             FaultKind::Hook {
                 node,
                 hook,
-                trouble,
-            } => self.hooks.set(node, hook, Some(trouble))?,
+                behavior,
+            } => self.hooks.set(node, hook, Some(behavior))?,
             FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, false)?,
             FaultKind::Degrade {
                 segment,

@@ -4,7 +4,7 @@
 //! which the engine writes as a control file per node and hook (`fail`, `hang`, or
 //! `slow SECONDS`) and removes when the fault ends.
 
-use crate::fault::HookTrouble;
+use crate::fault::HookBehavior;
 use crate::scenario::{hook_name, Scenario};
 use failover_core::HookKind;
 use std::os::unix::fs::PermissionsExt;
@@ -75,21 +75,21 @@ impl Hooks {
         &self,
         node: usize,
         kind: HookKind,
-        trouble: Option<HookTrouble>,
+        behavior: Option<HookBehavior>,
     ) -> Result<(), String> {
         let ctl = self
             .dir
             .join("control")
             .join(node.to_string())
             .join(hook_name(kind));
-        let result = match trouble {
+        let result = match behavior {
             None => match std::fs::remove_file(&ctl) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 other => other,
             },
-            Some(HookTrouble::Fails) => std::fs::write(&ctl, "fail\n"),
-            Some(HookTrouble::Hangs) => std::fs::write(&ctl, "hang\n"),
-            Some(HookTrouble::Slow(extra)) => {
+            Some(HookBehavior::Fails) => std::fs::write(&ctl, "fail\n"),
+            Some(HookBehavior::Hangs) => std::fs::write(&ctl, "hang\n"),
+            Some(HookBehavior::Slow(extra)) => {
                 std::fs::write(&ctl, format!("slow {:.6}\n", extra.as_secs_f64()))
             }
         };
