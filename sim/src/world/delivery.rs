@@ -1,0 +1,135 @@
+//! What reaches a daemon, and when it is handed over: datagrams into its socket buffers, a
+//! host woken at an instant and handed its inbox by the input rule once everything due then
+//! is in, and the daemon's timer set from core's next deadline.
+
+use super::{Due, World};
+use crate::record::Observation;
+use crate::topology;
+use failover_core::{Instant, Node, PathId};
+use std::sync::Arc;
+
+impl World<'_> {
+    /// Datagrams reach host `to` on `paths`: into its daemon's socket buffers, if the host
+    /// runs, is not frozen (its network is gone) and the daemon has its sockets open.
+    pub(super) fn arrive(&mut self, to: usize, paths: u32, from: usize, payload: Arc<[u8]>) {
+        let host = &self.hosts[to];
+        if !host.answers() || host.node.is_none() {
+            return;
+        }
+        // (a scenario has at most 4 segments: no allocation per arrival)
+        let mut on = [(PathId(0), topology::address(0, 0)); 4];
+        let mut count = 0;
+        for p in (0..host.segments.len()).filter(|p| paths & 1 << p != 0) {
+            let addr = self.addresses[host.segments[p]][from];
+            self.trace
+                .delivery(self.now, (to as u64) << 8 | p as u64, || {
+                    (
+                        String::new(),
+                        format!("deliver to {to} on path {p} from {addr}"),
+                    )
+                });
+            on[count] = (PathId(p), addr);
+            count += 1;
+        }
+        let stamp = failover_core::wire::stamp_of(&payload);
+        let fresh = stamp > self.newest[to * self.hosts.len() + from];
+        let datagrams = on[..count]
+            .iter()
+            .map(|&(path, addr)| (path, addr, Arc::clone(&payload)));
+        // Alone at this instant (nothing else is due now, nothing waits to be handed over):
+        // straight to a running daemon, by the same rule, without queueing them first.
+        let alone = !self.hosts[to].woken && self.queue.peek_time().is_none_or(|at| at > self.now);
+        if alone && self.hosts[to].runs() {
+            if fresh {
+                self.hear(to, from, stamp);
+            }
+            let host = &mut self.hosts[to];
+            let now = Instant::from_nanos(host.clock.local(self.now));
+            let node = host.node.as_mut().expect("a running daemon");
+            host.inbox.deliver_now(node, now, datagrams);
+            self.after_input(to);
+            return;
+        }
+        let host = &mut self.hosts[to];
+        let (mut kept, mut dropped) = (false, 0);
+        for (path, addr, bytes) in datagrams {
+            match host.inbox.datagram(path, addr, bytes) {
+                true => kept = true,
+                false => dropped += 1,
+            }
+        }
+        // What a full buffer dropped was never heard: only what it kept counts.
+        if fresh && kept {
+            self.hear(to, from, stamp);
+        }
+        if dropped > 0 {
+            let what = format!("socket buffer full: {dropped} datagram(s) dropped");
+            self.note(Some(to), what);
+            self.observe(Observation::BufferOverflowed { node: to, dropped });
+        }
+        if kept {
+            self.wake(to);
+        }
+    }
+
+    /// A datagram of `from` newer than any before it reached `to`'s daemon (read now, or
+    /// waiting in its socket buffers): what the split-brain checker judges takeovers by.
+    fn hear(&mut self, to: usize, from: usize, stamp: Option<(u64, u64)>) {
+        self.newest[to * self.hosts.len() + from] = stamp;
+        self.observe(Observation::Heard { node: to, from });
+    }
+
+    /// Host `i` has something to hand its daemon (or its timer is due): at once if nothing
+    /// else is due at this instant, else once everything due now is in.
+    pub(super) fn wake(&mut self, i: usize) {
+        if self.hosts[i].woken {
+            return;
+        }
+        if self.queue.peek_time().is_none_or(|at| at > self.now) {
+            self.hand_over(i);
+        } else {
+            self.hosts[i].woken = true;
+            self.woken.push(i);
+        }
+    }
+
+    /// Hands host `i`'s daemon its inputs by the input rule, if it runs, and carries out
+    /// what it asks for.
+    fn hand_over(&mut self, i: usize) {
+        if !self.hosts[i].runs() {
+            return;
+        }
+        let now = self.local(i);
+        let host = &mut self.hosts[i];
+        let node = host.node.as_mut().expect("a running daemon");
+        host.inbox.deliver(node, now);
+        self.after_input(i);
+    }
+
+    /// Hands every woken host's daemon its inputs by the input rule, and carries out what it
+    /// asks for.
+    pub(super) fn wake_all(&mut self) {
+        let mut woken = std::mem::take(&mut self.woken);
+        woken.sort_unstable();
+        for i in woken.drain(..) {
+            self.hosts[i].woken = false;
+            self.hand_over(i);
+        }
+        self.woken = woken;
+    }
+
+    pub(super) fn local(&self, i: usize) -> Instant {
+        Instant::from_nanos(self.hosts[i].clock.local(self.now))
+    }
+
+    pub(super) fn reschedule(&mut self, i: usize, force: bool) {
+        let h = &self.hosts[i];
+        let Some(local) = h.node.as_ref().and_then(Node::poll_timeout) else {
+            return;
+        };
+        let at = h.clock.true_time(local.as_nanos()).max(self.now);
+        if force || self.queue.timer(i).is_none_or(|cur| at < cur) {
+            self.queue.set_timer(i, at, Due::Timer { node: i });
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The daemon's action queue: hooks and address changes run one at a time in the order core
+//! asked, each taking its latency; a hook is killed at the deadline core gave it, a job is
+//! suspended while its host (or, for a netlink call, its daemon) is stopped, and each answer
+//! goes back to the daemon.
+
+use super::host::{Job, Running, Task};
+use super::{Due, World};
+use crate::fault::HookBehavior;
+use failover_core::{AddressChange, Command, HookOutcome};
+
+impl World<'_> {
+    /// Queues a request of host `i`'s daemon; it starts at once if nothing runs.
+    pub(super) fn enqueue(&mut self, i: usize, job: Job) {
+        self.hosts[i].queue.push_back(job);
+        if self.hosts[i].running.is_none() {
+            self.start_job(i);
+        }
+    }
+
+    /// Starts the next queued job of host `i`: it ends after its latency, or a hung hook at
+    /// its deadline, when the daemon kills it.
+    fn start_job(&mut self, i: usize) {
+        if self.hosts[i].running.is_some() {
+            return;
+        }
+        let Some(job) = self.hosts[i].queue.pop_front() else {
+            return;
+        };
+        let protocol = &self.scenario.protocol;
+        let nanos = |d: std::time::Duration| d.as_nanos() as u64;
+        let ends = match job.task {
+            Task::Hook { kind, deadline, .. } => {
+                let took = match self.hosts[i].hook_behavior(kind) {
+                    Some(HookBehavior::Hangs) => u64::MAX,
+                    Some(HookBehavior::Slow(extra)) => nanos(protocol.hook_latency(kind) + extra),
+                    Some(HookBehavior::Fails) | None => nanos(protocol.hook_latency(kind)),
+                };
+                self.now.saturating_add(took).min(deadline.max(self.now))
+            }
+            Task::Address { .. } => self.now + nanos(protocol.address_latency),
+        };
+        self.job_generation += 1;
+        self.hosts[i].running = Some(Running {
+            job,
+            ends,
+            generation: self.job_generation,
+            suspended: None,
+        });
+        self.push_job_end(i);
+    }
+
+    fn push_job_end(&mut self, i: usize) {
+        let h = &self.hosts[i];
+        if let Some(r) = h.running.filter(|r| r.suspended.is_none()) {
+            let due = Due::JobEnds {
+                node: i,
+                incarnation: h.incarnation,
+                generation: r.generation,
+            };
+            self.queue.push(r.ends, due);
+        }
+    }
+
+    /// The running job of host `i` ends: its effect on the host, its answer to the daemon.
+    pub(super) fn job_ends(&mut self, i: usize, incarnation: u64, generation: u64) {
+        let h = &self.hosts[i];
+        let current = h.incarnation == incarnation
+            && h.running
+                .is_some_and(|r| r.generation == generation && r.suspended.is_none());
+        if !current {
+            return;
+        }
+        let Running { job, .. } = self.hosts[i].running.take().expect("current");
+        let answer = match job.task {
+            Task::Hook { kind, deadline, .. } => {
+                let outcome = match self.hosts[i].hook_behavior(kind) {
+                    _ if self.now >= deadline => HookOutcome::TimedOut,
+                    Some(HookBehavior::Fails) => HookOutcome::Failed(Some(1)),
+                    _ => HookOutcome::Success,
+                };
+                Command::HookFinished {
+                    id: job.id,
+                    outcome,
+                }
+            }
+            Task::Address { change, vip, until } => {
+                let addr = self.vip_names[vip.0].clone();
+                let lifetime = until.map(|u| self.lifetime(i, u));
+                // An address already there, or already gone, needs no change the kernel could
+                // refuse: the daemon looks first (it finds a leftover, or one the kernel's
+                // lifetime removed) and answers that it is so.
+                let already = self.hosts[i].held[vip.0] == (change == AddressChange::Add);
+                let result = if self.hosts[i].refuses(change) && !already {
+                    self.note(Some(i), format!("address {change} {addr}: refused"));
+                    Err("Cannot assign requested address (os error 99)".to_string())
+                } else if let Some(Err(e)) = lifetime {
+                    // As the daemon does: no address without a lifetime of a whole second.
+                    self.note(Some(i), format!("address {change} {addr}: {e}"));
+                    Err(e)
+                } else {
+                    self.change_address(i, change, vip.0);
+                    if let Some(Ok(secs)) = lifetime {
+                        self.set_expiry(i, vip.0, secs);
+                    }
+                    Ok(())
+                };
+                Command::AddressChanged { id: job.id, result }
+            }
+        };
+        self.start_job(i);
+        self.hosts[i].inbox.command(answer);
+        self.wake(i);
+    }
+
+    /// Suspends (or resumes) the job host `i` runs: a frozen host runs nothing, and a stopped
+    /// daemon makes no netlink call (its hooks, processes of their own, run on). A hook whose
+    /// deadline passed meanwhile is killed as soon as the daemon runs again, as the daemon
+    /// does: its time is core's, not what was left of it when the host stopped.
+    pub(super) fn suspend_job(&mut self, i: usize, suspend: bool) {
+        let Some(mut r) = self.hosts[i].running else {
+            return;
+        };
+        match (suspend, r.suspended) {
+            (true, None) => r.suspended = Some(r.ends.saturating_sub(self.now)),
+            (false, Some(left)) => {
+                self.job_generation += 1;
+                r.generation = self.job_generation;
+                r.ends = self.now.saturating_add(left);
+                if let Task::Hook { deadline, .. } = r.job.task {
+                    r.ends = r.ends.min(deadline.max(self.now));
+                }
+                r.suspended = None;
+            }
+            _ => return,
+        }
+        self.hosts[i].running = Some(r);
+        self.push_job_end(i);
+    }
+}
