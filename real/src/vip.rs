@@ -144,42 +144,49 @@ impl Addresses {
         Ok(change)
     }
 
-    /// Removes the address for a release: like [`remove`](Self::remove), but when its
-    /// interface is gone the address is looked for on every interface. An interface renamed
-    /// under the daemon (`ip link set vip0 name vip1`) keeps its addresses: the node would
-    /// otherwise never get rid of the address it releases — it would stay the owner for ever,
-    /// and a planned shutdown would never end. An interface deleted took its addresses with
-    /// it: nothing is found, and the address is gone.
+    /// Removes the address for a release: from its interface, as [`remove`](Self::remove)
+    /// does, and from any other interface of the host it is found on. Linux answers for an
+    /// address whichever of its interfaces has it, so a release is done only when none has.
+    /// An interface renamed under the daemon (`ip link set vip0 name vip1`) keeps its
+    /// addresses — and another may have been made with the old name since: the node would
+    /// otherwise believe it released an address its host still serves (or, the name gone,
+    /// stay the owner for ever, and a planned shutdown never end). An interface deleted took
+    /// its addresses with it: nothing is found, and the address is gone.
     pub async fn release(&self, vip: &VipSettings) -> Result<Change, VipError> {
-        match self.remove(vip).await {
-            Err(VipError::NoInterface(name)) => {
-                let found: Vec<_> = self
-                    .handle
-                    .address()
-                    .get()
-                    .set_address_filter(vip.address)
-                    .execute()
-                    .try_collect()
-                    .await
-                    .map_err(|e| kernel_error(vip, e))?;
-                let mut change = Change::AlreadySo;
-                for message in found {
-                    let index = message.header.index;
-                    self.handle
-                        .address()
-                        .del(message)
-                        .execute()
-                        .await
-                        .map_err(|e| kernel_error(vip, e))?;
-                    tracing::warn!(address = %vip.address, interface = %name, index,
-                        "the interface is gone; the address was found on the interface with \
-                         this index (renamed?) and removed there");
+        let mut change = match self.remove(vip).await {
+            Err(VipError::NoInterface(_)) => Change::AlreadySo,
+            other => other?,
+        };
+        let found: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_address_filter(vip.address)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| kernel_error(vip, e))?;
+        for message in found {
+            let index = message.header.index;
+            match self.handle.address().del(message).execute().await {
+                Ok(()) => {
+                    tracing::warn!(address = %vip.address, interface = %vip.interface, index,
+                        "the address was found on the interface with this index instead \
+                         (renamed?) and removed there");
                     change = Change::Done;
                 }
-                Ok(change)
+                Err(e) => match kernel_error(vip, e) {
+                    // removed by someone else in between
+                    VipError::Netlink { source, .. }
+                        if matches!(
+                            source.kind(),
+                            io::ErrorKind::AddrNotAvailable | io::ErrorKind::NotFound
+                        ) => {}
+                    other => return Err(other),
+                },
             }
-            other => other,
         }
+        Ok(change)
     }
 
     /// The address on the interface of index `index`, whatever its prefix (a lookup: the

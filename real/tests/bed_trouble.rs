@@ -257,7 +257,8 @@ fn an_address_the_kernel_refuses_is_logged_mailed_and_retried_while_the_protocol
 }
 
 #[test]
-fn an_interface_renamed_under_the_owner_does_not_keep_it_from_releasing() {
+fn an_interface_renamed_under_the_owner_does_not_keep_it_from_releasing_even_with_its_name_reused()
+{
     if !root_or_skip() {
         return;
     }
@@ -271,11 +272,15 @@ fn an_interface_renamed_under_the_owner_does_not_keep_it_from_releasing() {
     wait_until(DEADLINE, "the master to hold the address on vip0", || {
         bed.master.has_address("vip0", &VIP.to_string())
     });
-    // Renamed (it must be down for that); the address goes with it.
+    // Renamed (it must be down for that); the address goes with it. Another interface is
+    // then made with the old name: the address is not on it, but the host still has it.
     bed.master.ip("link set vip0 down");
     bed.master.ip("link set vip0 name renamed0");
     bed.master.ip("link set renamed0 up");
     assert!(bed.master.has_address("renamed0", &VIP.to_string()));
+    bed.master
+        .ip("link add vip0 type veth peer name vip0-peer2");
+    bed.master.ip("link set vip0 up");
     // A planned stop releases the address where it now is, and the backup takes over.
     master.signal(Signal::SIGTERM);
     let status = master.process().wait_exit(DEADLINE);
