@@ -2,7 +2,7 @@
 //! the daemon's event log report it; the checkers judge it and the timeline draws it — each
 //! knowing nothing of how it was produced.
 
-use failover_core::{Answer, Notification, Role};
+use failover_core::{AddressChange, Answer, HookEvent, HookKind, HookOutcome, Notification, Role};
 use serde::{Deserialize, Serialize};
 
 /// Something that happened, at a time the record carries beside it (nanoseconds since the
@@ -114,6 +114,31 @@ pub enum Observation {
         node: usize,
         /// How many were dropped.
         dropped: u64,
+    },
+    /// A hook of `node` failed or was killed at its deadline (the simulator's record; see
+    /// [`crate::check::Context::deliveries`]).
+    HookFailed {
+        /// Node index.
+        node: usize,
+        /// Which hook.
+        hook: HookKind,
+        /// For which address.
+        vip: usize,
+        /// For a takeover or a release.
+        event: HookEvent,
+        /// When the node asked for it.
+        asked: u64,
+        /// How it ended.
+        outcome: HookOutcome,
+    },
+    /// The kernel refused `node` an address change (the simulator's record).
+    AddressRefused {
+        /// Node index.
+        node: usize,
+        /// Address index.
+        vip: usize,
+        /// What was asked.
+        change: AddressChange,
     },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.

@@ -144,8 +144,10 @@ impl Spans {
                 }
                 Observation::FaultStarted { fault: f } => faults[f] = Some((at, f)),
                 Observation::FaultEnded { fault: f } => close(&mut s.faults, &mut faults[f], at),
-                // (too many to draw; the checkers judge split brain by them)
-                Observation::Heard { .. } => {}
+                // (too many to draw, or drawn from the notices they cause)
+                Observation::Heard { .. }
+                | Observation::HookFailed { .. }
+                | Observation::AddressRefused { .. } => {}
             }
         }
         for n in 0..nodes {

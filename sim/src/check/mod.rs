@@ -45,7 +45,10 @@ pub struct Context {
     /// of its duration, a switchover): each may move the addresses on a healthy network.
     pub operator_requests: u32,
     /// Whether the run's record has every fresh delivery ([`Observation::Heard`]): then split
-    /// brain is judged by what was delivered; else only by the scenario's bounds.
+    /// brain is judged by what was delivered; else only by the scenario's bounds. Such an
+    /// engine (the simulator) also records every hook failure and refused address change
+    /// ([`Observation::HookFailed`], [`Observation::AddressRefused`]), which notices are then
+    /// matched to one by one.
     pub deliveries: bool,
     /// Whether a better node takes the addresses back (without it, any one live owner is
     /// the right end).

@@ -1,10 +1,59 @@
 //! Notifications: every address taken over named in exactly one failover notice, every
 //! release notified exactly once, network anomalies never repeated before their recovery,
 //! and the counts the scenario expects.
+//!
+//! Where the engine records what it did to the nodes (the simulator: hook failures and
+//! refused address changes, [`Context::deliveries`]), notices are matched to those events one
+//! by one: each failure of a hook other than `Test` is notified exactly once, naming its hook,
+//! address and outcome; a `Test` that says no is a veto, named in the takeover's notice, never
+//! a hook failure; a refused address change is notified at most once, and so is a veto — a
+//! refusal repeated after a back-off is no news — but the first of each node since it started
+//! (classic mode: nothing refuses a takeover before it) must be. No notice names an event that
+//! did not happen. And when two owners resolve, the one that lets go names the one that stays.
 
 use super::{Checker, Context, Findings, Observation};
-use failover_core::{Notification, Role};
+use failover_core::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// A hook failure or refused address change the engine recorded, and which notices named it.
+#[derive(Clone, Debug)]
+struct Event {
+    at: u64,
+    what: Failure,
+    /// Named by a hook-failure or address-failure notice.
+    noticed: bool,
+    /// Named as vetoed by a takeover notice.
+    vetoed: bool,
+    /// A notice is owed: the hand-over it belongs to was still going on (one given up — the
+    /// owner heard after all — waits for nothing, and says nothing of a hook ending later).
+    owed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Failure {
+    Hook {
+        hook: HookKind,
+        vip: usize,
+        event: HookEvent,
+        outcome: HookOutcome,
+    },
+    Address {
+        vip: usize,
+        change: AddressChange,
+    },
+}
+
+impl Failure {
+    /// What refuses a takeover: a `Test` that fails or hangs, an add the kernel refuses.
+    fn refuses_takeover(self) -> bool {
+        match self {
+            Failure::Hook { hook, event, .. } => {
+                hook == HookKind::Test && event == HookEvent::Acquire
+            }
+            Failure::Address { change, .. } => change == AddressChange::Add,
+        }
+    }
+}
 
 /// Matches notifications against what the nodes did, node by node.
 pub struct Notifications {
@@ -30,6 +79,31 @@ pub struct Notifications {
     restorable: Vec<BTreeSet<usize>>,
     /// Per node: a lost lease was notified and the release it began has not ended.
     lease_lost: Vec<bool>,
+    /// Per node, since its daemon started: the failures recorded.
+    events: Vec<Vec<Event>>,
+    /// Per node: it let an address go while another node held it — the notice of that
+    /// release must name the one that stays.
+    yielded_to: Vec<Option<usize>>,
+    /// Per node: who holds each address (for `yielded_to`).
+    holders: super::Holders,
+    /// Per node: a release notice that did not name the owner that stays, judged when the
+    /// release ends — a planned shutdown's (the node stops) names no one.
+    misnamed: Vec<Option<String>>,
+    /// Per node: hook-failure notices that came before the engine recorded a failure at the
+    /// same instant.
+    early: Vec<Vec<(u64, Failure, String)>>,
+    /// Last fresh delivery, by receiver then sender.
+    heard: Vec<Option<u64>>,
+    /// Since when each node holds each address, by address then node.
+    held_since: Vec<Option<u64>>,
+    /// Per node: since when it has its role.
+    role_since: Vec<Option<u64>>,
+    /// Per node: it answered an operator since its last release ended — a release now is
+    /// the operator's hand-over, to whom the operator chose.
+    asked: Vec<bool>,
+    /// Per node: since when its daemon is stopped, if it is.
+    paused_since: Vec<Option<u64>>,
+    mismatches: Vec<String>,
 }
 
 impl Notifications {
@@ -48,12 +122,240 @@ impl Notifications {
             roles: vec![Role::Backup; n],
             restorable: vec![BTreeSet::new(); n],
             lease_lost: vec![false; n],
+            events: vec![Vec::new(); n],
+            yielded_to: vec![None; n],
+            holders: super::Holders::new(ctx.vips),
+            paused_since: vec![None; n],
+            early: vec![Vec::new(); n],
+            misnamed: vec![None; n],
+            heard: vec![None; n * n],
+            held_since: vec![None; ctx.vips * n],
+            asked: vec![false; n],
+            role_since: vec![None; n],
+            mismatches: Vec::new(),
+        }
+    }
+
+    /// Matches the notice `notification` of `node` to the failures it names.
+    fn match_notice(&mut self, at: u64, node: usize, notification: &Notification) {
+        let name = &self.ctx.nodes[node].0.clone();
+        let events = &mut self.events[node];
+        match notification {
+            Notification::HookFailed { hook, vip, outcome } => {
+                let what = Failure::Hook {
+                    hook: *hook,
+                    vip: vip.0,
+                    event: HookEvent::Acquire,
+                    outcome: *outcome,
+                };
+                let same = |e: &Event| match (e.what, what) {
+                    (
+                        Failure::Hook {
+                            hook, vip, outcome, ..
+                        },
+                        Failure::Hook {
+                            hook: h,
+                            vip: v,
+                            outcome: o,
+                            ..
+                        },
+                    ) => hook == h && vip == v && outcome == o,
+                    _ => false,
+                };
+                if *hook == HookKind::Test && matches!(outcome, HookOutcome::Failed(_)) {
+                    self.mismatches.push(format!(
+                        "{name} notified a Test that said no as a hook failure at {} (it is a veto)",
+                        super::secs(at)
+                    ));
+                } else if let Some(e) = events.iter_mut().find(|e| !e.noticed && same(e)) {
+                    e.noticed = true;
+                } else {
+                    // (core times a hook out itself at its deadline, which may come before
+                    // the engine records the kill at that same instant)
+                    self.early[node].push((at, what, notification.summary()));
+                }
+            }
+            Notification::AddressFailed { vip, change, error } => {
+                let want = Failure::Address {
+                    vip: vip.0,
+                    change: *change,
+                };
+                if let Some(e) = events.iter_mut().find(|e| !e.noticed && e.what == want) {
+                    e.noticed = true;
+                } else if !error.starts_with("no answer within") {
+                    self.mismatches.push(format!(
+                        "{name} notified at {} {} with no such refusal left unnotified",
+                        super::secs(at),
+                        notification.summary()
+                    ));
+                }
+            }
+            Notification::Failover { vetoed, .. } => {
+                for vip in vetoed {
+                    let veto = |e: &Event| matches!(e.what, Failure::Hook { hook: HookKind::Test, vip: v, event: HookEvent::Acquire, .. } if v == vip.0);
+                    if let Some(e) = events.iter_mut().find(|e| !e.vetoed && veto(e)) {
+                        e.vetoed = true;
+                    } else {
+                        self.mismatches.push(format!(
+                            "{name} notified at {} a veto of address {} its Test never gave",
+                            super::secs(at),
+                            vip.0
+                        ));
+                    }
+                }
+            }
+            Notification::Released { to } => {
+                if let Some(stays) = self.yielded_to[node].take() {
+                    // (or a node it ranks above itself: a hand-back to a better backup begun
+                    // before it heard the owner that stays)
+                    let rank = |n: usize| {
+                        let (name, priority) = &self.ctx.nodes[n];
+                        (*priority, std::cmp::Reverse(name))
+                    };
+                    let named = (to.as_deref())
+                        .and_then(|t| self.ctx.nodes.iter().position(|(n, _)| n == t));
+                    let better = named.is_some_and(|n| rank(n) > rank(node));
+                    let stays = &self.ctx.nodes[stays].0;
+                    if to.as_deref() != Some(stays.as_str()) && !better {
+                        self.misnamed[node] = Some(format!(
+                            "{name} let the addresses go to {stays} at {} and its notice named {to:?}",
+                            super::secs(at)
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What a node's notices left out of the failures recorded since it started.
+    fn unnotified(&mut self, node: usize) {
+        let name = &self.ctx.nodes[node].0;
+        for (at, _, summary) in self.early[node].drain(..) {
+            self.mismatches.push(format!(
+                "{name} notified at {} {summary} with no such failure left unnotified",
+                super::secs(at)
+            ));
+        }
+        let events = std::mem::take(&mut self.events[node]);
+        for e in &events {
+            if let Failure::Hook {
+                hook, vip, outcome, ..
+            } = e.what
+            {
+                if hook != HookKind::Test && e.owed && !e.noticed {
+                    self.mismatches.push(format!(
+                        "{name}'s hook {hook} for address {vip} ended {outcome:?} at {} and no notice said so",
+                        super::secs(e.at)
+                    ));
+                }
+            }
+        }
+        if self.ctx.majority.is_some() {
+            return;
+        }
+        if let Some(first) = (events.iter()).find(|e| e.owed && e.what.refuses_takeover()) {
+            let said = first.vetoed || first.noticed;
+            if !said {
+                self.mismatches.push(format!(
+                    "{name} was refused a takeover at {} ({:?}) and no notice said so",
+                    super::secs(first.at),
+                    first.what
+                ));
+            }
         }
     }
 }
 
 impl Checker for Notifications {
-    fn observe(&mut self, _at: u64, obs: &Observation) {
+    fn observe(&mut self, at: u64, obs: &Observation) {
+        match *obs {
+            Observation::HookFailed {
+                node,
+                hook,
+                vip,
+                event,
+                asked,
+                outcome,
+            } => {
+                let what = Failure::Hook {
+                    hook,
+                    vip,
+                    event,
+                    outcome,
+                };
+                let early = (self.early[node].iter()).position(|&(t, w, _)| {
+                    t == at
+                        && matches!(w, Failure::Hook { hook: h, vip: v, outcome: o, .. } if h == hook && v == vip && o == outcome)
+                });
+                let going_on = match event {
+                    HookEvent::Acquire => Role::Acquiring,
+                    HookEvent::Release => Role::Releasing,
+                };
+                self.events[node].push(Event {
+                    at,
+                    what,
+                    noticed: early.map(|i| self.early[node].remove(i)).is_some(),
+                    vetoed: false,
+                    owed: self.roles[node] == going_on
+                        && self.role_since[node].is_some_and(|since| asked >= since),
+                });
+                return;
+            }
+            Observation::AddressRefused { node, vip, change } => {
+                let what = Failure::Address { vip, change };
+                self.events[node].push(Event {
+                    at,
+                    what,
+                    noticed: false,
+                    vetoed: false,
+                    owed: self.roles[node].claims_ownership(),
+                });
+                return;
+            }
+            // A yield: it lets go while another holds, having heard that one since it held
+            // (not an operator's hand-over, nor a hand-back to a backup it thinks better).
+            Observation::Released { node, vip } => {
+                self.holders.apply(obs);
+                let others = self.holders.of(vip);
+                let n = self.ctx.nodes.len();
+                if let [stays] = *others {
+                    let heard = self.heard[node * n + stays];
+                    let since =
+                        self.held_since[vip * n + stays].max(self.held_since[vip * n + node]);
+                    let asked = self.asked[node];
+                    if self.roles[node] == Role::Releasing && heard >= since && !asked {
+                        self.yielded_to[node] = Some(stays);
+                    }
+                }
+                self.held_since[vip * n + node] = None;
+            }
+            Observation::Acquired { node, vip } => {
+                if !self.holders.of(vip).contains(&node) {
+                    self.held_since[vip * self.ctx.nodes.len() + node] = Some(at);
+                }
+                self.holders.apply(obs);
+            }
+            Observation::RoleChanged { node, from, to } if from != to => {
+                self.role_since[node] = Some(at);
+                if from == Role::Releasing {
+                    self.asked[node] = false;
+                    if let Some(m) = self.misnamed[node].take().filter(|_| to != Role::Stopped) {
+                        self.mismatches.push(m);
+                    }
+                }
+            }
+            Observation::Heard { node, from } => {
+                self.heard[node * self.ctx.nodes.len() + from] = Some(at);
+                return;
+            }
+            Observation::Answered { node, .. } => self.asked[node] = true,
+            Observation::Notified {
+                node,
+                ref notification,
+            } if self.ctx.deliveries => self.match_notice(at, node, notification),
+            _ => {}
+        }
         match *obs {
             // (a restore may come while the claim goes on in another role: a renewal during
             // a release's hooks adds back what the kernel removed a moment before)
@@ -97,7 +399,22 @@ impl Checker for Notifications {
             // A lost lease is notified as its release begins: cut short by the process's end,
             // that release is done all the same (the host is gone, or its kernel removes the
             // address when the lifetime ends).
+            Observation::Paused { node } => {
+                self.paused_since[node].get_or_insert(at);
+            }
+            Observation::Resumed { node } | Observation::Up { node } => {
+                self.paused_since[node] = None;
+            }
             Observation::Down { node } => {
+                // A failure its process did not live to read — at the instant it died, or
+                // while it was stopped — is no missing notice.
+                let cut = self.paused_since[node].take().unwrap_or(at);
+                self.misnamed[node] = None;
+                self.events[node].retain(|e| e.at < cut);
+                if self.ctx.deliveries {
+                    self.unnotified(node);
+                }
+                self.yielded_to[node] = None;
                 if std::mem::take(&mut self.lease_lost[node]) {
                     self.releases[node].0 += 1;
                 }
@@ -151,6 +468,14 @@ impl Checker for Notifications {
     }
 
     fn finish(&mut self, _at: u64, findings: &mut Findings) {
+        if self.ctx.deliveries {
+            for node in 0..self.ctx.nodes.len() {
+                self.unnotified(node);
+            }
+        }
+        for m in self.mismatches.drain(..) {
+            findings.violate("notifications", m);
+        }
         findings.figures.anomalies = self.anomalies;
         findings.figures.rival_claims = self.rival_claims;
         for (n, (name, _)) in self.ctx.nodes.iter().enumerate() {
@@ -221,5 +546,169 @@ impl Checker for Notifications {
         if let Some(want) = e.takeovers.filter(|&w| w != total) {
             findings.violate("takeovers", format!("{total} takeover(s), expected {want}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use failover_core::VipId;
+    use std::time::Duration;
+
+    const S: u64 = 1_000_000_000;
+
+    /// This checker over `record` for master (0) and backup (1), with every failure recorded.
+    fn judge(record: &[(u64, Observation)]) -> Vec<String> {
+        let scenario = Scenario::builder("pair", Duration::from_secs(60))
+            .segment("public")
+            .node("master", 200)
+            .node("backup", 100)
+            .vip("192.0.2.100")
+            .build()
+            .unwrap();
+        let ctx = Context {
+            deliveries: true,
+            ..Context::new(&scenario, &[])
+        };
+        let mut checker = Notifications::new(&ctx);
+        for (at, obs) in record {
+            checker.observe(*at, obs);
+        }
+        let mut findings = Findings::default();
+        checker.finish(60 * S, &mut findings);
+        findings.violations.into_iter().map(|v| v.detail).collect()
+    }
+
+    fn role(node: usize, from: Role, to: Role) -> Observation {
+        Observation::RoleChanged { node, from, to }
+    }
+
+    fn hook_failed(node: usize, hook: HookKind, outcome: HookOutcome) -> Observation {
+        Observation::HookFailed {
+            node,
+            hook,
+            vip: 0,
+            event: HookEvent::Acquire,
+            asked: 10 * S,
+            outcome,
+        }
+    }
+
+    fn notified(node: usize, notification: Notification) -> Observation {
+        Observation::Notified { node, notification }
+    }
+
+    /// The backup begins a takeover at 10 s whose PreAcq fails.
+    fn failing_pre_acq() -> Vec<(u64, Observation)> {
+        vec![
+            (10 * S, role(1, Role::Backup, Role::Acquiring)),
+            (
+                11 * S,
+                hook_failed(1, HookKind::PreAcq, HookOutcome::Failed(Some(1))),
+            ),
+        ]
+    }
+
+    fn pre_acq_notice() -> Observation {
+        notified(
+            1,
+            Notification::HookFailed {
+                hook: HookKind::PreAcq,
+                vip: VipId(0),
+                outcome: HookOutcome::Failed(Some(1)),
+            },
+        )
+    }
+
+    #[test]
+    fn a_hook_failure_is_notified_exactly_once() {
+        let mut record = failing_pre_acq();
+        record.push((11 * S, pre_acq_notice()));
+        assert_eq!(judge(&record), Vec::<String>::new());
+
+        let unsaid = judge(&failing_pre_acq());
+        assert_eq!(unsaid.len(), 1, "{unsaid:?}");
+        assert!(unsaid[0].contains("backup's hook PreAcq for address 0 ended Failed"));
+
+        record.push((12 * S, pre_acq_notice()));
+        let doubled = judge(&record);
+        assert_eq!(doubled.len(), 1, "{doubled:?}");
+        assert!(doubled[0].contains("with no such failure left unnotified"));
+    }
+
+    #[test]
+    fn a_test_that_says_no_is_a_veto_in_the_takeover_notice_not_a_hook_failure() {
+        let mut record = vec![
+            (10 * S, role(1, Role::Backup, Role::Acquiring)),
+            (
+                11 * S,
+                hook_failed(1, HookKind::Test, HookOutcome::Failed(Some(1))),
+            ),
+        ];
+        let veto = notified(
+            1,
+            Notification::Failover {
+                from: None,
+                acquired: vec![],
+                vetoed: vec![VipId(0)],
+            },
+        );
+        record.push((11 * S, veto));
+        assert_eq!(judge(&record), Vec::<String>::new());
+        record.pop();
+        // Refused and silent: the first refusal since the node started must be said.
+        let silent = judge(&record);
+        assert!(silent[0].contains("was refused a takeover"), "{silent:?}");
+        let wrong = notified(
+            1,
+            Notification::HookFailed {
+                hook: HookKind::Test,
+                vip: VipId(0),
+                outcome: HookOutcome::Failed(Some(1)),
+            },
+        );
+        record.push((11 * S, wrong));
+        assert!(judge(&record)[0].contains("(it is a veto)"));
+    }
+
+    #[test]
+    fn a_failure_of_a_takeover_given_up_is_owed_no_notice() {
+        let record = vec![
+            (10 * S, role(1, Role::Backup, Role::Acquiring)),
+            (10 * S + S / 2, role(1, Role::Acquiring, Role::Backup)),
+            (
+                11 * S,
+                hook_failed(1, HookKind::PreAcq, HookOutcome::TimedOut),
+            ),
+        ];
+        assert_eq!(judge(&record), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_owner_that_lets_go_of_two_names_the_one_that_stays() {
+        use Observation::{Acquired, Heard, Released};
+        let record = vec![
+            (S, Acquired { node: 0, vip: 0 }),
+            (20 * S, Acquired { node: 1, vip: 0 }),
+            (20 * S, role(1, Role::Acquiring, Role::Master)),
+            (30 * S, Heard { node: 1, from: 0 }),
+            (30 * S, role(1, Role::Master, Role::Releasing)),
+            (30 * S, Released { node: 1, vip: 0 }),
+        ];
+        let named = |to: Option<&str>| {
+            let mut r = record.clone();
+            let to = to.map(String::from);
+            r.push((30 * S, notified(1, Notification::Released { to })));
+            r.push((30 * S, role(1, Role::Releasing, Role::Backup)));
+            judge(&r)
+        };
+        assert!(!named(Some("master")).iter().any(|v| v.contains("let the")));
+        let none = named(None);
+        assert!(
+            none.iter()
+                .any(|v| v.contains("backup let the addresses go to master")),
+            "{none:?}"
+        );
     }
 }

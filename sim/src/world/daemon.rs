@@ -151,6 +151,9 @@ impl World<'_> {
                 let deadline = self.hosts[i].clock.true_time(req.deadline.as_nanos());
                 let task = Task::Hook {
                     kind: req.kind,
+                    vip: req.vip,
+                    event: req.event,
+                    asked: self.now,
                     deadline,
                 };
                 self.enqueue(i, Job { id: req.id, task });

@@ -4,7 +4,9 @@
 
 use super::clock::Clock;
 use crate::fault::HookBehavior;
-use failover_core::{AddressChange, Config, HookKind, Inbox, Instant, Node, RequestId, VipId};
+use failover_core::{
+    AddressChange, Config, HookEvent, HookKind, Inbox, Instant, Node, RequestId, VipId,
+};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -13,7 +15,14 @@ use std::sync::Arc;
 pub(super) enum Task {
     /// Run a hook; core stops waiting at `deadline` (on the node's clock), and the daemon kills
     /// a hook still running then.
-    Hook { kind: HookKind, deadline: u64 },
+    Hook {
+        kind: HookKind,
+        vip: VipId,
+        event: HookEvent,
+        /// When core asked for it (true time).
+        asked: u64,
+        deadline: u64,
+    },
     /// Add or remove an address (quorum mode: an add with the lease's end, on the node's
     /// clock, that the kernel's lifetime is counted to).
     Address {

@@ -6,6 +6,7 @@
 use super::host::{Job, Running, Task};
 use super::{Due, World};
 use crate::fault::HookBehavior;
+use crate::record::Observation;
 use failover_core::{AddressChange, Command, HookOutcome};
 
 impl World<'_> {
@@ -72,12 +73,29 @@ impl World<'_> {
         }
         let Running { job, .. } = self.hosts[i].running.take().expect("current");
         let answer = match job.task {
-            Task::Hook { kind, deadline, .. } => {
+            Task::Hook {
+                kind,
+                vip,
+                event,
+                asked,
+                deadline,
+            } => {
                 let outcome = match self.hosts[i].hook_behavior(kind) {
                     _ if self.now >= deadline => HookOutcome::TimedOut,
                     Some(HookBehavior::Fails) => HookOutcome::Failed(Some(1)),
                     _ => HookOutcome::Success,
                 };
+                if !outcome.is_success() {
+                    let (node, vip) = (i, vip.0);
+                    self.observe(Observation::HookFailed {
+                        node,
+                        hook: kind,
+                        vip,
+                        event,
+                        asked,
+                        outcome,
+                    });
+                }
                 Command::HookFinished {
                     id: job.id,
                     outcome,
@@ -93,10 +111,17 @@ impl World<'_> {
                 let result = if self.hosts[i].refuses(change) && !already {
                     self.note(Some(i), format!("address {change} {addr}: refused"));
                     Err("Cannot assign requested address (os error 99)".to_string())
-                } else if let Some(Err(e)) = lifetime {
+                } else if let Some(Err(e)) = &lifetime {
                     // As the daemon does: no address without a lifetime of a whole second.
                     self.note(Some(i), format!("address {change} {addr}: {e}"));
-                    Err(e)
+                    Err(e.clone())
+                } else {
+                    Ok(())
+                };
+                let result = if result.is_err() {
+                    let (node, vip) = (i, vip.0);
+                    self.observe(Observation::AddressRefused { node, vip, change });
+                    result
                 } else {
                     self.change_address(i, change, vip.0);
                     if let Some(Ok(secs)) = lifetime {
