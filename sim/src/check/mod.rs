@@ -22,6 +22,11 @@ pub trait Checker {
     fn observe(&mut self, at: u64, obs: &Observation);
     /// The run ended at `at`: add figures and violations.
     fn finish(&mut self, at: u64, findings: &mut Findings);
+    /// Whether it looks at [`Observation::Heard`] (an engine may skip the others for them:
+    /// there is one per datagram).
+    fn judges_deliveries(&self) -> bool {
+        false
+    }
 }
 
 /// What the checkers need to know of the run's set-up.

@@ -268,6 +268,10 @@ impl Notifications {
 }
 
 impl Checker for Notifications {
+    fn judges_deliveries(&self) -> bool {
+        true
+    }
+
     fn observe(&mut self, at: u64, obs: &Observation) {
         match *obs {
             Observation::HookFailed {

@@ -70,6 +70,10 @@ impl SplitBrain {
 }
 
 impl Checker for SplitBrain {
+    fn judges_deliveries(&self) -> bool {
+        true
+    }
+
     fn observe(&mut self, at: u64, obs: &Observation) {
         self.justify.observe(at, obs, &self.holders);
         if let Some(vip) = self.holders.apply(obs) {

@@ -342,7 +342,13 @@ impl<'p> World<'p> {
         ) {
             self.flush_client();
         }
-        for c in &mut self.checkers {
+        // (a delivery, the commonest observation by far, only to the checkers that judge by them)
+        let heard = matches!(obs, Observation::Heard { .. });
+        for c in self
+            .checkers
+            .iter_mut()
+            .filter(|c| !heard || c.judges_deliveries())
+        {
             c.observe(self.now, &obs);
         }
         if let Some(record) = self.record.as_mut() {
