@@ -132,9 +132,10 @@ restore() { git -C "$SCRATCH" reset -q --hard "$HEAD" && git -C "$SCRATCH" clean
 restore
 
 CHILD=
+exec 3>&2 # the trap runs inside the redirections of the command it stops: say it here
 stop() {
     trap - INT TERM
-    echo -e "\nmutation-score: interrupted; the mutant under way is not recorded" >&2
+    echo -e "\nmutation-score: interrupted; the mutant under way is not recorded" >&3
     [[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null && wait "$CHILD" 2>/dev/null
     restore
     exit 130
