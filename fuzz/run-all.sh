@@ -6,10 +6,10 @@
 #   fuzz/run-all.sh 100000 scenario # one target, briefly
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). Each run starts
-# from the checked-in corpus (fuzz/corpus/TARGET/) plus the repository's real files as seeds,
-# writes what it finds to the corpus, and stops at the first crash (in fuzz/artifacts/TARGET/;
-# keep a reproducer in fuzz/regressions/TARGET/, where the corpus replay test runs it). Logs
-# go to fuzz/logs/.
+# from the checked-in corpus (fuzz/corpus/TARGET/) plus the repository's real files (and
+# fuzz/seeds/, for what no real file shows) as seeds, writes what it finds to the corpus, and
+# stops at the first crash (in fuzz/artifacts/TARGET/; keep a reproducer in
+# fuzz/regressions/TARGET/, where the corpus replay test runs it). Logs go to fuzz/logs/.
 #
 # Built with debug assertions (-a: integer overflow panics) and without a sanitizer (-s none):
 # every crate here forbids unsafe code, so AddressSanitizer would find nothing Rust's own
@@ -18,6 +18,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 runs=${1:-10000000}
+# A unit slower than this many seconds is a hang and stops the run (libFuzzer counts wall
+# time). Where jobs may be paused (SIGSTOP) or starved for minutes, TIMEOUT=0 turns it off:
+# units slower than 10 s are then still reported (logs/TARGET.log, "Slowest unit") and kept
+# as artifacts/TARGET/slow-unit-*, to be timed again alone.
+timeout=${TIMEOUT:-300}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -28,7 +33,7 @@ seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
 
 for target in "${targets[@]}"; do
-    options=(-runs="$runs" -timeout=10 -print_final_stats=1)
+    options=(-runs="$runs" -timeout="$timeout" -print_final_stats=1)
     extra=()
     case $target in
         wire_decode)
@@ -39,7 +44,7 @@ for target in "${targets[@]}"; do
             ;;
         node_datagrams) options+=(-max_len=512) ;;
         config_toml)
-            extra=(../real/dist/two-node ../real/dist/three-node)
+            extra=(../real/dist/two-node ../real/dist/three-node ../real/dist/ipv6 seeds/config_toml)
             options+=(-dict=dict/config.dict)
             ;;
         hostconfig)

@@ -9,8 +9,8 @@
 //!
 //! | target | what it feeds | what must hold |
 //! |---|---|---|
-//! | `wire_decode` | [`wire::check`]: arbitrary datagrams to the wire decoder, and messages built from the bytes to the encoder | no panic; what decodes re-encodes to what decodes equal |
-//! | `node_datagrams` | [`node::check`]: a real node with a key, arbitrary datagrams between genuine heartbeats, timers, answers | no panic; a datagram that does not authenticate changes nothing but its drop counter |
+//! | `wire_decode` | [`wire::check`]: arbitrary datagrams to the wire decoder, and messages (heartbeats, goodbyes, votes) built from the bytes to the encoder | no panic; what decodes re-encodes to what decodes equal |
+//! | `node_datagrams` | [`node::check`]: a real node in classic or quorum mode, with a key or without, arbitrary datagrams between genuine heartbeats, goodbyes and votes, timers, answers | no panic; a datagram that does not authenticate changes nothing but its drop counter |
 //! | `config_toml` | [`config::check`]: `Config::from_toml_str` | no panic; what is accepted starts a node and is written back as TOML read the same |
 //! | `hostconfig` | [`hostconfig::check`]: the `/etc/hostconfig` reader | no panic; an error names a line of the file, or none |
 //! | `scenario` | [`scenario::check`]: `failover_sim::Scenario::from_toml_str` | no panic; what is accepted plans under any seed and is written back as a scenario read again |

@@ -1,12 +1,12 @@
 //! `node_datagrams`: a real node fed arbitrary datagrams between genuine ones.
 //!
-//! The fuzzer's bytes are read as a [`Script`]: whether the group has a key, then steps —
-//! arbitrary datagrams on any path from any source, genuine heartbeats and goodbyes of two
-//! peers (made by the real encoder, tagged with the group's key), those same datagrams
-//! corrupted or replayed, the node's own datagrams echoed back, time passing (the timer fired
-//! at every instant it asks for), answers to the hooks and address changes it asks for, and
-//! operator commands. Datagrams arrive one by one or several in one wake-up, through the
-//! [`Inbox`] every driver uses.
+//! The fuzzer's bytes are read as a script: whether the group has a key and runs in classic
+//! or quorum mode, then [`Step`]s — arbitrary datagrams on any path from any source, genuine
+//! heartbeats, goodbyes and (in quorum mode) votes of two peers (made by the real encoder,
+//! tagged with the group's key), those same datagrams corrupted or replayed, the node's own
+//! datagrams echoed back, time passing (the timer fired at every instant it asks for), answers
+//! to the hooks and address changes it asks for, and operator commands. Datagrams arrive one
+//! by one or several in one wake-up, through the [`Inbox`] every driver uses.
 //!
 //! Two nodes built alike run the script: the *subject* is given every step, its *twin* every
 //! step but the datagrams that do not authenticate — those `wire::decode_raw` refuses with
@@ -25,7 +25,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use failover_core::node::Status;
-use failover_core::wire::{self, AuthKey, Message, MessageKind};
+use failover_core::config::Mode;
+use failover_core::wire::{self, AuthKey, Message, MessageKind, Vote};
 use failover_core::{
     Command, Config, Counters, DropReason, Event, HookOutcome, Inbox, Instant, Node, Output,
     PathId, RequestId, Role,
@@ -65,18 +66,27 @@ interface = "eth0"
 /// The node's peers, as they name themselves.
 const PEERS: [&str; 2] = ["alpha", "charlie"];
 
+/// The node's boot epoch: votes for it name it.
+const EPOCH: u64 = 7;
+
+/// How many of the node's latest requests (heartbeats) a peer's vote may answer: more than
+/// the node remembers, so some answers come too late.
+const REQUESTS_ANSWERED: usize = 24;
+
 /// Runs the script in `data`; panics when a property does not hold.
 pub fn check(data: &[u8]) {
     let mut input = Unstructured::new(data);
-    let Ok(keyed) = bool::arbitrary(&mut input) else {
+    // The first byte: bit 0 gives the group a key, bit 1 runs it in quorum mode.
+    let Ok(setup) = u8::arbitrary(&mut input) else {
         return;
     };
+    let (keyed, quorum) = (setup & 1 != 0, setup & 2 != 0);
     // To read a reproducer: FUZZ_TRACE=1 prints the script as it runs.
     let trace = std::env::var_os("FUZZ_TRACE").is_some();
     if trace {
-        eprintln!("keyed: {keyed}");
+        eprintln!("keyed: {keyed}, quorum: {quorum}");
     }
-    let mut run = Run::new(keyed);
+    let mut run = Run::new(keyed, quorum);
     while !input.is_empty() {
         let Ok(step) = Step::arbitrary(&mut input) else {
             break;
@@ -141,12 +151,29 @@ struct Heartbeat {
     goodbye: bool,
     /// In a goodbye: the node, the other peer, or a stranger.
     successor: Option<u8>,
-    /// Another group's message.
-    foreign: bool,
+    /// A vote (in place of a heartbeat or goodbye).
+    vote: Option<VoteOn>,
+    /// 2: another group's message; 3: one sent in the other mode; else the group's own.
+    foreign: u8,
     /// 0: the same sequence number again (another datagram of the same round); else added.
     next: u8,
     /// A new boot epoch.
     restart: bool,
+}
+
+/// A peer's answer to one of the node's requests (its heartbeats while it claims).
+#[derive(Arbitrary, Debug)]
+struct VoteOn {
+    /// Which of the node's latest heartbeats it answers, newest first (past the last: a
+    /// sequence number the node never sent).
+    answers: u8,
+    granted: bool,
+    /// In a refusal: the promise's holder — the node, the other peer, or a stranger.
+    holder: Option<u8>,
+    /// Answers an earlier run of the node.
+    stale_epoch: bool,
+    /// Answers another candidate.
+    other_candidate: bool,
 }
 
 /// A change to a datagram on the way.
@@ -181,18 +208,24 @@ struct Driven {
     outputs: Vec<Output>,
     /// Its last datagram and the path it went on.
     last_sent: Option<(PathId, Arc<[u8]>)>,
+    /// The sequence numbers of its latest heartbeats, newest first: what votes answer.
+    requests: VecDeque<u64>,
+    key: Option<AuthKey>,
 }
 
 impl Driven {
-    fn new(config: Config) -> Driven {
+    fn new(config: Config, key: Option<AuthKey>) -> Driven {
         let paths = config.paths.len();
-        let node = Node::new(config, 7, Instant::ZERO).expect("the fuzzed node's config is valid");
+        let node =
+            Node::new(config, EPOCH, Instant::ZERO).expect("the fuzzed node's config is valid");
         let mut driven = Driven {
             node,
             inbox: Inbox::new(paths, usize::MAX),
             pending: VecDeque::new(),
             outputs: Vec::new(),
             last_sent: None,
+            requests: VecDeque::new(),
+            key,
         };
         driven.drain();
         driven
@@ -206,7 +239,16 @@ impl Driven {
                 Output::Acquire { id, .. } | Output::Release { id, .. } => {
                     self.pending.push_back(Pending::Address(*id))
                 }
-                Output::Transmit(t) => self.last_sent = Some((t.path, t.payload.clone())),
+                Output::Transmit(t) => {
+                    let msg = wire::decode(&t.payload, self.key.as_ref())
+                        .expect("the node's own datagram decodes");
+                    let repeat = self.requests.front() == Some(&msg.seq);
+                    if msg.kind == MessageKind::Heartbeat && !repeat {
+                        self.requests.truncate(REQUESTS_ANSWERED - 1);
+                        self.requests.push_front(msg.seq);
+                    }
+                    self.last_sent = Some((t.path, t.payload.clone()));
+                }
                 _ => {}
             }
             self.outputs.push(out);
@@ -245,6 +287,7 @@ struct Ready {
 
 struct Run {
     key: Option<AuthKey>,
+    quorum: bool,
     subject: Driven,
     twin: Driven,
     now: Instant,
@@ -256,7 +299,7 @@ struct Run {
 }
 
 impl Run {
-    fn new(keyed: bool) -> Run {
+    fn new(keyed: bool, quorum: bool) -> Run {
         // Read once: a fuzzer runs this hundreds of thousands of times a minute.
         static CONFIG_READ: OnceLock<Config> = OnceLock::new();
         let mut config = CONFIG_READ
@@ -267,11 +310,16 @@ impl Run {
         if keyed {
             config.protocol.auth_key = Some(KEY.to_string());
         }
+        if quorum {
+            config.protocol.mode = Mode::Quorum;
+            config.protocol.voters = ["alpha", "bravo", "charlie"].map(String::from).to_vec();
+        }
         let key = keyed.then(|| AuthKey::new(KEY.as_bytes()));
         let mut run = Run {
-            key,
-            subject: Driven::new(config.clone()),
-            twin: Driven::new(config),
+            key: key.clone(),
+            quorum,
+            subject: Driven::new(config.clone(), key.clone()),
+            twin: Driven::new(config, key),
             now: Instant::ZERO,
             peers: [PeerState { epoch: 1, seq: 0 }; 2],
             delivered: Vec::new(),
@@ -385,24 +433,37 @@ impl Run {
         if send {
             self.peers[peer] = state;
         }
-        let successor = h.successor.map(|s| match s % 3 {
+        let someone = |s: u8| match s % 3 {
             0 => "bravo",
             1 => PEERS[1 - peer],
             _ => "zulu",
+        };
+        let requests = &self.subject.requests;
+        let vote = h.vote.as_ref().map(|v| Vote {
+            candidate: if v.other_candidate { "zulu" } else { "bravo" },
+            candidate_epoch: if v.stale_epoch { EPOCH - 1 } else { EPOCH },
+            seq: match requests.get(usize::from(v.answers)) {
+                Some(&seq) => seq,
+                None => requests.front().map_or(1, |newest| newest + 1),
+            },
+            granted: v.granted,
+            holder: v.holder.filter(|_| !v.granted).map(someone),
         });
         let msg = Message {
-            group: if h.foreign { 2 } else { 1 },
-            kind: if h.goodbye {
-                MessageKind::Goodbye
-            } else {
-                MessageKind::Heartbeat
+            group: if h.foreign % 4 == 2 { 2 } else { 1 },
+            kind: match (&vote, h.goodbye) {
+                (Some(_), _) => MessageKind::Vote,
+                (None, true) => MessageKind::Goodbye,
+                (None, false) => MessageKind::Heartbeat,
             },
             role: Role::from_code(h.role % 5).expect("codes 0 to 4 are roles"),
             priority: h.priority,
             epoch: state.epoch,
             seq: state.seq,
             sender: PEERS[peer],
-            successor: successor.filter(|_| h.goodbye),
+            successor: h.successor.map(someone).filter(|_| h.goodbye),
+            quorum: self.quorum != (h.foreign % 4 == 3),
+            vote,
         };
         let path = PathId(usize::from(h.path % 3));
         let from = source_address(path, h.source, peer);

@@ -2,7 +2,7 @@
 //! network goes through first.
 
 use arbitrary::{Arbitrary, Unstructured};
-use failover_core::wire::{self, AuthKey, Message, MessageKind, MAX_NAME_LEN};
+use failover_core::wire::{self, AuthKey, Message, MessageKind, Vote, MAX_NAME_LEN};
 use failover_core::Role;
 
 /// The key the corpus's authenticated datagrams are tagged with (`seeds` writes them).
@@ -33,8 +33,10 @@ fn decoded_round_trips(data: &[u8], key: Option<&AuthKey>) {
         // then only because a name is not UTF-8.
         if let Ok(raw) = raw {
             let utf8 = |b: &[u8]| std::str::from_utf8(b).is_ok();
+            let names = [raw.sender].into_iter().chain(raw.successor);
+            let vote = raw.vote.iter().flat_map(|v| [v.candidate].into_iter().chain(v.holder));
             assert!(
-                !utf8(raw.sender) || raw.successor.is_some_and(|s| !utf8(s)),
+                !names.chain(vote).all(utf8),
                 "decode_raw accepted what decode refused, with names in UTF-8"
             );
         }
@@ -43,6 +45,13 @@ fn decoded_round_trips(data: &[u8], key: Option<&AuthKey>) {
     let raw = raw.expect("decode accepted what decode_raw refused");
     assert_eq!(raw.sender, msg.sender.as_bytes());
     assert_eq!(raw.seq, msg.seq);
+    assert_eq!(raw.quorum, msg.quorum);
+    assert_eq!(raw.vote.is_some(), msg.vote.is_some());
+    assert_eq!(
+        msg.vote.is_some(),
+        msg.kind == MessageKind::Vote,
+        "a vote decoded without its answer, or an answer outside a vote"
+    );
     let again = wire::encode(&msg, key);
     assert_eq!(
         wire::decode(&again, key).as_ref(),
@@ -66,7 +75,10 @@ fn decoded_round_trips(data: &[u8], key: Option<&AuthKey>) {
         (stamped.kind, stamped.role, stamped.seq),
         (MessageKind::Goodbye, Role::Master, !msg.seq)
     );
-    assert_eq!((stamped.sender, stamped.epoch), (msg.sender, msg.epoch));
+    assert_eq!(
+        (stamped.sender, stamped.epoch, stamped.quorum),
+        (msg.sender, msg.epoch, msg.quorum)
+    );
     assert_eq!(wire::repeat_of(data, data), Some(msg.seq));
 }
 
@@ -81,16 +93,29 @@ struct Built {
     seq: u64,
     sender: String,
     successor: Option<String>,
+    quorum: bool,
+    /// Makes the message a vote.
+    vote: Option<BuiltVote>,
+}
+
+/// A voter's answer built from the fuzzer's bytes.
+#[derive(Arbitrary, Debug)]
+struct BuiltVote {
+    candidate: String,
+    candidate_epoch: u64,
+    seq: u64,
+    granted: bool,
+    holder: Option<String>,
 }
 
 impl Built {
     fn message(&self) -> Message {
         Message {
             group: self.group,
-            kind: if self.goodbye {
-                MessageKind::Goodbye
-            } else {
-                MessageKind::Heartbeat
+            kind: match (&self.vote, self.goodbye) {
+                (Some(_), _) => MessageKind::Vote,
+                (None, true) => MessageKind::Goodbye,
+                (None, false) => MessageKind::Heartbeat,
             },
             role: Role::from_code(self.role % 5).expect("codes 0 to 4 are roles"),
             priority: self.priority,
@@ -98,6 +123,14 @@ impl Built {
             seq: self.seq,
             sender: name(&self.sender),
             successor: self.successor.as_deref().map(name),
+            quorum: self.quorum,
+            vote: self.vote.as_ref().map(|v| Vote {
+                candidate: name(&v.candidate),
+                candidate_epoch: v.candidate_epoch,
+                seq: v.seq,
+                granted: v.granted,
+                holder: v.holder.as_deref().map(name),
+            }),
         }
     }
 }
@@ -124,5 +157,13 @@ fn as_str(msg: &Message) -> Message<&str> {
         seq: msg.seq,
         sender: &msg.sender,
         successor: msg.successor.as_deref(),
+        quorum: msg.quorum,
+        vote: msg.vote.as_ref().map(|v| Vote {
+            candidate: v.candidate.as_str(),
+            candidate_epoch: v.candidate_epoch,
+            seq: v.seq,
+            granted: v.granted,
+            holder: v.holder.as_deref(),
+        }),
     }
 }
