@@ -24,12 +24,12 @@
 //! - a timer that fired asks for the next one later, so a driver never spins.
 
 use arbitrary::{Arbitrary, Unstructured};
-use failover_core::node::Status;
 use failover_core::config::Mode;
+use failover_core::node::Status;
 use failover_core::wire::{self, AuthKey, Message, MessageKind, Vote};
 use failover_core::{
     Command, Config, Counters, DropReason, Event, HookOutcome, Inbox, Instant, Node, Output,
-    PathId, RequestId, Role,
+    PathId, Request, RequestId, Role,
 };
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -116,6 +116,9 @@ enum Step {
     Shutdown,
     /// An operator's reload (heartbeat now).
     Reannounce,
+    /// An operator's standby (0), active (1) or switchover (2 and up: to nobody named, the
+    /// other peer, the node itself or a stranger).
+    Operator { request: u8 },
 }
 
 /// A datagram as it reaches the node.
@@ -159,6 +162,8 @@ struct Heartbeat {
     next: u8,
     /// A new boot epoch.
     restart: bool,
+    /// An operator's marks: roll call, standby, switchover (one bit each).
+    marks: u8,
 }
 
 /// A peer's answer to one of the node's requests (its heartbeats while it claims).
@@ -296,6 +301,8 @@ struct Run {
     delivered: Vec<(PathId, SocketAddr, Vec<u8>)>,
     /// Refused datagrams given to the subject alone, by how they were refused.
     refused: Counters,
+    /// The last operator request's id.
+    operator_ids: u64,
 }
 
 impl Run {
@@ -324,6 +331,7 @@ impl Run {
             peers: [PeerState { epoch: 1, seq: 0 }; 2],
             delivered: Vec::new(),
             refused: Counters::default(),
+            operator_ids: 0,
         };
         run.compare();
         run
@@ -382,6 +390,25 @@ impl Run {
             }
             Step::Shutdown => self.command(Command::Shutdown),
             Step::Reannounce => self.command(Command::Reannounce),
+            Step::Operator { request } => {
+                self.operator_ids += 1;
+                let request = match request {
+                    0 => Request::Standby,
+                    1 => Request::Active,
+                    n => Request::Switchover {
+                        to: match n % 4 {
+                            0 => None,
+                            1 => Some(PEERS[0].to_string()),
+                            2 => Some("bravo".to_string()),
+                            _ => Some("zulu".to_string()),
+                        },
+                    },
+                };
+                self.command(Command::Operator {
+                    id: self.operator_ids,
+                    request,
+                })
+            }
         }
         self.compare();
     }
@@ -464,6 +491,7 @@ impl Run {
             successor: h.successor.map(someone).filter(|_| h.goodbye),
             quorum: self.quorum != (h.foreign % 4 == 3),
             vote,
+            marks: crate::wire::marks(h.marks),
         };
         let path = PathId(usize::from(h.path % 3));
         let from = source_address(path, h.source, peer);

@@ -2,7 +2,7 @@
 //! network goes through first.
 
 use arbitrary::{Arbitrary, Unstructured};
-use failover_core::wire::{self, AuthKey, Message, MessageKind, Vote, MAX_NAME_LEN};
+use failover_core::wire::{self, AuthKey, Marks, Message, MessageKind, Vote, MAX_NAME_LEN};
 use failover_core::Role;
 
 /// The key the corpus's authenticated datagrams are tagged with (`seeds` writes them).
@@ -34,7 +34,10 @@ fn decoded_round_trips(data: &[u8], key: Option<&AuthKey>) {
         if let Ok(raw) = raw {
             let utf8 = |b: &[u8]| std::str::from_utf8(b).is_ok();
             let names = [raw.sender].into_iter().chain(raw.successor);
-            let vote = raw.vote.iter().flat_map(|v| [v.candidate].into_iter().chain(v.holder));
+            let vote = raw
+                .vote
+                .iter()
+                .flat_map(|v| [v.candidate].into_iter().chain(v.holder));
             assert!(
                 !names.chain(vote).all(utf8),
                 "decode_raw accepted what decode refused, with names in UTF-8"
@@ -96,6 +99,8 @@ struct Built {
     quorum: bool,
     /// Makes the message a vote.
     vote: Option<BuiltVote>,
+    /// An operator's marks (roll call, standby, switchover), one bit each.
+    marks: u8,
 }
 
 /// A voter's answer built from the fuzzer's bytes.
@@ -131,7 +136,17 @@ impl Built {
                 granted: v.granted,
                 holder: v.holder.as_deref().map(name),
             }),
+            marks: marks(self.marks),
         }
+    }
+}
+
+/// Marks from the three low bits of a byte (the rest the format ignores).
+pub(crate) fn marks(bits: u8) -> Marks {
+    Marks {
+        roll_call: bits & 1 != 0,
+        standby: bits & 2 != 0,
+        switchover: bits & 4 != 0,
     }
 }
 
@@ -165,5 +180,6 @@ fn as_str(msg: &Message) -> Message<&str> {
             granted: v.granted,
             holder: v.holder.as_deref(),
         }),
+        marks: msg.marks,
     }
 }
