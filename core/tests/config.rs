@@ -71,6 +71,19 @@ fn a_two_node_file_round_trips_through_toml() {
     assert_eq!(again, c);
 }
 
+/// Found fuzzing the hostconfig reader (`fuzz/regressions/hostconfig/`): a value with a run of
+/// 256 or more quotes of one kind overflowed a counter in the TOML writer of toml 0.8
+/// (toml-rs/toml#1188), a panic in every build with overflow checks.
+#[test]
+fn values_with_long_runs_of_quotes_round_trip_through_toml() {
+    let mut c = Config::from_toml_str(TWO_NODE_MASTER, "f.toml").unwrap();
+    for quote in ["\"", "'"] {
+        c.notify.email_recipient = format!("ops{}@example.com", quote.repeat(300));
+        let again = Config::from_toml_str(&c.to_toml_string(), "again.toml").unwrap();
+        assert_eq!(again, c);
+    }
+}
+
 #[test]
 fn syntax_and_schema_errors_name_the_file_and_line() {
     let err = Config::from_toml_str("[node]\nname = \n", "bad.toml").unwrap_err();

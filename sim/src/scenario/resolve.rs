@@ -6,6 +6,9 @@ use crate::fault::{Fault, FaultKind, HookBehavior, Impairment};
 use crate::topology::Party;
 use failover_core::AddressChange;
 
+/// The most times one `flap` takes a link down: each is a fault of its own.
+const MAX_FLAPS: u32 = 10_000;
+
 impl Scenario {
     /// Checks the whole scenario: topology, swarm bounds, the client, what core would refuse
     /// of each node's configuration, and every fault. The error names the file and field.
@@ -200,7 +203,8 @@ impl Scenario {
                     FaultKind::Address { node: node()?, change }
                 }
                 "clock" => {
-                    if f.drift_ppm <= -1e6 || f.drift_ppm >= 1e6 {
+                    // (written so that NaN is refused too)
+                    if !(f.drift_ppm > -1e6 && f.drift_ppm < 1e6) {
                         return Err(err(field("drift_ppm"), "must be within ±1,000,000".into()));
                     }
                     FaultKind::Clock {
@@ -255,13 +259,20 @@ impl Scenario {
                 }
                 "flap" => {
                     let period = f.period.ok_or_else(|| err(field("period"), "required".into()))?;
-                    if f.count == 0 || period.is_zero() {
-                        return Err(err(field("count"), "a flap needs count ≥ 1 and a period".into()));
+                    if f.count == 0 || f.count > MAX_FLAPS || period.is_zero() {
+                        return Err(err(
+                            field("count"),
+                            format!("a flap needs count between 1 and {MAX_FLAPS} and a period"),
+                        ));
                     }
                     let (node, segment) = (node()?, segment()?);
                     for k in 0..f.count {
+                        let at = (period.checked_mul(2 * k)).and_then(|d| f.at.checked_add(d));
+                        let at = at.ok_or_else(|| {
+                            err(field("period"), format!("flap {k} would start past any time"))
+                        })?;
                         out.push(Fault {
-                            at: f.at + period * 2 * k,
+                            at,
                             duration: Some(period),
                             kind: FaultKind::LinkDown { node, segment },
                         });

@@ -100,6 +100,9 @@ impl SwarmKind {
     }
 }
 
+/// The most faults one seed may draw: more would be no test of the protocol, only of memory.
+pub const MAX_FAULTS: u32 = 1000;
+
 /// The bounds of what a seed may draw.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -173,8 +176,8 @@ impl Swarm {
         if self.kinds.is_empty() {
             return bad("kinds", "at least one kind".into());
         }
-        if self.max_faults == 0 {
-            return bad("max_faults", "at least 1".into());
+        if self.max_faults == 0 || self.max_faults > MAX_FAULTS {
+            return bad("max_faults", format!("between 1 and {MAX_FAULTS}"));
         }
         if self.min_duration.is_zero() || self.min_duration > self.max_duration {
             return bad(
@@ -182,7 +185,23 @@ impl Swarm {
                 "more than zero and at most max_duration".into(),
             );
         }
-        if self.start + self.max_duration + self.heal > scenario.duration {
+        // A drawn latency is whole milliseconds, at least one.
+        for (field, longest) in [
+            ("max_delay", self.max_delay),
+            ("max_hook_latency", self.max_hook_latency),
+        ] {
+            if longest < Duration::from_millis(1) {
+                return bad(
+                    field,
+                    format!(
+                        "is {longest:?}; at least 1ms (leave its kind out of `kinds` for none)"
+                    ),
+                );
+            }
+        }
+        let span =
+            (self.start.checked_add(self.max_duration)).and_then(|d| d.checked_add(self.heal));
+        if span.is_none_or(|span| span > scenario.duration) {
             return bad(
                 "heal",
                 format!(
