@@ -21,8 +21,11 @@ pub mod node;
 pub mod scenario;
 pub mod wire;
 
+/// What must hold of one input: panics if it does not.
+pub type Property = fn(&[u8]);
+
 /// Every target's name with its property, as `cargo fuzz` and the corpus directories name it.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Property); 5] = [
     ("wire_decode", wire::check),
     ("node_datagrams", node::check),
     ("config_toml", config::check),
