@@ -5,7 +5,10 @@
 use std::{env, fs, path::Path};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    // Read at run time, not `env!`: a build script compiled for one checkout and reused from
+    // a shared target directory by another must read the other's scenarios.
+    let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("../scenarios");
     let mut out = String::new();
     for (constant, dir, what) in [
         ("SUITE", "suite", "every built-in scenario"),
@@ -18,9 +21,12 @@ fn main() {
     ] {
         let dir = root.join(dir);
         println!("cargo:rerun-if-changed={}", dir.display());
+        // A directory that cannot be read is an error, never an empty built-in suite.
         let mut files: Vec<_> = fs::read_dir(&dir)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
         files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
         files.sort();
         out += &format!("/// (file name, contents) of {what}, in name order.\npub const {constant}: &[(&str, &str)] = &[\n");
