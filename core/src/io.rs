@@ -428,6 +428,15 @@ pub enum Notification {
         /// Addresses `Test` said not to acquire.
         vetoed: Vec<VipId>,
     },
+    /// A hand-back was called off: the better node came back, and this node's `Test` said not
+    /// to give it the addresses (`vetoed`). This node keeps them, claims them, and asks again
+    /// after a back-off (a repeated refusal is not notified again).
+    HandBackVetoed {
+        /// The node the addresses were to go back to.
+        to: Option<String>,
+        /// The address whose `Test` said no (the first no calls the whole hand-back off).
+        vetoed: Vec<VipId>,
+    },
     /// This node gave the addresses up.
     Released {
         /// The node it handed them to, when known.
@@ -517,6 +526,10 @@ impl Notification {
                     )
                 }
             }
+            Notification::HandBackVetoed { to, .. } => format!(
+                "hand-back vetoed: Test hook kept the addresses from {}",
+                to.as_deref().unwrap_or("unknown peer")
+            ),
             Notification::Released { to } => format!(
                 "release: gave the addresses back to {}",
                 to.as_deref().unwrap_or("no one (shutdown)")

@@ -640,6 +640,49 @@ fn a_hung_test_hook_delays_the_hand_back_but_does_not_cancel_it() {
 }
 
 #[test]
+fn a_test_hook_that_refuses_the_hand_back_is_notified_once_and_the_backup_keeps_the_address() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(4_000);
+    bed.hooks
+        .insert((1, HookKind::Test), Some(HookOutcome::Failed(Some(1))));
+    bed.start(0);
+    bed.run_until(30_000);
+    assert_eq!(
+        bed.holders,
+        vec![false, true],
+        "Test says no: the backup keeps the address"
+    );
+    let vetoes = |bed: &Bed| {
+        (bed.notes(1).into_iter())
+            .filter(|n| matches!(n, Notification::HandBackVetoed { .. }))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        vetoes(&bed),
+        vec![Notification::HandBackVetoed {
+            to: Some("master".into()),
+            vetoed: vec![VipId(0)]
+        }],
+        "the first no is news, naming the node and the address; the same no again is not"
+    );
+    assert!(
+        !(bed.notes(1).iter()).any(|n| matches!(n, Notification::HookFailed { .. })),
+        "a Test that says no is a veto, not a hook failure"
+    );
+    bed.hooks.clear();
+    bed.run_until(50_000);
+    assert_eq!(
+        bed.holders,
+        vec![true, false],
+        "handed back once Test agrees"
+    );
+    assert_eq!(vetoes(&bed).len(), 1);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
 fn a_hung_hook_times_out_is_reported_and_the_takeover_goes_on() {
     let mut bed = Bed::new(&PAIR, 100);
     bed.hooks.insert((1, HookKind::PreAcq), None);

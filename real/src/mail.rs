@@ -99,6 +99,16 @@ pub fn render(config: &Config, note: &Notification, when: SystemTime) -> Mail {
             }
             ("failover", note.summary())
         }
+        Notification::HandBackVetoed { to, vetoed } => {
+            line(&mut body, "Kept from:", to.as_deref().unwrap_or("unknown"));
+            for vip in vetoed {
+                line(&mut body, "Vetoed:", &address(vip));
+            }
+            body.push_str(
+                "\nThe Test hook said no: this node keeps every address and asks again later.\n",
+            );
+            ("hand-back vetoed", note.summary())
+        }
         Notification::Released { to } => {
             line(
                 &mut body,
@@ -503,6 +513,28 @@ mod tests {
             "{}",
             mail.body
         );
+    }
+
+    #[test]
+    fn a_vetoed_hand_back_names_the_node_kept_from_and_the_address() {
+        let note = Notification::HandBackVetoed {
+            to: Some("master".into()),
+            vetoed: vec![VipId(0)],
+        };
+        let mail = render(&config(), &note, SystemTime::UNIX_EPOCH);
+        assert!(
+            mail.subject
+                .ends_with("hand-back vetoed: Test hook kept the addresses from master"),
+            "{}",
+            mail.subject
+        );
+        assert!(mail.body.contains("Kept from: master"), "{}", mail.body);
+        assert!(
+            mail.body.contains("Vetoed:    192.0.2.100/24 on eth0"),
+            "{}",
+            mail.body
+        );
+        assert!(mail.body.contains("keeps every address"), "{}", mail.body);
     }
 
     #[test]

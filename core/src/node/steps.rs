@@ -236,7 +236,15 @@ impl Node {
                 });
                 self.beats_to_announce = self.beats_per_announce;
             }
-            HookEvent::Release if t.aborted => self.set_role(Role::Master),
+            HookEvent::Release if t.aborted => {
+                if !t.repeat {
+                    self.outputs.push_back(notify(Notification::HandBackVetoed {
+                        to: t.peer,
+                        vetoed: t.vetoed,
+                    }));
+                }
+                self.set_role(Role::Master);
+            }
             // The kernel kept an address: this node keeps claiming it (Releasing) and tries
             // again after the back-off, for the same node; a shutdown says goodbye only once
             // it is gone.

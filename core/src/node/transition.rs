@@ -155,11 +155,9 @@ impl Transition {
         if kind != HookKind::Test || outcome.is_success() {
             return;
         }
+        self.vetoed.push(vip);
         match self.event {
-            HookEvent::Acquire => {
-                self.vetoed.push(vip);
-                self.drop_steps_of(vip);
-            }
+            HookEvent::Acquire => self.drop_steps_of(vip),
             HookEvent::Release => {
                 self.aborted = true;
                 self.steps.clear();

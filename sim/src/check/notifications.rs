@@ -6,9 +6,11 @@
 //! refused address changes, [`Context::deliveries`]), notices are matched to those events one
 //! by one: each failure of a hook other than `Test` is notified exactly once, naming its hook,
 //! address and outcome; a `Test` that says no is a veto, named in the takeover's notice, never
-//! a hook failure; a refused address change is notified at most once, and so is a veto — a
-//! refusal repeated after a back-off is no news — but the first of each node since it started
-//! (classic mode: nothing refuses a takeover before it) must be. No notice names an event that
+//! a hook failure; a `Test` that says no to a hand-back calls it off, named in a hand-back
+//! veto notice; a refused address change is notified at most once, and so is a veto — a
+//! refusal repeated after a back-off is no news — but the first refusal of a takeover, and of
+//! a release, of each node since it started (classic mode: nothing refuses one before it) must
+//! be. No notice names an event that
 //! did not happen. And when two owners resolve, the one that lets go names the one that stays.
 
 use super::{Checker, Context, Findings, Observation};
@@ -51,6 +53,17 @@ impl Failure {
                 hook == HookKind::Test && event == HookEvent::Acquire
             }
             Failure::Address { change, .. } => change == AddressChange::Add,
+        }
+    }
+
+    /// What refuses a release: a `Test` of a hand-back that fails or hangs (the hand-back is
+    /// called off), a removal the kernel refuses.
+    fn refuses_release(self) -> bool {
+        match self {
+            Failure::Hook { hook, event, .. } => {
+                hook == HookKind::Test && event == HookEvent::Release
+            }
+            Failure::Address { change, .. } => change == AddressChange::Remove,
         }
     }
 }
@@ -204,6 +217,20 @@ impl Notifications {
                     }
                 }
             }
+            Notification::HandBackVetoed { vetoed, .. } => {
+                for vip in vetoed {
+                    let veto = |e: &Event| matches!(e.what, Failure::Hook { hook: HookKind::Test, vip: v, event: HookEvent::Release, .. } if v == vip.0);
+                    if let Some(e) = events.iter_mut().find(|e| !e.vetoed && veto(e)) {
+                        e.vetoed = true;
+                    } else {
+                        self.mismatches.push(format!(
+                            "{name} notified at {} a hand-back of address {} vetoed by a Test that never said no",
+                            super::secs(at),
+                            vip.0
+                        ));
+                    }
+                }
+            }
             Notification::Released { to } => {
                 if let Some(stays) = self.yielded_to[node].take() {
                     // (or a node it ranks above itself: a hand-back to a better backup begun
@@ -254,14 +281,19 @@ impl Notifications {
         if self.ctx.majority.is_some() {
             return;
         }
-        if let Some(first) = (events.iter()).find(|e| e.owed && e.what.refuses_takeover()) {
-            let said = first.vetoed || first.noticed;
-            if !said {
-                self.mismatches.push(format!(
-                    "{name} was refused a takeover at {} ({:?}) and no notice said so",
-                    super::secs(first.at),
-                    first.what
-                ));
+        let refusals = [
+            ("takeover", Failure::refuses_takeover as fn(Failure) -> bool),
+            ("release", Failure::refuses_release),
+        ];
+        for (what, refuses) in refusals {
+            if let Some(first) = (events.iter()).find(|e| e.owed && refuses(e.what)) {
+                if !(first.vetoed || first.noticed) {
+                    self.mismatches.push(format!(
+                        "{name} was refused a {what} at {} ({:?}) and no notice said so",
+                        super::secs(first.at),
+                        first.what
+                    ));
+                }
             }
         }
     }
@@ -674,6 +706,62 @@ mod tests {
         );
         record.push((11 * S, wrong));
         assert!(judge(&record)[0].contains("(it is a veto)"));
+    }
+
+    #[test]
+    fn a_test_that_says_no_to_a_hand_back_is_a_hand_back_veto_said_once() {
+        // The backup owns; at 30 s it begins handing back to the master, and its Test says no.
+        let mut record = vec![
+            (10 * S, role(1, Role::Backup, Role::Acquiring)),
+            (10 * S, role(1, Role::Acquiring, Role::Master)),
+            (30 * S, role(1, Role::Master, Role::Releasing)),
+            (
+                31 * S,
+                Observation::HookFailed {
+                    node: 1,
+                    hook: HookKind::Test,
+                    vip: 0,
+                    event: HookEvent::Release,
+                    asked: 30 * S,
+                    outcome: HookOutcome::Failed(Some(1)),
+                },
+            ),
+        ];
+        let veto = notified(
+            1,
+            Notification::HandBackVetoed {
+                to: Some("master".into()),
+                vetoed: vec![VipId(0)],
+            },
+        );
+        record.push((31 * S, veto.clone()));
+        record.push((31 * S, role(1, Role::Releasing, Role::Master)));
+        let judged = judge(&record);
+        assert!(
+            !judged
+                .iter()
+                .any(|m| m.contains("hand-back") || m.contains("release")),
+            "{judged:?}"
+        );
+        // Called off and silent: the first refusal of a release must be said.
+        let silent: Vec<_> = (record.iter())
+            .filter(|(_, o)| !matches!(o, Observation::Notified { .. }))
+            .cloned()
+            .collect();
+        let judged = judge(&silent);
+        assert!(
+            judged.iter().any(|m| m.contains("was refused a release")),
+            "{judged:?}"
+        );
+        // A veto no Test gave.
+        let invented = vec![(5 * S, veto)];
+        let judged = judge(&invented);
+        assert!(
+            judged
+                .iter()
+                .any(|m| m.contains("vetoed by a Test that never said no")),
+            "{judged:?}"
+        );
     }
 
     #[test]
