@@ -149,6 +149,8 @@ pub struct World<'p> {
     fixed_latency: Vec<Option<u64>>,
     faults: &'p [Fault],
     checkers: Vec<Box<dyn Checker>>,
+    /// Which of `checkers` judge deliveries ([`Checker::judges_deliveries`]), asked once.
+    judges: Vec<usize>,
     trace: Trace,
     acts: Vec<Record>,
     record: Option<Vec<Record>>,
@@ -234,6 +236,7 @@ impl<'p> World<'p> {
                 .collect(),
             faults: &plan.faults,
             checkers: check::all(&ctx),
+            judges: Vec::new(),
             trace: Trace::new(options.keep_datagrams),
             acts: Vec::new(),
             record: options.record.then(Vec::new),
@@ -253,6 +256,10 @@ impl<'p> World<'p> {
             requests: 0,
             newest: vec![None; n * n],
         };
+        world.judges = (world.checkers.iter().enumerate())
+            .filter(|(_, c)| c.judges_deliveries())
+            .map(|(i, _)| i)
+            .collect();
         for (id, f) in plan.faults.iter().enumerate() {
             world.queue.push(nanos(f.at), Due::FaultBegins(id));
             if let Some(end) = f.end() {
@@ -343,13 +350,14 @@ impl<'p> World<'p> {
             self.flush_client();
         }
         // (a delivery, the commonest observation by far, only to the checkers that judge by them)
-        let heard = matches!(obs, Observation::Heard { .. });
-        for c in self
-            .checkers
-            .iter_mut()
-            .filter(|c| !heard || c.judges_deliveries())
-        {
-            c.observe(self.now, &obs);
+        if matches!(obs, Observation::Heard { .. }) {
+            for &c in &self.judges {
+                self.checkers[c].observe(self.now, &obs);
+            }
+        } else {
+            for c in &mut self.checkers {
+                c.observe(self.now, &obs);
+            }
         }
         if let Some(record) = self.record.as_mut() {
             record.push((self.now, obs));
