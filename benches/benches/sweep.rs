@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
                 jobs,
                 shard: Shard::default(),
                 twin: None,
+                first_failure: false,
             };
             let id = BenchmarkId::new(name, format!("{jobs} job(s)"));
             group.bench_with_input(id, &options, |b, options| {
@@ -54,6 +55,7 @@ fn seeds_per_second(scenario: &Scenario, start: u64, seeds: u64) -> f64 {
         jobs: 1,
         shard: Shard::default(),
         twin: None,
+        first_failure: false,
     };
     let range = format!("{start}..{}", start + seeds).parse().unwrap();
     let began = Instant::now();

@@ -9,6 +9,7 @@
 //! the socket buffers are seen before the silence they end is judged (keepalived's issue
 //! #2066, "A thread timer expired", is this bug).
 
+use crate::coverage::Single;
 use crate::io::{Command, PathId};
 use crate::node::Node;
 use crate::time::Instant;
@@ -98,10 +99,14 @@ impl<B: AsRef<[u8]>> Inbox<B> {
         datagrams: impl IntoIterator<Item = (PathId, SocketAddr, B)>,
     ) {
         if self.is_empty() {
+            let mut datagrams = datagrams.into_iter().peekable();
+            if datagrams.peek().is_some() && due(node, now) {
+                node.coverage.hit(Single::TimerAfterDatagrams);
+            }
             for (path, from, bytes) in datagrams {
                 node.handle_datagram(now, path, from, bytes.as_ref());
             }
-            if node.poll_timeout().is_some_and(|due| due <= now) {
+            if due(node, now) {
                 node.handle_timeout(now);
             }
         } else {
@@ -116,6 +121,15 @@ impl<B: AsRef<[u8]>> Inbox<B> {
     /// answers and commands, then the timer if it is due once they are all in. The node's
     /// outputs pile up in order; drain them after this returns.
     pub fn deliver(&mut self, node: &mut Node, now: Instant) {
+        if due(node, now) {
+            // The situations the rule exists for (coverage only: the order is the same).
+            if !self.datagrams.is_empty() {
+                node.coverage.hit(Single::TimerAfterDatagrams);
+            }
+            if !self.commands.is_empty() {
+                node.coverage.hit(Single::TimerAfterCommands);
+            }
+        }
         if !self.datagrams.is_empty() {
             for d in self.datagrams.drain(..) {
                 node.handle_datagram(now, d.path, d.from, d.bytes.as_ref());
@@ -125,8 +139,13 @@ impl<B: AsRef<[u8]>> Inbox<B> {
         for command in self.commands.drain(..) {
             node.handle_command(now, command);
         }
-        if node.poll_timeout().is_some_and(|due| due <= now) {
+        if due(node, now) {
             node.handle_timeout(now);
         }
     }
+}
+
+/// Whether `node`'s timer is due at `now`.
+fn due(node: &Node, now: Instant) -> bool {
+    node.poll_timeout().is_some_and(|due| due <= now)
 }

@@ -36,6 +36,7 @@
 
 pub mod acts;
 pub mod config;
+pub mod coverage;
 pub mod hostconfig;
 mod inbox;
 pub mod io;
@@ -45,6 +46,7 @@ pub mod time;
 pub mod wire;
 
 pub use config::{Config, ConfigError};
+pub use coverage::Coverage;
 pub use inbox::Inbox;
 pub use io::{
     Accepted, AddressChange, Answer, Busy, Command, Counters, DropReason, Event, HookEvent,

@@ -1,6 +1,7 @@
 //! Turning many runs into the table a person reads.
 
 use crate::check::{Figures, Findings};
+use failover_core::Coverage;
 use std::fmt::Write;
 
 /// The figures of one scenario over many seeds.
@@ -61,6 +62,26 @@ impl Summary {
             ms(mean(&self.unavailable)),
         )
     }
+}
+
+/// What runs reached of the protocol together: how many points of how many, then every
+/// point never reached, by name.
+pub fn coverage(c: &Coverage) -> String {
+    let total = failover_core::coverage::POINTS;
+    let mut s = format!(
+        "coverage of the protocol: {} of {total} points reached",
+        c.count()
+    );
+    let never: Vec<String> = c.unreached().map(|p| p.to_string()).collect();
+    if never.is_empty() {
+        s += "\n";
+    } else {
+        let _ = writeln!(s, "; never reached ({}):", never.len());
+        for p in never {
+            let _ = writeln!(s, "  {p}");
+        }
+    }
+    s
 }
 
 /// The table header.

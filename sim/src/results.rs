@@ -3,13 +3,16 @@
 //!
 //! A results file holds one section per sweep: a [`Header`] line naming the scenario (with a
 //! digest of it, so shards of different versions are never merged), the seed range, the
-//! shard and the engine; then one [`SeedLine`] per seed, in seed order. `sweep --json` writes
-//! one section, `run --json` one per scenario, `merge --json` one per sweep it put together.
+//! shard and the engine; then one [`SeedLine`] per seed, in seed order; `sweep` ends its
+//! section with a [`CoverageLine`] (what its seeds reached of the protocol), which `merge`
+//! works out again from the seeds' own. `sweep --json` writes one section, `run --json` one
+//! per scenario, `merge --json` one per sweep it put together.
 
 use crate::check::Figures;
 use crate::scenario::Scenario;
 use crate::sweep::{Outcome, Seeds, Shard};
 use crate::trace::TraceHash;
+use failover_core::Coverage;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,6 +26,31 @@ pub enum Line {
     Sweep(Header),
     /// One seed's outcome.
     Seed(SeedLine),
+    /// What a sweep's seeds reached of the protocol, after them.
+    Coverage(CoverageLine),
+}
+
+/// The coverage of the protocol a sweep reached: the union of its seeds' (see
+/// [`failover_core::coverage`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageLine {
+    /// Points reached.
+    pub reached: usize,
+    /// Points there are.
+    pub total: usize,
+    /// The points no seed reached, by name.
+    pub unreached: Vec<String>,
+}
+
+impl CoverageLine {
+    /// The line for a sweep whose seeds reached `coverage` together.
+    pub fn of(coverage: &Coverage) -> CoverageLine {
+        CoverageLine {
+            reached: coverage.count(),
+            total: failover_core::coverage::POINTS,
+            unreached: coverage.unreached().map(|p| p.to_string()).collect(),
+        }
+    }
 }
 
 /// The first line of a results file.
@@ -62,6 +90,14 @@ pub struct SeedLine {
     pub figures: Figures,
     /// The trace hash (empty under engines that keep no trace).
     pub trace_hash: String,
+    /// What the nodes went through, as [`Coverage::to_hex`] writes it (empty under engines
+    /// that record none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub coverage: String,
+    /// The command that replays this run when it is not the header's for the seed: a
+    /// guided sweep's mutated run, replayed from the scenario file it wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
 }
 
 /// One broken invariant.
@@ -119,7 +155,22 @@ impl SeedLine {
                 .collect(),
             figures: outcome.figures.clone(),
             trace_hash: outcome.hash.clone(),
+            coverage: match outcome.coverage == Coverage::default() {
+                true => String::new(),
+                false => outcome.coverage.to_hex(),
+            },
+            replay: None,
         }
+    }
+
+    /// What the run went through, if its line says.
+    pub fn coverage(&self) -> Option<Coverage> {
+        Coverage::from_hex(&self.coverage)
+    }
+
+    /// The command that replays this seed of the sweep `header` describes.
+    pub fn replay_command(&self, header: &Header) -> String {
+        (self.replay.clone()).unwrap_or_else(|| header.replay(self.seed))
     }
 
     /// Whether every invariant held.
@@ -157,6 +208,20 @@ pub struct Merged {
 }
 
 impl Merged {
+    /// What the seeds reached of the protocol together, if they say (a simulator's sweep).
+    pub fn coverage(&self) -> Option<Coverage> {
+        let mut seeds = self
+            .seeds
+            .values()
+            .filter_map(SeedLine::coverage)
+            .peekable();
+        seeds.peek()?;
+        Some(seeds.fold(Coverage::default(), |mut all, c| {
+            all.union(&c);
+            all
+        }))
+    }
+
     /// Shards the files did not cover.
     pub fn missing(&self) -> Vec<u64> {
         (1..=self.count)
@@ -262,6 +327,8 @@ pub fn merge(files: &[(String, String)]) -> Result<Vec<Merged>, String> {
                     }
                     s.read += 1;
                 }
+                // Worked out again from the seeds' own.
+                Line::Coverage(_) => {}
             }
         }
         match section {
@@ -351,7 +418,7 @@ fn failure_text(header: &Header, s: &SeedLine) -> String {
     let mut text: Vec<String> = (s.violations.iter())
         .map(|v| format!("seed {}: {}: {}", s.seed, v.invariant, v.detail))
         .collect();
-    text.push(format!("  replay: {}", header.replay(s.seed)));
+    text.push(format!("  replay: {}", s.replay_command(header)));
     text.join("\n")
 }
 

@@ -70,8 +70,8 @@ impl Swarm {
         Drawn { kinds, faults }
     }
 
-    /// Fills in one drawn fault of `kind`.
-    fn fault(
+    /// Fills in one drawn fault of `kind` (its time and duration already in `spec`).
+    pub(crate) fn fault(
         &self,
         kind: SwarmKind,
         spec: FaultSpec,

@@ -95,10 +95,14 @@ fn run_writes_a_junit_case_per_scenario_with_each_failing_seeds_replay() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let run_lines: Vec<String> = read(&json).lines().map(String::from).collect();
-    assert_eq!(run_lines.len(), 2 * 11, "two headers and ten seeds each");
+    assert_eq!(
+        run_lines.len(),
+        2 * 12,
+        "two headers, ten seeds each and what they reached"
+    );
     let sweep_lines: Vec<String> = read(&sweep_json).lines().map(String::from).collect();
     assert_eq!(
-        run_lines[..11],
+        run_lines[..12],
         sweep_lines[..],
         "classic-split-brain comes first"
     );

@@ -21,6 +21,7 @@ fn outcomes(name: &str, seeds: &str, jobs: usize, shard: &str, check: bool) -> V
         jobs,
         shard: shard.parse().unwrap(),
         twin,
+        first_failure: false,
     };
     sweep(&scenario, seeds.parse().unwrap(), options, |o| out.push(o)).unwrap();
     out
@@ -281,6 +282,7 @@ fn a_second_process_that_disagrees_is_nondeterminism_of_each_seed() {
         jobs: 2,
         shard: Shard::default(),
         twin: Some(twin),
+        first_failure: false,
     };
     let mut out = Vec::new();
     sweep(&scenario, "1..=6".parse().unwrap(), options, |o| {
@@ -312,6 +314,7 @@ fn a_second_process_that_fails_stops_the_sweep_with_the_reason() {
         jobs: 1,
         shard: Shard::default(),
         twin: Some(refused),
+        first_failure: false,
     };
     let err = sweep(&scenario, "1..=3".parse().unwrap(), options, |_| {}).unwrap_err();
     let err = err.to_string();

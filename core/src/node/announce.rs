@@ -4,6 +4,7 @@
 use super::peers::rank;
 use super::{marks_of, Node};
 use crate::config::Config;
+use crate::coverage::{Point, Single};
 use crate::io::{Output, PathId, Transmit};
 use crate::role::Role;
 use crate::time::Instant;
@@ -33,6 +34,7 @@ impl Node {
         }
         self.beats_to_announce = self.beats_to_announce.saturating_sub(1);
         if self.role == Role::Master && self.beats_to_announce == 0 {
+            self.coverage.hit(Single::AnnouncePeriodic);
             self.announce();
         }
         // After a stall, resume the rhythm from now instead of sending a burst.
@@ -49,6 +51,7 @@ impl Node {
     /// neighbour entry until the owner announces itself again.
     pub(super) fn remind_clients(&mut self) {
         if self.role == Role::Master {
+            self.coverage.hit(Single::AnnounceReminder);
             self.announce();
         }
     }
@@ -95,6 +98,7 @@ impl Node {
     /// address: encoded (and signed) once, its bytes shared by every datagram.
     pub(super) fn send_heartbeats(&mut self, kind: MessageKind) {
         self.seq += 1;
+        self.coverage.hit(Point::sent(kind, self.role));
         self.template.kind = kind;
         self.template.role = self.role;
         self.template.seq = self.seq;
@@ -139,6 +143,10 @@ impl Node {
     /// them — then reports `Stopped`: a driver may exit on that event, so everything the node
     /// still had to send comes before it.
     pub(super) fn stop(&mut self, successor: Option<String>) {
+        self.coverage.hit(match successor {
+            Some(_) => Single::GoodbyeSuccessor,
+            None => Single::GoodbyeAlone,
+        });
         self.heir = successor.map(|name| super::Heir {
             name,
             until: self.now,

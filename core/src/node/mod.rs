@@ -107,6 +107,7 @@ pub use peers::PeerStatus;
 pub use quorum::{QuorumStatus, VoterStatus};
 
 use crate::config::{Config, ConfigError};
+use crate::coverage::{Coverage, Point, Single};
 use crate::io::{
     Busy, Command, Counters, DropReason, Event, HookEvent, Notification, Output, PathId, Refusal,
     VipId,
@@ -208,6 +209,9 @@ pub struct Node {
     /// The node a release the kernel refused was handing the addresses to: the later try that
     /// removes them names it in the release notice, as the first try would have.
     releasing_to: Option<String>,
+    /// What this node went through (see [`crate::coverage`], which reads it out): written,
+    /// never read here.
+    pub(crate) coverage: Coverage,
 }
 
 /// A hand-over that was refused — `Test` said no or hung, or the kernel would not add or
@@ -248,8 +252,10 @@ struct Heir {
 /// also how long after the network heals a node that kept being refused may take to try again.
 pub const MAX_BACKOFF: u32 = 8;
 
-/// A notification for the driver (boxed: rare, and it would make every output bigger).
-fn notify(n: Notification) -> Output {
+/// A notification for the driver (boxed: rare, and it would make every output bigger), marked
+/// in `coverage`.
+fn notify(coverage: &mut Coverage, n: Notification) -> Output {
+    coverage.hit(Point::notified(&n));
     Output::Notify(Box::new(n))
 }
 
@@ -345,6 +351,7 @@ impl Node {
             quorum,
             lease_lost: false,
             releasing_to: None,
+            coverage: Coverage::default(),
         };
         node.update_destinations();
         node.deadline = node.next_deadline();
@@ -411,6 +418,10 @@ impl Node {
                 // claimant's routine heartbeat asks voters for its lease, and a roll call
                 // waits for exactly this.
                 self.counters.received += 1;
+                let role = self.peers.get_mut(index).role;
+                self.coverage
+                    .hit(Point::received(MessageKind::Heartbeat, role));
+                self.coverage.hit(Single::ReceivedRepeat);
                 if self.quorum.is_some() {
                     let peer = self.peers.get_mut(index);
                     let (name, epoch, seq) = (peer.name.clone(), peer.epoch, peer.state_seq);
@@ -478,17 +489,28 @@ impl Node {
         if moved {
             self.update_destinations();
         }
+        if current {
+            self.coverage.hit(Point::received(msg.kind, msg.role));
+        }
+        if roll_call {
+            self.coverage.hit(Single::RollCallAnswered);
+        }
         match accepted {
             Accept::Replay => return self.drop_datagram(DropReason::Replayed),
             Accept::NewEpoch => {
+                self.coverage.hit(Single::PeerNewEpoch);
                 // Reported as up (again) by the refresh below. A newcomer is answered at once,
                 // so a restarted node learns the owner quickly (and that answers a roll call).
                 self.peers.get_mut(index).alive = false;
                 self.send_heartbeats(MessageKind::Heartbeat);
             }
-            Accept::Fresh if roll_call => self.send_heartbeats(MessageKind::Heartbeat),
-            Accept::Fresh => {}
+            Accept::Fresh if roll_call => {
+                self.coverage.hit(Single::ReceivedFresh);
+                self.send_heartbeats(MessageKind::Heartbeat);
+            }
+            Accept::Fresh => self.coverage.hit(Single::ReceivedFresh),
             Accept::Routine => {
+                self.coverage.hit(Single::ReceivedRoutine);
                 // Only a timestamp moved: liveness can only have been extended, and the
                 // ownership rule sees nothing new (unless a vote moved the lease, or a roll
                 // call waits for answers). Expiry comes with its own timer.
@@ -516,6 +538,7 @@ impl Node {
                 !msg.role.claims_ownership() && self.heir.as_ref().is_none_or(|h| h.name != name);
             let done = name == self.config.node.name && self.role.claims_ownership();
             if (msg.kind == MessageKind::Goodbye || handed) && !done {
+                self.coverage.hit(Single::HeirNamed);
                 self.heir = Some(Heir {
                     name: name.to_string(),
                     until: now + self.dead_after,
@@ -577,7 +600,7 @@ impl Node {
                 self.next_heartbeat = now + self.config.protocol.interval;
             }
             Command::HookFinished { id, outcome } => self.hook_finished(now, id, outcome),
-            Command::AddressChanged { id, result } => self.address_changed(now, id, result),
+            Command::AddressChanged { id, result } => self.address_changed(now, id, result, false),
         }
         self.refresh(now, None);
         self.decide(now);
@@ -748,6 +771,7 @@ impl Node {
             Err(DecodeError::BadTag) if self.previous_key.is_some() => {
                 let msg = wire::decode_raw(bytes, self.previous_key.as_ref())?;
                 self.counters.previous_key += 1;
+                self.coverage.hit(Single::ReceivedPreviousKey);
                 Ok(msg)
             }
             decoded => decoded,
@@ -755,6 +779,7 @@ impl Node {
     }
 
     fn drop_datagram(&mut self, reason: DropReason) {
+        self.coverage.hit(Point::dropped(reason));
         let c = &mut self.counters;
         *match reason {
             DropReason::Malformed => &mut c.malformed,
@@ -796,6 +821,8 @@ impl Node {
                 }
             }
             let from = std::mem::replace(&mut self.role, to);
+            self.coverage.hit(Point::role(to));
+            self.coverage.hit(Point::transition(from, to));
             self.repeat_until = self.now + self.dead_after;
             self.outputs
                 .push_back(Output::Event(Event::RoleChanged { from, to }));

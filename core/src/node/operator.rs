@@ -4,6 +4,7 @@
 
 use super::transition::{ReleaseCause, Transition};
 use super::{Heir, Node};
+use crate::coverage::{Point, Single};
 use crate::io::{Accepted, Answer, Busy, Ineligible, Output, Refusal, Request};
 use crate::role::Role;
 use crate::time::Instant;
@@ -40,6 +41,7 @@ enum Verdict {
 impl Node {
     /// Takes an operator's request: answered at once, or once the roll call has decided.
     pub(super) fn operator(&mut self, now: Instant, id: u64, request: Request) {
+        self.coverage.hit(Point::requested(&request));
         let idle = self.transition.is_none();
         let outcome = match &request {
             _ if self.handover.is_some() => Err(Refusal::Busy {
@@ -113,6 +115,10 @@ impl Node {
     /// change is repeated for `dead_after` so one lost heartbeat does not hide it.
     fn set_standby(&mut self, now: Instant, on: bool) {
         if self.standby != on {
+            self.coverage.hit(match on {
+                true => Single::StandbyOn,
+                false => Single::StandbyOff,
+            });
             self.standby = on;
             self.repeat_until = now + self.dead_after;
         }
@@ -120,6 +126,7 @@ impl Node {
 
     /// Begins a roll call: this node's heartbeats ask every node to answer until it decides.
     fn call_roll(&mut self, now: Instant, id: u64, request: Request, owner: bool) {
+        self.coverage.hit(Single::RollCallBegins);
         self.handover = Some(HandOver {
             id,
             request,
@@ -183,6 +190,7 @@ impl Node {
             to: to.clone(),
             switchover,
         });
+        self.coverage.hit(Single::ReleaseOperator);
         let release = Transition::release(&self.held_vips(), ReleaseCause::Operator, Some(to));
         self.begin(now, release);
         true
@@ -235,6 +243,7 @@ impl Node {
     /// addresses back meanwhile) until it claims them or `dead_after` has passed.
     pub(super) fn hand_over_released(&mut self, now: Instant) {
         if let Some(Handing { to, switchover }) = self.handing.take() {
+            self.coverage.hit(Single::HeirNamedMine);
             self.heir = Some(Heir {
                 name: to,
                 until: now + self.dead_after,
@@ -246,6 +255,7 @@ impl Node {
 
     /// Answers an operator's request.
     pub(super) fn answer(&mut self, id: u64, request: Request, outcome: Result<Accepted, Refusal>) {
+        self.coverage.hit(Point::answered(&outcome));
         self.outputs.push_back(Output::Answer(Box::new(Answer {
             id,
             request,

@@ -49,6 +49,7 @@
 
 use super::Node;
 use crate::config::Config;
+use crate::coverage::{Point, Single};
 use crate::io::{Output, PathId, Transmit};
 use crate::time::Instant;
 use crate::wire::{self, Message, MessageKind, Vote};
@@ -473,6 +474,7 @@ impl Node {
         let Some(until) = self.quorum.as_mut().and_then(|q| q.extend_due(now)) else {
             return;
         };
+        self.coverage.hit(Single::LeaseExtended);
         let changing = (self.transition.as_ref())
             .and_then(|t| t.pending)
             .and_then(|p| match p.step {
@@ -502,6 +504,10 @@ impl Node {
             return;
         };
         let holder = q.grant(candidate, now).err();
+        self.coverage.hit(match holder {
+            None => Single::VoteGranted,
+            Some(_) => Single::VoteRefused,
+        });
         if holder.is_some() {
             q.waiting = Some(Waiting {
                 candidate: candidate.to_string(),
@@ -530,6 +536,7 @@ impl Node {
         if now >= w.asked + q.interval || q.grant(&w.candidate, now).is_err() {
             return;
         }
+        self.coverage.hit(Single::VoteGrantedLater);
         self.send_vote(&w.candidate, w.epoch, w.seq, None, w.path, w.from);
     }
 
@@ -565,6 +572,7 @@ impl Node {
         };
         let mut bytes = Vec::with_capacity(160);
         wire::encode_into(&msg, self.key.as_ref(), &mut bytes);
+        self.coverage.hit(Point::sent(MessageKind::Vote, self.role));
         self.counters.sent += 1;
         self.outputs.push_back(Output::Transmit(Transmit {
             path,

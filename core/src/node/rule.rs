@@ -4,6 +4,7 @@
 use super::peers::{rank, Rival};
 use super::transition::{ReleaseCause, Transition};
 use super::{notify, Node, DEMOTED_PRIORITY};
+use crate::coverage::{Point, Single};
 use crate::io::{Event, HookEvent, Notification, Output, VipId};
 use crate::role::Role;
 use crate::time::Instant;
@@ -60,6 +61,7 @@ impl Node {
     pub(super) fn refresh(&mut self, now: Instant, only: Option<usize>) {
         if !self.settled && now >= self.started + self.dead_after {
             self.settled = true;
+            self.coverage.hit(Single::SettledBySilence);
         }
         if only.is_none() {
             self.refreshed = now;
@@ -81,6 +83,10 @@ impl Node {
                 if alive {
                     peer.since = now;
                 }
+                self.coverage.hit(match alive {
+                    true => Single::PeerUp,
+                    false => Single::PeerDown,
+                });
                 // (a peer that outranks this owner takes the addresses: no point announcing)
                 came_back |= alive && peer.rank() < me;
                 rival_died |= !alive && peer.role.claims_ownership();
@@ -95,6 +101,8 @@ impl Node {
             }
             let claims = alive && peer.role.claims_ownership();
             if claims {
+                self.coverage
+                    .hit(Single::SettledByOwner.unless(self.settled));
                 self.settled = true;
                 if self.last_owner.as_ref() != Some(name) {
                     self.last_owner = Some(name.clone());
@@ -104,16 +112,21 @@ impl Node {
             // after `dead_after` does not hear it. (One still acquiring, its hooks perhaps
             // slow, or already releasing, is on its way.)
             if owner && alive && peer.role == Role::Master && peer.rank() < me {
+                self.coverage
+                    .hit(Single::RivalSeen.when(peer.rival.is_none()));
                 let rival = peer.rival.get_or_insert(Rival {
                     since: now,
                     notified: false,
                 });
                 if !rival.notified && now >= rival.since + self.dead_after {
                     rival.notified = true;
-                    self.outputs.push_back(notify(Notification::RivalClaim {
-                        peer: name.clone(),
-                        vips: held.clone(),
-                    }));
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::RivalClaim {
+                            peer: name.clone(),
+                            vips: held.clone(),
+                        },
+                    ));
                 }
             } else {
                 peer.rival = None;
@@ -130,17 +143,22 @@ impl Node {
                 let pp = &mut peer.paths[i];
                 if anomalous && !pp.anomaly {
                     pp.anomaly = true;
-                    self.outputs.push_back(notify(Notification::NetworkAnomaly {
-                        peer: peer.name.clone(),
-                        path: path.name.clone(),
-                    }));
-                } else if up && pp.anomaly {
-                    pp.anomaly = false;
-                    self.outputs
-                        .push_back(notify(Notification::NetworkRecovered {
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::NetworkAnomaly {
                             peer: peer.name.clone(),
                             path: path.name.clone(),
-                        }));
+                        },
+                    ));
+                } else if up && pp.anomaly {
+                    pp.anomaly = false;
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::NetworkRecovered {
+                            peer: peer.name.clone(),
+                            path: path.name.clone(),
+                        },
+                    ));
                 }
             }
         }
@@ -171,6 +189,7 @@ impl Node {
             _ => self.config.node.priority,
         };
         if priority != self.template.priority && self.role != Role::Stopped {
+            self.coverage.hit(Single::PriorityDemoted.when(demoted));
             self.template.priority = priority;
             // The last announcement's bytes carry the old priority: encode anew.
             self.payload = std::sync::Arc::from(&[][..]);
@@ -211,6 +230,10 @@ impl Node {
         // restart) gets the addresses back once instead of the heir taking them again.
         let my_name = self.config.node.name.as_str();
         let claiming = self.role.claims_ownership();
+        self.coverage.hit(Point::heir_expired(
+            self.heir.as_ref().map(|h| h.until),
+            now,
+        ));
         self.heir = self.heir.take().filter(|h| {
             now < h.until
                 && !(h.name == my_name && claiming)
@@ -255,11 +278,15 @@ impl Node {
                 // make it take the addresses straight back). Named by a switchover, it keeps
                 // them against preemption.
                 let heir = self.heir.take_if(|h| h.name == my_name);
-                self.kept = heir.is_some_and(|h| h.switchover);
+                self.kept = heir.as_ref().is_some_and(|h| h.switchover);
+                self.coverage.hit(Single::TakeoverBegins);
+                self.coverage.hit(Single::HeirClaims.when(heir.is_some()));
+                (self.coverage).hit(Single::KeptAgainstPreemption.when(self.kept));
                 let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
                 Transition::acquire(&all, self.last_owner.clone(), self.quorum.is_some())
             }
             Role::Master if higher_claimer.is_some() => {
+                self.coverage.hit(Single::ReleaseYield);
                 let winner = higher_claimer.cloned();
                 Transition::release(&self.held_vips(), ReleaseCause::Yield, winner)
             }
@@ -270,6 +297,7 @@ impl Node {
                     && higher_backup.is_some() =>
             {
                 let to = higher_backup.cloned();
+                self.coverage.hit(Single::ReleaseHandBack);
                 Transition::release(&self.held_vips(), ReleaseCause::HandBack, to)
             }
             // An owner without all its addresses (the kernel or `Test` refused some): it
@@ -279,15 +307,19 @@ impl Node {
                     .filter(|&v| !self.held[v])
                     .map(VipId)
                     .collect();
+                self.coverage.hit(Single::MissingAskedAgain);
                 Transition::acquire(&missing, self.last_owner.clone(), self.quorum.is_some())
             }
             // A removal the kernel refused: the address is still here, so this node still
             // claims it, and tries again.
-            Role::Releasing if !backing_off => Transition::release(
-                &self.held_vips(),
-                ReleaseCause::Cleanup,
-                self.releasing_to.clone(),
-            ),
+            Role::Releasing if !backing_off => {
+                self.coverage.hit(Single::ReleaseCleanup);
+                Transition::release(
+                    &self.held_vips(),
+                    ReleaseCause::Cleanup,
+                    self.releasing_to.clone(),
+                )
+            }
             _ => return,
         };
         self.begin(now, transition);
@@ -310,6 +342,7 @@ impl Node {
     /// Gives up a takeover before any address was added: the request in flight is forgotten
     /// (its late answer is ignored), no further hook runs, nothing is notified.
     fn abandon_takeover(&mut self, claimer: String) {
+        self.coverage.hit(Single::TakeoverAbandoned);
         self.transition = None;
         self.last_owner = Some(claimer.clone());
         self.outputs
@@ -324,10 +357,14 @@ impl Node {
         let held = self.held_vips();
         let q = self.quorum.as_ref().expect("a lease in quorum mode");
         self.lease_lost = true;
-        self.outputs.push_back(notify(Notification::LeaseLost {
-            vips: held.clone(),
-            granted: q.granting(now),
-        }));
+        self.coverage.hit(Single::ReleaseLeaseLost);
+        self.outputs.push_back(notify(
+            &mut self.coverage,
+            Notification::LeaseLost {
+                vips: held.clone(),
+                granted: q.granting(now),
+            },
+        ));
         self.begin(
             now,
             Transition::release(&held, ReleaseCause::LeaseLost, None),
@@ -337,13 +374,18 @@ impl Node {
     fn start_shutdown(&mut self, now: Instant) {
         let held = self.held_vips();
         match self.role {
-            Role::Master => self.begin(
-                now,
-                Transition::release(&held, ReleaseCause::Shutdown, None),
-            ),
+            Role::Master => {
+                self.coverage.hit(Single::ReleaseShutdown);
+                self.begin(
+                    now,
+                    Transition::release(&held, ReleaseCause::Shutdown, None),
+                )
+            }
             // Still removing what the kernel refused to remove: the goodbye waits for it.
             Role::Releasing => {
+                self.coverage.hit(Single::ShutdownWaits);
                 if !self.backing_off(now) {
+                    self.coverage.hit(Single::ReleaseCleanup);
                     self.begin(now, Transition::release(&held, ReleaseCause::Cleanup, None));
                 }
             }

@@ -3,6 +3,7 @@
 
 use super::transition::{Pending, Step, Transition};
 use super::{notify, Backoff, Node, MAX_BACKOFF};
+use crate::coverage::{AddressOutcome, Point, Single};
 use crate::io::{
     AddressChange, HookEvent, HookKind, HookOutcome, HookRequest, Notification, Output, RequestId,
 };
@@ -47,6 +48,7 @@ impl Node {
             }
             // Voters still promised to the last owner grant once that promise runs out.
             Step::Lease => {
+                self.coverage.hit(Single::LeaseWaited);
                 let q = quorum.expect("a lease step in quorum mode");
                 deadline = now + q.promise_len() + self.config.protocol.interval;
             }
@@ -98,6 +100,7 @@ impl Node {
             let t = self.transition.as_mut().expect("a pending request");
             t.pending = None;
             t.leased = true;
+            self.coverage.hit(Single::LeaseGranted);
             self.advance(now);
         }
     }
@@ -108,43 +111,58 @@ impl Node {
             ..
         }) = self.take_pending(id)
         else {
-            return;
+            return self.coverage.hit(Single::HookAnswerLate);
         };
         let t = self
             .transition
             .as_mut()
             .expect("a pending request has a transition");
+        self.coverage.hit(Point::hook(kind, t.event, outcome));
+        (self.coverage).hit(Point::veto(kind, t.event, outcome, t.repeat));
         t.hook_done(kind, vip, outcome);
         // A `Test` that answers "no" decides; one that hangs has failed, and is reported.
         let refused = kind == HookKind::Test && matches!(outcome, HookOutcome::Failed(_));
         let old_news = kind == HookKind::Test && t.repeat;
         if !outcome.is_success() && !refused && !old_news {
-            self.outputs.push_back(notify(Notification::HookFailed {
-                hook: kind,
-                vip,
-                outcome,
-            }));
+            self.outputs.push_back(notify(
+                &mut self.coverage,
+                Notification::HookFailed {
+                    hook: kind,
+                    vip,
+                    outcome,
+                },
+            ));
         }
         self.advance(now);
     }
 
+    /// The answer to an address change (`overdue`: none came, and core gave up waiting).
     pub(super) fn address_changed(
         &mut self,
         now: Instant,
         id: RequestId,
         result: Result<(), String>,
+        overdue: bool,
     ) {
         let Some(Pending {
             step: Step::Address(change, vip),
             ..
         }) = self.take_pending(id)
         else {
-            return;
+            return self.coverage.hit(Single::AddressAnswerLate);
         };
         let t = self
             .transition
             .as_mut()
             .expect("a pending request has a transition");
+        self.coverage.hit(Point::address(
+            change,
+            match (&result, overdue) {
+                (Ok(()), _) => AddressOutcome::Done,
+                (Err(_), false) => AddressOutcome::Refused,
+                (Err(_), true) => AddressOutcome::NoAnswer,
+            },
+        ));
         match (change, result) {
             (AddressChange::Add, Ok(())) => {
                 t.acquired.push(vip);
@@ -160,12 +178,13 @@ impl Node {
                     self.held[vip.0] = false;
                 }
                 t.change_failed(change, vip);
-                if !t.repeat {
-                    self.outputs.push_back(notify(Notification::AddressFailed {
-                        vip,
-                        change,
-                        error,
-                    }));
+                if t.repeat {
+                    self.coverage.hit(Single::AddressRefusedAgain);
+                } else {
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::AddressFailed { vip, change, error },
+                    ));
                 }
             }
         }
@@ -192,7 +211,7 @@ impl Node {
             Step::Address(..) => {
                 let timeout = self.config.hooks.timeout;
                 let error = format!("no answer within hooks.timeout ({timeout:?})");
-                self.address_changed(now, p.id, Err(error));
+                self.address_changed(now, p.id, Err(error), true);
             }
         }
     }
@@ -203,10 +222,13 @@ impl Node {
             return;
         };
         let refused = !t.vetoed.is_empty() || !t.failed.is_empty() || t.aborted || t.no_quorum;
+        let longest = self.dead_after * MAX_BACKOFF;
         let wait = match self.backoff {
-            Some(b) if t.repeat => (b.wait * 2).min(self.dead_after * MAX_BACKOFF),
+            Some(b) if t.repeat => (b.wait * 2).min(longest),
             _ => self.dead_after,
         };
+        let before = self.backoff.is_some();
+        (self.coverage).hit(Point::backoff(refused, before, t.repeat, wait, longest));
         self.backoff = refused.then_some(Backoff {
             event: t.event,
             retry: now + wait,
@@ -214,20 +236,29 @@ impl Node {
         });
         match t.event {
             HookEvent::Acquire => {
+                let (acquired, vetoed) = (t.acquired.len(), t.vetoed.len());
+                (self.coverage).hit(Point::takeover(acquired, vetoed, t.failed.len()));
+                self.coverage.hit(Single::LeaseMissing.when(t.no_quorum));
                 if t.no_quorum && !t.repeat {
                     let q = self.quorum.as_ref().expect("no quorum in quorum mode");
-                    self.outputs.push_back(notify(Notification::NoQuorum {
-                        granted: q.granting(now),
-                        needed: q.majority(),
-                    }));
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::NoQuorum {
+                            granted: q.granting(now),
+                            needed: q.majority(),
+                        },
+                    ));
                 }
                 let news = !t.acquired.is_empty() || (!t.vetoed.is_empty() && !t.repeat);
                 if news {
-                    self.outputs.push_back(notify(Notification::Failover {
-                        from: t.peer,
-                        acquired: t.acquired.clone(),
-                        vetoed: t.vetoed,
-                    }));
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::Failover {
+                            from: t.peer,
+                            acquired: t.acquired.clone(),
+                            vetoed: t.vetoed,
+                        },
+                    ));
                 }
                 self.set_role(if self.held.contains(&true) {
                     Role::Master
@@ -238,23 +269,32 @@ impl Node {
             }
             HookEvent::Release if t.aborted => {
                 if !t.repeat {
-                    self.outputs.push_back(notify(Notification::HandBackVetoed {
-                        to: t.peer,
-                        vetoed: t.vetoed,
-                    }));
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::HandBackVetoed {
+                            to: t.peer,
+                            vetoed: t.vetoed,
+                        },
+                    ));
                 }
                 self.set_role(Role::Master);
             }
             // The kernel kept an address: this node keeps claiming it (Releasing) and tries
             // again after the back-off, for the same node; a shutdown says goodbye only once
             // it is gone.
-            HookEvent::Release if self.held.contains(&true) => self.releasing_to = t.peer,
+            HookEvent::Release if self.held.contains(&true) => {
+                self.coverage.hit(Single::ReleaseKept);
+                self.releasing_to = t.peer;
+            }
             HookEvent::Release => {
+                self.coverage.hit(Single::ReleaseDone);
                 self.releasing_to = None;
                 // A lost lease was notified when its release began.
                 if !std::mem::take(&mut self.lease_lost) {
-                    self.outputs
-                        .push_back(notify(Notification::Released { to: t.peer }));
+                    self.outputs.push_back(notify(
+                        &mut self.coverage,
+                        Notification::Released { to: t.peer },
+                    ));
                 }
                 if self.shutdown_requested {
                     let successor = self.successor();

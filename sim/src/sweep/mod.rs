@@ -1,17 +1,24 @@
 //! Sweeps: one scenario under a range of seeds, on every core, and sharded across machines
 //! with no coordinator. Results come back in seed order whatever the number of jobs, so a
 //! sweep's output depends on its seeds alone. [`twin`] checks that it depends on nothing else:
-//! each seed run again in a second process must give the same trace and findings.
+//! each seed run again in a second process must give the same trace and findings. [`guided`]
+//! sweeps a swarm scenario guided by the coverage of the protocol its runs reach.
 
+mod feedback;
+mod guided;
+mod mutate;
 mod shard;
 pub mod twin;
 
+pub use guided::{guided, Guided, Mutant, BATCH, RANDOM_IN};
+pub use mutate::Schedule;
 pub use shard::{from_engine, FromEngine, Shard, ShardArg};
 pub use twin::Twin;
 
 use crate::check::{Figures, Violation};
 use crate::scenario::{Scenario, ScenarioError};
-use crate::world::{run, Options};
+use crate::world::{run, Options, RunReport};
+use failover_core::Coverage;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -71,6 +78,8 @@ pub struct Outcome {
     pub figures: Figures,
     /// The trace hash.
     pub hash: String,
+    /// What the nodes went through (see [`failover_core::coverage`]).
+    pub coverage: Coverage,
 }
 
 /// How to sweep.
@@ -83,6 +92,8 @@ pub struct SweepOptions {
     /// Run every seed again in a second process (one per thread) and count a different trace
     /// hash or different findings as a violation.
     pub twin: Option<Twin>,
+    /// Stop at the first failing seed, in the order of the seeds: outcomes end with it.
+    pub first_failure: bool,
 }
 
 /// Why a sweep could not run to the end.
@@ -94,11 +105,15 @@ pub enum SweepError {
     /// The second process of `--check-determinism` could not be started or failed.
     #[error("--check-determinism: {0}")]
     Twin(String),
+    /// A guided sweep of a scenario with no swarm: nothing to mutate.
+    #[error("{0}: --guided needs a swarm scenario (a [swarm] section): it mutates drawn faults")]
+    NotSwarm(String),
 }
 
 /// Runs this shard's seeds of `seeds` on `options.jobs` threads and hands each outcome to
-/// `each` in seed order. An unusable scenario is an error before anything runs; a second
-/// process that fails stops the sweep.
+/// `each` in seed order (with `options.first_failure`, up to the first failing seed). An
+/// unusable scenario is an error before anything runs; a second process that fails stops the
+/// sweep.
 pub fn sweep(
     scenario: &Scenario,
     seeds: Seeds,
@@ -135,6 +150,7 @@ pub fn sweep(
         let mut waiting = BTreeMap::new();
         let mut due = 0;
         let mut failed = None;
+        let mut found = false;
         for got in rx {
             match got {
                 Ok((k, outcome)) => {
@@ -144,9 +160,17 @@ pub fn sweep(
                     failed.get_or_insert(e);
                 }
             }
-            while let Some(outcome) = waiting.remove(&due) {
+            while !found {
+                let Some(outcome) = waiting.remove(&due) else {
+                    break;
+                };
+                found = options.first_failure && !outcome.violations.is_empty();
                 each(outcome);
                 due += 1;
+            }
+            if found {
+                // Seeds after it are neither run nor handed on.
+                stop.store(true, Ordering::Relaxed);
             }
         }
         failed.map_or(Ok(()), |e| Err(SweepError::Twin(e)))
@@ -183,12 +207,18 @@ fn work(
 /// One seed's run. A scenario whose swarm draws an impossible plan for this seed is a
 /// violation of that seed, not an error of the sweep.
 pub fn run_seed(scenario: &Scenario, seed: u64) -> Outcome {
-    match run(scenario, seed, &Options::default()) {
+    outcome(seed, run(scenario, seed, &Options::default()))
+}
+
+/// What a run (of `seed`, or of the slot a guided sweep gives) showed.
+fn outcome(seed: u64, ran: Result<RunReport, ScenarioError>) -> Outcome {
+    match ran {
         Ok(report) => Outcome {
             seed,
             hash: report.hash(),
             violations: report.findings.violations,
             figures: report.findings.figures,
+            coverage: report.coverage,
         },
         // Only a swarm draw can make a valid scenario invalid for one seed.
         Err(e) => Outcome {
@@ -199,6 +229,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> Outcome {
             }],
             figures: Figures::default(),
             hash: String::new(),
+            coverage: Coverage::default(),
         },
     }
 }

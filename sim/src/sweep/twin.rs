@@ -45,6 +45,9 @@ pub struct Answer {
     pub violations: Vec<(String, String)>,
     /// The run's figures.
     pub figures: Figures,
+    /// What the nodes went through, as [`failover_core::Coverage::to_hex`] writes it.
+    #[serde(default)]
+    pub coverage: String,
 }
 
 impl Answer {
@@ -57,6 +60,7 @@ impl Answer {
                 .map(|v| (v.invariant.to_string(), v.detail.clone()))
                 .collect(),
             figures: outcome.figures.clone(),
+            coverage: outcome.coverage.to_hex(),
         }
     }
 }
@@ -86,6 +90,12 @@ pub fn compare(here: &Outcome, there: &Answer) -> Option<Violation> {
         format!(
             "the same trace ({}) gave other figures in a second process: {:?}, then {:?}",
             mine.trace_hash, mine.figures, there.figures
+        )
+    } else if mine.coverage != there.coverage {
+        format!(
+            "the same trace ({}) went through other points of the protocol in a second \
+             process: coverage {}, then {}",
+            mine.trace_hash, mine.coverage, there.coverage
         )
     } else {
         return None;
@@ -232,6 +242,7 @@ mod tests {
                 unavailable,
                 ..Figures::default()
             },
+            coverage: Default::default(),
         }
     }
 
@@ -271,6 +282,16 @@ mod tests {
         let figures = Answer::of(&outcome("00aa", &[("split-brain", "x")], 6));
         let v = compare(&here, &figures).expect("a difference");
         assert!(v.detail.contains("other figures"), "{}", v.detail);
+        let mut elsewhere = outcome("00aa", &[("split-brain", "x")], 5);
+        elsewhere
+            .coverage
+            .hit(failover_core::coverage::Single::TakeoverBegins);
+        let v = compare(&here, &Answer::of(&elsewhere)).expect("a difference");
+        assert!(
+            v.detail.contains("other points of the protocol"),
+            "{}",
+            v.detail
+        );
     }
 
     #[test]

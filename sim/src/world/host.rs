@@ -5,7 +5,7 @@
 use super::clock::Clock;
 use crate::fault::HookBehavior;
 use failover_core::{
-    AddressChange, Config, HookEvent, HookKind, Inbox, Instant, Node, RequestId, VipId,
+    AddressChange, Config, Coverage, HookEvent, HookKind, Inbox, Instant, Node, RequestId, VipId,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -83,6 +83,8 @@ pub(super) struct Host {
     pub woken: bool,
     /// The standby flag in the daemon's state directory: survives every restart.
     pub standby: bool,
+    /// What the daemons that ran here and are gone went through.
+    pub coverage: Coverage,
 }
 
 impl Host {
@@ -113,6 +115,7 @@ impl Host {
             address_faults: Vec::new(),
             woken: false,
             standby: false,
+            coverage: Coverage::default(),
         }
     }
 
@@ -138,9 +141,12 @@ impl Host {
         self.address_faults.iter().any(|f| f.1 == change)
     }
 
-    /// The daemon is gone: what it had asked for and not yet got goes with it.
+    /// The daemon is gone: what it had asked for and not yet got goes with it (what it went
+    /// through is kept).
     pub fn forget_process(&mut self) {
-        self.node = None;
+        if let Some(node) = self.node.take() {
+            self.coverage.union(node.coverage());
+        }
         self.paused = false;
         self.inbox.clear();
         self.queue.clear();

@@ -43,6 +43,7 @@ use crate::scenario::{Scenario, ScenarioError};
 use crate::topology;
 use crate::trace::Trace;
 use client::Client;
+use failover_core::Coverage;
 use host::Host;
 use rand_chacha::ChaCha8Rng;
 use sending::Outgoing;
@@ -80,6 +81,8 @@ pub struct RunReport {
     pub acts: Vec<Record>,
     /// Everything the checkers saw, in time order, when `Options::record` asked for it.
     pub record: Vec<Record>,
+    /// What the nodes went through: the union over every node and every start of its daemon.
+    pub coverage: Coverage,
 }
 
 impl RunReport {
@@ -328,6 +331,11 @@ impl<'p> World<'p> {
         // Core's inboxes count what a full buffer dropped; the run reports it.
         findings.figures.datagrams_overflowed =
             (self.hosts.iter()).map(|h| h.inbox.overflowed()).sum();
+        let mut coverage = Coverage::default();
+        for h in &mut self.hosts {
+            h.forget_process();
+            coverage.union(&h.coverage);
+        }
         RunReport {
             scenario: self.scenario.name.clone(),
             seed: self.seed,
@@ -336,6 +344,7 @@ impl<'p> World<'p> {
             faults: self.faults.to_vec(),
             acts: self.acts,
             record: self.record.unwrap_or_default(),
+            coverage,
         }
     }
 

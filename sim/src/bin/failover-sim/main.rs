@@ -100,6 +100,25 @@ enum Cmd {
         /// allocator settings); a different trace hash or different findings are a violation.
         #[arg(long)]
         check_determinism: bool,
+        /// Guided by coverage (swarm scenarios): besides plain seeds, mutate the fault
+        /// schedules of runs that reached a point of the protocol no earlier run had (shift,
+        /// stretch, add, remove, change faults). Each seed of the range is one run; the
+        /// sweep is deterministic from the range.
+        #[arg(long)]
+        guided: bool,
+        /// Where a guided sweep writes each failing mutated run as a scenario file (its
+        /// faults written out) that `replay` takes.
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = "guided-failures",
+            requires = "guided"
+        )]
+        failures: PathBuf,
+        /// Stop at the first failing seed (in the order of the seeds): how many runs it takes
+        /// to find a bug.
+        #[arg(long)]
+        first_failure: bool,
     },
     /// Shrink a failing seed to a minimal scenario with only scheduled faults (dropping faults,
     /// shortening them and the run, quieting the network) and write it to a file that replays
@@ -250,6 +269,9 @@ fn main() -> ExitCode {
             json,
             junit,
             check_determinism,
+            guided,
+            failures,
+            first_failure,
         } => sweep::main(sweep::Args {
             scenario,
             seeds,
@@ -259,6 +281,8 @@ fn main() -> ExitCode {
             json,
             junit,
             check_determinism,
+            guided: guided.then_some(failures),
+            first_failure,
         }),
         Cmd::Shrink {
             scenario,

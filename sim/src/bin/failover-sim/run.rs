@@ -6,7 +6,7 @@ use crate::usage_error;
 use failover_sim::builtin;
 use failover_sim::engine::{self, Engine};
 use failover_sim::report::{self, Summary};
-use failover_sim::results::{self, Header, Line, RunCase, SeedLine};
+use failover_sim::results::{self, CoverageLine, Header, Line, RunCase, SeedLine};
 use failover_sim::sweep::{Outcome, Seeds, Shard};
 use failover_sim::Scenario;
 use std::io::{IsTerminal, Write};
@@ -48,6 +48,7 @@ fn one(engine: Engine, scenario: &Scenario, seed: u64) -> Result<Outcome, String
             hash: report.hash(),
             violations: report.findings.violations,
             figures: report.findings.figures,
+            coverage: report.coverage,
         });
     }
     let run = engine::run(engine, scenario, seed)?;
@@ -56,6 +57,7 @@ fn one(engine: Engine, scenario: &Scenario, seed: u64) -> Result<Outcome, String
         hash: String::new(),
         violations: run.findings.violations,
         figures: run.findings.figures,
+        coverage: Default::default(),
     })
 }
 
@@ -190,8 +192,15 @@ fn write_results(
     if let Some(path) = json {
         let mut text = String::new();
         for r in ran {
+            // As `sweep` writes it: the section ends with what its seeds reached (under the
+            // simulator; the other engines record none).
+            let reached = (r.seeds.iter().filter_map(SeedLine::coverage)).reduce(|mut all, c| {
+                all.union(&c);
+                all
+            });
             let lines = std::iter::once(Line::Sweep(r.header.clone()))
-                .chain(r.seeds.iter().cloned().map(Line::Seed));
+                .chain(r.seeds.iter().cloned().map(Line::Seed))
+                .chain(reached.map(|c| Line::Coverage(CoverageLine::of(&c))));
             for line in lines {
                 text += &serde_json::to_string(&line).expect("lines serialize");
                 text.push('\n');

@@ -1,12 +1,14 @@
-//! `failover-sim sweep`: one scenario under a range of seeds, on every core, sharded; JSON
-//! lines and JUnit for CI; `merge`, which puts shards back together; and `twin`, the second
-//! process of `--check-determinism`.
+//! `failover-sim sweep`: one scenario under a range of seeds, on every core, sharded, or
+//! guided by coverage; JSON lines and JUnit for CI; `merge`, which puts shards back together;
+//! and `twin`, the second process of `--check-determinism`.
 
 use crate::progress::Progress;
 use crate::usage_error;
+use failover_core::Coverage;
 use failover_sim::report::{self, Summary};
-use failover_sim::results::{self, Header, Junit, Line, Merged, SeedLine};
-use failover_sim::sweep::{self, Seeds, Shard, ShardArg, SweepOptions, Twin};
+use failover_sim::results::{self, CoverageLine, Header, Junit, Line, Merged, SeedLine};
+use failover_sim::scenario::FaultSpec;
+use failover_sim::sweep::{self, Mutant, Outcome, Seeds, Shard, ShardArg, SweepOptions, Twin};
 use failover_sim::{builtin, swarm, Scenario};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -27,6 +29,9 @@ pub struct Args {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub check_determinism: bool,
+    /// Guided by coverage, writing failing mutants' scenarios to this directory.
+    pub guided: Option<PathBuf>,
+    pub first_failure: bool,
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>, String> {
@@ -35,11 +40,23 @@ fn create(path: &Path) -> Result<BufWriter<File>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// A failing seed, and the faults to show for it when it was a guided sweep's mutant.
+struct Failed {
+    line: SeedLine,
+    mutant: Option<Mutant>,
+}
+
 pub fn main(args: Args) -> ExitCode {
     let scenario = match builtin::resolve(&args.scenario) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    if args.guided.is_some() && args.check_determinism {
+        return usage_error(
+            "--guided with --check-determinism: the second process runs seeds, not the \
+             mutated schedules of a guided sweep; check a plain sweep's seeds instead",
+        );
+    }
     let shard = match args.shard {
         ShardArg::Given(shard) => shard,
         ShardArg::Auto => match sweep::from_engine(|name| std::env::var(name).ok()) {
@@ -74,34 +91,64 @@ pub fn main(args: Args) -> ExitCode {
     let total = shard.len(args.seeds);
     let mut progress = Progress::new(&scenario.name, total);
     let mut summary = Summary::new(&scenario.name);
-    let mut failed: Vec<SeedLine> = Vec::new();
+    let mut failed: Vec<Failed> = Vec::new();
+    let mut coverage = Coverage::default();
+    let mut kept = Ok(());
     let started = std::time::Instant::now();
     let options = SweepOptions {
         jobs: args.jobs,
         shard,
         twin,
+        first_failure: args.first_failure,
     };
-    let swept = sweep::sweep(&scenario, args.seeds, options, |outcome| {
+    let mut take = |outcome: Outcome, mutant: Option<&Mutant>| {
         let first = outcome.violations.first();
         summary.add(
             outcome.seed,
             &outcome.figures,
             first.map(|v| (v.invariant, v.detail.as_str())),
         );
-        let seed = SeedLine::new(&outcome);
+        coverage.union(&outcome.coverage);
+        let mut seed = SeedLine::new(&outcome);
+        if let (Some(m), Some(dir), false) = (mutant, &args.guided, seed.passed()) {
+            match write_mutant(&scenario, &args.scenario, m, outcome.seed, dir) {
+                Ok(command) => seed.replay = Some(command),
+                Err(e) => kept = kept.clone().and(Err(e)),
+            }
+        }
         if let Some(out) = json.as_mut() {
             if written.is_ok() {
                 written = writeln!(out, "{}", line(&Line::Seed(seed.clone())));
             }
         }
         if !seed.passed() {
-            failed.push(seed);
+            failed.push(Failed {
+                line: seed,
+                mutant: mutant.cloned(),
+            });
         }
         progress.seed(first.is_some(), failed.len() as u64);
-    });
+    };
+    let swept = match &args.guided {
+        Some(_) => sweep::guided(&scenario, args.seeds, &options, take).map(Some),
+        None => sweep::sweep(&scenario, args.seeds, options, |o| take(o, None)).map(|()| None),
+    };
     progress.finish();
-    if let Err(e) = swept {
+    let guided = match swept {
+        Ok(g) => g,
+        Err(e) => return usage_error(e),
+    };
+    if let Err(e) = kept {
         return usage_error(e);
+    }
+    if let Some(out) = json.as_mut() {
+        if written.is_ok() {
+            written = writeln!(
+                out,
+                "{}",
+                line(&Line::Coverage(CoverageLine::of(&coverage)))
+            );
+        }
     }
     if let Some(e) = written
         .err()
@@ -110,9 +157,10 @@ pub fn main(args: Args) -> ExitCode {
         return usage_error(format!("{}: {e}", args.json.unwrap_or_default().display()));
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let ran = summary.seeds as u64;
     println!("{}\n{}", report::header(), summary.row());
     println!(
-        "\n{total} seeds of {} (shard {}) in {elapsed:.2}s on {} job(s){}: {:.0} seeds/s; {} failed",
+        "\n{ran} seeds of {} (shard {}) in {elapsed:.2}s on {} job(s){}: {:.0} seeds/s; {} failed",
         args.seeds,
         shard,
         args.jobs,
@@ -121,14 +169,28 @@ pub fn main(args: Args) -> ExitCode {
         } else {
             ""
         },
-        total as f64 / elapsed.max(1e-9),
+        ran as f64 / elapsed.max(1e-9),
         failed.len()
     );
+    if let Some(g) = &guided {
+        println!(
+            "guided by coverage: {} of the {} runs were mutants of earlier runs; {} runs kept \
+             for reaching a new point",
+            g.mutants, g.runs, g.corpus
+        );
+    }
+    if let (true, Some(f)) = (args.first_failure, failed.first()) {
+        println!(
+            "stopped at the first failure: run {ran} of the sweep (seed {})",
+            f.line.seed
+        );
+    }
+    print!("\n{}", report::coverage(&coverage));
     if let Some(path) = &args.junit {
         let xml = results::junit([Junit {
             header: &header,
-            passed: total - failed.len() as u64,
-            failed: failed.iter().collect(),
+            passed: ran - failed.len() as u64,
+            failed: failed.iter().map(|f| &f.line).collect(),
         }]);
         if let Err(e) = std::fs::write(path, xml) {
             return usage_error(format!("{}: {e}", path.display()));
@@ -137,24 +199,62 @@ pub fn main(args: Args) -> ExitCode {
     report_failures(&scenario, &header, &failed)
 }
 
+/// Writes a guided sweep's failing mutant, run `slot`, as a scenario file in `dir` — its
+/// faults written out, as `shrink --out` writes them — and returns the command replaying it.
+fn write_mutant(
+    base: &Scenario,
+    source: &str,
+    mutant: &Mutant,
+    slot: u64,
+    dir: &Path,
+) -> Result<String, String> {
+    let scenario = mutant.scenario(base, slot);
+    let path = dir.join(format!("{}.toml", scenario.name));
+    let seed = mutant.schedule.seed;
+    let command = format!(
+        "failover-sim replay {} --seed {seed} --trace",
+        path.display()
+    );
+    let lineage: String = (mutant.lineage.iter())
+        .map(|step| format!("#   {step}\n"))
+        .collect();
+    let text = format!(
+        "# Written by `failover-sim sweep {source} --guided`: its run {slot}, which fails.\n\
+         # How its faults came about:\n{lineage}# Replay: {command}\n{}",
+        toml::to_string(&scenario).expect("scenarios serialize")
+    );
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, text))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(command)
+}
+
 /// Prints each failing seed with its replay command (the first few with the faults their
-/// swarm drew) and returns the exit status.
-fn report_failures(scenario: &Scenario, header: &Header, failed: &[SeedLine]) -> ExitCode {
+/// swarm drew, or a mutant's) and returns the exit status.
+fn report_failures(scenario: &Scenario, header: &Header, failed: &[Failed]) -> ExitCode {
     if failed.is_empty() {
         return ExitCode::SUCCESS;
     }
     println!("\nfailing seeds (replay each with the command shown):");
-    for (i, seed) in failed.iter().enumerate().take(REPLAYS_PRINTED) {
+    for (i, f) in failed.iter().enumerate().take(REPLAYS_PRINTED) {
+        let seed = &f.line;
         println!();
         for v in &seed.violations {
             println!("seed {}: {}: {}", seed.seed, v.invariant, v.detail);
         }
         if i < SHOWN_IN_FULL {
-            if let Some(s) = &scenario.swarm {
-                print!("{}", swarm::describe(&s.draw(scenario, seed.seed)));
+            match (&f.mutant, &scenario.swarm) {
+                (Some(m), _) => print!(
+                    "# a mutant: {}, then {} mutation(s) (its file lists them)\n{}",
+                    m.lineage.first().map_or("", String::as_str),
+                    m.lineage.len().saturating_sub(1),
+                    FaultSpec::to_toml(&m.schedule.faults)
+                ),
+                (None, Some(s)) => print!("{}", swarm::describe(&s.draw(scenario, seed.seed))),
+                (None, None) => {}
             }
         }
-        println!("  {}", header.replay(seed.seed));
+        println!("  {}", seed.replay_command(header));
     }
     if failed.len() > REPLAYS_PRINTED {
         println!(
@@ -265,7 +365,7 @@ pub fn merge(inputs: &[String], json: Option<&Path>, junit: Option<&Path>) -> Ex
             s.seed,
             v.invariant,
             v.detail,
-            h.replay(s.seed)
+            s.replay_command(h)
         );
     }
     if failing.len() > REPLAYS_PRINTED {
@@ -273,6 +373,11 @@ pub fn merge(inputs: &[String], json: Option<&Path>, junit: Option<&Path>) -> Ex
             "  ... and {} more failing seeds (all in the merged --json results)",
             failing.len() - REPLAYS_PRINTED
         );
+    }
+    for m in &sweeps {
+        if let Some(c) = m.coverage() {
+            print!("\n{}: {}", m.header.scenario, report::coverage(&c));
+        }
     }
     if !problems.is_empty() {
         return usage_error(format!(
@@ -283,8 +388,10 @@ pub fn merge(inputs: &[String], json: Option<&Path>, junit: Option<&Path>) -> Ex
     if let Some(path) = json {
         let mut text = String::new();
         for (m, header) in sweeps.iter().zip(&headers) {
+            let coverage = m.coverage().map(|c| Line::Coverage(CoverageLine::of(&c)));
             let lines = std::iter::once(Line::Sweep(header.clone()))
-                .chain(m.seeds.values().cloned().map(Line::Seed));
+                .chain(m.seeds.values().cloned().map(Line::Seed))
+                .chain(coverage);
             for line in lines {
                 text += &serde_json::to_string(&line).expect("lines serialize");
                 text.push('\n');
