@@ -1,5 +1,6 @@
 //! Each fault kind has the effect a user expects, and the checkers catch what they must.
 
+use failover_core::{HookKind, HookOutcome};
 use failover_sim::record::Observation;
 use failover_sim::scenario::FaultSpec;
 use failover_sim::{run, Options, Scenario, ScenarioError};
@@ -438,6 +439,71 @@ fn a_hung_hook_ends_at_cores_deadline_and_the_hand_back_follows_at_once() {
     let master_back = first(&report, "master", "acquire 192.0.2.100", released);
     assert!(master_back.is_some_and(|at| at - released < 0.05));
     assert_eq!(report.findings.figures.split_brain_total, 0);
+}
+
+#[test]
+fn a_hung_hook_is_killed_when_the_daemons_clock_reads_its_deadline_though_the_clock_changed_pace() {
+    // The backup's clock runs at half speed until 28 s, then true again; its PostAcq hangs
+    // (10 s hook timeout). It is asked when the backup takes over from the master crashed at
+    // 20 s. The daemon kills the hook when its own clock reads core's deadline: (28 − asked)/2
+    // of the 10 s passed on the slow clock, the rest after 28 s at true pace — not at the 20 s
+    // the slow pace alone would have taken. Kill and notice come at one instant, so the
+    // notifications checker matches them.
+    let slow = FaultSpec {
+        duration: Some(Duration::from_secs(28)),
+        drift_ppm: -500_000.0,
+        node: Some("backup".into()),
+        ..fault(0, "clock")
+    };
+    let hang = FaultSpec {
+        node: Some("backup".into()),
+        hook: Some("post_acq".into()),
+        behavior: Some("hang".into()),
+        ..fault(0, "hook")
+    };
+    let crash = FaultSpec {
+        node: Some("master".into()),
+        ..fault(20, "crash")
+    };
+    let scenario = pair(60)
+        .fault(slow)
+        .fault(hang)
+        .fault(crash)
+        .build()
+        .unwrap();
+    let options = Options {
+        record: true,
+        ..Options::default()
+    };
+    let report = run(&scenario, 1, &options).unwrap();
+    assert!(report.passed(), "{:?}", report.findings.violations);
+    let asked = first(&report, "backup", "hook PostAcq", 20.0).expect("PostAcq asked");
+    assert!(asked < 28.0, "asked on the slow clock: {asked}");
+    let killed: Vec<f64> = (report.record.iter())
+        .filter_map(|(at, obs)| match *obs {
+            Observation::HookFailed {
+                node: 1,
+                hook: HookKind::PostAcq,
+                outcome: HookOutcome::TimedOut,
+                ..
+            } => Some(*at as f64 / 1e9),
+            _ => None,
+        })
+        .collect();
+    let expected = 28.0 + (10.0 - (28.0 - asked) / 2.0);
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    assert!(
+        (killed[0] - expected).abs() < 0.001,
+        "killed at {:.3} s, the daemon's clock read the deadline at {expected:.3} s",
+        killed[0]
+    );
+    let noticed = first(
+        &report,
+        "backup",
+        "hook PostAcq for vip 0 failed: TimedOut",
+        asked,
+    );
+    assert_eq!(noticed, Some(killed[0]), "noticed as it was killed");
 }
 
 #[test]

@@ -148,7 +148,7 @@ impl World<'_> {
                 };
                 let what = format!("hook {} {} for {addr}: {how}", req.kind, req.event);
                 self.note(Some(i), what);
-                let deadline = self.hosts[i].clock.true_time(req.deadline.as_nanos());
+                let deadline = req.deadline.as_nanos();
                 let task = Task::Hook {
                     kind: req.kind,
                     vip: req.vip,

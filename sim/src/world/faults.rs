@@ -205,6 +205,7 @@ impl World<'_> {
             ppm,
         };
         self.reschedule(i, true);
+        self.clock_changed(i);
     }
 
     fn update_impairment(&mut self, segment: usize) {

@@ -21,6 +21,8 @@ pub(super) enum Task {
         event: HookEvent,
         /// When core asked for it (true time).
         asked: u64,
+        /// Core's deadline, on the node's clock: the daemon kills the hook when its clock
+        /// reads this, however that clock is slewed meanwhile.
         deadline: u64,
     },
     /// Add or remove an address (quorum mode: an add with the lease's end, on the node's
@@ -39,8 +41,8 @@ pub(super) struct Job {
     pub task: Task,
 }
 
-/// The job being run: when it ends (true time) unless suspended, and how much of it was left
-/// when it was.
+/// The job being run: when it ends by itself (true time; a hook may be killed sooner, at its
+/// deadline) unless suspended, and how much of it was left when it was.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Running {
     pub job: Job,

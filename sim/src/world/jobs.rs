@@ -30,13 +30,13 @@ impl World<'_> {
         let protocol = &self.scenario.protocol;
         let nanos = |d: std::time::Duration| d.as_nanos() as u64;
         let ends = match job.task {
-            Task::Hook { kind, deadline, .. } => {
+            Task::Hook { kind, .. } => {
                 let took = match self.hosts[i].hook_behavior(kind) {
                     Some(HookBehavior::Hangs) => u64::MAX,
                     Some(HookBehavior::Slow(extra)) => nanos(protocol.hook_latency(kind) + extra),
                     Some(HookBehavior::Fails) | None => nanos(protocol.hook_latency(kind)),
                 };
-                self.now.saturating_add(took).min(deadline.max(self.now))
+                self.now.saturating_add(took)
             }
             Task::Address { .. } => self.now + nanos(protocol.address_latency),
         };
@@ -50,6 +50,8 @@ impl World<'_> {
         self.push_job_end(i);
     }
 
+    /// Queues the end of host `i`'s running job: when it ends by itself, or a hook when the
+    /// daemon kills it at its deadline, whichever comes first.
     fn push_job_end(&mut self, i: usize) {
         let h = &self.hosts[i];
         if let Some(r) = h.running.filter(|r| r.suspended.is_none()) {
@@ -58,7 +60,23 @@ impl World<'_> {
                 incarnation: h.incarnation,
                 generation: r.generation,
             };
-            self.queue.push(r.ends, due);
+            let at = match r.job.task {
+                Task::Hook { deadline, .. } => r.ends.min(h.clock.true_time(deadline)),
+                Task::Address { .. } => r.ends,
+            };
+            self.queue.push(at.max(self.now), due);
+        }
+    }
+
+    /// Host `i`'s clock changed its pace or reading: a running hook is killed when the new
+    /// clock reaches its deadline, not when the old one would have.
+    pub(super) fn clock_changed(&mut self, i: usize) {
+        let hook = |r: &Running| r.suspended.is_none() && matches!(r.job.task, Task::Hook { .. });
+        if self.hosts[i].running.is_some_and(|r| hook(&r)) {
+            self.job_generation += 1;
+            let r = self.hosts[i].running.as_mut().expect("running");
+            r.generation = self.job_generation;
+            self.push_job_end(i);
         }
     }
 
@@ -80,8 +98,9 @@ impl World<'_> {
                 asked,
                 deadline,
             } => {
+                let killed = self.hosts[i].clock.local(self.now) >= deadline;
                 let outcome = match self.hosts[i].hook_behavior(kind) {
-                    _ if self.now >= deadline => HookOutcome::TimedOut,
+                    _ if killed => HookOutcome::TimedOut,
                     Some(HookBehavior::Fails) => HookOutcome::Failed(Some(1)),
                     _ => HookOutcome::Success,
                 };
@@ -151,9 +170,6 @@ impl World<'_> {
                 self.job_generation += 1;
                 r.generation = self.job_generation;
                 r.ends = self.now.saturating_add(left);
-                if let Task::Hook { deadline, .. } = r.job.task {
-                    r.ends = r.ends.min(deadline.max(self.now));
-                }
                 r.suspended = None;
             }
             _ => return,
