@@ -89,6 +89,13 @@ pub enum Observation {
         /// The request and its answer.
         answer: Answer,
     },
+    /// `node` gave up a takeover before it added anything, because another node claims the
+    /// addresses (core's `Event::TakeoverAbandoned`): what its hooks answer from then on is
+    /// ignored, and nothing of that takeover is notified (the simulator's record).
+    TakeoverAbandoned {
+        /// Node index.
+        node: usize,
+    },
     /// `node`'s standby flag, as kept on its disk across restarts, changed.
     Standby {
         /// Node index.

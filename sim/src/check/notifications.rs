@@ -68,6 +68,15 @@ impl Failure {
     }
 }
 
+/// The failure a notice names among `events` that fit it: one still owed a notice before one
+/// that is not (a takeover given up may have left a hook to fail after it, unnoticed, just
+/// before the next takeover's same failure), and of those the latest.
+fn named(events: &mut [Event], fits: impl Fn(&Event) -> bool) -> Option<&mut Event> {
+    let owed = (events.iter()).rposition(|e| e.owed && fits(e));
+    let index = owed.or_else(|| events.iter().rposition(&fits))?;
+    events.get_mut(index)
+}
+
 /// Matches notifications against what the nodes did, node by node.
 pub struct Notifications {
     ctx: Context,
@@ -180,7 +189,7 @@ impl Notifications {
                         "{name} notified a Test that said no as a hook failure at {} (it is a veto)",
                         super::secs(at)
                     ));
-                } else if let Some(e) = events.iter_mut().find(|e| !e.noticed && same(e)) {
+                } else if let Some(e) = named(events, |e| !e.noticed && same(e)) {
                     e.noticed = true;
                 } else {
                     // (core times a hook out itself at its deadline, which may come before
@@ -193,7 +202,7 @@ impl Notifications {
                     vip: vip.0,
                     change: *change,
                 };
-                if let Some(e) = events.iter_mut().find(|e| !e.noticed && e.what == want) {
+                if let Some(e) = named(events, |e| !e.noticed && e.what == want) {
                     e.noticed = true;
                 } else if !error.starts_with("no answer within") {
                     self.mismatches.push(format!(
@@ -206,7 +215,7 @@ impl Notifications {
             Notification::Failover { vetoed, .. } => {
                 for vip in vetoed {
                     let veto = |e: &Event| matches!(e.what, Failure::Hook { hook: HookKind::Test, vip: v, event: HookEvent::Acquire, .. } if v == vip.0);
-                    if let Some(e) = events.iter_mut().find(|e| !e.vetoed && veto(e)) {
+                    if let Some(e) = named(events, |e| !e.vetoed && veto(e)) {
                         e.vetoed = true;
                     } else {
                         self.mismatches.push(format!(
@@ -220,7 +229,7 @@ impl Notifications {
             Notification::HandBackVetoed { vetoed, .. } => {
                 for vip in vetoed {
                     let veto = |e: &Event| matches!(e.what, Failure::Hook { hook: HookKind::Test, vip: v, event: HookEvent::Release, .. } if v == vip.0);
-                    if let Some(e) = events.iter_mut().find(|e| !e.vetoed && veto(e)) {
+                    if let Some(e) = named(events, |e| !e.vetoed && veto(e)) {
                         e.vetoed = true;
                     } else {
                         self.mismatches.push(format!(
@@ -386,6 +395,23 @@ impl Checker for Notifications {
                 return;
             }
             Observation::Answered { node, .. } => self.asked[node] = true,
+            // Its failures are owed nothing: core ignores what the hooks of a takeover it gave
+            // up answer — also one the engine recorded a moment before, at the same instant
+            // the claimer was heard.
+            Observation::TakeoverAbandoned { node } => {
+                let since = self.role_since[node].unwrap_or(0);
+                for e in (self.events[node].iter_mut()).filter(|e| e.at >= since) {
+                    if matches!(
+                        e.what,
+                        Failure::Hook {
+                            event: HookEvent::Acquire,
+                            ..
+                        }
+                    ) {
+                        e.owed = false;
+                    }
+                }
+            }
             Observation::Notified {
                 node,
                 ref notification,

@@ -194,7 +194,8 @@ impl World<'_> {
                 self.note(Some(i), format!("peer {peer} down"))
             }
             Output::Event(Event::TakeoverAbandoned { peer }) => {
-                self.note(Some(i), format!("takeover abandoned: {peer} claims"))
+                self.note(Some(i), format!("takeover abandoned: {peer} claims"));
+                self.observe(Observation::TakeoverAbandoned { node: i });
             }
             Output::Event(Event::Dropped { reason }) => {
                 self.note(Some(i), format!("dropped a datagram: {reason:?}"))
