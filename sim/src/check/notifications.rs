@@ -791,6 +791,61 @@ mod tests {
     }
 
     #[test]
+    fn a_veto_names_the_refusal_of_the_takeover_it_ends_not_one_given_up_before() {
+        let test_no = |asked: u64| Observation::HookFailed {
+            node: 1,
+            hook: HookKind::Test,
+            vip: 0,
+            event: HookEvent::Acquire,
+            asked,
+            outcome: HookOutcome::Failed(Some(1)),
+        };
+        let veto = notified(
+            1,
+            Notification::Failover {
+                from: None,
+                acquired: vec![],
+                vetoed: vec![VipId(0)],
+            },
+        );
+        for test_then_abandoned in [false, true] {
+            // A takeover given up as the claimer is heard; its Test says no at that instant
+            // (recorded before the node reads the claimer) or a moment later.
+            let mut record = vec![(10 * S, role(1, Role::Backup, Role::Acquiring))];
+            let first_no = if test_then_abandoned {
+                10 * S
+            } else {
+                10 * S + 5_000_000
+            };
+            if test_then_abandoned {
+                record.push((first_no, test_no(10 * S)));
+            }
+            record.push((10 * S, Observation::TakeoverAbandoned { node: 1 }));
+            record.push((10 * S, role(1, Role::Acquiring, Role::Backup)));
+            if !test_then_abandoned {
+                record.push((first_no, test_no(10 * S)));
+            }
+            // The next takeover's Test says no too, and that veto is notified.
+            record.push((11 * S, role(1, Role::Backup, Role::Acquiring)));
+            record.push((11 * S + 5_000_000, test_no(11 * S)));
+            record.push((11 * S + 5_000_000, veto.clone()));
+            record.push((11 * S + 5_000_000, role(1, Role::Acquiring, Role::Backup)));
+            assert_eq!(
+                judge(&record),
+                Vec::<String>::new(),
+                "{test_then_abandoned}"
+            );
+            // Without that notice, the refusal of the takeover that ran to its end is unsaid.
+            record.remove(record.len() - 2);
+            let unsaid = judge(&record);
+            assert!(
+                unsaid[0].contains("was refused a takeover at 11.005s"),
+                "{unsaid:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_failure_of_a_takeover_given_up_is_owed_no_notice() {
         let record = vec![
             (10 * S, role(1, Role::Backup, Role::Acquiring)),
