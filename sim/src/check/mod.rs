@@ -49,6 +49,10 @@ pub struct Context {
     /// How many times an operator asks for a hand-over (a standby, its `active` at the end
     /// of its duration, a switchover): each may move the addresses on a healthy network.
     pub operator_requests: u32,
+    /// Per resolved fault (by index), an operator's: the node asked something when it begins
+    /// (a standby, a switchover), and whether it is asked again (`active`) when it ends;
+    /// each request must be answered ([`Expect::max_answer_latency`]).
+    pub asks: Vec<Option<(usize, bool)>>,
     /// Whether the run's record has every fresh delivery ([`Observation::Heard`]): then split
     /// brain is judged by what was delivered; else only by the scenario's bounds. Such an
     /// engine (the simulator) also records every hook failure and refused address change
@@ -137,6 +141,13 @@ impl Context {
                     _ => 1,
                 })
                 .sum(),
+            asks: (faults.iter())
+                .map(|f| match f.kind {
+                    FaultKind::Standby { node } => Some((node, f.duration.is_some())),
+                    FaultKind::Switchover { node, .. } => Some((node, false)),
+                    _ => None,
+                })
+                .collect(),
             preempt: scenario.protocol.preempt,
             majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
             faults_end,
