@@ -8,6 +8,7 @@ mod latency;
 mod notifications;
 mod operator;
 mod split_brain;
+mod tamper;
 
 pub use crate::record::Observation;
 
@@ -93,7 +94,7 @@ impl Context {
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
         let mut spans: Vec<(u64, u64)> = (faults.iter())
-            .filter(|f| !f.kind.is_operator())
+            .filter(|f| !f.kind.keeps_healthy())
             .map(|f| {
                 let start = (f.at.as_nanos() as u64).saturating_sub(margin);
                 let end = match (f.duration, &f.kind) {
@@ -390,6 +391,7 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
         Box::new(latency::FailoverLatency::new(ctx)),
         Box::new(convergence::Convergence::new(ctx)),
         Box::new(notifications::Notifications::new(ctx)),
+        Box::new(tamper::Tampered::new(ctx)),
         Box::new(operator::Operator::new(ctx)),
     ]
 }
