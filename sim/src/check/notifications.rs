@@ -13,7 +13,8 @@
 //! be. No notice names an event that
 //! did not happen. And when two owners resolve, the one that lets go names the one that stays.
 //! A witness sends no notice at all. A quorum notice (no quorum for a takeover, a lease lost)
-//! names as granting only voters of the group, each once, fewer than a majority.
+//! names as granting only voters of the group, each once, fewer than a majority; and a
+//! takeover given up for want of a majority is notified once, not again at each retry.
 
 use super::{Checker, Context, Findings, Observation};
 use failover_core::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role};
@@ -103,6 +104,10 @@ pub struct Notifications {
     restorable: Vec<BTreeSet<usize>>,
     /// Per node: a lost lease was notified and the release it began has not ended.
     lease_lost: Vec<bool>,
+    /// Per node: it notified a takeover given up for want of a majority, and has since
+    /// neither taken the addresses over, nor ended a release, nor restarted: a refusal
+    /// repeated after the back-off is no news.
+    no_quorum_told: Vec<bool>,
     /// Per node, since its daemon started: the failures recorded.
     events: Vec<Vec<Event>>,
     /// Per node: it let an address go while another node held it — the notice of that
@@ -146,6 +151,7 @@ impl Notifications {
             roles: vec![Role::Backup; n],
             restorable: vec![BTreeSet::new(); n],
             lease_lost: vec![false; n],
+            no_quorum_told: vec![false; n],
             events: vec![Vec::new(); n],
             yielded_to: vec![None; n],
             holders: super::Holders::new(ctx.vips),
@@ -470,7 +476,10 @@ impl Checker for Notifications {
                 node,
                 to: Role::Master,
                 from: Role::Acquiring,
-            } => self.takeovers[node] += 1,
+            } => {
+                self.takeovers[node] += 1;
+                self.no_quorum_told[node] = false;
+            }
             Observation::RoleChanged {
                 to: Role::Acquiring,
                 ..
@@ -483,6 +492,8 @@ impl Checker for Notifications {
                 from: Role::Releasing,
                 to: Role::Backup | Role::Stopped,
             } => {
+                // (the back-off a refusal left is the release's now)
+                self.no_quorum_told[node] = false;
                 self.releases[node].0 += 1;
                 self.lease_lost[node] = false;
             }
@@ -498,6 +509,7 @@ impl Checker for Notifications {
                 self.paused_since[node] = None;
             }
             Observation::Down { node } => {
+                self.no_quorum_told[node] = false;
                 // A failure its process did not live to read — at the instant it died, or
                 // while it was stopped — is no missing notice.
                 let cut = self.paused_since[node].take().unwrap_or(at);
@@ -535,6 +547,14 @@ impl Checker for Notifications {
                         let name = &self.ctx.nodes[node].0;
                         self.repeated
                             .push(format!("{name}: {}: {wrong}", notification.summary()));
+                    }
+                    if matches!(notification, Notification::NoQuorum { .. })
+                        && std::mem::replace(&mut self.no_quorum_told[node], true)
+                    {
+                        self.repeated.push(format!(
+                            "{} repeated a no-quorum notice before any takeover of its succeeded",
+                            self.ctx.nodes[node].0
+                        ));
                     }
                     if matches!(notification, Notification::LeaseLost { .. }) {
                         self.releases[node].1 += 1;
@@ -1008,5 +1028,33 @@ mod tests {
             found.iter().any(|f| f.contains("\"nobody\", no voter")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_takeover_refused_for_want_of_a_majority_is_notified_once_until_one_succeeds() {
+        let no_quorum = || Notification::NoQuorum {
+            granted: vec!["bravo".into()],
+            needed: 2,
+        };
+        let twice = [
+            (10 * S, notified(1, no_quorum())),
+            (16 * S, notified(1, no_quorum())),
+        ];
+        let found = judge_quorum(&twice);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("bravo repeated a no-quorum notice")),
+            "{found:?}"
+        );
+        // A takeover that succeeded in between: the next refusal is news again.
+        let record = [
+            twice[0].clone(),
+            (12 * S, role(1, Role::Backup, Role::Acquiring)),
+            (13 * S, role(1, Role::Acquiring, Role::Master)),
+            twice[1].clone(),
+        ];
+        let found = judge_quorum(&record);
+        assert!(!found.iter().any(|f| f.contains("repeated")), "{found:?}");
     }
 }
