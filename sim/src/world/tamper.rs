@@ -31,6 +31,9 @@ const HEADER_LEN: usize = 26;
 const FLAG_TAG: u8 = 1;
 const FLAG_FIELDS: u8 = 2;
 
+/// Where the attacker captured a datagram: (receiver, sender, receiver's path).
+type Capture = (usize, usize, usize);
+
 /// The attacker of every `tamper` fault in a run.
 pub(super) struct Attacker {
     rng: ChaCha8Rng,
@@ -40,7 +43,7 @@ pub(super) struct Attacker {
     /// Faults in force: (fault id, segment).
     active: Vec<(usize, usize)>,
     /// Per (receiver, sender, receiver's path): the first datagram seen there, and when.
-    captured: BTreeMap<(usize, usize, usize), (u64, Arc<[u8]>)>,
+    captured: BTreeMap<Capture, (u64, Arc<[u8]>)>,
 }
 
 impl Attacker {
@@ -66,13 +69,7 @@ impl Attacker {
     }
 
     /// The bad datagram sent after `genuine` (from `key` at `now`), and what it is.
-    fn bad(
-        &mut self,
-        key: (usize, usize, usize),
-        now: u64,
-        interval: u64,
-        genuine: &[u8],
-    ) -> (Tamper, Vec<u8>) {
+    fn bad(&mut self, key: Capture, now: u64, interval: u64, genuine: &[u8]) -> (Tamper, Vec<u8>) {
         let (since, first) = self
             .captured
             .entry(key)
