@@ -7,7 +7,9 @@
 //! Each bad datagram reaches its receiver's sockets a microsecond after the genuine one and is
 //! handed to the running daemon on its own; its node's status, next deadline and outputs are
 //! compared before and after: it must have been dropped — one drop counter up, one `Dropped`
-//! event, nothing else — and the record says what else it changed, for the checkers to judge.
+//! event, nothing else — for what is wrong with it (garbage carrying the genuine datagram's
+//! sequence number must not pass the decoder to be dropped as a stale copy); the record says
+//! what else it changed, for the checkers to judge.
 //! A daemon that is stopped, or has other inputs waiting at that instant, gets none: its run
 //! would otherwise be judged against what it had not read yet.
 
@@ -138,8 +140,10 @@ impl Attacker {
                 b.resize(HEADER_LEN + usize::from(len), b'n');
                 b.extend_from_slice(&rest);
             }
-            // A vote must carry a candidate and an answer.
-            7 => b[3] = 3,
+            // A vote must carry a candidate and an answer (a vote made a heartbeat's kind would
+            // be genuine: its magic broken instead).
+            7 if b[3] != 3 => b[3] = 3,
+            7 => b[0] ^= 0x20,
             // Another group's (on the same LAN, on the same port).
             8 => b[8] ^= 0x5a,
             // A tag where the group has no key, or none where it has one.
@@ -228,7 +232,8 @@ impl World<'_> {
             timer,
             node.poll_timeout(),
             &outputs,
-        );
+        )
+        .or_else(|| wrong_reason(how, &outputs));
         let what = changed.as_deref().unwrap_or("dropped");
         self.note(
             Some(to),
@@ -247,6 +252,25 @@ impl World<'_> {
         }
         self.after_input(to);
     }
+}
+
+/// A bad datagram dropped for another reason than what is wrong with it: garbage taken for a
+/// stale copy of the genuine datagram (it carries the same sequence number) was decoded when it
+/// should not have been.
+fn wrong_reason(how: Tamper, outputs: &[Output]) -> Option<String> {
+    use DropReason::{Foreign, Malformed, Replayed, Unauthenticated};
+    let right: &[DropReason] = match how {
+        Tamper::Replay => &[Replayed],
+        Tamper::Truncate | Tamper::Corrupt => &[Malformed, Unauthenticated],
+        Tamper::Garble => &[Malformed, Unauthenticated, Foreign],
+        Tamper::Forge => &[Unauthenticated],
+    };
+    outputs.iter().find_map(|o| match o {
+        Output::Event(Event::Dropped { reason }) if !right.contains(reason) => Some(format!(
+            "dropped as {reason:?}, not for what is wrong with it"
+        )),
+        _ => None,
+    })
 }
 
 /// What a bad datagram changed in a node, beyond one drop counted and its `Dropped` event
@@ -351,5 +375,21 @@ mod tests {
             }
             assert_eq!(seen.len(), if keyed { 5 } else { 3 }, "{seen:?}");
         }
+    }
+
+    #[test]
+    fn a_bad_datagram_must_be_dropped_for_what_is_wrong_with_it() {
+        let dropped = |reason| [Output::Event(Event::Dropped { reason })];
+        let garbage_as_stale = wrong_reason(Tamper::Garble, &dropped(DropReason::Replayed));
+        assert!(garbage_as_stale.is_some_and(|w| w.contains("dropped as Replayed")));
+        assert_eq!(
+            wrong_reason(Tamper::Garble, &dropped(DropReason::Malformed)),
+            None
+        );
+        assert_eq!(
+            wrong_reason(Tamper::Replay, &dropped(DropReason::Replayed)),
+            None
+        );
+        assert!(wrong_reason(Tamper::Forge, &dropped(DropReason::Malformed)).is_some());
     }
 }
