@@ -15,10 +15,13 @@
 //! | `address` | — | the kernel refuses to add or remove addresses | — | — |
 //! | `standby` | `failoverctl standby`: hands over in order, stays a backup (across restarts); `failoverctl active` after `duration` | up | released, if held | — |
 //! | `switchover` | `failoverctl switchover [--to NODE]` on the node: it hands over to `to` (or the best other live node) | up | released, if held | — |
+//! | `tamper` | — | — | — | an attacker on `segment` sends every receiver a bad datagram after each it receives there: a replay, a truncation, garbage, and in a group with a key a forgery and a corruption ([`crate::world`]'s `tamper`) |
 //!
 //! `standby` and `switchover` are an operator's actions, not faults of the network or a host:
 //! they count towards when the run's ownership may last change (convergence), not as a time in
-//! which the checkers look away ([`crate::check::Context::unhealthy`]).
+//! which the checkers look away ([`crate::check::Context::unhealthy`]). Nor is `tamper`: every
+//! datagram of the attacker must be dropped and change nothing, so the group must behave as
+//! on a healthy network.
 
 use crate::topology::Party;
 use failover_core::{AddressChange, HookKind};
@@ -157,9 +160,21 @@ pub enum FaultKind {
         /// The node to hand over to.
         to: Option<usize>,
     },
+    /// An attacker (or a broken sender) on a segment: after every datagram a node receives
+    /// there, it sends that node a bad one.
+    Tamper {
+        /// Segment.
+        segment: usize,
+    },
 }
 
 impl FaultKind {
+    /// Whether the network and the hosts stay healthy while it is in force: an attacker's
+    /// datagrams must change nothing.
+    pub fn keeps_healthy(&self) -> bool {
+        self.is_operator() || matches!(self, FaultKind::Tamper { .. })
+    }
+
     /// Whether this is an operator's action rather than a fault: the network and the hosts
     /// stay healthy while it runs.
     pub fn is_operator(&self) -> bool {
@@ -183,9 +198,31 @@ impl FaultKind {
             | FaultKind::Shutdown { node }
             | FaultKind::Standby { node }
             | FaultKind::Switchover { node, .. } => Some(node),
-            FaultKind::Partition { .. } | FaultKind::Degrade { .. } => None,
+            FaultKind::Partition { .. } | FaultKind::Degrade { .. } | FaultKind::Tamper { .. } => {
+                None
+            }
         }
     }
+}
+
+/// What a `tamper` fault's attacker sends after a datagram it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tamper {
+    /// A datagram the same sender sent the same receiver on that path at least an interval
+    /// before: stale.
+    Replay,
+    /// The datagram cut short.
+    Truncate,
+    /// The datagram broken where every decoder must refuse it: its magic, version, kind,
+    /// reserved flags, role or name length, or a field area that runs past its end, repeats a
+    /// field, or gives a field a length it cannot have.
+    Garble,
+    /// In a group with a key: the datagram claiming the owner's role at priority 255, tagged
+    /// with a key that is not the group's.
+    Forge,
+    /// In a group with a key: one bit of the datagram flipped.
+    Corrupt,
 }
 
 /// A resolved fault with its time span.

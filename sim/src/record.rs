@@ -147,6 +147,17 @@ pub enum Observation {
         /// What was asked.
         change: AddressChange,
     },
+    /// An attacker's datagram (a `tamper` fault) was handed to `node`'s running daemon on its
+    /// own, and what it did: `changed` says what moved beyond one drop counter and one
+    /// `Dropped` event, if anything (the simulator's record).
+    Tampered {
+        /// The receiver.
+        node: usize,
+        /// What the attacker sent.
+        how: crate::fault::Tamper,
+        /// What it changed, if anything.
+        changed: Option<String>,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {

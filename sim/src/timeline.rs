@@ -135,6 +135,16 @@ impl Spans {
                 Observation::BufferOverflowed { node: n, dropped } => {
                     s.overflows.push((at, n, dropped))
                 }
+                // One that changed something is marked like a notice (one per datagram
+                // dropped as it should be would bury the picture).
+                Observation::Tampered {
+                    node: n,
+                    how,
+                    changed: Some(ref what),
+                } => s
+                    .notices
+                    .push((at, n, format!("bad datagram ({how:?}): {what}"))),
+                Observation::Tampered { .. } => {}
                 Observation::Requests { vip, ok, .. } => {
                     if !ok && at > requests_since[vip] {
                         s.failed[vip].push(Span {

@@ -8,6 +8,7 @@ mod latency;
 mod notifications;
 mod operator;
 mod split_brain;
+mod tamper;
 
 pub use crate::record::Observation;
 
@@ -49,6 +50,10 @@ pub struct Context {
     /// How many times an operator asks for a hand-over (a standby, its `active` at the end
     /// of its duration, a switchover): each may move the addresses on a healthy network.
     pub operator_requests: u32,
+    /// Per resolved fault (by index), an operator's: the node asked something when it begins
+    /// (a standby, a switchover), and whether it is asked again (`active`) when it ends;
+    /// each request must be answered ([`Expect::max_answer_latency`]).
+    pub asks: Vec<Option<(usize, bool)>>,
     /// Whether the run's record has every fresh delivery ([`Observation::Heard`]): then split
     /// brain is judged by what was delivered; else only by the scenario's bounds. Such an
     /// engine (the simulator) also records every hook failure and refused address change
@@ -89,7 +94,7 @@ impl Context {
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
         let mut spans: Vec<(u64, u64)> = (faults.iter())
-            .filter(|f| !f.kind.is_operator())
+            .filter(|f| !f.kind.keeps_healthy())
             .map(|f| {
                 let start = (f.at.as_nanos() as u64).saturating_sub(margin);
                 let end = match (f.duration, &f.kind) {
@@ -137,6 +142,13 @@ impl Context {
                     _ => 1,
                 })
                 .sum(),
+            asks: (faults.iter())
+                .map(|f| match f.kind {
+                    FaultKind::Standby { node } => Some((node, f.duration.is_some())),
+                    FaultKind::Switchover { node, .. } => Some((node, false)),
+                    _ => None,
+                })
+                .collect(),
             preempt: scenario.protocol.preempt,
             majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
             faults_end,
@@ -379,6 +391,7 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
         Box::new(latency::FailoverLatency::new(ctx)),
         Box::new(convergence::Convergence::new(ctx)),
         Box::new(notifications::Notifications::new(ctx)),
+        Box::new(tamper::Tampered::new(ctx)),
         Box::new(operator::Operator::new(ctx)),
     ]
 }

@@ -12,6 +12,9 @@
 //! a release, of each node since it started (classic mode: nothing refuses one before it) must
 //! be. No notice names an event that
 //! did not happen. And when two owners resolve, the one that lets go names the one that stays.
+//! A witness sends no notice at all. A quorum notice (no quorum for a takeover, a lease lost)
+//! names as granting only voters of the group, each once, fewer than a majority; and a
+//! takeover given up for want of a majority is notified once, not again at each retry.
 
 use super::{Checker, Context, Findings, Observation};
 use failover_core::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role};
@@ -101,6 +104,10 @@ pub struct Notifications {
     restorable: Vec<BTreeSet<usize>>,
     /// Per node: a lost lease was notified and the release it began has not ended.
     lease_lost: Vec<bool>,
+    /// Per node: it notified a takeover given up for want of a majority, and has since
+    /// neither taken the addresses over, nor ended a release, nor restarted: a refusal
+    /// repeated after the back-off is no news.
+    no_quorum_told: Vec<bool>,
     /// Per node, since its daemon started: the failures recorded.
     events: Vec<Vec<Event>>,
     /// Per node: it let an address go while another node held it — the notice of that
@@ -144,6 +151,7 @@ impl Notifications {
             roles: vec![Role::Backup; n],
             restorable: vec![BTreeSet::new(); n],
             lease_lost: vec![false; n],
+            no_quorum_told: vec![false; n],
             events: vec![Vec::new(); n],
             yielded_to: vec![None; n],
             holders: super::Holders::new(ctx.vips),
@@ -155,6 +163,34 @@ impl Notifications {
             asked: vec![false; n],
             role_since: vec![None; n],
             mismatches: Vec::new(),
+        }
+    }
+
+    /// What is wrong with the voters a quorum notice names as having granted the lease (a
+    /// takeover given up for want of a majority, a lease lost): each must be a voter of the
+    /// group, named once, and fewer than a majority; `needed` is the majority.
+    fn voters_wrong(&self, notification: &Notification, granted: &[String]) -> Option<String> {
+        let majority = self.ctx.majority?;
+        let mut seen = BTreeSet::new();
+        if let Some(stranger) =
+            (granted.iter()).find(|g| !self.ctx.nodes.iter().any(|(n, _)| n == *g))
+        {
+            return Some(format!("names {stranger:?}, no voter of the group"));
+        }
+        if let Some(twice) = granted.iter().find(|g| !seen.insert(*g)) {
+            return Some(format!("names {twice} twice"));
+        }
+        if granted.len() >= majority {
+            return Some(format!(
+                "names {} voters, a majority of {majority}",
+                granted.len()
+            ));
+        }
+        match notification {
+            Notification::NoQuorum { needed, .. } if *needed != majority => Some(format!(
+                "says {needed} are needed, the majority is {majority}"
+            )),
+            _ => None,
         }
     }
 
@@ -440,7 +476,10 @@ impl Checker for Notifications {
                 node,
                 to: Role::Master,
                 from: Role::Acquiring,
-            } => self.takeovers[node] += 1,
+            } => {
+                self.takeovers[node] += 1;
+                self.no_quorum_told[node] = false;
+            }
             Observation::RoleChanged {
                 to: Role::Acquiring,
                 ..
@@ -453,6 +492,8 @@ impl Checker for Notifications {
                 from: Role::Releasing,
                 to: Role::Backup | Role::Stopped,
             } => {
+                // (the back-off a refusal left is the release's now)
+                self.no_quorum_told[node] = false;
                 self.releases[node].0 += 1;
                 self.lease_lost[node] = false;
             }
@@ -468,6 +509,7 @@ impl Checker for Notifications {
                 self.paused_since[node] = None;
             }
             Observation::Down { node } => {
+                self.no_quorum_told[node] = false;
                 // A failure its process did not live to read — at the instant it died, or
                 // while it was stopped — is no missing notice.
                 let cut = self.paused_since[node].take().unwrap_or(at);
@@ -485,10 +527,40 @@ impl Checker for Notifications {
                 self.roles[node] = Role::Backup;
                 self.restorable[node].clear();
             }
+            // A witness votes and never holds: the servers watch each other, and it sends
+            // no mail of any kind.
+            Observation::Notified {
+                node,
+                ref notification,
+            } if self.ctx.nodes[node].1 == 0 => self.repeated.push(format!(
+                "{} (a witness) sent a notice: {}",
+                self.ctx.nodes[node].0,
+                notification.summary()
+            )),
             Observation::Notified {
                 node,
                 ref notification,
             } => match notification {
+                Notification::NoQuorum { granted, .. }
+                | Notification::LeaseLost { granted, .. } => {
+                    if let Some(wrong) = self.voters_wrong(notification, granted) {
+                        let name = &self.ctx.nodes[node].0;
+                        self.repeated
+                            .push(format!("{name}: {}: {wrong}", notification.summary()));
+                    }
+                    if matches!(notification, Notification::NoQuorum { .. })
+                        && std::mem::replace(&mut self.no_quorum_told[node], true)
+                    {
+                        self.repeated.push(format!(
+                            "{} repeated a no-quorum notice before any takeover of its succeeded",
+                            self.ctx.nodes[node].0
+                        ));
+                    }
+                    if matches!(notification, Notification::LeaseLost { .. }) {
+                        self.releases[node].1 += 1;
+                        self.lease_lost[node] = true;
+                    }
+                }
                 Notification::RivalClaim { .. } => self.rival_claims += 1,
                 Notification::Failover { acquired, .. } => {
                     for vip in acquired {
@@ -502,10 +574,6 @@ impl Checker for Notifications {
                 }
                 // (a lost lease is the notice of the release it starts)
                 Notification::Released { .. } => self.releases[node].1 += 1,
-                Notification::LeaseLost { .. } => {
-                    self.releases[node].1 += 1;
-                    self.lease_lost[node] = true;
-                }
                 Notification::NetworkAnomaly { peer, path }
                 | Notification::NetworkRecovered { peer, path } => {
                     let anomaly = matches!(notification, Notification::NetworkAnomaly { .. });
@@ -627,6 +695,30 @@ mod tests {
             .node("master", 200)
             .node("backup", 100)
             .vip("192.0.2.100")
+            .build()
+            .unwrap();
+        let ctx = Context {
+            deliveries: true,
+            ..Context::new(&scenario, &[])
+        };
+        let mut checker = Notifications::new(&ctx);
+        for (at, obs) in record {
+            checker.observe(*at, obs);
+        }
+        let mut findings = Findings::default();
+        checker.finish(60 * S, &mut findings);
+        findings.violations.into_iter().map(|v| v.detail).collect()
+    }
+
+    /// This checker over `record` for alpha (0), bravo (1) and a witness (2) in quorum mode.
+    fn judge_quorum(record: &[(u64, Observation)]) -> Vec<String> {
+        let scenario = Scenario::builder("trio", Duration::from_secs(60))
+            .segment("public")
+            .node("alpha", 200)
+            .node("bravo", 100)
+            .witness("witness")
+            .vip("192.0.2.100")
+            .quorum()
             .build()
             .unwrap();
         let ctx = Context {
@@ -883,5 +975,86 @@ mod tests {
                 .any(|v| v.contains("backup let the addresses go to master")),
             "{none:?}"
         );
+    }
+
+    #[test]
+    fn a_witness_sends_no_notice() {
+        let anomaly = Notification::NetworkAnomaly {
+            peer: "alpha".into(),
+            path: "direct".into(),
+        };
+        let found = judge_quorum(&[(10 * S, notified(2, anomaly.clone()))]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("witness (a witness) sent a notice"),
+            "{found:?}"
+        );
+        assert_eq!(
+            judge_quorum(&[(10 * S, notified(1, anomaly))]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_quorum_notice_names_fewer_than_a_majority_of_the_groups_voters() {
+        let no_quorum = |granted: &[&str], needed| Notification::NoQuorum {
+            granted: granted.iter().map(|g| g.to_string()).collect(),
+            needed,
+        };
+        let ok = judge_quorum(&[(10 * S, notified(1, no_quorum(&["bravo"], 2)))]);
+        assert_eq!(ok, Vec::<String>::new());
+        for (notice, why) in [
+            (no_quorum(&[""], 2), "names \"\", no voter of the group"),
+            (no_quorum(&["bravo", "bravo"], 2), "names bravo twice"),
+            (
+                no_quorum(&["bravo", "witness"], 2),
+                "names 2 voters, a majority of 2",
+            ),
+            (
+                no_quorum(&["bravo"], 3),
+                "says 3 are needed, the majority is 2",
+            ),
+        ] {
+            let found = judge_quorum(&[(10 * S, notified(1, notice))]);
+            assert!(found.iter().any(|f| f.contains(why)), "{why}: {found:?}");
+        }
+        // A lost lease too (its release notice is owed by the release it begins).
+        let lost = Notification::LeaseLost {
+            vips: vec![VipId(0)],
+            granted: vec!["nobody".into()],
+        };
+        let found = judge_quorum(&[(10 * S, notified(0, lost))]);
+        assert!(
+            found.iter().any(|f| f.contains("\"nobody\", no voter")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_takeover_refused_for_want_of_a_majority_is_notified_once_until_one_succeeds() {
+        let no_quorum = || Notification::NoQuorum {
+            granted: vec!["bravo".into()],
+            needed: 2,
+        };
+        let twice = [
+            (10 * S, notified(1, no_quorum())),
+            (16 * S, notified(1, no_quorum())),
+        ];
+        let found = judge_quorum(&twice);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("bravo repeated a no-quorum notice")),
+            "{found:?}"
+        );
+        // A takeover that succeeded in between: the next refusal is news again.
+        let record = [
+            twice[0].clone(),
+            (12 * S, role(1, Role::Backup, Role::Acquiring)),
+            (13 * S, role(1, Role::Acquiring, Role::Master)),
+            twice[1].clone(),
+        ];
+        let found = judge_quorum(&record);
+        assert!(!found.iter().any(|f| f.contains("repeated")), "{found:?}");
     }
 }

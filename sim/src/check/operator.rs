@@ -1,10 +1,14 @@
 //! An operator's requests: a node in standby never acquires; an accepted hand-over goes to
 //! the node it named and no other; a refusal for want of a live node is only right when none
 //! was live to answer; `switchover` is refused as "not the owner" only to a node that holds
-//! nothing; and the scenario's count of refusals.
+//! nothing; and the scenario's count of refusals. Every request is answered, within
+//! `dead_after` and an interval (a roll call gives up after `dead_after`) or the scenario's
+//! `max_answer_latency`, unless the daemon asked stops meanwhile; and a hand-over to no node
+//! named goes to the best node live through its roll call.
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
-use failover_core::{Accepted, Refusal};
+use failover_core::{Accepted, Refusal, Request};
+use std::collections::VecDeque;
 
 /// Watches operators' requests and what the nodes did about them.
 pub struct Operator {
@@ -16,6 +20,8 @@ pub struct Operator {
     /// An accepted hand-over: when it was answered, and the node it named.
     handing: Option<(u64, usize)>,
     refused: u32,
+    /// Per node: when each request asked of it and not yet answered was asked, in order.
+    pending: Vec<VecDeque<u64>>,
     /// What went wrong, as it was seen.
     found: Findings,
 }
@@ -28,6 +34,7 @@ impl Operator {
             standby: vec![false; ctx.nodes.len()],
             handing: None,
             refused: 0,
+            pending: vec![VecDeque::new(); ctx.nodes.len()],
             found: Findings::default(),
             ctx: ctx.clone(),
         }
@@ -86,18 +93,106 @@ impl Operator {
             self.found.violate("operator", detail);
         }
     }
+
+    /// How long a request may wait for its answer.
+    fn answer_bound(&self) -> u64 {
+        let default = self.ctx.dead_after + self.ctx.interval;
+        self.ctx
+            .expect
+            .max_answer_latency
+            .unwrap_or(default)
+            .as_nanos() as u64
+    }
+
+    /// Requests still unanswered at `at` past their bound.
+    fn overdue(&mut self, at: u64) {
+        let bound = self.answer_bound();
+        for node in 0..self.pending.len() {
+            while let Some(&asked) = self.pending[node].front().filter(|&&t| at > t + bound) {
+                self.pending[node].pop_front();
+                let detail = format!(
+                    "{} was asked at {} and had not answered {} later",
+                    self.name(node),
+                    secs(asked),
+                    secs(bound)
+                );
+                self.found.violate("operator", detail);
+            }
+        }
+    }
+
+    /// An operator's request to `node` at `at` (a scheduled one's start or end): judged if a
+    /// daemon runs there to read it, under an engine that records every answer at its instant
+    /// (the simulator; a real daemon's status socket adds its own delays).
+    fn asked(&mut self, at: u64, node: usize) {
+        if self.ctx.deliveries && self.live.live(node) {
+            self.pending[node].push_back(at);
+        }
+    }
+
+    /// `node` answered at `at`: the oldest request waiting is done. A hand-over that named no
+    /// node must go to the best one that could take over and was live through the roll call.
+    /// (False: the answer is judged further.)
+    fn answered(&mut self, at: u64, node: usize, request: &Request, outcome: &Accepted) -> bool {
+        let Some(asked) = self.pending[node].pop_front() else {
+            return false;
+        };
+        let to = match (request, outcome) {
+            (Request::Switchover { to: None }, Accepted::Switchover { to })
+            | (
+                Request::Standby,
+                Accepted::Standby {
+                    to: Some(to),
+                    already: false,
+                },
+            ) => to,
+            _ => return false,
+        };
+        let candidates = (0..self.live.nodes())
+            .filter(|&n| n != node && !self.standby[n] && self.live.live_since(n, asked));
+        let Some(best) = self.ctx.best(candidates) else {
+            return false;
+        };
+        if self.name(best) != to && self.healthy(asked, at) {
+            let detail = format!(
+                "{} handed over to {to} at {} though {}, better, was live through the roll call",
+                self.name(node),
+                secs(at),
+                self.name(best)
+            );
+            self.found.violate("operator", detail);
+        }
+        false
+    }
 }
 
 impl Checker for Operator {
     fn observe(&mut self, at: u64, obs: &Observation) {
+        self.overdue(at);
         if self.live.apply(at, obs) {
             // A successor that goes down before it claims: the others may take over.
             self.handing = self.handing.filter(|&(_, to)| self.live.live(to));
+            // A daemon that stops or dies meanwhile answers late, or never.
+            for node in (0..self.live.nodes()).filter(|&n| !self.live.live(n)) {
+                self.pending[node].clear();
+            }
             return;
         }
         match obs {
+            Observation::FaultStarted { fault } => {
+                if let Some(&Some((node, _))) = self.ctx.asks.get(*fault) {
+                    self.asked(at, node);
+                }
+            }
+            // (only a standby asks anything at its end: `active`)
+            Observation::FaultEnded { fault } => {
+                if let Some(&Some((node, true))) = self.ctx.asks.get(*fault) {
+                    self.asked(at, node);
+                }
+            }
             Observation::Standby { node, on } => self.standby[*node] = *on,
             Observation::Answered { node, answer } => match &answer.outcome {
+                Ok(outcome) if self.answered(at, *node, &answer.request, outcome) => {}
                 Ok(Accepted::Switchover { to })
                 | Ok(Accepted::Standby {
                     to: Some(to),
@@ -105,6 +200,7 @@ impl Checker for Operator {
                 }) => self.handing = self.index(to).map(|to| (at, to)),
                 Ok(_) => {}
                 Err(refusal) => {
+                    self.pending[*node].pop_front();
                     self.refused += 1;
                     self.check_refusal(at, *node, refusal);
                 }
@@ -136,7 +232,8 @@ impl Checker for Operator {
         self.holders.apply(obs);
     }
 
-    fn finish(&mut self, _at: u64, findings: &mut Findings) {
+    fn finish(&mut self, at: u64, findings: &mut Findings) {
+        self.overdue(at);
         findings.violations.append(&mut self.found.violations);
         if let Some(want) = self.ctx.expect.refused.filter(|&w| w != self.refused) {
             findings.violate(
@@ -147,5 +244,92 @@ impl Checker for Operator {
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{FaultSpec, Scenario};
+    use failover_core::Answer;
+    use std::time::Duration;
+
+    const S: u64 = 1_000_000_000;
+
+    /// This checker over `record` for alpha (0), bravo (1) and charlie (2), alpha asked for
+    /// standby at 20 s.
+    fn judge(record: &[(u64, Observation)]) -> Vec<String> {
+        let scenario = Scenario::builder("trio", Duration::from_secs(60))
+            .segment("public")
+            .node("alpha", 200)
+            .node("bravo", 150)
+            .node("charlie", 100)
+            .vip("192.0.2.100")
+            .fault(FaultSpec {
+                at: Duration::from_secs(20),
+                kind: "standby".into(),
+                node: Some("alpha".into()),
+                ..FaultSpec::default()
+            })
+            .build()
+            .unwrap();
+        let faults = scenario.resolve_faults("trio").unwrap();
+        let ctx = Context {
+            deliveries: true,
+            ..Context::new(&scenario, &faults)
+        };
+        let mut checker = Operator::new(&ctx);
+        for (at, obs) in record {
+            checker.observe(*at, obs);
+        }
+        let mut findings = Findings::default();
+        checker.finish(60 * S, &mut findings);
+        findings.violations.into_iter().map(|v| v.detail).collect()
+    }
+
+    fn standby_to(to: &str) -> Observation {
+        Observation::Answered {
+            node: 0,
+            answer: Answer {
+                id: 1,
+                request: Request::Standby,
+                outcome: Ok(Accepted::Standby {
+                    to: Some(to.into()),
+                    already: false,
+                }),
+            },
+        }
+    }
+
+    const ASKED: (u64, Observation) = (20 * S, Observation::FaultStarted { fault: 0 });
+
+    #[test]
+    fn a_request_left_unanswered_is_a_violation() {
+        let found = judge(&[ASKED]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("alpha was asked at 20.000s and had not answered 4.000s later"),
+            "{found:?}"
+        );
+        // Answered within dead_after and an interval: fine.
+        let answered = (20 * S + 10_000_000, standby_to("bravo"));
+        assert_eq!(judge(&[ASKED, answered]), Vec::<String>::new());
+        // A daemon that stops meanwhile answers late: not judged.
+        let paused = (21 * S, Observation::Paused { node: 0 });
+        assert_eq!(judge(&[ASKED, paused]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_hand_over_to_no_one_named_goes_to_the_best_live_node() {
+        let found = judge(&[ASKED, (20 * S + 10_000_000, standby_to("charlie"))]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("alpha handed over to charlie at 20.010s though bravo, better"),
+            "{found:?}"
+        );
+        // bravo down since before the roll call: charlie is the best.
+        let down = (10 * S, Observation::Down { node: 1 });
+        let answered = (21 * S, standby_to("charlie"));
+        assert_eq!(judge(&[down, ASKED, answered]), Vec::<String>::new());
     }
 }

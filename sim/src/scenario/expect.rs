@@ -80,6 +80,12 @@ pub struct Expect {
     pub max_takeover_attempts: Option<u32>,
     /// Exactly this many operators' requests (standby, switchover) refused; none: unchecked.
     pub refused: Option<u32>,
+    /// Longest an operator's request (standby, active, switchover) may wait for its answer
+    /// while the daemon asked runs: by default `dead_after` and an interval — a roll call
+    /// gives up after `dead_after` — and a scenario whose nodes all answer at once states how
+    /// soon (the owner hands over as soon as every node has answered).
+    #[serde(with = "humantime_serde")]
+    pub max_answer_latency: Option<Duration>,
 }
 
 impl Default for Expect {
@@ -106,6 +112,7 @@ impl Default for Expect {
             max_ownership_changes_healthy: None,
             max_takeover_attempts: None,
             refused: None,
+            max_answer_latency: None,
         }
     }
 }

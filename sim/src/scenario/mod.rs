@@ -481,6 +481,9 @@ impl Scenario {
                 node(*n),
                 to.map_or("the best other live node", node)
             ),
+            FaultKind::Tamper { segment } => {
+                format!("an attacker on {} sends bad datagrams", seg(*segment))
+            }
             FaultKind::Degrade {
                 segment,
                 impairment: i,

@@ -257,6 +257,7 @@ impl Scenario {
                     }
                     FaultKind::Degrade { segment: segment()?, impairment }
                 }
+                "tamper" => FaultKind::Tamper { segment: segment()? },
                 "flap" => {
                     let period = f.period.ok_or_else(|| err(field("period"), "required".into()))?;
                     if f.count == 0 || f.count > MAX_FLAPS || period.is_zero() {

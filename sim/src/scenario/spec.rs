@@ -20,7 +20,7 @@ pub struct FaultSpec {
     )]
     pub duration: Option<Duration>,
     /// partition, link_down, crash, kill, pause, freeze, clock, hook, address, shutdown, flap,
-    /// degrade; or an operator's standby, switchover.
+    /// degrade, tamper; or an operator's standby, switchover.
     pub kind: String,
     /// The node it hits.
     #[serde(default, skip_serializing_if = "Option::is_none")]

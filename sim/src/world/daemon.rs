@@ -108,7 +108,7 @@ impl World<'_> {
         self.wake(i);
     }
 
-    fn output(&mut self, i: usize, out: Output) {
+    pub(super) fn output(&mut self, i: usize, out: Output) {
         match out {
             Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
             Output::Acquire { id, vip, until } => {

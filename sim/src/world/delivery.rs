@@ -31,6 +31,7 @@ impl World<'_> {
             on[count] = (PathId(p), addr);
             count += 1;
         }
+        self.tamper_after(to, paths, from, &payload);
         let stamp = failover_core::wire::stamp_of(&payload);
         let fresh = stamp > self.newest[to * self.hosts.len() + from];
         let datagrams = on[..count]

@@ -44,6 +44,7 @@ impl World<'_> {
                 self.degrades.push((id, segment, impairment));
                 self.update_impairment(segment);
             }
+            FaultKind::Tamper { segment } => self.attacker.begin(id, segment),
             FaultKind::Standby { node } => self.ask(node, Request::Standby),
             FaultKind::Switchover { node, to } => {
                 let to = to.map(|t| self.scenario.nodes[t].name.clone());
@@ -74,6 +75,7 @@ impl World<'_> {
                 self.degrades.retain(|d| d.0 != id);
                 self.update_impairment(segment);
             }
+            FaultKind::Tamper { .. } => self.attacker.end(id),
             FaultKind::Standby { node } => self.ask(node, Request::Active),
             FaultKind::Switchover { .. } => {}
         }

@@ -19,6 +19,7 @@
 //! | `kernel` | addresses on the host's interfaces, quorum-mode lifetimes |
 //! | `sending` | datagrams through the network into the queue |
 //! | `faults` | each fault kind begun and ended |
+//! | `tamper` | an attacker's bad datagrams, each judged as the node handles it |
 //! | `host`, `clock` | one server's state; its clock's drift and jumps |
 //! | `client`, `client_requests` | the client's ARP cache and requests; their outcomes reported |
 
@@ -32,6 +33,7 @@ mod host;
 mod jobs;
 mod kernel;
 mod sending;
+mod tamper;
 
 use crate::check::{self, Checker, Context, Findings};
 use crate::fault::{Fault, Impairment};
@@ -124,6 +126,14 @@ enum Due {
     /// First start of a node; queued after faults at time zero, so a clock set at 0 s is the
     /// node's clock from its first instant.
     Start(usize),
+    /// An attacker's datagram reaches host `to` on `path`, claiming to come from `from`.
+    Tampered {
+        to: u32,
+        path: u32,
+        from: u32,
+        how: crate::fault::Tamper,
+        payload: Arc<[u8]>,
+    },
     /// Quorum mode: an address's kernel lifetime ends (unless renewed since: `at` differs).
     Expires {
         node: u32,
@@ -177,6 +187,8 @@ pub struct World<'p> {
     /// The newest (boot epoch, sequence number) of each sender's datagrams that reached each
     /// receiver, by receiver then sender: what makes a delivery `Heard`.
     newest: Vec<Option<(u64, u64)>>,
+    /// The attacker of `tamper` faults: what is in force, what it captured, its randomness.
+    attacker: tamper::Attacker,
 }
 
 /// Runs `scenario` under `seed`.
@@ -258,6 +270,7 @@ impl<'p> World<'p> {
             kernel: crate::rng::fork(plan.seed, kernel::STREAM),
             requests: 0,
             newest: vec![None; n * n],
+            attacker: tamper::Attacker::new(plan.seed, scenario.protocol.auth_key.is_some()),
         };
         world.judges = (world.checkers.iter().enumerate())
             .filter(|(_, c)| c.judges_deliveries())
@@ -402,6 +415,13 @@ impl<'p> World<'p> {
             Due::FaultBegins(id) => self.begin_fault(id),
             Due::FaultEnds(id) => self.end_fault(id),
             Due::Expires { node, vip, at } => self.expire(node as usize, vip as usize, at),
+            Due::Tampered {
+                to,
+                path,
+                from,
+                how,
+                payload,
+            } => self.tampered(to as usize, path as usize, from as usize, how, &payload),
         }
     }
 }

@@ -63,7 +63,9 @@ impl Run<'_> {
                 let to = to.map(|t| self.plan.scenario.nodes[t].name.clone());
                 self.ask(node, Request::Switchover { to });
             }
-            FaultKind::Clock { .. } => unreachable!("refused before the run"),
+            FaultKind::Clock { .. } | FaultKind::Tamper { .. } => {
+                unreachable!("refused before the run")
+            }
         }
         Ok(())
     }
@@ -91,7 +93,9 @@ impl Run<'_> {
             FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, true)?,
             FaultKind::Standby { node } => self.ask(node, Request::Active),
             FaultKind::Switchover { .. } => {}
-            FaultKind::Clock { .. } => unreachable!("refused before the run"),
+            FaultKind::Clock { .. } | FaultKind::Tamper { .. } => {
+                unreachable!("refused before the run")
+            }
         }
         Ok(())
     }

@@ -72,7 +72,7 @@ pub fn refuse(scenario: &Scenario) -> Result<(), String> {
     for (k, f) in faults.iter().enumerate() {
         let what = || format!("fault[{k}] ({})", scenario.describe(&f.kind));
         match &f.kind {
-            FaultKind::Clock { .. } => return refuse(what()),
+            FaultKind::Clock { .. } | FaultKind::Tamper { .. } => return refuse(what()),
             FaultKind::Degrade { impairment, .. }
                 if impairment.delay > 0
                     || impairment.duplicate > 0.0
