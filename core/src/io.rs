@@ -486,10 +486,15 @@ pub enum Notification {
         vips: Vec<VipId>,
     },
     /// Quorum mode: a takeover was given up because a majority of voters did not grant the
-    /// lease in time (they are out of reach, or still promised to the owner).
+    /// lease in time (they are out of reach, or still promised to the owner, or their votes
+    /// take so long to come back that less than a second of the lease is left).
     NoQuorum {
-        /// The voters that granted it.
+        /// The voters that granted it in time to add the addresses.
         granted: Vec<String>,
+        /// The voters that granted it too late: what their grant left of the lease was less
+        /// than the second of kernel lifetime an address needs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        late: Vec<String>,
         /// How many grants a lease needs.
         needed: usize,
     },
@@ -553,11 +558,21 @@ impl Notification {
                     vips.join(", ")
                 )
             }
-            Notification::NoQuorum { granted, needed } => format!(
-                "no quorum: takeover given up; {} of {needed} needed voter(s) granted the lease ({})",
-                granted.len(),
-                granted.join(", ")
-            ),
+            Notification::NoQuorum {
+                granted,
+                late,
+                needed,
+            } => {
+                let mut text = format!(
+                    "no quorum: takeover given up; {} of {needed} needed voter(s) granted the lease in time ({})",
+                    granted.len(),
+                    granted.join(", ")
+                );
+                if !late.is_empty() {
+                    text += &format!("; too late to add an address: {}", late.join(", "));
+                }
+                text
+            }
             Notification::LeaseLost { vips, granted } => format!(
                 "lease lost: removing {} address(es); only {} voter(s) renewed it ({})",
                 vips.len(),

@@ -193,9 +193,22 @@ pub fn render(config: &Config, note: &Notification, when: SystemTime) -> Mail {
                 format!("{peer} claims {} while this node holds it", vips.join(", ")),
             )
         }
-        Notification::NoQuorum { granted, needed } => {
+        Notification::NoQuorum {
+            granted,
+            late,
+            needed,
+        } => {
             line(&mut body, "Granted by:", &granted.join(", "));
             line(&mut body, "Needed:", &needed.to_string());
+            if !late.is_empty() {
+                line(&mut body, "Too late:", &late.join(", "));
+                body.push_str(
+                    "\nThese voters granted the lease, but their votes took so long to come back \
+                     that less than the second of kernel lifetime an address needs was left of \
+                     it: the network between this node and them is too slow for the lease \
+                     (protocol.lease).\n",
+                );
+            }
             body.push_str(
                 "\nNo majority of voters granted the lease: this node did NOT take the \
                  addresses over. Either the owner still holds them (and the voters are keeping \

@@ -638,3 +638,23 @@ fn bounds_a_seed_cannot_be_planned_with_are_refused_naming_the_field() {
         failover_sim::Plan::new(&scenario, seed).expect("every seed plans");
     }
 }
+
+#[test]
+fn a_takeover_whose_votes_come_back_too_late_says_which_voters_granted_too_late() {
+    // The witness's grants come back after a 1.8 s round trip, with less of the 2.5 s lease
+    // left than the second an address needs: the notice must say so, not that a majority
+    // granted, nor that the witness never did.
+    let scenario = failover_sim::builtin::find("quorum-slow-votes")
+        .unwrap()
+        .unwrap();
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    assert!(report.passed(), "{:?}", report.findings.violations);
+    let notices: Vec<&str> = (report.trace.records.iter())
+        .filter(|r| r.who == "backup" && r.what.contains("no quorum"))
+        .map(|r| r.what.as_str())
+        .collect();
+    assert_eq!(
+        notices,
+        ["notify: no quorum: takeover given up; 1 of 2 needed voter(s) granted the lease in time (backup); too late to add an address: witness"]
+    );
+}

@@ -115,6 +115,9 @@ pub(crate) struct Quorum {
     requests: VecDeque<(u64, Instant)>,
     /// Per voter: the send time of the newest request it granted.
     granted: Vec<Option<Instant>>,
+    /// Per voter: its newest grant came back with less of the lease left than an address
+    /// added then needs (the votes' round trip is too slow for the lease).
+    late: Vec<bool>,
     /// Per voter: who it said its promise was held by, when it last refused.
     refused: Vec<Option<String>>,
     /// The lease this node holds ends here (it may be past).
@@ -182,6 +185,7 @@ impl Quorum {
             waiting: None,
             requests: VecDeque::with_capacity(REQUESTS_KEPT),
             granted: vec![None; n],
+            late: vec![false; n],
             refused: vec![None; n],
             lease_end: None,
             extended: None,
@@ -210,6 +214,7 @@ impl Quorum {
     pub fn drop_lease(&mut self) {
         self.requests.clear();
         self.granted.iter_mut().for_each(|g| *g = None);
+        self.late.iter_mut().for_each(|l| *l = false);
         self.lease_end = None;
         self.extended = None;
         self.extend_at = None;
@@ -262,8 +267,15 @@ impl Quorum {
         }
     }
 
-    /// A voter's answer to this node's request `seq`. True if the lease now ends later.
-    pub fn answered(&mut self, voter: &str, seq: u64, holder: Result<(), String>) -> bool {
+    /// A voter's answer to this node's request `seq`, read at `now`. True if the lease now
+    /// ends later.
+    pub fn answered(
+        &mut self,
+        voter: &str,
+        seq: u64,
+        holder: Result<(), String>,
+        now: Instant,
+    ) -> bool {
         let Some(v) = self.voters.iter().position(|n| n == voter) else {
             return false;
         };
@@ -279,6 +291,7 @@ impl Quorum {
             return false;
         }
         self.granted[v] = Some(sent);
+        self.late[v] = sent + self.lease < now + KERNEL_GRANULARITY + EXTEND_LEAD;
         let before = self.lease_end;
         self.recount();
         self.lease_end != before
@@ -295,6 +308,22 @@ impl Quorum {
         if self.lease_end.is_none_or(|e| end > e) {
             self.lease_end = Some(end);
         }
+    }
+
+    /// Why a takeover got no lease, as of `now`: the voters whose grant still leaves enough
+    /// of the lease to add an address (a whole second of kernel lifetime), and those whose
+    /// newest grant came back with less than that left — their votes take longer than the
+    /// lease, less a second, to come back.
+    pub fn granting_in_time(&self, now: Instant) -> (Vec<String>, Vec<String>) {
+        let enough = now + KERNEL_GRANULARITY + EXTEND_LEAD;
+        let in_time = |v: usize| self.granted[v].is_some_and(|g| g + self.lease >= enough);
+        let names = |keep: &dyn Fn(usize) -> bool| {
+            (0..self.voters.len())
+                .filter(|&v| keep(v))
+                .map(|v| self.voters[v].clone())
+                .collect()
+        };
+        (names(&in_time), names(&|v| self.late[v] && !in_time(v)))
     }
 
     /// Voters that granted a request still within the lease at `now`.
@@ -442,7 +471,7 @@ impl Node {
                         .map(|h| String::from_utf8_lossy(h).into_owned())
                         .unwrap_or_default()),
                 };
-                if !q.answered(&name, vote.seq, holder) {
+                if !q.answered(&name, vote.seq, holder, now) {
                     return false;
                 }
                 q.plan_extend(now);

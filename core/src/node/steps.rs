@@ -241,10 +241,12 @@ impl Node {
                 self.coverage.hit(Single::LeaseMissing.when(t.no_quorum));
                 if t.no_quorum && !t.repeat {
                     let q = self.quorum.as_ref().expect("no quorum in quorum mode");
+                    let (granted, late) = q.granting_in_time(now);
                     self.outputs.push_back(notify(
                         &mut self.coverage,
                         Notification::NoQuorum {
-                            granted: q.granting(now),
+                            granted,
+                            late,
                             needed: q.majority(),
                         },
                     ));

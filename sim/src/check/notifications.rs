@@ -168,16 +168,22 @@ impl Notifications {
 
     /// What is wrong with the voters a quorum notice names as having granted the lease (a
     /// takeover given up for want of a majority, a lease lost): each must be a voter of the
-    /// group, named once, and fewer than a majority; `needed` is the majority.
+    /// group, named once, and fewer than a majority; `needed` is the majority. (A no-quorum
+    /// notice also names the voters that granted too late, once each and not among those
+    /// that granted in time.)
     fn voters_wrong(&self, notification: &Notification, granted: &[String]) -> Option<String> {
         let majority = self.ctx.majority?;
+        let late = match notification {
+            Notification::NoQuorum { late, .. } => late.as_slice(),
+            _ => &[],
+        };
         let mut seen = BTreeSet::new();
         if let Some(stranger) =
-            (granted.iter()).find(|g| !self.ctx.nodes.iter().any(|(n, _)| n == *g))
+            (granted.iter().chain(late)).find(|g| !self.ctx.nodes.iter().any(|(n, _)| n == *g))
         {
             return Some(format!("names {stranger:?}, no voter of the group"));
         }
-        if let Some(twice) = granted.iter().find(|g| !seen.insert(*g)) {
+        if let Some(twice) = granted.iter().chain(late).find(|g| !seen.insert(*g)) {
             return Some(format!("names {twice} twice"));
         }
         if granted.len() >= majority {
@@ -999,10 +1005,26 @@ mod tests {
     fn a_quorum_notice_names_fewer_than_a_majority_of_the_groups_voters() {
         let no_quorum = |granted: &[&str], needed| Notification::NoQuorum {
             granted: granted.iter().map(|g| g.to_string()).collect(),
+            late: vec![],
             needed,
         };
         let ok = judge_quorum(&[(10 * S, notified(1, no_quorum(&["bravo"], 2)))]);
         assert_eq!(ok, Vec::<String>::new());
+        // Votes that came back too late to add the address: named apart, not as granted.
+        let late = |granted: &[&str], late: &[&str]| Notification::NoQuorum {
+            granted: granted.iter().map(|g| g.to_string()).collect(),
+            late: late.iter().map(|g| g.to_string()).collect(),
+            needed: 2,
+        };
+        let ok = judge_quorum(&[(10 * S, notified(1, late(&["bravo"], &["witness"])))]);
+        assert_eq!(ok, Vec::<String>::new());
+        for (notice, why) in [
+            (late(&["bravo"], &["bravo"]), "names bravo twice"),
+            (late(&["bravo"], &["zulu"]), "names \"zulu\", no voter"),
+        ] {
+            let found = judge_quorum(&[(10 * S, notified(1, notice))]);
+            assert!(found.iter().any(|f| f.contains(why)), "{why}: {found:?}");
+        }
         for (notice, why) in [
             (no_quorum(&[""], 2), "names \"\", no voter of the group"),
             (no_quorum(&["bravo", "bravo"], 2), "names bravo twice"),
@@ -1034,6 +1056,7 @@ mod tests {
     fn a_takeover_refused_for_want_of_a_majority_is_notified_once_until_one_succeeds() {
         let no_quorum = || Notification::NoQuorum {
             granted: vec!["bravo".into()],
+            late: vec![],
             needed: 2,
         };
         let twice = [
