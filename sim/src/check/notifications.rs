@@ -49,24 +49,19 @@ enum Failure {
 }
 
 impl Failure {
-    /// What refuses a takeover: a `Test` that fails or hangs, an add the kernel refuses.
-    fn refuses_takeover(self) -> bool {
+    /// What refuses a hand-over of kind `hand_over`: its `Test` failing or hanging (a
+    /// takeover's vetoes its address, a hand-back's calls it off), or the kernel refusing its
+    /// address change (an add for a takeover, a removal for a release).
+    fn refuses(self, hand_over: HookEvent) -> bool {
         match self {
-            Failure::Hook { hook, event, .. } => {
-                hook == HookKind::Test && event == HookEvent::Acquire
+            Failure::Hook { hook, event, .. } => hook == HookKind::Test && event == hand_over,
+            Failure::Address { change, .. } => {
+                change
+                    == match hand_over {
+                        HookEvent::Acquire => AddressChange::Add,
+                        HookEvent::Release => AddressChange::Remove,
+                    }
             }
-            Failure::Address { change, .. } => change == AddressChange::Add,
-        }
-    }
-
-    /// What refuses a release: a `Test` of a hand-back that fails or hangs (the hand-back is
-    /// called off), a removal the kernel refuses.
-    fn refuses_release(self) -> bool {
-        match self {
-            Failure::Hook { hook, event, .. } => {
-                hook == HookKind::Test && event == HookEvent::Release
-            }
-            Failure::Address { change, .. } => change == AddressChange::Remove,
         }
     }
 }
@@ -254,28 +249,21 @@ impl Notifications {
                     ));
                 }
             }
-            Notification::Failover { vetoed, .. } => {
+            Notification::Failover { vetoed, .. } | Notification::HandBackVetoed { vetoed, .. } => {
+                let (hand_over, what) = match notification {
+                    Notification::Failover { .. } => (HookEvent::Acquire, "a takeover"),
+                    _ => (HookEvent::Release, "a hand-back"),
+                };
                 for vip in vetoed {
-                    let veto = |e: &Event| matches!(e.what, Failure::Hook { hook: HookKind::Test, vip: v, event: HookEvent::Acquire, .. } if v == vip.0);
+                    let veto = |e: &Event| {
+                        e.what.refuses(hand_over)
+                            && matches!(e.what, Failure::Hook { vip: v, .. } if v == vip.0)
+                    };
                     if let Some(e) = named(events, |e| !e.vetoed && veto(e)) {
                         e.vetoed = true;
                     } else {
                         self.mismatches.push(format!(
-                            "{name} notified at {} a veto of address {} its Test never gave",
-                            super::secs(at),
-                            vip.0
-                        ));
-                    }
-                }
-            }
-            Notification::HandBackVetoed { vetoed, .. } => {
-                for vip in vetoed {
-                    let veto = |e: &Event| matches!(e.what, Failure::Hook { hook: HookKind::Test, vip: v, event: HookEvent::Release, .. } if v == vip.0);
-                    if let Some(e) = named(events, |e| !e.vetoed && veto(e)) {
-                        e.vetoed = true;
-                    } else {
-                        self.mismatches.push(format!(
-                            "{name} notified at {} a hand-back of address {} vetoed by a Test that never said no",
+                            "{name} notified at {} {what} of address {} vetoed by a Test that never said no",
                             super::secs(at),
                             vip.0
                         ));
@@ -332,12 +320,11 @@ impl Notifications {
         if self.ctx.majority.is_some() {
             return;
         }
-        let refusals = [
-            ("takeover", Failure::refuses_takeover as fn(Failure) -> bool),
-            ("release", Failure::refuses_release),
-        ];
-        for (what, refuses) in refusals {
-            if let Some(first) = (events.iter()).find(|e| e.owed && refuses(e.what)) {
+        for (what, hand_over) in [
+            ("takeover", HookEvent::Acquire),
+            ("release", HookEvent::Release),
+        ] {
+            if let Some(first) = (events.iter()).find(|e| e.owed && e.what.refuses(hand_over)) {
                 if !(first.vetoed || first.noticed) {
                     self.mismatches.push(format!(
                         "{name} was refused a {what} at {} ({:?}) and no notice said so",
@@ -755,6 +742,18 @@ mod tests {
         }
     }
 
+    /// The backup's `Test` said no, for a hand-over of kind `event` it asked at `asked`.
+    fn test_said_no(event: HookEvent, asked: u64) -> Observation {
+        Observation::HookFailed {
+            node: 1,
+            hook: HookKind::Test,
+            vip: 0,
+            event,
+            asked,
+            outcome: HookOutcome::Failed(Some(1)),
+        }
+    }
+
     fn notified(node: usize, notification: Notification) -> Observation {
         Observation::Notified { node, notification }
     }
@@ -839,17 +838,7 @@ mod tests {
             (10 * S, role(1, Role::Backup, Role::Acquiring)),
             (10 * S, role(1, Role::Acquiring, Role::Master)),
             (30 * S, role(1, Role::Master, Role::Releasing)),
-            (
-                31 * S,
-                Observation::HookFailed {
-                    node: 1,
-                    hook: HookKind::Test,
-                    vip: 0,
-                    event: HookEvent::Release,
-                    asked: 30 * S,
-                    outcome: HookOutcome::Failed(Some(1)),
-                },
-            ),
+            (31 * S, test_said_no(HookEvent::Release, 30 * S)),
         ];
         let veto = notified(
             1,
@@ -890,14 +879,7 @@ mod tests {
 
     #[test]
     fn a_veto_names_the_refusal_of_the_takeover_it_ends_not_one_given_up_before() {
-        let test_no = |asked: u64| Observation::HookFailed {
-            node: 1,
-            hook: HookKind::Test,
-            vip: 0,
-            event: HookEvent::Acquire,
-            asked,
-            outcome: HookOutcome::Failed(Some(1)),
-        };
+        let test_no = |asked| test_said_no(HookEvent::Acquire, asked);
         let veto = notified(
             1,
             Notification::Failover {
