@@ -147,6 +147,8 @@ single_points! {
     LeaseGranted => "lease granted to a waiting takeover",
     /// Quorum mode: a takeover gave up for want of a lease.
     LeaseMissing => "takeover without a lease",
+    /// A takeover refused for want of voters retries at once: a voter came up.
+    RetryOnVoterUp => "no-quorum back-off ended by a voter coming up",
     /// Quorum mode: the addresses' kernel lifetime renewed.
     LeaseExtended => "lease extended to the kernel",
 }

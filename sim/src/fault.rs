@@ -17,11 +17,12 @@
 //! | `switchover` | `failoverctl switchover [--to NODE]` on the node: it hands over to `to` (or the best other live node) | up | released, if held | — |
 //! | `tamper` | — | — | — | an attacker on `segment` sends every receiver a bad datagram after each it receives there: a replay, a truncation, garbage, and in a group with a key a forgery and a corruption ([`crate::world`]'s `tamper`) |
 //!
-//! `standby` and `switchover` are an operator's actions, not faults of the network or a host:
-//! they count towards when the run's ownership may last change (convergence), not as a time in
-//! which the checkers look away ([`crate::check::Context::unhealthy`]). Nor is `tamper`: every
-//! datagram of the attacker must be dropped and change nothing, so the group must behave as
-//! on a healthy network.
+//! `standby`, `switchover` and `shutdown` are planned moves, not faults of the network or a
+//! host: they count towards when the run's ownership may last change (convergence), not as a
+//! time in which the checkers look away ([`crate::check::Context::unhealthy`]) — a planned
+//! shutdown names its successor, which takes over at once, and a restart is a node joining.
+//! Nor is `tamper`: every datagram of the attacker must be dropped and change nothing, so the
+//! group must behave as on a healthy network.
 
 use crate::topology::Party;
 use failover_core::{AddressChange, HookKind};
@@ -170,9 +171,16 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Whether the network and the hosts stay healthy while it is in force: an attacker's
-    /// datagrams must change nothing.
+    /// datagrams must change nothing, and a planned hand-over must be as clean as any.
     pub fn keeps_healthy(&self) -> bool {
-        self.is_operator() || matches!(self, FaultKind::Tamper { .. })
+        self.is_planned() || matches!(self, FaultKind::Tamper { .. })
+    }
+
+    /// Whether the addresses move by plan: an operator's request, or a planned shutdown (the
+    /// daemon releases and names its successor before it exits; its restart is a node
+    /// joining). On a healthy network such a move must leave one owner throughout.
+    pub fn is_planned(&self) -> bool {
+        self.is_operator() || matches!(self, FaultKind::Shutdown { .. })
     }
 
     /// Whether this is an operator's action rather than a fault: the network and the hosts

@@ -95,6 +95,8 @@ pub enum Observation {
     TakeoverAbandoned {
         /// Node index.
         node: usize,
+        /// The claimer it heard (node index), if it is one of the scenario's.
+        rival: Option<usize>,
     },
     /// `node`'s standby flag, as kept on its disk across restarts, changed.
     Standby {

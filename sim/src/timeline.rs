@@ -129,7 +129,7 @@ impl Spans {
                     let what = if on { "in standby" } else { "active" };
                     s.notices.push((at, n, what.into()));
                 }
-                Observation::TakeoverAbandoned { node: n } => {
+                Observation::TakeoverAbandoned { node: n, .. } => {
                     s.notices.push((at, n, "takeover abandoned".into()))
                 }
                 Observation::BufferOverflowed { node: n, dropped } => {

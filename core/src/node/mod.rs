@@ -230,6 +230,9 @@ struct Backoff {
     event: HookEvent,
     retry: Instant,
     wait: Duration,
+    /// A takeover refused for want of a majority of voters: a voter coming up may be the one
+    /// missing, so the retry need not wait.
+    no_quorum: bool,
 }
 
 /// The priority a node announces while its takeovers are refused.
@@ -897,6 +900,7 @@ mod invariant_tests {
             event: HookEvent::Release,
             retry: Instant::from_nanos(1),
             wait: Duration::from_secs(1),
+            no_quorum: false,
         });
         assert_eq!(n.check_invariants(), Ok(()), "the kernel kept the address");
     }

@@ -72,6 +72,7 @@ impl Node {
         let held = if owner { self.held_vips() } else { Vec::new() };
         let mut rival_died = false;
         let mut came_back = false;
+        let mut voter_up = false;
         let peers = (self.peers.iter_mut().enumerate())
             .filter(|(i, _)| only.is_none_or(|o| o == *i))
             .map(|(_, peer)| peer);
@@ -89,6 +90,7 @@ impl Node {
                 });
                 // (a peer that outranks this owner takes the addresses: no point announcing)
                 came_back |= alive && peer.rank() < me;
+                voter_up |= alive;
                 rival_died |= !alive && peer.role.claims_ownership();
                 self.outputs.push_back(Output::Event(if alive {
                     Event::PeerUp {
@@ -167,6 +169,14 @@ impl Node {
         if rival_died || (came_back && owner) {
             self.remind_clients();
         }
+        // A takeover that found too few voters retries as soon as one comes up (every node
+        // votes in quorum mode), not after its back-off: the group has had no owner meanwhile.
+        if let Some(b) = self.backoff.as_mut().filter(|b| b.no_quorum && voter_up) {
+            if b.retry > now {
+                self.coverage.hit(Single::RetryOnVoterUp);
+                b.retry = now;
+            }
+        }
     }
 
     /// The ownership rule (classic mode). Runs after every input; starts at most one
@@ -198,7 +208,14 @@ impl Node {
     }
 
     fn apply_rule(&mut self, now: Instant) {
-        if self.role == Role::Stopped || self.config.node.witness {
+        if self.role == Role::Stopped {
+            return;
+        }
+        // A witness owns nothing and hands nothing over, but stops when asked like any node.
+        if self.config.node.witness {
+            if self.shutdown_requested {
+                self.stop(None);
+            }
             return;
         }
         let leased = self.quorum.as_ref().map(|q| q.leased(now));

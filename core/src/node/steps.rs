@@ -233,6 +233,7 @@ impl Node {
             event: t.event,
             retry: now + wait,
             wait,
+            no_quorum: t.no_quorum,
         });
         match t.event {
             HookEvent::Acquire => {

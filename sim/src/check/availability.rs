@@ -27,6 +27,13 @@ pub struct Availability {
     unowned_since: Vec<Option<u64>>,
     live: Liveness,
     standby: Vec<bool>,
+    /// Per node: whether it has held an address since its daemon started.
+    owned: Vec<bool>,
+    /// When an owner's daemon last stopped naming no live successor it could name: the
+    /// others then wait for an owner anew.
+    departed: u64,
+    /// `heard[to][from]`: when `to` last received a fresh datagram of `from`.
+    heard: Vec<Vec<Option<u64>>>,
 }
 
 impl Availability {
@@ -47,31 +54,47 @@ impl Availability {
             unowned_since: vec![None; ctx.vips],
             live: Liveness::new(ctx.nodes.len()),
             standby: vec![false; ctx.nodes.len()],
+            owned: vec![false; ctx.nodes.len()],
+            departed: 0,
+            heard: vec![vec![None; ctx.nodes.len()]; ctx.nodes.len()],
         }
     }
 
-    /// Whether some node could own the addresses: a live node that is no witness and not in
-    /// standby, and in quorum mode a live majority.
-    fn could_own(&self) -> bool {
+    /// From when some node must own the addresses, if one can: the best-ranked live node
+    /// that is no witness and not in standby (the others defer to it once they hear it),
+    /// once it has listened for an owner for its `dead_after` (with its priority's skew)
+    /// since it started, or since the last owner left with no live successor to name (see
+    /// [`Availability::successor_live`]) — and in quorum mode with a live majority.
+    fn could_own_from(&self, at: u64) -> Option<u64> {
         let n = self.live.nodes();
         let live = (0..n).filter(|&i| self.live.live(i)).count();
-        self.ctx.majority.is_none_or(|m| live >= m)
-            && (0..n).any(|i| self.live.live(i) && self.ctx.nodes[i].1 > 0 && !self.standby[i])
+        if self.ctx.majority.is_some_and(|m| live < m) {
+            return None;
+        }
+        let best = (0..n)
+            .filter(|&i| self.live.live(i) && self.ctx.nodes[i].1 > 0 && !self.standby[i])
+            .max_by_key(|&i| (self.ctx.nodes[i].1, std::cmp::Reverse(&self.ctx.nodes[i].0)))?;
+        let listening = self.live.started(best).max(self.departed);
+        Some((listening + self.ctx.startup_wait(best)).max(at))
     }
 
     /// Opens or closes each address's unowned stretch after an observation at `at`.
     fn track_unowned(&mut self, at: u64) {
-        let could = self.started && self.could_own();
+        let from = self.could_own_from(at).filter(|_| self.started);
         for vip in 0..self.unowned_since.len() {
-            let unowned = could && self.holders.of(vip).is_empty();
-            match (unowned, self.unowned_since[vip]) {
-                (true, None) => self.unowned_since[vip] = Some(at),
-                (false, Some(start)) => {
-                    self.unowned_since[vip] = None;
+            let unowned = from.filter(|_| self.holders.of(vip).is_empty());
+            self.unowned_since[vip] = match (unowned, self.unowned_since[vip]) {
+                // Running, and someone may still claim now: it goes on.
+                (Some(from), Some(start)) if start <= at && from == at => Some(start),
+                // It ends here: the address is owned, no one could own it, or who could
+                // must wait anew (a departure restarts the others' wait).
+                (from, Some(start)) if start < at => {
                     self.unowned_healthy(vip, start, at);
+                    from
                 }
-                _ => {}
-            }
+                // Not yet counting (or not open): from when it would count now.
+                (from, _) => from,
+            };
         }
     }
 
@@ -91,7 +114,7 @@ impl Availability {
             } else if self.started {
                 self.failed += count;
                 if !self.holders.of(vip).is_empty() {
-                    let healthy = self.ctx.healthy_within(since, at);
+                    let healthy = self.ctx.recovered_within(since, at);
                     if healthy > 0 {
                         self.unreachable += healthy;
                         self.first_unreachable.get_or_insert((since, at));
@@ -125,17 +148,46 @@ impl Availability {
     }
 }
 
+impl Availability {
+    /// Whether the successor a departing owner's goodbye must name is live: the
+    /// best-ranked node it heard since both last started that is no witness and not in
+    /// standby (the protocol names a backup so heard; if that one has died unnoticed, the
+    /// others wait their `dead_after` for it).
+    fn successor_live(&self, owner: usize) -> bool {
+        let since = |i: usize| self.live.started(i).max(self.live.started(owner));
+        let rank = |i: usize| (self.ctx.nodes[i].1, std::cmp::Reverse(&self.ctx.nodes[i].0));
+        (0..self.live.nodes())
+            .filter(|&i| i != owner && self.ctx.nodes[i].1 > 0 && !self.standby[i])
+            .filter(|&i| self.heard[owner][i].is_some_and(|t| t >= since(i)))
+            .max_by_key(|&i| rank(i))
+            .is_some_and(|i| self.live.live(i))
+    }
+}
+
 impl Checker for Availability {
+    fn judges_deliveries(&self) -> bool {
+        true
+    }
+
     fn observe(&mut self, at: u64, obs: &Observation) {
+        if let Observation::Heard { node, from } = *obs {
+            self.heard[node][from] = Some(at);
+            return;
+        }
         self.observe_holders(at, obs);
-        if let Observation::Standby { node, on } = *obs {
-            self.standby[node] = on;
+        match *obs {
+            Observation::Standby { node, on } => self.standby[node] = on,
+            Observation::Acquired { node, .. } => self.owned[node] = true,
+            Observation::Down { node } => {
+                let owner = std::mem::take(&mut self.owned[node]);
+                if owner && !self.successor_live(node) {
+                    self.departed = at;
+                }
+            }
+            _ => {}
         }
         self.live.apply(at, obs);
-        if !matches!(
-            obs,
-            Observation::Requests { .. } | Observation::Heard { .. }
-        ) {
+        if !matches!(obs, Observation::Requests { .. }) {
             self.track_unowned(at);
         }
     }
@@ -145,7 +197,7 @@ impl Checker for Availability {
             if let Some(start) = self.empty_since[vip].take() {
                 self.total += at - start;
             }
-            if let Some(start) = self.unowned_since[vip].take() {
+            if let Some(start) = self.unowned_since[vip].take().filter(|&s| s < at) {
                 self.unowned_healthy(vip, start, at);
             }
         }

@@ -1,6 +1,14 @@
 //! Failover latency: from losing the owner (its host down or frozen, or its address released
-//! with no one else serving it) to another node acquiring the address; and flapping: how
-//! often the address changes hands.
+//! with no one else serving it) to another node acquiring the address; flapping: how often
+//! the address changes hands; and races: two nodes taking over at once.
+//!
+//! On a healthy network only nodes of equal priority may race for the addresses: the
+//! priority skew of every wait (`interval × (255 − priority) / 256`) lets the better one claim
+//! first and be heard, and a goodbye or an operator's hand-over names whom to hand to. So a
+//! takeover abandoned there because a rival of another priority claims (core's
+//! `TakeoverAbandoned`) means two nodes believed themselves next — a goodbye that named no
+//! one, say — which fast hooks and a fast network happen to hide, and slower ones turn into
+//! two owners.
 
 use super::{secs, Checker, Context, Findings, Holders, Observation};
 
@@ -19,6 +27,9 @@ pub struct FailoverLatency {
     /// Per address: acquisitions on a healthy network, and the first beyond the bound.
     changes_healthy: Vec<u32>,
     first_flap: Option<(u64, usize)>,
+    /// The first takeover abandoned on a healthy network for a rival of another priority:
+    /// when, who, and the rival.
+    first_race: Option<(u64, usize, usize)>,
 }
 
 impl FailoverLatency {
@@ -34,6 +45,7 @@ impl FailoverLatency {
             ctx: ctx.clone(),
             changes_healthy: vec![0; ctx.vips],
             first_flap: None,
+            first_race: None,
         }
     }
 
@@ -50,7 +62,7 @@ impl FailoverLatency {
 impl FailoverLatency {
     fn max_changes_healthy(&self) -> u32 {
         let e = &self.ctx.expect;
-        (e.max_ownership_changes_healthy).unwrap_or(1 + 2 * self.ctx.operator_requests)
+        (e.max_ownership_changes_healthy).unwrap_or(1 + 2 * self.ctx.planned_moves)
     }
 }
 
@@ -80,6 +92,14 @@ impl Checker for FailoverLatency {
                 if !self.served_without(vip, node) && self.lost[vip].is_none() {
                     self.lost[vip] = Some((at, node));
                 }
+            }
+            Observation::TakeoverAbandoned {
+                node,
+                rival: Some(rival),
+            } if self.ctx.nodes[node].1 != self.ctx.nodes[rival].1
+                && self.ctx.healthy_within(at, at + 1) > 0 =>
+            {
+                self.first_race.get_or_insert((at, node, rival));
             }
             Observation::Acquired { node, vip } => {
                 self.holders.apply(obs);
@@ -111,6 +131,18 @@ impl Checker for FailoverLatency {
                     self.changes_healthy[vip],
                     secs(at),
                     self.max_changes_healthy()
+                ),
+            );
+        }
+        if let Some((at, node, rival)) = self.first_race {
+            let name = |i: usize| &self.ctx.nodes[i].0;
+            findings.violate(
+                "takeover-race",
+                format!(
+                    "{} and {} took over at once at {} while no fault was in force or settling (their priorities differ: the better should have claimed first, or been named)",
+                    name(rival),
+                    name(node),
+                    secs(at)
                 ),
             );
         }

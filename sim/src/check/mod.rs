@@ -47,9 +47,11 @@ pub struct Context {
     /// The fastest any node's clock runs in the run, in parts per million (clock faults'
     /// drift): a node may find a peer silent for `dead_after` that little sooner.
     pub max_drift_ppm: f64,
-    /// How many times an operator asks for a hand-over (a standby, its `active` at the end
-    /// of its duration, a switchover): each may move the addresses on a healthy network.
-    pub operator_requests: u32,
+    /// How many planned hand-overs the run has: an operator's requests (a standby, its
+    /// `active` at the end of its duration, a switchover) and planned shutdowns (the
+    /// shutdown, and the restart after its duration): each may move the addresses on a
+    /// healthy network.
+    pub planned_moves: u32,
     /// Per resolved fault (by index), an operator's: the node asked something when it begins
     /// (a standby, a switchover), and whether it is asked again (`active`) when it ends;
     /// each request must be answered ([`Expect::max_answer_latency`]).
@@ -78,6 +80,12 @@ pub struct Context {
     /// switchover is no fault: the hand-over it asks for must be as clean as any on a healthy
     /// network.
     pub unhealthy: Vec<(u64, u64)>,
+    /// The same spans with the protocol's own recovery time after each fault (the default
+    /// settling time, `3 × dead_after + 1 s` in classic mode — after a hook or address fault
+    /// plus the longest back-off — or `settle` if shorter) instead of `settle`: by then a split has
+    /// healed and the owner has told the clients where it is, however long the scenario
+    /// allows the group to converge after a pile of faults. Clients are judged outside them.
+    pub recovering: Vec<(u64, u64)>,
 }
 
 impl Context {
@@ -93,33 +101,15 @@ impl Context {
             .unwrap_or_else(|| scenario.default_settle())
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
-        let mut spans: Vec<(u64, u64)> = (faults.iter())
-            .filter(|f| !f.kind.keeps_healthy())
-            .map(|f| {
-                let start = (f.at.as_nanos() as u64).saturating_sub(margin);
-                let end = match (f.duration, &f.kind) {
-                    (Some(d), _) => start + d.as_nanos() as u64 + settle,
-                    (
-                        None,
-                        FaultKind::Partition { .. }
-                        | FaultKind::LinkDown { .. }
-                        | FaultKind::Degrade { .. }
-                        | FaultKind::Hook { .. }
-                        | FaultKind::Address { .. },
-                    ) => u64::MAX,
-                    (None, _) => start + settle,
-                };
-                (start, end)
-            })
-            .collect();
-        spans.sort_unstable();
-        let mut unhealthy: Vec<(u64, u64)> = Vec::new();
-        for (start, end) in spans {
-            match unhealthy.last_mut() {
-                Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => unhealthy.push((start, end)),
-            }
-        }
+        let unhealthy = unhealthy_spans(faults, margin, |_| settle);
+        // The protocol's own recovery bound, whatever the scenario allows for convergence: a
+        // refused hook or address change may leave its longest back-off still to run.
+        let recover = scenario.default_settle().as_nanos() as u64;
+        let backoff = (dead_after * failover_core::node::MAX_BACKOFF).as_nanos() as u64;
+        let recovering = unhealthy_spans(faults, margin, |kind| match kind {
+            FaultKind::Hook { .. } | FaultKind::Address { .. } => settle.min(recover + backoff),
+            _ => settle.min(recover),
+        });
         Context {
             nodes: (scenario.nodes.iter())
                 .map(|n| (n.name.clone(), if n.witness { 0 } else { n.priority }))
@@ -135,10 +125,14 @@ impl Context {
                 })
                 .fold(0.0, f64::max),
             deliveries: false,
-            operator_requests: (faults.iter())
-                .filter(|f| f.kind.is_operator())
+            planned_moves: (faults.iter())
+                .filter(|f| f.kind.is_planned())
                 .map(|f| match f.kind {
-                    FaultKind::Standby { .. } if f.duration.is_some() => 2,
+                    FaultKind::Standby { .. } | FaultKind::Shutdown { .. }
+                        if f.duration.is_some() =>
+                    {
+                        2
+                    }
                     _ => 1,
                 })
                 .sum(),
@@ -154,15 +148,25 @@ impl Context {
             faults_end,
             settle,
             unhealthy,
+            recovering,
         }
+    }
+
+    /// How long `node` listens after its daemon starts before it may claim (the protocol's
+    /// start-up wait: `dead_after` plus the priority skew `interval × (255 − priority) / 256`).
+    pub fn startup_wait(&self, node: usize) -> u64 {
+        let skew = self.interval * u32::from(255 - self.nodes[node].1) / 256;
+        (self.dead_after + skew).as_nanos() as u64
     }
 
     /// How much of [from, to) is outside every unhealthy span.
     pub fn healthy_within(&self, from: u64, to: u64) -> u64 {
-        let covered: u64 = (self.unhealthy.iter())
-            .map(|&(s, e)| to.min(e).saturating_sub(from.max(s)))
-            .sum();
-        (to - from).saturating_sub(covered)
+        outside(&self.unhealthy, from, to)
+    }
+
+    /// How much of [from, to) is outside every span of recovery from a fault.
+    pub fn recovered_within(&self, from: u64, to: u64) -> u64 {
+        outside(&self.recovering, from, to)
     }
 
     /// The longest stretch of [from, to) outside every unhealthy span: its start and length.
@@ -264,6 +268,8 @@ pub(crate) struct Liveness {
     host_down: Vec<bool>,
     /// Since when each node has been live, if it is.
     since: Vec<Option<u64>>,
+    /// When each node's daemon last started.
+    started: Vec<u64>,
 }
 
 impl Liveness {
@@ -273,6 +279,7 @@ impl Liveness {
             paused: vec![false; nodes],
             host_down: vec![false; nodes],
             since: vec![Some(0); nodes],
+            started: vec![0; nodes],
         }
     }
 
@@ -286,6 +293,7 @@ impl Liveness {
             Observation::Up { node } => {
                 self.up[node] = true;
                 self.paused[node] = false;
+                self.started[node] = at;
                 node
             }
             Observation::Paused { node } => {
@@ -319,6 +327,11 @@ impl Liveness {
         self.up[node] && !self.paused[node] && !self.host_down[node]
     }
 
+    /// When `node`'s daemon last started.
+    pub fn started(&self, node: usize) -> u64 {
+        self.started[node]
+    }
+
     /// Whether `node` has been live without a break since `from` at least.
     pub fn live_since(&self, node: usize, from: u64) -> bool {
         self.since[node].is_some_and(|s| s <= from)
@@ -327,6 +340,51 @@ impl Liveness {
     pub fn nodes(&self) -> usize {
         self.up.len()
     }
+}
+
+/// How much of [from, to) is outside every one of `spans` (merged, in order).
+fn outside(spans: &[(u64, u64)], from: u64, to: u64) -> u64 {
+    let covered: u64 = (spans.iter())
+        .map(|&(s, e)| to.min(e).saturating_sub(from.max(s)))
+        .sum();
+    (to - from).saturating_sub(covered)
+}
+
+/// Each fault's span, from `margin` before it to `settle` after it (see
+/// [`Context::unhealthy`]), merged and in order.
+fn unhealthy_spans(
+    faults: &[Fault],
+    margin: u64,
+    settle: impl Fn(&FaultKind) -> u64,
+) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = (faults.iter())
+        .filter(|f| !f.kind.keeps_healthy())
+        .map(|f| {
+            let start = (f.at.as_nanos() as u64).saturating_sub(margin);
+            let end = match (f.duration, &f.kind) {
+                (Some(d), kind) => start + d.as_nanos() as u64 + settle(kind),
+                (
+                    None,
+                    FaultKind::Partition { .. }
+                    | FaultKind::LinkDown { .. }
+                    | FaultKind::Degrade { .. }
+                    | FaultKind::Hook { .. }
+                    | FaultKind::Address { .. },
+                ) => u64::MAX,
+                (None, kind) => start + settle(kind),
+            };
+            (start, end)
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
 }
 
 /// Who holds each address, derived from observations; shared by the checkers.
@@ -405,7 +463,7 @@ pub fn secs(ns: u64) -> String {
 mod tests {
     use super::*;
     use crate::scenario::Scenario;
-    use Observation::{Acquired, Released, Standby};
+    use Observation::{Acquired, Down, Heard, Released, Standby, TakeoverAbandoned};
 
     const S: u64 = 1_000_000_000;
 
@@ -443,6 +501,57 @@ mod tests {
             (22 * S, Acquired { node: 1, vip: 0 }),
         ];
         assert!(!judge(&record).broken().contains("liveness"));
+    }
+
+    #[test]
+    fn after_an_owner_leaves_naming_no_live_successor_the_others_are_owed_their_wait() {
+        // The master's goodbye can name no one it has not heard: the backup listens for
+        // dead_after plus its skew (3 s + 155/256 s) before it may claim, then liveness's
+        // dead_after runs.
+        let left = |taken: u64| {
+            [
+                (S, Acquired { node: 0, vip: 0 }),
+                (20 * S, Released { node: 0, vip: 0 }),
+                (20 * S, Down { node: 0 }),
+                (taken, Acquired { node: 1, vip: 0 }),
+            ]
+        };
+        assert!(!judge(&left(26 * S)).broken().contains("liveness"));
+        assert!(judge(&left(27 * S)).broken().contains("liveness"));
+        // Had it heard the backup since both started, the goodbye names it, which takes
+        // over at once: the wait is not owed.
+        let mut named = left(24 * S).to_vec();
+        named.insert(1, (10 * S, Heard { node: 0, from: 1 }));
+        let f = judge(&named);
+        assert!(f.broken().contains("liveness"), "{:?}", f.violations);
+    }
+
+    #[test]
+    fn two_takeovers_at_once_on_a_healthy_network_are_a_race_unless_priorities_tie() {
+        let record = [
+            (S, Acquired { node: 0, vip: 0 }),
+            (20 * S, Released { node: 0, vip: 0 }),
+            (20 * S, Down { node: 0 }),
+            (
+                24 * S,
+                TakeoverAbandoned {
+                    node: 1,
+                    rival: Some(0),
+                },
+            ),
+        ];
+        let f = judge(&record);
+        assert!(f.broken().contains("takeover-race"), "{:?}", f.violations);
+        let tied = Scenario::builder("tied", Duration::from_secs(60))
+            .segment("public")
+            .node("alpha", 100)
+            .node("bravo", 100)
+            .vip("192.0.2.100")
+            .expect(|e| e.converge = false)
+            .build()
+            .unwrap();
+        let f = super::judge(&tied, &[], &record, 60 * S);
+        assert!(!f.broken().contains("takeover-race"), "{:?}", f.violations);
     }
 
     #[test]

@@ -427,7 +427,7 @@ impl Checker for Notifications {
             // Its failures are owed nothing: core ignores what the hooks of a takeover it gave
             // up answer — also one the engine recorded a moment before, at the same instant
             // the claimer was heard.
-            Observation::TakeoverAbandoned { node } => {
+            Observation::TakeoverAbandoned { node, .. } => {
                 let since = self.role_since[node].unwrap_or(0);
                 for e in (self.events[node].iter_mut()).filter(|e| e.at >= since) {
                     if matches!(
@@ -900,7 +900,13 @@ mod tests {
             if test_then_abandoned {
                 record.push((first_no, test_no(10 * S)));
             }
-            record.push((10 * S, Observation::TakeoverAbandoned { node: 1 }));
+            record.push((
+                10 * S,
+                Observation::TakeoverAbandoned {
+                    node: 1,
+                    rival: Some(0),
+                },
+            ));
             record.push((10 * S, role(1, Role::Acquiring, Role::Backup)));
             if !test_then_abandoned {
                 record.push((first_no, test_no(10 * S)));

@@ -48,7 +48,10 @@ pub struct Expect {
     pub max_unavailable: Option<Duration>,
     /// Longest stretch an address may have no holder while no fault is in force nor settling:
     /// the liveness bound, always on. By default `dead_after` — on a healthy network only a
-    /// hand-over leaves an address unowned, for as long as its hooks take.
+    /// hand-over leaves an address unowned, for as long as its hooks take. It counts from when
+    /// the best live node may claim: after its start-up wait (`dead_after` and its priority's
+    /// skew) if it just started, or after the same wait once an owner left naming no live
+    /// successor (see the availability checker).
     #[serde(with = "humantime_serde")]
     pub max_unavailable_healthy: Option<Duration>,
     /// Most time the client's requests may fail while the address has an owner and no fault

@@ -195,7 +195,8 @@ impl World<'_> {
             }
             Output::Event(Event::TakeoverAbandoned { peer }) => {
                 self.note(Some(i), format!("takeover abandoned: {peer} claims"));
-                self.observe(Observation::TakeoverAbandoned { node: i });
+                let rival = self.scenario.node_index(&peer);
+                self.observe(Observation::TakeoverAbandoned { node: i, rival });
             }
             Output::Event(Event::Dropped { reason }) => {
                 self.note(Some(i), format!("dropped a datagram: {reason:?}"))
