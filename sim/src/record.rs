@@ -158,6 +158,21 @@ pub enum Observation {
         /// What it changed, if anything.
         changed: Option<String>,
     },
+    /// `node`'s daemon read its configuration file again (SIGHUP: a `reload` fault's start,
+    /// or its end putting the fields back) and took it, or refused it naming the field,
+    /// keeping the configuration it ran with (the simulator's record).
+    Reloaded {
+        /// Node index.
+        node: usize,
+        /// The `reload` fault, by index into the run's resolved faults.
+        fault: usize,
+        /// The field core refused, if it did.
+        refused: Option<String>,
+        /// The priority of the first datagram the daemon sent after it, decoded under the
+        /// `auth_key` of the file it runs with, or the decoder's error (none: no daemon ran —
+        /// the file is read at its next start).
+        announced: Option<Result<u8, String>>,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {

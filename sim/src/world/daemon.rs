@@ -110,7 +110,10 @@ impl World<'_> {
 
     pub(super) fn output(&mut self, i: usize, out: Output) {
         match out {
-            Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
+            Output::Transmit(t) => {
+                self.announced(i, &t.payload);
+                self.transmit(i, t.path.0, t.to, t.payload)
+            }
             Output::Acquire { id, vip, until } => {
                 let task = Task::Address {
                     change: AddressChange::Add,

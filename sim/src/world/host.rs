@@ -87,6 +87,12 @@ pub(super) struct Host {
     pub standby: bool,
     /// What the daemons that ran here and are gone went through.
     pub coverage: Coverage,
+    /// A SIGHUP sent while the daemon was stopped, handled when it runs again: the `reload`
+    /// fault and the file as edited (signals do not queue: a later edit replaces it).
+    pub hup: Option<(usize, Config)>,
+    /// A reload the daemon handled and has not announced yet: its fault and the field
+    /// refused, recorded with the priority of the first datagram it sends.
+    pub reloaded: Option<(usize, Option<String>)>,
 }
 
 impl Host {
@@ -118,6 +124,8 @@ impl Host {
             woken: false,
             standby: false,
             coverage: Coverage::default(),
+            hup: None,
+            reloaded: None,
         }
     }
 
@@ -150,6 +158,8 @@ impl Host {
             self.coverage.union(node.coverage());
         }
         self.paused = false;
+        self.hup = None;
+        self.reloaded = None;
         self.inbox.clear();
         self.queue.clear();
         self.running = None;

@@ -1,0 +1,277 @@
+//! Reloads (an operator's edit of a node's file and SIGHUP, the `reload` fault): what each
+//! node's configuration file says over the run, worked out here from the scenario alone, and
+//! a checker that every reload was taken or refused as the daemon must.
+//!
+//! The other checkers judge by the settings in force at each time ([`Context::settings_at`]):
+//! the best node to own, preemption, `dead_after` and the interval. This one holds the node to
+//! each reload: one taken must be announced — the first datagram the node sends after it
+//! carries the new priority — and one that changes what needs a restart (an address, a quorum
+//! setting) or that core's `Config::validate` refuses must be refused, naming that field,
+//! with the node announcing the priority it had. Whether a reload is refused is decided here
+//! by the rule [`failover_core::Node::reconfigure`] documents, written again, not by calling
+//! it: a reload wrongly taken or wrongly refused breaks the `reload` invariant.
+
+use super::{Checker, Context, Findings, Observation};
+use crate::fault::{Fault, FaultKind};
+use crate::scenario::Scenario;
+use failover_core::{AddressChange, Config, ConfigError, HookEvent};
+use std::time::Duration;
+
+/// What of a node's configuration the checkers judge by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// `node.priority` (0 for a witness, which never owns).
+    pub priority: u8,
+    /// `protocol.preempt`.
+    pub preempt: bool,
+    /// `protocol.interval`.
+    pub interval: Duration,
+    /// The effective `protocol.dead_after`.
+    pub dead_after: Duration,
+}
+
+impl Settings {
+    fn of(config: &Config) -> Settings {
+        Settings {
+            priority: if config.node.witness {
+                0
+            } else {
+                config.node.priority
+            },
+            preempt: config.protocol.preempt,
+            interval: config.protocol.interval,
+            dead_after: config.dead_after(),
+        }
+    }
+}
+
+/// What a reload must come to: the settings it puts in force, or the field refused.
+pub type Outcome = Result<Settings, String>;
+
+/// The file each node runs with over the run, and what each reload must come to.
+pub(super) struct Files {
+    /// Per node, the settings its file gives it from each time on (nanoseconds; the first
+    /// from 0).
+    pub settings: Vec<Vec<(u64, Settings)>>,
+    /// Per resolved fault, a reload's outcome when it begins and, if it has a duration, when
+    /// it ends (the fields put back).
+    pub reloads: Vec<Option<(Outcome, Option<Outcome>)>>,
+    /// How many reloads taken change a priority or preemption: each may move the addresses
+    /// once, by an ordered hand-over, on a healthy network.
+    pub moves: u32,
+}
+
+impl Files {
+    /// Every node's file from the scenario's own configuration, edited by each reload in the
+    /// order the run applies them (at one instant: in the order of the faults, a fault's
+    /// start before its end); a refused edit leaves the file as it was.
+    pub fn new(scenario: &Scenario, faults: &[Fault]) -> Files {
+        let n = scenario.nodes.len();
+        let mut files: Vec<Config> = (0..n).map(|i| scenario.sim_config(i)).collect();
+        let mut settings: Vec<Vec<(u64, Settings)>> =
+            (files.iter()).map(|c| vec![(0, Settings::of(c))]).collect();
+        let mut reloads = vec![None; faults.len()];
+        let mut edits: Vec<(u64, usize, bool)> = Vec::new();
+        for (k, f) in faults.iter().enumerate() {
+            if let FaultKind::Reload { .. } = f.kind {
+                edits.push((f.at.as_nanos() as u64, k, false));
+                if let Some(end) = f.end() {
+                    edits.push((end.as_nanos() as u64, k, true));
+                }
+            }
+        }
+        edits.sort_by_key(|&(at, k, end)| (at, 2 * k + usize::from(end)));
+        let mut before: Vec<Option<Config>> = vec![None; faults.len()];
+        let mut moves = 0;
+        for (at, k, end) in edits {
+            let FaultKind::Reload { node, change } = &faults[k].kind else {
+                unreachable!("only reloads are listed")
+            };
+            let old = &files[*node];
+            let new = match (end, &before[k]) {
+                (false, _) => change.apply(old),
+                (true, Some(b)) => change.revert(b, old),
+                (true, None) => unreachable!("a reload ends after it began"),
+            };
+            if !end {
+                before[k] = Some(old.clone());
+            }
+            let outcome = refusal(old, &new).map_or_else(|| Ok(Settings::of(&new)), Err);
+            if let Ok(s) = &outcome {
+                let was = Settings::of(old);
+                moves += u32::from((s.priority, s.preempt) != (was.priority, was.preempt));
+                files[*node] = new;
+                settings[*node].push((at, Settings::of(&files[*node])));
+            }
+            let slot: &mut (Outcome, Option<Outcome>) =
+                reloads[k].get_or_insert_with(|| (outcome.clone(), None));
+            if end {
+                slot.1 = Some(outcome);
+            }
+        }
+        Files {
+            settings,
+            reloads,
+            moves,
+        }
+    }
+}
+
+/// The field a running daemon must refuse in `new` (its file edited from `old`), if any: what
+/// `Config::validate` refuses, then what needs a restart — the node's name, the paths, the
+/// addresses, the quorum settings (mode, voters, lease, drift bound) and being a witness.
+fn refusal(old: &Config, new: &Config) -> Option<String> {
+    if let Err(e) = new.validate() {
+        return Some(match e {
+            ConfigError::Invalid { field, .. } => field,
+            ConfigError::Parse { .. } => "the file".into(),
+        });
+    }
+    let (p, q) = (&new.protocol, &old.protocol);
+    let quorum = |p: &failover_core::config::ProtocolSettings| {
+        (p.mode, p.voters.clone(), p.lease, p.max_clock_drift_ppm)
+    };
+    let path =
+        (0..new.paths.len().min(old.paths.len())).find(|&i| new.paths[i].name != old.paths[i].name);
+    let vip = (0..new.vips.len().min(old.vips.len())).find(|&i| new.vips[i] != old.vips[i]);
+    Some(if new.node.name != old.node.name {
+        "node.name".into()
+    } else if new.paths.len() != old.paths.len() {
+        "path".into()
+    } else if let Some(i) = path {
+        format!("path[{i}].name")
+    } else if new.vips.len() != old.vips.len() {
+        "vip".into()
+    } else if quorum(p) != quorum(q) || new.node.witness != old.node.witness {
+        "protocol.mode".into()
+    } else if let Some(i) = vip {
+        format!("vip[{i}]")
+    } else {
+        return None;
+    })
+}
+
+/// Holds each node to every reload that reached its daemon ([`Observation::Reloaded`]).
+pub struct Reload {
+    ctx: Context,
+    /// Per node, in standby (it announces priority 0).
+    standby: Vec<bool>,
+    /// Per node, whether a takeover of it was ever refused (it may announce the lowest
+    /// priority, 1, while it backs off).
+    demoted: Vec<bool>,
+    /// Per fault, how many of its reloads (its start, its end) reached the daemon so far.
+    seen: Vec<u8>,
+    wrong: Vec<String>,
+}
+
+impl Reload {
+    pub(super) fn new(ctx: &Context) -> Reload {
+        let n = ctx.nodes.len();
+        Reload {
+            ctx: ctx.clone(),
+            standby: vec![false; n],
+            demoted: vec![false; n],
+            seen: vec![0; ctx.reloads.len()],
+            wrong: Vec::new(),
+        }
+    }
+
+    fn reloaded(
+        &mut self,
+        at: u64,
+        node: usize,
+        fault: usize,
+        refused: &Option<String>,
+        announced: &Option<Result<u8, String>>,
+    ) {
+        let name = &self.ctx.nodes[node].0;
+        let when = super::secs(at);
+        let Some((first, then)) = self.ctx.reloads.get(fault).cloned().flatten() else {
+            self.wrong.push(format!(
+                "{name} reloaded at {when} for fault {fault}, which is no reload"
+            ));
+            return;
+        };
+        let which = self.seen[fault];
+        self.seen[fault] += 1;
+        let expected = match which {
+            0 => first,
+            1 => match then {
+                Some(outcome) => outcome,
+                None => {
+                    self.wrong
+                        .push(format!("{name} reloaded twice at {when} for fault {fault}"));
+                    return;
+                }
+            },
+            _ => {
+                self.wrong.push(format!(
+                    "{name} reloaded more than twice at {when} for fault {fault}"
+                ));
+                return;
+            }
+        };
+        match (&expected, refused) {
+            (Ok(_), Some(field)) => self.wrong.push(format!(
+                "{name}'s reload at {when} (fault {fault}) was refused for `{field}`, though it changes nothing that needs a restart"
+            )),
+            (Err(field), None) => self.wrong.push(format!(
+                "{name}'s reload at {when} (fault {fault}) was taken, though `{field}` needs a restart or is invalid"
+            )),
+            (Err(want), Some(got)) if want != got => self.wrong.push(format!(
+                "{name}'s reload at {when} (fault {fault}) was refused for `{got}`, expected `{want}`"
+            )),
+            _ => {}
+        }
+        // What the node announces after it: the priority its file says now (the new one, or
+        // the old one kept on a refusal), 0 in standby, or 1 while a refused takeover backs off.
+        let announced = match announced {
+            None => return,
+            Some(Ok(priority)) => *priority,
+            Some(Err(why)) => {
+                self.wrong.push(format!(
+                    "{name}'s first datagram after its reload at {when} (fault {fault}) does not decode under the key its file names: {why}"
+                ));
+                return;
+            }
+        };
+        let priority = self.ctx.settings_at(node, at).priority;
+        let want = if self.standby[node] { 0 } else { priority };
+        if announced != want && !(self.demoted[node] && announced == 1) {
+            self.wrong.push(format!(
+                "{name} announced priority {announced} after its reload at {when} (fault {fault}), expected {want}"
+            ));
+        }
+    }
+}
+
+impl Checker for Reload {
+    fn observe(&mut self, at: u64, obs: &Observation) {
+        match obs {
+            Observation::Standby { node, on } => self.standby[*node] = *on,
+            Observation::HookFailed {
+                node,
+                event: HookEvent::Acquire,
+                ..
+            }
+            | Observation::AddressRefused {
+                node,
+                change: AddressChange::Add,
+                ..
+            } => self.demoted[*node] = true,
+            Observation::Reloaded {
+                node,
+                fault,
+                refused,
+                announced,
+            } => self.reloaded(at, *node, *fault, refused, announced),
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _at: u64, findings: &mut Findings) {
+        for wrong in self.wrong.drain(..) {
+            findings.violate("reload", wrong);
+        }
+    }
+}
