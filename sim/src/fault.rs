@@ -237,6 +237,8 @@ pub struct ConfigChange {
     pub dead_after: Option<Duration>,
     /// `protocol.announce_every`.
     pub announce_every: Option<Duration>,
+    /// `protocol.group`.
+    pub group: Option<u16>,
     /// `protocol.auth_key`, the rotation's second round: the running key becomes
     /// `previous_auth_key` unless that is given too.
     pub auth_key: Option<String>,
@@ -250,12 +252,13 @@ pub struct ConfigChange {
 
 impl ConfigChange {
     /// Its fields, as a scenario file names them.
-    pub const FIELDS: [&'static str; 9] = [
+    pub const FIELDS: [&'static str; 10] = [
         "priority",
         "preempt",
         "interval",
         "dead_after",
         "announce_every",
+        "group",
         "auth_key",
         "previous_auth_key",
         "add_vip",
@@ -270,6 +273,7 @@ impl ConfigChange {
             self.interval.is_some(),
             self.dead_after.is_some(),
             self.announce_every.is_some(),
+            self.group.is_some(),
             self.auth_key.is_some(),
             self.previous_auth_key.is_some(),
             self.add_vip.is_some(),
@@ -296,6 +300,7 @@ impl ConfigChange {
         p.interval = self.interval.unwrap_or(p.interval);
         p.dead_after = self.dead_after.or(p.dead_after);
         p.announce_every = self.announce_every.or(p.announce_every);
+        p.group = self.group.unwrap_or(p.group);
         p.lease = self.lease.or(p.lease);
         if let Some(key) = &self.auth_key {
             p.previous_auth_key = (self.previous_auth_key.clone()).or(p.auth_key.take());
@@ -335,6 +340,9 @@ impl ConfigChange {
         if self.announce_every.is_some() {
             p.announce_every = old.announce_every;
         }
+        if self.group.is_some() {
+            p.group = old.group;
+        }
         if self.lease.is_some() {
             p.lease = old.lease;
         }
@@ -366,6 +374,9 @@ impl ConfigChange {
         }
         if let Some(i) = self.announce_every {
             what.push(format!("announce_every {}", d(i)));
+        }
+        if let Some(g) = self.group {
+            what.push(format!("group {g}"));
         }
         if self.auth_key.is_some() {
             what.push("a new auth_key".into());

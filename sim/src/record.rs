@@ -168,10 +168,10 @@ pub enum Observation {
         fault: usize,
         /// The field core refused, if it did.
         refused: Option<String>,
-        /// The priority of the first datagram the daemon sent after it, decoded under the
-        /// `auth_key` of the file it runs with, or the decoder's error (none: no daemon ran —
-        /// the file is read at its next start).
-        announced: Option<Result<u8, String>>,
+        /// The first datagram the daemon sent after it, decoded under the `auth_key` of the
+        /// file it runs with, or the decoder's error (none: no daemon ran — the file is read
+        /// at its next start).
+        announced: Option<Result<Announced, String>>,
     },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
@@ -197,6 +197,15 @@ impl Observation {
                 | Observation::RoleChanged { .. }
         )
     }
+}
+
+/// What a datagram says of its sender that a reload may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    /// The priority it announces.
+    pub priority: u8,
+    /// Its group.
+    pub group: u16,
 }
 
 /// An observation with its time.

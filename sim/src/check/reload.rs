@@ -13,6 +13,7 @@
 
 use super::{Checker, Context, Findings, Observation};
 use crate::fault::{Fault, FaultKind};
+use crate::record::Announced;
 use crate::scenario::Scenario;
 use failover_core::{AddressChange, Config, ConfigError, HookEvent};
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub struct Settings {
     pub interval: Duration,
     /// The effective `protocol.dead_after`.
     pub dead_after: Duration,
+    /// `protocol.group`.
+    pub group: u16,
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             preempt: config.protocol.preempt,
             interval: config.protocol.interval,
             dead_after: config.dead_after(),
+            group: config.protocol.group,
         }
     }
 }
@@ -182,7 +186,7 @@ impl Reload {
         node: usize,
         fault: usize,
         refused: &Option<String>,
-        announced: &Option<Result<u8, String>>,
+        announced: &Option<Result<Announced, String>>,
     ) {
         let name = &self.ctx.nodes[node].0;
         let when = super::secs(at);
@@ -227,7 +231,7 @@ impl Reload {
         // the old one kept on a refusal), 0 in standby, or 1 while a refused takeover backs off.
         let announced = match announced {
             None => return,
-            Some(Ok(priority)) => *priority,
+            Some(Ok(announced)) => *announced,
             Some(Err(why)) => {
                 self.wrong.push(format!(
                     "{name}'s first datagram after its reload at {when} (fault {fault}) does not decode under the key its file names: {why}"
@@ -235,11 +239,18 @@ impl Reload {
                 return;
             }
         };
-        let priority = self.ctx.settings_at(node, at).priority;
-        let want = if self.standby[node] { 0 } else { priority };
-        if announced != want && !(self.demoted[node] && announced == 1) {
+        let file = self.ctx.settings_at(node, at);
+        let want = if self.standby[node] { 0 } else { file.priority };
+        let got = announced.priority;
+        if got != want && !(self.demoted[node] && got == 1) {
             self.wrong.push(format!(
-                "{name} announced priority {announced} after its reload at {when} (fault {fault}), expected {want}"
+                "{name} announced priority {got} after its reload at {when} (fault {fault}), expected {want}"
+            ));
+        }
+        if announced.group != file.group {
+            self.wrong.push(format!(
+                "{name} sent a datagram of group {} after its reload at {when} (fault {fault}), its file says group {}",
+                announced.group, file.group
             ));
         }
     }

@@ -167,6 +167,7 @@ impl Scenario {
                 interval: f.interval,
                 dead_after: f.dead_after,
                 announce_every: f.announce_every,
+                group: f.group,
                 auth_key: f.auth_key.clone(),
                 previous_auth_key: f.previous_auth_key.clone(),
                 add_vip: f.add_vip,

@@ -119,6 +119,9 @@ pub struct FaultSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub announce_every: Option<Duration>,
+    /// Reload: the node's new `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u16>,
     /// Reload: a new `auth_key` (the running one becomes `previous_auth_key` unless that is
     /// given too).
     #[serde(default, skip_serializing_if = "Option::is_none")]

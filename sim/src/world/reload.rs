@@ -4,7 +4,7 @@
 //! (`Command::Reannounce`, handed over by the input rule after what waits in its sockets).
 
 use super::World;
-use crate::record::Observation;
+use crate::record::{Announced, Observation};
 use failover_core::{wire, Command, Config, ConfigError, Node};
 
 impl World<'_> {
@@ -98,7 +98,10 @@ impl World<'_> {
         let key = (self.hosts[i].config.protocol.auth_key.as_ref())
             .map(|k| wire::AuthKey::new(k.as_bytes()));
         let announced = wire::decode_raw(payload, key.as_ref())
-            .map(|m| m.priority)
+            .map(|m| Announced {
+                priority: m.priority,
+                group: m.group,
+            })
             .map_err(|e| e.to_string());
         self.observe(Observation::Reloaded {
             node: i,
