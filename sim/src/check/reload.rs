@@ -286,3 +286,136 @@ impl Checker for Reload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::FaultSpec;
+
+    const S: u64 = 1_000_000_000;
+
+    /// Master (200) and backup (100); the master's file edited at 20 s (priority 50, for
+    /// 10 s) and at 25 s (an address added: refused).
+    fn scenario() -> (Scenario, Vec<Fault>) {
+        let at = |s: u64| Duration::from_secs(s);
+        let scenario = Scenario::builder("pair", at(60))
+            .segment("public")
+            .node("master", 200)
+            .node("backup", 100)
+            .vip("192.0.2.100")
+            .fault(FaultSpec {
+                at: at(20),
+                duration: Some(at(10)),
+                kind: "reload".into(),
+                node: Some("master".into()),
+                priority: Some(50),
+                ..FaultSpec::default()
+            })
+            .fault(FaultSpec {
+                at: at(25),
+                kind: "reload".into(),
+                node: Some("master".into()),
+                add_vip: Some("192.0.2.101".parse().unwrap()),
+                ..FaultSpec::default()
+            })
+            .build()
+            .unwrap();
+        let faults = scenario.resolve_faults("pair").unwrap();
+        (scenario, faults)
+    }
+
+    #[test]
+    fn the_files_follow_every_reload_taken_and_none_refused() {
+        let (scenario, faults) = scenario();
+        let ctx = Context::new(&scenario, &faults);
+        let priority = |at: u64| ctx.settings_at(0, at).priority;
+        assert_eq!(
+            (
+                priority(0),
+                priority(20 * S),
+                priority(29 * S),
+                priority(30 * S)
+            ),
+            (200, 50, 50, 200)
+        );
+        assert_eq!(ctx.settings_at(1, 25 * S).priority, 100);
+        let (taken, put_back) = ctx.reloads[0].clone().unwrap();
+        assert_eq!(taken.map(|s| s.priority), Ok(50));
+        assert_eq!(put_back.map(|o| o.map(|s| s.priority)), Some(Ok(200)));
+        assert_eq!(ctx.reloads[1], Some((Err("vip".into()), None)));
+        // The best node follows: the backup while the master's file says 50.
+        assert_eq!(ctx.best(0..2, 21 * S), Some(1));
+        assert_eq!(ctx.best(0..2, 31 * S), Some(0));
+        // Two moves allowed on a healthy network: the lowered priority and its end.
+        assert_eq!(ctx.operator_requests, 2);
+    }
+
+    fn judge(record: &[(u64, Observation)]) -> Vec<String> {
+        let (scenario, faults) = scenario();
+        let mut checker = Reload::new(&Context::new(&scenario, &faults));
+        for (at, obs) in record {
+            checker.observe(*at, obs);
+        }
+        let mut findings = Findings::default();
+        checker.finish(60 * S, &mut findings);
+        findings.violations.into_iter().map(|v| v.detail).collect()
+    }
+
+    fn reloaded(fault: usize, refused: Option<&str>, announced: Result<u8, &str>) -> Observation {
+        Observation::Reloaded {
+            node: 0,
+            fault,
+            refused: refused.map(Into::into),
+            announced: Some(
+                announced
+                    .map(|priority| Announced { priority, group: 1 })
+                    .map_err(Into::into),
+            ),
+        }
+    }
+
+    #[test]
+    fn reloads_taken_and_refused_as_the_daemon_must_pass() {
+        let record = [
+            (20 * S, reloaded(0, None, Ok(50))),
+            (25 * S, reloaded(1, Some("vip"), Ok(50))),
+            (30 * S, reloaded(0, None, Ok(200))),
+        ];
+        assert_eq!(judge(&record), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_reload_wrongly_refused_or_taken_or_not_announced_is_a_violation() {
+        let wrong = judge(&[
+            (20 * S, reloaded(0, Some("protocol.mode"), Ok(200))),
+            (25 * S, reloaded(1, None, Ok(50))),
+            (30 * S, reloaded(0, None, Err("bad tag"))),
+        ]);
+        assert_eq!(wrong.len(), 4, "{wrong:?}");
+        assert!(
+            wrong[0].contains("refused for `protocol.mode`, though"),
+            "{wrong:?}"
+        );
+        assert!(wrong[1].contains("announced priority 200") && wrong[1].contains("expected 50"));
+        assert!(wrong[2].contains("was taken, though `vip`"), "{wrong:?}");
+        assert!(
+            wrong[3].contains("does not decode under the key"),
+            "{wrong:?}"
+        );
+    }
+
+    #[test]
+    fn a_node_in_standby_announces_zero_and_one_backing_off_one() {
+        let standby = Observation::Standby { node: 0, on: true };
+        let record = [(10 * S, standby), (20 * S, reloaded(0, None, Ok(0)))];
+        assert_eq!(judge(&record), Vec::<String>::new());
+        let refused = Observation::AddressRefused {
+            node: 0,
+            vip: 0,
+            change: AddressChange::Add,
+        };
+        let record = [(10 * S, refused), (20 * S, reloaded(0, None, Ok(1)))];
+        assert_eq!(judge(&record), Vec::<String>::new());
+        assert_eq!(judge(&[(20 * S, reloaded(0, None, Ok(1)))]).len(), 1);
+    }
+}
