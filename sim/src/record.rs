@@ -166,6 +166,8 @@ pub enum Observation {
         node: usize,
         /// The `reload` fault, by index into the run's resolved faults.
         fault: usize,
+        /// Whether it is the fault's end (the fields put back), not its start.
+        ends: bool,
         /// The field core refused, if it did.
         refused: Option<String>,
         /// The first datagram the daemon sent after it, decoded under the `auth_key` of the

@@ -38,6 +38,7 @@ impl World<'_> {
     /// The daemon of host `i` is gone (crashed with its host, killed, or exited after a
     /// planned shutdown); its host keeps whatever is on its interfaces.
     pub(super) fn end_process(&mut self, i: usize, why: &str) {
+        self.hups_unread(i);
         self.hosts[i].forget_process();
         self.queue.clear_timer(i);
         self.note(Some(i), why.to_string());

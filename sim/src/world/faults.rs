@@ -50,14 +50,7 @@ impl World<'_> {
                 let to = to.map(|t| self.scenario.nodes[t].name.clone());
                 self.ask(node, Request::Switchover { to });
             }
-            FaultKind::Reload { node, change } => {
-                let file = self.file(node).clone();
-                let edited = change.apply(&file);
-                if self.faults[id].duration.is_some() {
-                    self.reload_before.insert(id, file);
-                }
-                self.hang_up(node, id, edited);
-            }
+            FaultKind::Reload { node, .. } => self.hang_up(node, id, false),
         }
     }
 
@@ -86,11 +79,7 @@ impl World<'_> {
             FaultKind::Tamper { .. } => self.attacker.end(id),
             FaultKind::Standby { node } => self.ask(node, Request::Active),
             FaultKind::Switchover { .. } => {}
-            FaultKind::Reload { node, change } => {
-                let before = (self.reload_before.remove(&id)).expect("kept when the reload began");
-                let edited = change.revert(&before, self.file(node));
-                self.hang_up(node, id, edited);
-            }
+            FaultKind::Reload { node, .. } => self.hang_up(node, id, true),
         }
     }
 
@@ -170,7 +159,7 @@ impl World<'_> {
         if !self.hosts[i].frozen {
             self.suspend_job(i, false);
         }
-        self.handle_hup(i);
+        self.handle_hups(i);
         self.wake(i);
     }
 
@@ -194,7 +183,7 @@ impl World<'_> {
         if !self.hosts[i].paused || !self.running_address_job(i) {
             self.suspend_job(i, false);
         }
-        self.handle_hup(i);
+        self.handle_hups(i);
         self.wake(i);
     }
 

@@ -87,12 +87,12 @@ pub(super) struct Host {
     pub standby: bool,
     /// What the daemons that ran here and are gone went through.
     pub coverage: Coverage,
-    /// A SIGHUP sent while the daemon was stopped, handled when it runs again: the `reload`
-    /// fault and the file as edited (signals do not queue: a later edit replaces it).
-    pub hup: Option<(usize, Config)>,
-    /// A reload the daemon handled and has not announced yet: its fault and the field
-    /// refused, recorded with the priority of the first datagram it sends.
-    pub reloaded: Option<(usize, Option<String>)>,
+    /// SIGHUPs sent while the daemon was stopped, handled in order when it runs again: each
+    /// `reload` fault, and whether it is its end (the fields put back).
+    pub hups: Vec<(usize, bool)>,
+    /// Reloads the daemon handled and has not announced yet: each fault, whether it is its
+    /// end, and the field refused; recorded with the first datagram it sends.
+    pub reloaded: Vec<(usize, bool, Option<String>)>,
 }
 
 impl Host {
@@ -124,8 +124,8 @@ impl Host {
             woken: false,
             standby: false,
             coverage: Coverage::default(),
-            hup: None,
-            reloaded: None,
+            hups: Vec::new(),
+            reloaded: Vec::new(),
         }
     }
 
@@ -158,8 +158,7 @@ impl Host {
             self.coverage.union(node.coverage());
         }
         self.paused = false;
-        self.hup = None;
-        self.reloaded = None;
+        self.reloaded.clear();
         self.inbox.clear();
         self.queue.clear();
         self.running = None;

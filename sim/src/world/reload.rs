@@ -2,40 +2,78 @@
 //! as `failoverd` does it: the daemon hands the file to `Node::reconfigure`, which takes it or
 //! refuses it keeping the running configuration, logs which, and — either way — re-announces
 //! (`Command::Reannounce`, handed over by the input rule after what waits in its sockets).
+//!
+//! Each edit is made to the file as the daemon last took it, when the daemon reads it: a
+//! stopped daemon handles each SIGHUP in order once it runs again (real signals coalesce; the
+//! simulator keeps each, as an operator who waits for `configuration reloaded` before the next
+//! edit would), and one that ends first leaves the edits to the file, for its next start.
 
 use super::World;
+use crate::fault::FaultKind;
 use crate::record::{Announced, Observation};
 use failover_core::{wire, Command, Config, ConfigError, Node};
 
 impl World<'_> {
-    /// Host `i`'s configuration file as it is now on its disk, with an edit a stopped daemon
-    /// has not read yet.
-    pub(super) fn file(&self, i: usize) -> &Config {
-        let h = &self.hosts[i];
-        h.hup.as_ref().map_or(&h.config, |(_, edited)| edited)
+    /// The operator edits host `i`'s file for `reload` fault `fault` (at its start, or at its
+    /// end putting the fields back) and sends its daemon SIGHUP: handled now if the daemon
+    /// runs, once it runs again if it is stopped; with no daemon, the file is what its next
+    /// start reads.
+    pub(super) fn hang_up(&mut self, i: usize, fault: usize, ends: bool) {
+        if self.hosts[i].runs() {
+            self.reload(i, fault, ends);
+        } else if self.hosts[i].node.is_some() {
+            self.note(Some(i), "SIGHUP waits: the daemon is stopped".into());
+            self.hosts[i].hups.push((fault, ends));
+        } else {
+            self.edit_file(i, fault, ends);
+        }
     }
 
-    /// The file of host `i` edited as `edited` and its daemon sent SIGHUP (for `reload` fault
-    /// `fault`): handled now if the daemon runs, once it runs again if it is stopped. With no
-    /// daemon, the file is what its next start reads — if a daemon would take it: core's
+    /// The SIGHUPs that waited for host `i`'s daemon to run again, handled in order.
+    pub(super) fn handle_hups(&mut self, i: usize) {
+        if !self.hosts[i].runs() {
+            return;
+        }
+        for (fault, ends) in std::mem::take(&mut self.hosts[i].hups) {
+            self.reload(i, fault, ends);
+        }
+    }
+
+    /// Host `i`'s daemon ends with SIGHUPs unread: their edits stay in the file.
+    pub(super) fn hups_unread(&mut self, i: usize) {
+        for (fault, ends) in std::mem::take(&mut self.hosts[i].hups) {
+            self.edit_file(i, fault, ends);
+        }
+    }
+
+    /// The file of host `i` as fault `fault`'s edit leaves it: its change made to the file
+    /// as it is (kept, to be put back at the end of its duration), or put back.
+    fn edited(&mut self, i: usize, fault: usize, ends: bool) -> Config {
+        let FaultKind::Reload { change, .. } = &self.faults[fault].kind else {
+            unreachable!("a reload fault")
+        };
+        let file = &self.hosts[i].config;
+        if ends {
+            let before = (self.reload_before.remove(&fault)).expect("kept when it began");
+            return change.revert(&before, file);
+        }
+        if self.faults[fault].duration.is_some() {
+            self.reload_before.insert(fault, file.clone());
+        }
+        change.apply(file)
+    }
+
+    /// No daemon runs on host `i`: the edit is written if a daemon would take it — core's
     /// `reconfigure` on a throwaway node of the file as it is says so (the simulator gives
-    /// every node the same addresses, so what needs a restart is never written).
-    pub(super) fn hang_up(&mut self, i: usize, fault: usize, edited: Config) {
-        if self.hosts[i].runs() {
-            self.reload(i, fault, edited);
-            return;
-        }
-        if self.hosts[i].node.is_some() {
-            self.note(Some(i), "SIGHUP waits: the daemon is stopped".into());
-            self.hosts[i].hup = Some((fault, edited));
-            return;
-        }
+    /// every node the same addresses, so what needs a restart never reaches the disk).
+    fn edit_file(&mut self, i: usize, fault: usize, ends: bool) {
+        let edited = self.edited(i, fault, ends);
         let now = self.local(i);
-        let h = &mut self.hosts[i];
-        let mut scratch = Node::new(h.config.clone(), 0, now).expect("the file ran before");
+        let file = self.hosts[i].config.clone();
+        let mut scratch = Node::new(file, 0, now).expect("the file ran before");
         let refused = match scratch.reconfigure(edited.clone()) {
             Ok(()) => {
-                h.config = edited;
+                self.hosts[i].config = edited;
                 self.note(
                     Some(i),
                     "file edited; no daemon runs: its next start reads it".into(),
@@ -47,23 +85,15 @@ impl World<'_> {
         self.observe(Observation::Reloaded {
             node: i,
             fault,
+            ends,
             refused,
             announced: None,
         });
     }
 
-    /// A SIGHUP that waited for host `i`'s daemon to run again: handled now.
-    pub(super) fn handle_hup(&mut self, i: usize) {
-        if !self.hosts[i].runs() {
-            return;
-        }
-        if let Some((fault, edited)) = self.hosts[i].hup.take() {
-            self.reload(i, fault, edited);
-        }
-    }
-
     /// `failoverd`'s SIGHUP: `reconfigure`, logged either way, then a re-announcement.
-    fn reload(&mut self, i: usize, fault: usize, edited: Config) {
+    fn reload(&mut self, i: usize, fault: usize, ends: bool) {
+        let edited = self.edited(i, fault, ends);
         let h = &mut self.hosts[i];
         let node = h.node.as_mut().expect("a running daemon");
         let refused = match node.reconfigure(edited.clone()) {
@@ -74,7 +104,7 @@ impl World<'_> {
             }
             Err(e) => Some(self.refused(i, e)),
         };
-        self.hosts[i].reloaded = Some((fault, refused));
+        self.hosts[i].reloaded.push((fault, ends, refused));
         self.hosts[i].inbox.command(Command::Reannounce);
         self.wake(i);
     }
@@ -89,12 +119,12 @@ impl World<'_> {
         }
     }
 
-    /// The first datagram host `i`'s daemon sends after a reload: what it announces now,
+    /// The first datagram host `i`'s daemon sends after its reloads: what it announces now,
     /// read as a peer whose file has the same `auth_key` would read it.
     pub(super) fn announced(&mut self, i: usize, payload: &[u8]) {
-        let Some((fault, refused)) = self.hosts[i].reloaded.take() else {
+        if self.hosts[i].reloaded.is_empty() {
             return;
-        };
+        }
         let key = (self.hosts[i].config.protocol.auth_key.as_ref())
             .map(|k| wire::AuthKey::new(k.as_bytes()));
         let announced = wire::decode_raw(payload, key.as_ref())
@@ -103,11 +133,14 @@ impl World<'_> {
                 group: m.group,
             })
             .map_err(|e| e.to_string());
-        self.observe(Observation::Reloaded {
-            node: i,
-            fault,
-            refused,
-            announced: Some(announced),
-        });
+        for (fault, ends, refused) in std::mem::take(&mut self.hosts[i].reloaded) {
+            self.observe(Observation::Reloaded {
+                node: i,
+                fault,
+                ends,
+                refused,
+                announced: Some(announced.clone()),
+            });
+        }
     }
 }
