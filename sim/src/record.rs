@@ -172,7 +172,7 @@ pub enum Observation {
         refused: Option<String>,
         /// The first datagram the daemon sent after it, decoded under the `auth_key` of the
         /// file it runs with, or the decoder's error (none: no daemon ran — the file is read
-        /// at its next start).
+        /// at its next start —, or the daemon handled another reload before it sent one).
         announced: Option<Result<Announced, String>>,
     },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all

@@ -49,8 +49,14 @@ impl Settings {
     }
 }
 
-/// What a reload must come to: the settings it puts in force, or the field refused.
-pub type Outcome = Result<Settings, String>;
+/// What a reload must come to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The field the daemon must refuse, if any.
+    pub refused: Option<String>,
+    /// The settings in force after it: the file's new ones, or on a refusal those it kept.
+    pub settings: Settings,
+}
 
 /// The file each node runs with over the run, and what each reload must come to.
 pub(super) struct Files {
@@ -100,9 +106,18 @@ impl Files {
             if !end {
                 before[k] = Some(old.clone());
             }
-            let outcome = refusal(old, &new).map_or_else(|| Ok(Settings::of(&new)), Err);
-            if let Ok(s) = &outcome {
-                let was = Settings::of(old);
+            let refused = refusal(old, &new);
+            let was = Settings::of(old);
+            let outcome = Outcome {
+                settings: if refused.is_none() {
+                    Settings::of(&new)
+                } else {
+                    was.clone()
+                },
+                refused,
+            };
+            if outcome.refused.is_none() {
+                let s = &outcome.settings;
                 moves += u32::from((s.priority, s.preempt) != (was.priority, was.preempt));
                 files[*node] = new;
                 settings[*node].push((at, Settings::of(&files[*node])));
@@ -197,20 +212,21 @@ impl Reload {
                 return;
             }
         };
-        match (&expected, refused) {
-            (Ok(_), Some(field)) => self.wrong.push(format!(
+        match (&expected.refused, refused) {
+            (None, Some(field)) => self.wrong.push(format!(
                 "{name}'s reload at {when} (fault {fault}) was refused for `{field}`, though it changes nothing that needs a restart"
             )),
-            (Err(field), None) => self.wrong.push(format!(
+            (Some(field), None) => self.wrong.push(format!(
                 "{name}'s reload at {when} (fault {fault}) was taken, though `{field}` needs a restart or is invalid"
             )),
-            (Err(want), Some(got)) if want != got => self.wrong.push(format!(
+            (Some(want), Some(got)) if want != got => self.wrong.push(format!(
                 "{name}'s reload at {when} (fault {fault}) was refused for `{got}`, expected `{want}`"
             )),
             _ => {}
         }
-        // What the node announces after it: the priority its file says now (the new one, or
-        // the old one kept on a refusal), 0 in standby, or 1 while a refused takeover backs off.
+        // What the node announces after it: the priority of the file it runs with now (the
+        // new one, or the one kept on a refusal), 0 in standby, or 1 while a refused takeover
+        // backs off.
         let announced = match announced {
             None => return,
             Some(Ok(announced)) => *announced,
@@ -221,7 +237,7 @@ impl Reload {
                 return;
             }
         };
-        let file = self.ctx.settings_at(node, at);
+        let file = &expected.settings;
         let want = if self.standby[node] { 0 } else { file.priority };
         let got = announced.priority;
         if got != want && !(self.demoted[node] && got == 1) {
@@ -323,9 +339,13 @@ mod tests {
         );
         assert_eq!(ctx.settings_at(1, 25 * S).priority, 100);
         let (taken, put_back) = ctx.reloads[0].clone().unwrap();
-        assert_eq!(taken.map(|s| s.priority), Ok(50));
-        assert_eq!(put_back.map(|o| o.map(|s| s.priority)), Some(Ok(200)));
-        assert_eq!(ctx.reloads[1], Some((Err("vip".into()), None)));
+        let put_back = put_back.unwrap();
+        assert_eq!((taken.refused, taken.settings.priority), (None, 50));
+        assert_eq!((put_back.refused, put_back.settings.priority), (None, 200));
+        let (refused, none) = ctx.reloads[1].clone().unwrap();
+        assert_eq!(none, None);
+        assert_eq!(refused.refused.as_deref(), Some("vip"));
+        assert_eq!(refused.settings.priority, 50, "the priority in force kept");
         // The best node follows: the backup while the master's file says 50.
         assert_eq!(ctx.best(0..2, 21 * S), Some(1));
         assert_eq!(ctx.best(0..2, 31 * S), Some(0));

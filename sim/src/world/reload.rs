@@ -133,13 +133,16 @@ impl World<'_> {
                 group: m.group,
             })
             .map_err(|e| e.to_string());
-        for (fault, ends, refused) in std::mem::take(&mut self.hosts[i].reloaded) {
+        // (only the last reload handled decides what it sends)
+        let reloaded = std::mem::take(&mut self.hosts[i].reloaded);
+        let last = reloaded.len() - 1;
+        for (k, (fault, ends, refused)) in reloaded.into_iter().enumerate() {
             self.observe(Observation::Reloaded {
                 node: i,
                 fault,
                 ends,
                 refused,
-                announced: Some(announced.clone()),
+                announced: (k == last).then(|| announced.clone()),
             });
         }
     }
