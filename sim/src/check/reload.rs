@@ -15,7 +15,7 @@ use super::{Checker, Context, Findings, Observation};
 use crate::fault::{Fault, FaultKind};
 use crate::record::Announced;
 use crate::scenario::Scenario;
-use failover_core::{AddressChange, Config, ConfigError, HookEvent};
+use failover_core::{Config, ConfigError, Role};
 use std::time::Duration;
 
 /// What of a node's configuration the checkers judge by.
@@ -175,8 +175,8 @@ pub struct Reload {
     ctx: Context,
     /// Per node, in standby (it announces priority 0).
     standby: Vec<bool>,
-    /// Per node, whether a takeover of it was ever refused (it may announce the lowest
-    /// priority, 1, while it backs off).
+    /// Per node, whether it ever began a takeover: one that ended refused lowers the
+    /// priority it announces to 1 while it backs off.
     demoted: Vec<bool>,
     wrong: Vec<String>,
 }
@@ -258,14 +258,11 @@ impl Checker for Reload {
     fn observe(&mut self, at: u64, obs: &Observation) {
         match obs {
             Observation::Standby { node, on } => self.standby[*node] = *on,
-            Observation::HookFailed {
+            // (a takeover that ends refused — vetoed, failed, abandoned, short of a quorum —
+            // demotes the node while it backs off)
+            Observation::RoleChanged {
                 node,
-                event: HookEvent::Acquire,
-                ..
-            }
-            | Observation::AddressRefused {
-                node,
-                change: AddressChange::Add,
+                to: Role::Acquiring,
                 ..
             } => self.demoted[*node] = true,
             Observation::Reloaded {
@@ -420,12 +417,12 @@ mod tests {
         let standby = Observation::Standby { node: 0, on: true };
         let record = [(10 * S, standby), (20 * S, reloaded(0, None, Ok(0)))];
         assert_eq!(judge(&record), Vec::<String>::new());
-        let refused = Observation::AddressRefused {
+        let takeover = Observation::RoleChanged {
             node: 0,
-            vip: 0,
-            change: AddressChange::Add,
+            from: Role::Backup,
+            to: Role::Acquiring,
         };
-        let record = [(10 * S, refused), (20 * S, reloaded(0, None, Ok(1)))];
+        let record = [(10 * S, takeover), (20 * S, reloaded(0, None, Ok(1)))];
         assert_eq!(judge(&record), Vec::<String>::new());
         assert_eq!(judge(&[(20 * S, reloaded(0, None, Ok(1)))]).len(), 1);
     }

@@ -34,7 +34,17 @@ impl World<'_> {
         if !self.hosts[i].runs() {
             return;
         }
-        for (fault, ends) in std::mem::take(&mut self.hosts[i].hups) {
+        let mut hups = std::mem::take(&mut self.hosts[i].hups).into_iter();
+        // (one may end the daemon — a planned shutdown's goodbye sent — or leave it stopped)
+        while let Some((fault, ends)) = hups.next() {
+            if !self.hosts[i].runs() {
+                let left = std::iter::once((fault, ends)).chain(hups);
+                self.hosts[i].hups.extend(left);
+                if self.hosts[i].node.is_none() {
+                    self.hups_unread(i);
+                }
+                return;
+            }
             self.reload(i, fault, ends);
         }
     }
