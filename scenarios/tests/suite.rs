@@ -81,6 +81,13 @@ fn traces_of_the_key_scenarios() {
         "three-nodes-priorities",
         "quorum-both-cut",
         "quorum-master-paused",
+        "reload-lower-owner-priority",
+        "reload-raise-backup-priority",
+        "reload-key-rotation",
+        "reload-timing",
+        "reload-refused",
+        "reload-group",
+        "quorum-reload",
     ] {
         let scenario = builtin::find(name).unwrap().unwrap();
         let report = run(&scenario, 1, &Options::default()).unwrap();

@@ -15,6 +15,7 @@
 //! | `address` | — | the kernel refuses to add or remove addresses | — | — |
 //! | `standby` | `failoverctl standby`: hands over in order, stays a backup (across restarts); `failoverctl active` after `duration` | up | released, if held | — |
 //! | `switchover` | `failoverctl switchover [--to NODE]` on the node: it hands over to `to` (or the best other live node) | up | released, if held | — |
+//! | `reload` | its configuration file is edited ([`ConfigChange`]) and it gets SIGHUP: `Node::reconfigure`, then a re-announcement, as `failoverd` does; a change that needs a restart is refused and the old configuration kept; after `duration`, the fields put back and reloaded again | up | stay | — |
 //! | `tamper` | — | — | — | an attacker on `segment` sends every receiver a bad datagram after each it receives there: a replay, a truncation, garbage, and in a group with a key a forgery and a corruption ([`crate::world`]'s `tamper`) |
 //!
 //! `standby`, `switchover` and `shutdown` are planned moves, not faults of the network or a
@@ -22,10 +23,19 @@
 //! time in which the checkers look away ([`crate::check::Context::unhealthy`]) — a planned
 //! shutdown names its successor, which takes over at once, and a restart is a node joining.
 //! Nor is `tamper`: every datagram of the attacker must be dropped and change nothing, so the
-//! group must behave as on a healthy network.
+//! group must behave as on a healthy network. Nor is `reload`: an operator's edit that the
+//! protocol must take up as cleanly as on a healthy network (a lowered priority moves the
+//! addresses by a hand-over, a key rotated in the right order moves nothing).
+//!
+//! A reload edits the file on the node's disk: a daemon started later (after a crash, a kill,
+//! a shutdown) reads the file as it is then. A refused reload leaves the file as the daemon
+//! runs it (the operator, told `reload refused`, puts it back): the simulator cannot give one
+//! node addresses the others do not know, so a change that needs a restart never reaches disk.
 
 use crate::topology::Party;
-use failover_core::{AddressChange, HookKind};
+use failover_core::config::VipSettings;
+use failover_core::{AddressChange, Config, HookKind};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// What gets worse on a segment while `degrade` faults are in force: more loss, duplication and
@@ -167,13 +177,21 @@ pub enum FaultKind {
         /// Segment.
         segment: usize,
     },
+    /// The operator edits the node's configuration file and sends its daemon SIGHUP; after
+    /// `duration`, if given, puts the fields back and reloads again.
+    Reload {
+        /// Node.
+        node: usize,
+        /// What the edit changes.
+        change: ConfigChange,
+    },
 }
 
 impl FaultKind {
     /// Whether the network and the hosts stay healthy while it is in force: an attacker's
     /// datagrams must change nothing, and a planned hand-over must be as clean as any.
     pub fn keeps_healthy(&self) -> bool {
-        self.is_planned() || matches!(self, FaultKind::Tamper { .. })
+        self.is_planned() || matches!(self, FaultKind::Tamper { .. } | FaultKind::Reload { .. })
     }
 
     /// Whether the addresses move by plan: an operator's request, or a planned shutdown (the
@@ -205,11 +223,182 @@ impl FaultKind {
             | FaultKind::Address { node, .. }
             | FaultKind::Shutdown { node }
             | FaultKind::Standby { node }
-            | FaultKind::Switchover { node, .. } => Some(node),
+            | FaultKind::Switchover { node, .. }
+            | FaultKind::Reload { node, .. } => Some(node),
             FaultKind::Partition { .. } | FaultKind::Degrade { .. } | FaultKind::Tamper { .. } => {
                 None
             }
         }
+    }
+}
+
+/// What a `reload` edits in a node's configuration file; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigChange {
+    /// `node.priority`.
+    pub priority: Option<u8>,
+    /// `protocol.preempt`.
+    pub preempt: Option<bool>,
+    /// `protocol.interval`.
+    pub interval: Option<Duration>,
+    /// `protocol.dead_after`.
+    pub dead_after: Option<Duration>,
+    /// `protocol.announce_every`.
+    pub announce_every: Option<Duration>,
+    /// `protocol.group`.
+    pub group: Option<u16>,
+    /// `protocol.auth_key`, the rotation's second round: the running key becomes
+    /// `previous_auth_key` unless that is given too.
+    pub auth_key: Option<String>,
+    /// `protocol.previous_auth_key`: the rotation's first round names the new key here.
+    pub previous_auth_key: Option<String>,
+    /// A `[[vip]]` added: needs a restart, so the reload is refused.
+    pub add_vip: Option<IpAddr>,
+    /// `protocol.lease`: a quorum setting, which needs a restart, so the reload is refused.
+    pub lease: Option<Duration>,
+}
+
+impl ConfigChange {
+    /// Its fields, as a scenario file names them.
+    pub const FIELDS: [&'static str; 10] = [
+        "priority",
+        "preempt",
+        "interval",
+        "dead_after",
+        "announce_every",
+        "group",
+        "auth_key",
+        "previous_auth_key",
+        "add_vip",
+        "lease",
+    ];
+
+    /// The first field it sets, as a scenario file names it (for errors).
+    pub fn first_field(&self) -> &'static str {
+        let set = [
+            self.priority.is_some(),
+            self.preempt.is_some(),
+            self.interval.is_some(),
+            self.dead_after.is_some(),
+            self.announce_every.is_some(),
+            self.group.is_some(),
+            self.auth_key.is_some(),
+            self.previous_auth_key.is_some(),
+            self.add_vip.is_some(),
+            self.lease.is_some(),
+        ];
+        set.iter()
+            .position(|&s| s)
+            .map_or("kind", |i| Self::FIELDS[i])
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == ConfigChange::default()
+    }
+
+    /// The file `config` edited.
+    pub fn apply(&self, config: &Config) -> Config {
+        let mut new = config.clone();
+        let p = &mut new.protocol;
+        if let Some(priority) = self.priority {
+            new.node.priority = priority;
+        }
+        p.preempt = self.preempt.unwrap_or(p.preempt);
+        p.interval = self.interval.unwrap_or(p.interval);
+        p.dead_after = self.dead_after.or(p.dead_after);
+        p.announce_every = self.announce_every.or(p.announce_every);
+        p.group = self.group.unwrap_or(p.group);
+        p.lease = self.lease.or(p.lease);
+        if let Some(key) = &self.auth_key {
+            p.previous_auth_key = (self.previous_auth_key.clone()).or(p.auth_key.take());
+            p.auth_key = Some(key.clone());
+        } else if let Some(previous) = &self.previous_auth_key {
+            p.previous_auth_key = Some(previous.clone());
+        }
+        if let Some(address) = self.add_vip {
+            let interface = (config.vips.first()).map_or("eth0".into(), |v| v.interface.clone());
+            new.vips.push(VipSettings {
+                address,
+                prefix: None,
+                interface,
+                primary: false,
+            });
+        }
+        new
+    }
+
+    /// The file `config` with every field this change names put back as it was in `before`:
+    /// the reload at the end of a `reload` fault's duration.
+    pub fn revert(&self, before: &Config, config: &Config) -> Config {
+        let mut new = config.clone();
+        let (p, old) = (&mut new.protocol, &before.protocol);
+        if self.priority.is_some() {
+            new.node.priority = before.node.priority;
+        }
+        if self.preempt.is_some() {
+            p.preempt = old.preempt;
+        }
+        if self.interval.is_some() {
+            p.interval = old.interval;
+        }
+        if self.dead_after.is_some() {
+            p.dead_after = old.dead_after;
+        }
+        if self.announce_every.is_some() {
+            p.announce_every = old.announce_every;
+        }
+        if self.group.is_some() {
+            p.group = old.group;
+        }
+        if self.lease.is_some() {
+            p.lease = old.lease;
+        }
+        if self.auth_key.is_some() || self.previous_auth_key.is_some() {
+            p.auth_key = old.auth_key.clone();
+            p.previous_auth_key = old.previous_auth_key.clone();
+        }
+        if self.add_vip.is_some() {
+            new.vips = before.vips.clone();
+        }
+        new
+    }
+
+    /// The change in words, as a scenario file writes its fields.
+    pub fn describe(&self) -> String {
+        let mut what = Vec::new();
+        let d = |d: Duration| humantime::format_duration(d).to_string();
+        if let Some(p) = self.priority {
+            what.push(format!("priority {p}"));
+        }
+        if let Some(p) = self.preempt {
+            what.push(format!("preempt {p}"));
+        }
+        if let Some(i) = self.interval {
+            what.push(format!("interval {}", d(i)));
+        }
+        if let Some(i) = self.dead_after {
+            what.push(format!("dead_after {}", d(i)));
+        }
+        if let Some(i) = self.announce_every {
+            what.push(format!("announce_every {}", d(i)));
+        }
+        if let Some(g) = self.group {
+            what.push(format!("group {g}"));
+        }
+        if self.auth_key.is_some() {
+            what.push("a new auth_key".into());
+        }
+        if self.previous_auth_key.is_some() {
+            what.push("a previous_auth_key".into());
+        }
+        if let Some(a) = self.add_vip {
+            what.push(format!("vip {a} added"));
+        }
+        if let Some(l) = self.lease {
+            what.push(format!("lease {}", d(l)));
+        }
+        what.join(", ")
     }
 }
 

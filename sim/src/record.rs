@@ -160,6 +160,23 @@ pub enum Observation {
         /// What it changed, if anything.
         changed: Option<String>,
     },
+    /// `node`'s daemon read its configuration file again (SIGHUP: a `reload` fault's start,
+    /// or its end putting the fields back) and took it, or refused it naming the field,
+    /// keeping the configuration it ran with (the simulator's record).
+    Reloaded {
+        /// Node index.
+        node: usize,
+        /// The `reload` fault, by index into the run's resolved faults.
+        fault: usize,
+        /// Whether it is the fault's end (the fields put back), not its start.
+        ends: bool,
+        /// The field core refused, if it did.
+        refused: Option<String>,
+        /// The first datagram the daemon sent after it, decoded under the `auth_key` of the
+        /// file it runs with, or the decoder's error (none: no daemon ran — the file is read
+        /// at its next start —, or the daemon handled another reload before it sent one).
+        announced: Option<Result<Announced, String>>,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {
@@ -184,6 +201,15 @@ impl Observation {
                 | Observation::RoleChanged { .. }
         )
     }
+}
+
+/// What a datagram says of its sender that a reload may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    /// The priority it announces.
+    pub priority: u8,
+    /// Its group.
+    pub group: u16,
 }
 
 /// An observation with its time.

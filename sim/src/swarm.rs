@@ -241,7 +241,70 @@ impl Swarm {
                     ..spec
                 }
             }
+            SwarmKind::Reload => self.reload(spec, node(rng), scenario, rng),
         }
+    }
+
+    /// A drawn reload (put back after its duration): one change the group must take without
+    /// a false failover — a priority; faster heartbeats or a longer dead_after, within what
+    /// every peer's timing allows; a key added beside the one in use — or, one time in three,
+    /// an edit the daemon must refuse (an address added, a quorum lease, a dead_after below
+    /// twice the interval), alone or beside one of those, which must then be refused with it.
+    fn reload(
+        &self,
+        spec: FaultSpec,
+        node: Option<String>,
+        scenario: &Scenario,
+        rng: &mut ChaCha8Rng,
+    ) -> FaultSpec {
+        let p = &scenario.protocol;
+        let mut f = FaultSpec {
+            kind: "reload".into(),
+            node,
+            ..spec
+        };
+        let refused = rng.random_bool(1.0 / 3.0);
+        let valid = !refused || rng.random_bool(0.5);
+        if valid {
+            match rng.random_range(0..4) {
+                0 | 1 => f.priority = Some(rng.random_range(1..=255)),
+                // Faster heartbeats (always safe for the peers), and a dead_after of at least
+                // twice the slowest heartbeat any peer sends.
+                2 => {
+                    let interval = millis(rng.random_range(p.interval / 2..=p.interval));
+                    f.interval = Some(interval.max(Duration::from_millis(10)));
+                    if rng.random_bool(0.5) {
+                        let low = p.interval * 2;
+                        f.dead_after = Some(millis(rng.random_range(low..=p.dead_after() * 2)));
+                    }
+                }
+                // (refused in a group with no key: a previous key needs one in use)
+                _ => f.previous_auth_key = Some("a key the group may rotate to".into()),
+            }
+        }
+        if refused {
+            match rng.random_range(0..3) {
+                0 => {
+                    let last = scenario.vips.last().expect("a vip").address;
+                    f.add_vip = Some(match last {
+                        std::net::IpAddr::V4(a) => {
+                            std::net::Ipv4Addr::from(u32::from(a).wrapping_add(1)).into()
+                        }
+                        std::net::IpAddr::V6(a) => {
+                            std::net::Ipv6Addr::from(u128::from(a).wrapping_add(1)).into()
+                        }
+                    });
+                }
+                1 => {
+                    f.lease = Some(millis(
+                        rng.random_range(p.dead_after()..=p.dead_after() * 2),
+                    ))
+                }
+                // (below twice the interval the file gives: core's validation refuses it)
+                _ => f.dead_after = Some(f.interval.unwrap_or(p.interval)),
+            }
+        }
+        f
     }
 }
 

@@ -145,6 +145,17 @@ impl Spans {
                     .notices
                     .push((at, n, format!("bad datagram ({how:?}): {what}"))),
                 Observation::Tampered { .. } => {}
+                Observation::Reloaded {
+                    node: n,
+                    ref refused,
+                    ..
+                } => {
+                    let what = match refused {
+                        None => "configuration reloaded".to_string(),
+                        Some(field) => format!("reload refused: {field}"),
+                    };
+                    s.notices.push((at, n, what));
+                }
                 Observation::Requests { vip, ok, .. } => {
                     if !ok && at > requests_since[vip] {
                         s.failed[vip].push(Span {

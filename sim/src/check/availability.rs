@@ -20,8 +20,8 @@ pub struct Availability {
     ok: u64,
     failed: u64,
     allowed: Option<u64>,
-    /// The longest stretch with no holder on a healthy network while a node could own it:
-    /// address, start, length.
+    /// The stretch with no holder on a healthy network while a node could own it that is
+    /// furthest over what it is allowed (with no reload, the longest): address, start, length.
     longest_unowned: Option<(usize, u64, u64)>,
     /// Per address: since when it has had no holder while a node could own it.
     unowned_since: Vec<Option<u64>>,
@@ -71,11 +71,10 @@ impl Availability {
         if self.ctx.majority.is_some_and(|m| live < m) {
             return None;
         }
-        let best = (0..n)
-            .filter(|&i| self.live.live(i) && self.ctx.nodes[i].1 > 0 && !self.standby[i])
-            .max_by_key(|&i| (self.ctx.nodes[i].1, std::cmp::Reverse(&self.ctx.nodes[i].0)))?;
+        let candidates = (0..n).filter(|&i| self.live.live(i) && !self.standby[i]);
+        let best = self.ctx.best(candidates, at)?;
         let listening = self.live.started(best).max(self.departed);
-        Some((listening + self.ctx.startup_wait(best)).max(at))
+        Some((listening + self.ctx.startup_wait(best, at)).max(at))
     }
 
     /// Opens or closes each address's unowned stretch after an observation at `at`.
@@ -98,12 +97,29 @@ impl Availability {
         }
     }
 
-    /// `vip` had no holder over [from, to): keeps its longest healthy part.
+    /// `vip` had no holder over [from, to): keeps its longest healthy part, if it is the
+    /// one furthest over what it is allowed so far.
     fn unowned_healthy(&mut self, vip: usize, from: u64, to: u64) {
         let (start, len) = self.ctx.longest_healthy_within(from, to);
-        if len > self.longest_unowned.map_or(0, |l| l.2) {
+        let over = |(_, start, len): (usize, u64, u64)| {
+            i128::from(len) - i128::from(self.allowed_unowned(start, len))
+        };
+        if len > 0
+            && self
+                .longest_unowned
+                .is_none_or(|l| over((vip, start, len)) > over(l))
+        {
             self.longest_unowned = Some((vip, start, len));
         }
+    }
+
+    /// How long an address may go without a holder from `from` for `len` on a healthy
+    /// network: by default the longest dead_after any node's file gave it meanwhile (a
+    /// reload may lengthen it).
+    fn allowed_unowned(&self, from: u64, len: u64) -> u64 {
+        (self.ctx.expect.max_unavailable_healthy)
+            .unwrap_or_else(|| self.ctx.dead_after_within(from, from + len))
+            .as_nanos() as u64
     }
     /// Counts the client's requests and the time each address has no holder.
     fn observe_holders(&mut self, at: u64, obs: &Observation) {
@@ -153,14 +169,12 @@ impl Availability {
     /// best-ranked node it heard since both last started that is no witness and not in
     /// standby (the protocol names a backup so heard; if that one has died unnoticed, the
     /// others wait their `dead_after` for it).
-    fn successor_live(&self, owner: usize) -> bool {
+    fn successor_live(&self, owner: usize, at: u64) -> bool {
         let since = |i: usize| self.live.started(i).max(self.live.started(owner));
-        let rank = |i: usize| (self.ctx.nodes[i].1, std::cmp::Reverse(&self.ctx.nodes[i].0));
-        (0..self.live.nodes())
-            .filter(|&i| i != owner && self.ctx.nodes[i].1 > 0 && !self.standby[i])
-            .filter(|&i| self.heard[owner][i].is_some_and(|t| t >= since(i)))
-            .max_by_key(|&i| rank(i))
-            .is_some_and(|i| self.live.live(i))
+        let known = (0..self.live.nodes())
+            .filter(|&i| i != owner && !self.standby[i])
+            .filter(|&i| self.heard[owner][i].is_some_and(|t| t >= since(i)));
+        (self.ctx.best(known, at)).is_some_and(|i| self.live.live(i))
     }
 }
 
@@ -180,7 +194,7 @@ impl Checker for Availability {
             Observation::Acquired { node, .. } => self.owned[node] = true,
             Observation::Down { node } => {
                 let owner = std::mem::take(&mut self.owned[node]);
-                if owner && !self.successor_live(node) {
+                if owner && !self.successor_live(node, at) {
                     self.departed = at;
                 }
             }
@@ -201,10 +215,9 @@ impl Checker for Availability {
                 self.unowned_healthy(vip, start, at);
             }
         }
-        let allowed = (self.ctx.expect.max_unavailable_healthy)
-            .unwrap_or(self.ctx.dead_after)
-            .as_nanos() as u64;
-        if let Some((vip, from, len)) = self.longest_unowned.filter(|l| l.2 > allowed) {
+        let longest = self.longest_unowned;
+        if let Some((vip, from, len)) = longest.filter(|l| l.2 > self.allowed_unowned(l.1, l.2)) {
+            let allowed = self.allowed_unowned(from, len);
             findings.violate(
                 "liveness",
                 format!(

@@ -135,19 +135,24 @@ impl Checker for Convergence {
         // still votes).
         let quorate = self.ctx.majority.is_none_or(|majority| voters >= majority);
         let eligible = (0..nodes).filter(live).filter(|&n| !self.standby[n]);
-        let best = (self.ctx).best(eligible).filter(|_| quorate);
+        let best = (self.ctx).best(eligible, at).filter(|_| quorate);
         // Without preemption the owner keeps the addresses: any one live owner of them all
         // is right; with it, only the best live eligible node — unless a switchover handed
-        // them to one that keeps them.
+        // them to one that keeps them. Preemption is each node's own (a reload may change
+        // it): the owner hands back only if it preempts, and a better backup that does not
+        // preempt stays quiet, so either node not preempting lets the owner keep them.
+        let preempts = |n: usize| self.ctx.settings_at(n, at).preempt;
+        let preempt = |one: usize| preempts(one) && best.is_none_or(preempts);
         let owner = match self.holders.of(0) {
-            [one] if quorate && !self.ctx.preempt && live(one) => Some(*one),
+            [one] if quorate && !preempt(*one) && live(one) => Some(*one),
             [one] if quorate && self.kept[*one] && live(one) => Some(*one),
             _ => best,
         };
+        let preempt = owner.is_none_or(preempt);
         for vip in 0..self.ctx.vips {
             let holders = self.holders.of(vip);
             if holders != owner.as_slice() {
-                let wanted = match self.ctx.preempt {
+                let wanted = match preempt {
                     _ if !quorate => "fewer than a majority of voters live, so it should be",
                     _ if owner.is_some_and(|o| self.kept[o]) => "a switchover handed it to",
                     true => "the best live node not in standby is",

@@ -96,7 +96,8 @@ impl Checker for FailoverLatency {
             Observation::TakeoverAbandoned {
                 node,
                 rival: Some(rival),
-            } if self.ctx.nodes[node].1 != self.ctx.nodes[rival].1
+            } if self.ctx.settings_at(node, at).priority
+                != self.ctx.settings_at(rival, at).priority
                 && self.ctx.healthy_within(at, at + 1) > 0 =>
             {
                 self.first_race.get_or_insert((at, node, rival));

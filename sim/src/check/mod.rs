@@ -7,8 +7,11 @@ mod convergence;
 mod latency;
 mod notifications;
 mod operator;
+mod reload;
 mod split_brain;
 mod tamper;
+
+pub use reload::{Outcome, Settings};
 
 pub use crate::record::Observation;
 
@@ -33,24 +36,31 @@ pub trait Checker {
 /// What the checkers need to know of the run's set-up.
 #[derive(Clone, Debug)]
 pub struct Context {
-    /// Node priorities, by index (names break ties: smaller wins); a witness, which never
-    /// owns, has 0.
+    /// Node priorities at the start, by index (names break ties: smaller wins); a witness,
+    /// which never owns, has 0. A `reload` may change them: [`Context::settings_at`].
     pub nodes: Vec<(String, u8)>,
+    /// Per node, the settings its configuration file gives it from each time on
+    /// (nanoseconds, the first from 0), following `reload` faults.
+    pub settings: Vec<Vec<(u64, Settings)>>,
+    /// Per resolved fault, a reload's outcome when it begins and, if it has a duration, when
+    /// it ends: the settings it puts in force, or the field the daemon must refuse.
+    pub reloads: Vec<Option<(Outcome, Option<Outcome>)>>,
     /// Number of virtual addresses.
     pub vips: usize,
     /// What the scenario expects.
     pub expect: Expect,
-    /// The protocol's dead_after.
+    /// The protocol's dead_after at the start (the longest any node's file gives it over the
+    /// run: [`Context::longest_dead_after`]; at a time: [`Context::settings_at`]).
     pub dead_after: Duration,
-    /// The protocol's heartbeat interval.
+    /// The protocol's heartbeat interval at the start.
     pub interval: Duration,
     /// The fastest any node's clock runs in the run, in parts per million (clock faults'
     /// drift): a node may find a peer silent for `dead_after` that little sooner.
     pub max_drift_ppm: f64,
     /// How many planned hand-overs the run has: an operator's requests (a standby, its
-    /// `active` at the end of its duration, a switchover) and planned shutdowns (the
-    /// shutdown, and the restart after its duration): each may move the addresses on a
-    /// healthy network.
+    /// `active` at the end of its duration, a switchover, a reload taken that changes a
+    /// priority or preemption) and planned shutdowns (the shutdown, and the restart after its
+    /// duration): each may move the addresses on a healthy network.
     pub planned_moves: u32,
     /// Per resolved fault (by index), an operator's: the node asked something when it begins
     /// (a standby, a switchover), and whether it is asked again (`active`) when it ends;
@@ -62,8 +72,8 @@ pub struct Context {
     /// ([`Observation::HookFailed`], [`Observation::AddressRefused`]), which notices are then
     /// matched to one by one.
     pub deliveries: bool,
-    /// Whether a better node takes the addresses back (without it, any one live owner is
-    /// the right end).
+    /// Whether a better node takes the addresses back at the start (without it, any one live
+    /// owner is the right end); each node's own, after reloads: [`Context::settings_at`].
     pub preempt: bool,
     /// When the last scheduled fault ends (nanoseconds).
     pub faults_end: u64,
@@ -97,8 +107,13 @@ impl Context {
             .max()
             .unwrap_or(0);
         let dead_after = scenario.protocol.dead_after();
+        let files = reload::Files::new(scenario, faults);
+        // A reload that lengthens dead_after lengthens what settling may take as well.
+        let longest = (files.settings.iter().flatten())
+            .map(|(_, s)| s.dead_after)
+            .fold(dead_after, Duration::max);
         let settle = (scenario.expect.converge_within)
-            .unwrap_or_else(|| scenario.default_settle())
+            .unwrap_or_else(|| scenario.default_settle() + (longest - dead_after) * 3)
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
         let unhealthy = unhealthy_spans(faults, margin, |_| settle);
@@ -114,6 +129,8 @@ impl Context {
             nodes: (scenario.nodes.iter())
                 .map(|n| (n.name.clone(), if n.witness { 0 } else { n.priority }))
                 .collect(),
+            settings: files.settings.clone(),
+            reloads: files.reloads.clone(),
             vips: scenario.vips.len(),
             expect: scenario.expect.clone(),
             dead_after,
@@ -135,7 +152,8 @@ impl Context {
                     }
                     _ => 1,
                 })
-                .sum(),
+                .sum::<u32>()
+                + files.moves,
             asks: (faults.iter())
                 .map(|f| match f.kind {
                     FaultKind::Standby { node } => Some((node, f.duration.is_some())),
@@ -154,9 +172,11 @@ impl Context {
 
     /// How long `node` listens after its daemon starts before it may claim (the protocol's
     /// start-up wait: `dead_after` plus the priority skew `interval × (255 − priority) / 256`).
-    pub fn startup_wait(&self, node: usize) -> u64 {
-        let skew = self.interval * u32::from(255 - self.nodes[node].1) / 256;
-        (self.dead_after + skew).as_nanos() as u64
+    /// (The settings its file gives it at `at`.)
+    pub fn startup_wait(&self, node: usize, at: u64) -> u64 {
+        let s = self.settings_at(node, at);
+        let skew = s.interval * u32::from(255 - s.priority) / 256;
+        (s.dead_after + skew).as_nanos() as u64
     }
 
     /// How much of [from, to) is outside every unhealthy span.
@@ -191,13 +211,51 @@ impl Context {
         best
     }
 
-    /// The node that should own the addresses among `live` ones.
-    pub fn best(&self, live: impl Iterator<Item = usize>) -> Option<usize> {
-        live.filter(|&n| self.nodes[n].1 > 0).max_by(|&a, &b| {
-            let (na, pa) = &self.nodes[a];
-            let (nb, pb) = &self.nodes[b];
-            pa.cmp(pb).then(nb.cmp(na))
-        })
+    /// The settings node `node`'s configuration file gives it at `at` (reloads followed).
+    pub fn settings_at(&self, node: usize, at: u64) -> &Settings {
+        let all = &self.settings[node];
+        let i = all.partition_point(|(from, _)| *from <= at);
+        &all[i.saturating_sub(1)].1
+    }
+
+    /// Node `node`'s rank at `at`: its priority, then (ties) the smaller name.
+    pub fn rank_at(&self, node: usize, at: u64) -> (u8, std::cmp::Reverse<&str>) {
+        let priority = self.settings_at(node, at).priority;
+        (priority, std::cmp::Reverse(self.nodes[node].0.as_str()))
+    }
+
+    /// The longest `dead_after` any node's file gives it at some time of the run.
+    pub fn longest_dead_after(&self) -> Duration {
+        (self.settings.iter().flatten())
+            .map(|(_, s)| s.dead_after)
+            .fold(self.dead_after, Duration::max)
+    }
+
+    /// The longest heartbeat interval any node's file gives it at some time of the run.
+    pub fn longest_interval(&self) -> Duration {
+        (self.settings.iter().flatten())
+            .map(|(_, s)| s.interval)
+            .fold(self.interval, Duration::max)
+    }
+
+    /// The longest `dead_after` any node's file gives it at some time in [from, to].
+    pub fn dead_after_within(&self, from: u64, to: u64) -> Duration {
+        let mut longest = Duration::ZERO;
+        for (n, all) in self.settings.iter().enumerate() {
+            longest = longest.max(self.settings_at(n, from).dead_after);
+            for (at, s) in all {
+                if (from..=to).contains(at) {
+                    longest = longest.max(s.dead_after);
+                }
+            }
+        }
+        longest
+    }
+
+    /// The node that should own the addresses among `live` ones at `at`.
+    pub fn best(&self, live: impl Iterator<Item = usize>, at: u64) -> Option<usize> {
+        (live.filter(|&n| self.settings_at(n, at).priority > 0))
+            .max_by_key(|&n| self.rank_at(n, at))
     }
 }
 
@@ -451,6 +509,7 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
         Box::new(notifications::Notifications::new(ctx)),
         Box::new(tamper::Tampered::new(ctx)),
         Box::new(operator::Operator::new(ctx)),
+        Box::new(reload::Reload::new(ctx)),
     ]
 }
 

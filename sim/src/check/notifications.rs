@@ -274,10 +274,7 @@ impl Notifications {
                 if let Some(stays) = self.yielded_to[node].take() {
                     // (or a node it ranks above itself: a hand-back to a better backup begun
                     // before it heard the owner that stays)
-                    let rank = |n: usize| {
-                        let (name, priority) = &self.ctx.nodes[n];
-                        (*priority, std::cmp::Reverse(name))
-                    };
+                    let rank = |n: usize| self.ctx.rank_at(n, at);
                     let named = (to.as_deref())
                         .and_then(|t| self.ctx.nodes.iter().position(|(n, _)| n == t));
                     let better = named.is_some_and(|n| rank(n) > rank(node));

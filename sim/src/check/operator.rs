@@ -56,12 +56,13 @@ impl Operator {
     /// Checks a refusal by `node` at `at`: one that says no node it could hand to was alive,
     /// or that it does not own the addresses.
     fn check_refusal(&mut self, at: u64, node: usize, refusal: &Refusal) {
-        let dead_after = self.ctx.dead_after.as_nanos() as u64;
+        // (the roll call gives up after the asked node's own dead_after)
+        let dead_after = self.ctx.settings_at(node, at).dead_after.as_nanos() as u64;
         let began = at.saturating_sub(dead_after);
         // A node that could have answered: live through the whole roll call, may own.
         let could = |n: usize| {
             n != node
-                && self.ctx.nodes[n].1 > 0
+                && self.ctx.settings_at(n, at).priority > 0
                 && !self.standby[n]
                 && self.live.live_since(n, began)
         };
@@ -96,7 +97,7 @@ impl Operator {
 
     /// How long a request may wait for its answer.
     fn answer_bound(&self) -> u64 {
-        let default = self.ctx.dead_after + self.ctx.interval;
+        let default = self.ctx.longest_dead_after() + self.ctx.longest_interval();
         self.ctx
             .expect
             .max_answer_latency
@@ -150,7 +151,7 @@ impl Operator {
         };
         let candidates = (0..self.live.nodes())
             .filter(|&n| n != node && !self.standby[n] && self.live.live_since(n, asked));
-        let Some(best) = self.ctx.best(candidates) else {
+        let Some(best) = self.ctx.best(candidates, at) else {
             return false;
         };
         if self.name(best) != to && self.healthy(asked, at) {

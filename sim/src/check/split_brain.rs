@@ -171,11 +171,9 @@ struct Pair {
 
 /// The part of split brain the deliveries do not justify.
 struct Justify {
-    ranks: Vec<(u8, std::cmp::Reverse<String>)>,
-    /// Window before a takeover began in which a delivery of the other holder makes it
-    /// unjustified, nanoseconds.
-    silence: u64,
-    interval: u64,
+    /// Each node's settings over the run (priorities, dead_after, interval: a reload changes
+    /// them).
+    ctx: Context,
     nodes: usize,
     /// Last fresh delivery, by receiver then sender.
     heard: Vec<Option<u64>>,
@@ -196,13 +194,8 @@ struct Justify {
 impl Justify {
     fn new(ctx: &Context) -> Justify {
         let n = ctx.nodes.len();
-        let dead_after = ctx.dead_after.as_nanos() as f64;
         Justify {
-            ranks: (ctx.nodes.iter())
-                .map(|(name, priority)| (*priority, std::cmp::Reverse(name.clone())))
-                .collect(),
-            silence: (dead_after / (1.0 + ctx.max_drift_ppm / 1e6)) as u64,
-            interval: ctx.interval.as_nanos() as u64,
+            ctx: ctx.clone(),
             nodes: n,
             heard: vec![None; n * n],
             began: vec![None; n],
@@ -216,14 +209,24 @@ impl Justify {
         }
     }
 
-    /// When, if ever, `pair` stops being justified.
+    /// Window before a takeover of `node` began at `began` in which a delivery of the other
+    /// holder makes it unjustified, nanoseconds: the dead_after its file gave it then,
+    /// shortened by the fastest clock drift in the run.
+    fn silence(&self, node: usize, began: u64) -> u64 {
+        let dead_after = self.ctx.settings_at(node, began).dead_after.as_nanos() as f64;
+        (dead_after / (1.0 + self.ctx.max_drift_ppm / 1e6)) as u64
+    }
+
+    /// When, if ever, `pair` stops being justified: the lower holder lets go within its own
+    /// interval of hearing the higher one.
     fn deadline(&self, pair: &Pair) -> Option<(u64, String)> {
         if let Some(why) = &pair.unjustified_take {
             return Some((0, why.clone()));
         }
         let heard = pair.heard.filter(|_| self.live.live(pair.lo))?;
+        let interval = self.ctx.settings_at(pair.lo, heard).interval.as_nanos() as u64;
         Some((
-            heard + self.interval,
+            heard + interval,
             format!(
                 "node {} still owned {} after a datagram of node {} reached it at {}",
                 pair.lo,
@@ -302,8 +305,9 @@ impl Justify {
                         None => (at, self.heard[node * self.nodes + other]),
                     };
                     let other_since = self.held_since[vip * self.nodes + other].unwrap_or(0);
+                    let silence = self.silence(node, began);
                     let unjustified_take = last
-                        .filter(|&t| t + self.silence > began && t >= other_since)
+                        .filter(|&t| t + silence > began && t >= other_since)
                         .map(|t| {
                             format!(
                                 "node {node} added address {vip} held by node {other}, whose datagram reached it at {}, less than dead_after before its takeover began at {}",
@@ -311,7 +315,7 @@ impl Justify {
                                 secs(began)
                             )
                         });
-                    let (lo, hi) = if self.ranks[node] < self.ranks[other] {
+                    let (lo, hi) = if self.ctx.rank_at(node, at) < self.ctx.rank_at(other, at) {
                         (node, other)
                     } else {
                         (other, node)

@@ -484,6 +484,9 @@ impl Scenario {
             FaultKind::Tamper { segment } => {
                 format!("an attacker on {} sends bad datagrams", seg(*segment))
             }
+            FaultKind::Reload { node: n, change } => {
+                format!("reload of {}: {}", node(*n), change.describe())
+            }
             FaultKind::Degrade {
                 segment,
                 impairment: i,

@@ -2,7 +2,7 @@
 //! faults to what a run applies, every field named when it is wrong.
 
 use super::{hook_kind, Scenario, ScenarioError};
-use crate::fault::{Fault, FaultKind, HookBehavior, Impairment};
+use crate::fault::{ConfigChange, Fault, FaultKind, HookBehavior, Impairment};
 use crate::topology::Party;
 use failover_core::AddressChange;
 
@@ -161,7 +161,37 @@ impl Scenario {
                     format!("only a switchover has a target, not a {}", f.kind),
                 ));
             }
+            let change = ConfigChange {
+                priority: f.priority,
+                preempt: f.preempt,
+                interval: f.interval,
+                dead_after: f.dead_after,
+                announce_every: f.announce_every,
+                group: f.group,
+                auth_key: f.auth_key.clone(),
+                previous_auth_key: f.previous_auth_key.clone(),
+                add_vip: f.add_vip,
+                lease: f.lease,
+            };
+            if !change.is_empty() && f.kind != "reload" {
+                return Err(err(
+                    field(change.first_field()),
+                    format!(
+                        "only a reload changes a node's configuration, not a {}",
+                        f.kind
+                    ),
+                ));
+            }
             let kind = match f.kind.as_str() {
+                "reload" => {
+                    if change.is_empty() {
+                        return Err(err(
+                            field("kind"),
+                            format!("a reload needs a change: one of {}", ConfigChange::FIELDS.join(", ")),
+                        ));
+                    }
+                    FaultKind::Reload { node: node()?, change }
+                }
                 "partition" => FaultKind::Partition {
                     segment: if f.segment.is_some() { Some(segment()?) } else { None },
                     a: parties(&f.a, "a")?,
@@ -283,7 +313,7 @@ impl Scenario {
                 other => {
                     return Err(err(
                         field("kind"),
-                        format!("`{other}`: one of partition, link_down, crash, kill, pause, freeze, clock, hook, address, shutdown, flap, degrade, standby, switchover"),
+                        format!("`{other}`: one of partition, link_down, crash, kill, pause, freeze, clock, hook, address, shutdown, flap, degrade, tamper, standby, switchover, reload"),
                     ))
                 }
             };

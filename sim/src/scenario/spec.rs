@@ -20,7 +20,7 @@ pub struct FaultSpec {
     )]
     pub duration: Option<Duration>,
     /// partition, link_down, crash, kill, pause, freeze, clock, hook, address, shutdown, flap,
-    /// degrade, tamper; or an operator's standby, switchover.
+    /// degrade, tamper; or an operator's standby, switchover, reload.
     pub kind: String,
     /// The node it hits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +92,53 @@ pub struct FaultSpec {
     /// Switchover: the node to hand over to (none: the best other live node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// Reload: the node's new `priority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    /// Reload: the node's new `preempt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempt: Option<bool>,
+    /// Reload: the node's new heartbeat `interval`.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval: Option<Duration>,
+    /// Reload: the node's new `dead_after`.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dead_after: Option<Duration>,
+    /// Reload: the node's new `announce_every`.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub announce_every: Option<Duration>,
+    /// Reload: the node's new `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u16>,
+    /// Reload: a new `auth_key` (the running one becomes `previous_auth_key` unless that is
+    /// given too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key: Option<String>,
+    /// Reload: a `previous_auth_key` (a rotation's first round names the new key here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_auth_key: Option<String>,
+    /// Reload: an address added to the node's `[[vip]]`s — needs a restart: refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_vip: Option<std::net::IpAddr>,
+    /// Reload: a new quorum `lease` — needs a restart: refused.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lease: Option<Duration>,
 }
 
 impl FaultSpec {

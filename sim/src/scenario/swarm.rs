@@ -47,6 +47,11 @@ pub enum SwarmKind {
     /// An operator's `failoverctl switchover` on a node, to another or to the best (drawn only
     /// when listed).
     Switchover,
+    /// An operator's edit of a node's file and SIGHUP, put back after the duration: a
+    /// priority, faster heartbeats or a longer dead_after, a key added beside the one in use
+    /// — or an edit the daemon must refuse (an address added, a quorum lease, a dead_after
+    /// below twice the interval), alone or with one of those (drawn only when listed).
+    Reload,
 }
 
 impl SwarmKind {
@@ -73,7 +78,8 @@ impl SwarmKind {
     ];
 
     /// An operator's actions.
-    pub const OPERATOR: [SwarmKind; 2] = [SwarmKind::Standby, SwarmKind::Switchover];
+    pub const OPERATOR: [SwarmKind; 3] =
+        [SwarmKind::Standby, SwarmKind::Switchover, SwarmKind::Reload];
 
     /// Its name in scenario files.
     pub fn name(self) -> &'static str {
@@ -96,6 +102,7 @@ impl SwarmKind {
             SwarmKind::Address => "address",
             SwarmKind::Standby => "standby",
             SwarmKind::Switchover => "switchover",
+            SwarmKind::Reload => "reload",
         }
     }
 }

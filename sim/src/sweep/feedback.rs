@@ -14,7 +14,7 @@ use failover_core::coverage::{Point, POINTS};
 use failover_core::{AddressChange, Coverage, HookKind};
 
 /// Kinds of fault told apart, for [`fault_class`].
-const FAULT_CLASSES: usize = 25;
+const FAULT_CLASSES: usize = 26;
 /// Steps told apart: every point of the protocol, an address added and one removed.
 const STEPS: usize = POINTS + 2;
 /// How many features there are: the points, then (step, fault class, on the node or not).
@@ -104,5 +104,6 @@ fn fault_class(kind: &FaultKind) -> usize {
         FaultKind::Standby { .. } => 22,
         FaultKind::Switchover { .. } => 23,
         FaultKind::Tamper { .. } => 24,
+        FaultKind::Reload { .. } => 25,
     }
 }

@@ -38,6 +38,7 @@ impl World<'_> {
     /// The daemon of host `i` is gone (crashed with its host, killed, or exited after a
     /// planned shutdown); its host keeps whatever is on its interfaces.
     pub(super) fn end_process(&mut self, i: usize, why: &str) {
+        self.hups_unread(i);
         self.hosts[i].forget_process();
         self.queue.clear_timer(i);
         self.note(Some(i), why.to_string());
@@ -110,7 +111,10 @@ impl World<'_> {
 
     pub(super) fn output(&mut self, i: usize, out: Output) {
         match out {
-            Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
+            Output::Transmit(t) => {
+                self.announced(i, &t.payload);
+                self.transmit(i, t.path.0, t.to, t.payload)
+            }
             Output::Acquire { id, vip, until } => {
                 let task = Task::Address {
                     change: AddressChange::Add,

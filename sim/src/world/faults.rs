@@ -50,6 +50,7 @@ impl World<'_> {
                 let to = to.map(|t| self.scenario.nodes[t].name.clone());
                 self.ask(node, Request::Switchover { to });
             }
+            FaultKind::Reload { node, .. } => self.hang_up(node, id, false),
         }
     }
 
@@ -78,6 +79,7 @@ impl World<'_> {
             FaultKind::Tamper { .. } => self.attacker.end(id),
             FaultKind::Standby { node } => self.ask(node, Request::Active),
             FaultKind::Switchover { .. } => {}
+            FaultKind::Reload { node, .. } => self.hang_up(node, id, true),
         }
     }
 
@@ -157,6 +159,7 @@ impl World<'_> {
         if !self.hosts[i].frozen {
             self.suspend_job(i, false);
         }
+        self.handle_hups(i);
         self.wake(i);
     }
 
@@ -180,6 +183,7 @@ impl World<'_> {
         if !self.hosts[i].paused || !self.running_address_job(i) {
             self.suspend_job(i, false);
         }
+        self.handle_hups(i);
         self.wake(i);
     }
 

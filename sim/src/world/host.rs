@@ -87,6 +87,12 @@ pub(super) struct Host {
     pub standby: bool,
     /// What the daemons that ran here and are gone went through.
     pub coverage: Coverage,
+    /// SIGHUPs sent while the daemon was stopped, handled in order when it runs again: each
+    /// `reload` fault, and whether it is its end (the fields put back).
+    pub hups: Vec<(usize, bool)>,
+    /// Reloads the daemon handled and has not announced yet: each fault, whether it is its
+    /// end, and the field refused; recorded with the first datagram it sends.
+    pub reloaded: Vec<(usize, bool, Option<String>)>,
 }
 
 impl Host {
@@ -118,6 +124,8 @@ impl Host {
             woken: false,
             standby: false,
             coverage: Coverage::default(),
+            hups: Vec::new(),
+            reloaded: Vec::new(),
         }
     }
 
@@ -150,6 +158,7 @@ impl Host {
             self.coverage.union(node.coverage());
         }
         self.paused = false;
+        self.reloaded.clear();
         self.inbox.clear();
         self.queue.clear();
         self.running = None;

@@ -63,7 +63,7 @@ impl Run<'_> {
                 let to = to.map(|t| self.plan.scenario.nodes[t].name.clone());
                 self.ask(node, Request::Switchover { to });
             }
-            FaultKind::Clock { .. } | FaultKind::Tamper { .. } => {
+            FaultKind::Clock { .. } | FaultKind::Tamper { .. } | FaultKind::Reload { .. } => {
                 unreachable!("refused before the run")
             }
         }
@@ -93,7 +93,7 @@ impl Run<'_> {
             FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, true)?,
             FaultKind::Standby { node } => self.ask(node, Request::Active),
             FaultKind::Switchover { .. } => {}
-            FaultKind::Clock { .. } | FaultKind::Tamper { .. } => {
+            FaultKind::Clock { .. } | FaultKind::Tamper { .. } | FaultKind::Reload { .. } => {
                 unreachable!("refused before the run")
             }
         }

@@ -73,6 +73,13 @@ pub fn refuse(scenario: &Scenario) -> Result<(), String> {
         let what = || format!("fault[{k}] ({})", scenario.describe(&f.kind));
         match &f.kind {
             FaultKind::Clock { .. } | FaultKind::Tamper { .. } => return refuse(what()),
+            FaultKind::Reload { .. } => {
+                return Err(format!(
+                    "{}: {}: the netns engine does not rewrite a daemon's file and send it SIGHUP yet (real/tests/security.rs reloads real daemons)",
+                    scenario.name,
+                    what()
+                ))
+            }
             FaultKind::Degrade { impairment, .. }
                 if impairment.delay > 0
                     || impairment.duplicate > 0.0
