@@ -638,8 +638,11 @@ impl Node {
             return Err(needs_restart("vip".into(), "the virtual addresses"));
         }
         let (new, old) = (&config.protocol, &self.config.protocol);
+        // The lease in force, not only the field: left out, it follows interval and
+        // dead_after, and the voters' promises were made for the old one.
         let quorum_of = |p: &crate::config::ProtocolSettings| {
-            (p.mode, p.voters.clone(), p.lease, p.max_clock_drift_ppm)
+            let lease = (p.mode == crate::config::Mode::Quorum).then(|| p.lease());
+            (p.mode, p.voters.clone(), lease, p.max_clock_drift_ppm)
         };
         if quorum_of(new) != quorum_of(old) || config.node.witness != self.config.node.witness {
             return Err(needs_restart(

@@ -25,9 +25,9 @@ pub(crate) struct HandOver {
 /// release is done.
 #[derive(Clone, Debug)]
 pub(crate) struct Handing {
-    to: String,
+    pub(super) to: String,
     /// By a switchover: the successor keeps the addresses against preemption.
-    switchover: bool,
+    pub(super) switchover: bool,
 }
 
 /// What the answers so far make of a hand-over.

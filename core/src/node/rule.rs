@@ -1,6 +1,7 @@
 //! What a node knows of its peers (liveness, anomalies, rivals) and the ownership rule that
 //! decides, after every input, whether a hand-over starts.
 
+use super::operator::Handing;
 use super::peers::{rank, Rival};
 use super::transition::{ReleaseCause, Transition};
 use super::{notify, Node, DEMOTED_PRIORITY};
@@ -313,7 +314,15 @@ impl Node {
                     && !self.kept
                     && higher_backup.is_some() =>
             {
-                let to = higher_backup.cloned();
+                // To the best backup this node knows, not the first heard: passive backups
+                // are silent, and every one that outranks this owner now speaks up at once.
+                // Named in its heartbeats once released, as an operator's hand-over is, so
+                // that a backup which cannot see the heir does not take over beside it.
+                let to = self.successor().or_else(|| higher_backup.cloned());
+                self.handing = (to.clone()).map(|to| Handing {
+                    to,
+                    switchover: false,
+                });
                 self.coverage.hit(Single::ReleaseHandBack);
                 Transition::release(&self.held_vips(), ReleaseCause::HandBack, to)
             }

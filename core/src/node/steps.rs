@@ -280,6 +280,8 @@ impl Node {
                         },
                     ));
                 }
+                // (No heir to name: the addresses stay.)
+                self.handing = None;
                 self.set_role(Role::Master);
             }
             // The kernel kept an address: this node keeps claiming it (Releasing) and tries

@@ -29,8 +29,8 @@ pub struct Availability {
     standby: Vec<bool>,
     /// Per node: whether it has held an address since its daemon started.
     owned: Vec<bool>,
-    /// When an owner's daemon last stopped naming no live successor it could name: the
-    /// others then wait for an owner anew.
+    /// When an owner last let go (released, or its daemon stopped) naming no live successor:
+    /// the others then wait for an owner anew.
     departed: u64,
     /// `heard[to][from]`: when `to` last received a fresh datagram of `from`.
     heard: Vec<Vec<Option<u64>>>,
@@ -192,6 +192,11 @@ impl Checker for Availability {
         match *obs {
             Observation::Standby { node, on } => self.standby[node] = on,
             Observation::Acquired { node, .. } => self.owned[node] = true,
+            // An owner letting go (a hand-back, a shutdown's goodbye) names the best backup
+            // it knows; if that one is not live, the others wait for it as for an owner.
+            Observation::Released { node, .. } if !self.successor_live(node, at) => {
+                self.departed = at
+            }
             Observation::Down { node } => {
                 let owner = std::mem::take(&mut self.owned[node]);
                 if owner && !self.successor_live(node, at) {

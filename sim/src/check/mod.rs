@@ -541,8 +541,10 @@ mod tests {
 
     #[test]
     fn an_address_left_unowned_on_a_healthy_network_breaks_liveness() {
+        // (The master heard the backup: it is the successor it names, and live.)
         let record = [
             (S, Acquired { node: 0, vip: 0 }),
+            (2 * S, Heard { node: 0, from: 1 }),
             (20 * S, Released { node: 0, vip: 0 }),
             (30 * S, Acquired { node: 1, vip: 0 }),
         ];
@@ -556,6 +558,7 @@ mod tests {
         // Taken over within dead_after (3 s): live.
         let record = [
             (S, Acquired { node: 0, vip: 0 }),
+            (2 * S, Heard { node: 0, from: 1 }),
             (20 * S, Released { node: 0, vip: 0 }),
             (22 * S, Acquired { node: 1, vip: 0 }),
         ];

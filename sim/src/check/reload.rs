@@ -138,7 +138,8 @@ impl Files {
 
 /// The field a running daemon must refuse in `new` (its file edited from `old`), if any: what
 /// `Config::validate` refuses, then what needs a restart — the node's name, the paths, the
-/// addresses, the quorum settings (mode, voters, lease, drift bound) and being a witness.
+/// addresses, the quorum settings (mode, voters, the lease in force, drift bound) and being a
+/// witness.
 fn refusal(old: &Config, new: &Config) -> Option<String> {
     if let Err(e) = new.validate() {
         return Some(match e {
@@ -148,7 +149,8 @@ fn refusal(old: &Config, new: &Config) -> Option<String> {
     }
     let (p, q) = (&new.protocol, &old.protocol);
     let quorum = |p: &failover_core::config::ProtocolSettings| {
-        (p.mode, p.voters.clone(), p.lease, p.max_clock_drift_ppm)
+        let lease = (p.mode == failover_core::config::Mode::Quorum).then(|| p.lease());
+        (p.mode, p.voters.clone(), lease, p.max_clock_drift_ppm)
     };
     let path =
         (0..new.paths.len().min(old.paths.len())).find(|&i| new.paths[i].name != old.paths[i].name);
