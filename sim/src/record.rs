@@ -158,6 +158,15 @@ pub enum Observation {
         /// What it changed, if anything.
         changed: Option<String>,
     },
+    /// `node`'s status (`failoverctl status`) at an instant it had read every input it was
+    /// handed, beside what the engine knows of its daemon process (the simulator's record;
+    /// see [`crate::check::StatusSeen`]).
+    Status {
+        /// Node index.
+        node: usize,
+        /// The status and the engine's ledger.
+        seen: Box<crate::check::StatusSeen>,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {

@@ -25,6 +25,7 @@ impl World<'_> {
         let now = self.local(i);
         let h = &mut self.hosts[i];
         h.incarnation += 1;
+        h.ledger.restart();
         let node = Node::new(h.config.clone(), h.incarnation, now)
             .expect("the simulator builds valid configs");
         // As the daemon does: the flag its state directory kept.
@@ -49,6 +50,7 @@ impl World<'_> {
             self.output(i, out);
         }
         self.check_node(i);
+        self.status_if_due(i);
         self.store_standby(i);
         self.send_outgoing();
         self.reschedule(i, false);
@@ -110,7 +112,11 @@ impl World<'_> {
 
     pub(super) fn output(&mut self, i: usize, out: Output) {
         match out {
-            Output::Transmit(t) => self.transmit(i, t.path.0, t.to, t.payload),
+            Output::Transmit(t) => {
+                let local = self.local(i).as_nanos();
+                (self.hosts[i].ledger).sent(&t.payload, local, &self.names);
+                self.transmit(i, t.path.0, t.to, t.payload)
+            }
             Output::Acquire { id, vip, until } => {
                 let task = Task::Address {
                     change: AddressChange::Add,
@@ -179,6 +185,7 @@ impl World<'_> {
                 });
             }
             Output::Event(Event::RoleChanged { from, to }) => {
+                self.hosts[i].ledger.mark();
                 let obs = Observation::RoleChanged { node: i, from, to };
                 self.act(obs.clone());
                 self.note(Some(i), format!("role {from} -> {to}"));

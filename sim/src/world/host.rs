@@ -87,6 +87,8 @@ pub(super) struct Host {
     pub standby: bool,
     /// What the daemons that ran here and are gone went through.
     pub coverage: Coverage,
+    /// The simulator's own account of the daemon process, for the `status` checker.
+    pub ledger: super::ledger::Ledger,
 }
 
 impl Host {
@@ -96,8 +98,10 @@ impl Host {
         segments: Vec<usize>,
         vips: usize,
         buffer: usize,
+        nodes: usize,
     ) -> Host {
         let paths = config.paths.len();
+        let ledger = super::ledger::Ledger::new(&config, nodes);
         Host {
             name,
             config,
@@ -118,6 +122,7 @@ impl Host {
             woken: false,
             standby: false,
             coverage: Coverage::default(),
+            ledger,
         }
     }
 

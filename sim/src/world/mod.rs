@@ -32,6 +32,7 @@ mod faults;
 mod host;
 mod jobs;
 mod kernel;
+mod ledger;
 mod sending;
 mod tamper;
 
@@ -173,6 +174,8 @@ pub struct World<'p> {
     core_broken: Option<String>,
     /// Each virtual address, written out once.
     vip_names: Vec<String>,
+    /// Each node's name, by index.
+    names: Vec<String>,
     /// Each node's address on each segment, by segment then node.
     addresses: Vec<Vec<SocketAddr>>,
     interval: u64,
@@ -220,6 +223,7 @@ impl<'p> World<'p> {
                     scenario.node_segments(i),
                     scenario.vips.len(),
                     scenario.protocol.socket_buffer,
+                    n,
                 )
             })
             .collect();
@@ -257,6 +261,7 @@ impl<'p> World<'p> {
             record: options.record.then(Vec::new),
             livelock: None,
             core_broken: None,
+            names: scenario.nodes.iter().map(|n| n.name.clone()).collect(),
             vip_names: (scenario.vips.iter())
                 .map(|v| v.address.to_string())
                 .collect(),
@@ -325,6 +330,11 @@ impl<'p> World<'p> {
 
     fn finish(mut self) -> RunReport {
         self.flush_client();
+        // Every running node's status at the end, as it stands.
+        for i in 0..self.hosts.len() {
+            self.hosts[i].ledger.mark();
+            self.status_if_due(i);
+        }
         let mut findings = Findings::default();
         if let Some(why) = self.core_broken.take() {
             findings.violate("core-invariant", why);
@@ -368,6 +378,7 @@ impl<'p> World<'p> {
             Observation::Requests { .. }
                 | Observation::Heard { .. }
                 | Observation::BufferOverflowed { .. }
+                | Observation::Status { .. }
         ) {
             self.flush_client();
         }
