@@ -19,12 +19,12 @@
 //!   (in the node's own clock), and alive only if one was heard within `dead_after` (plus the
 //!   priority skew, under an interval) and it said no goodbye since; dead only if none was
 //!   heard within `dead_after` or it said goodbye;
-//! - **quorum**: the lease is never longer than configured; a voter shown as granting did
+//! - **quorum**: a master has lease left, never more than a lease lasts; a voter shown as granting did
 //!   grant (a vote delivered to this process), no longer ago than its grant arrived; a
 //!   promise to another node is shown only while the grant this node sent it runs.
 
 use super::{secs, Checker, Context, Findings, Observation};
-use failover_core::Counters;
+use failover_core::{Counters, Role};
 use serde::{Deserialize, Serialize};
 
 const MS: u64 = 1_000_000;
@@ -43,6 +43,8 @@ pub struct StatusSeen {
 /// The parts of [`failover_core::node::Status`] judged here.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Said {
+    /// Its role.
+    pub role: Role,
     /// Its counters.
     pub counters: Counters,
     /// Every peer listed: name, boot epoch, alive, per path the milliseconds since heard.
@@ -201,6 +203,9 @@ impl StatusReport {
             return;
         };
         let (known, now) = (&seen.known, seen.local);
+        if seen.said.role == Role::Master && q.lease_left_ms == 0 {
+            wrong.push("is master with no lease left".into());
+        }
         if q.lease_left_ms > lease_ms {
             wrong.push(format!(
                 "shows {} ms of lease left, more than the {lease_ms} ms a lease lasts",
@@ -344,6 +349,7 @@ mod tests {
         StatusSeen {
             local: 10 * S,
             said: Said {
+                role: Role::Backup,
                 counters: Counters {
                     sent: 7,
                     received: 20,
@@ -497,6 +503,15 @@ mod tests {
         seen.said.quorum = Some(quorum(Some(1200), None, 2001));
         let found = judge(&mut checker(true), 1, seen.clone());
         assert!(found[0].contains("2001 ms of lease left"), "{found:?}");
+        // A master with no lease.
+        let mut master = seen.clone();
+        master.said.role = Role::Master;
+        master.said.quorum = Some(quorum(Some(1200), None, 0));
+        let found = judge(&mut checker(true), 1, master);
+        assert!(
+            found[0].contains("is master with no lease left"),
+            "{found:?}"
+        );
         // A grant younger than its arrival; a grant from a voter that sent none.
         seen.said.quorum = Some(quorum(Some(900), None, 0));
         let found = judge(&mut checker(true), 1, seen.clone());

@@ -232,6 +232,7 @@ impl World<'_> {
         let node = host.node.as_ref().expect("a running daemon");
         let status = node.status(local);
         let said = Said {
+            role: status.role,
             counters: status.counters,
             peers: (status.peers.into_iter())
                 .map(|p| PeerSaid {
