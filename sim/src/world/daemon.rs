@@ -113,8 +113,9 @@ impl World<'_> {
     pub(super) fn output(&mut self, i: usize, out: Output) {
         match out {
             Output::Transmit(t) => {
-                let local = self.local(i).as_nanos();
-                (self.hosts[i].ledger).sent(&t.payload, local, &self.names);
+                let clock = self.hosts[i].clock;
+                let now = self.now;
+                (self.hosts[i].ledger).sent(&t.payload, || clock.local(now), &self.names);
                 self.transmit(i, t.path.0, t.to, t.payload)
             }
             Output::Acquire { id, vip, until } => {

@@ -48,7 +48,7 @@ impl World<'_> {
             let now = Instant::from_nanos(host.clock.local(self.now));
             host.ledger.handed(now.as_nanos());
             for &(path, _) in &on[..count] {
-                (host.ledger).datagram(from, path.0, &payload, Some(now.as_nanos()));
+                (host.ledger).datagram(from, path.0, &payload, stamp, Some(now.as_nanos()));
             }
             let node = host.node.as_mut().expect("a running daemon");
             host.inbox.deliver_now(node, now, datagrams);
@@ -61,7 +61,7 @@ impl World<'_> {
             match host.inbox.datagram(path, addr, bytes) {
                 true => {
                     kept = true;
-                    host.ledger.datagram(from, path.0, &payload, None);
+                    host.ledger.datagram(from, path.0, &payload, stamp, None);
                 }
                 false => dropped += 1,
             }

@@ -12,7 +12,7 @@ use failover_core::wire::{self, AuthKey, MessageKind};
 use failover_core::Config;
 
 /// How often, at least, each node's status is recorded (simulated time, nanoseconds).
-const EVERY: u64 = 1_000_000_000;
+const EVERY: u64 = 10_000_000_000;
 /// The wire format's message kinds, at byte 3 of the header (see `failover_core::wire`).
 const KIND_GOODBYE: u8 = 2;
 const KIND_VOTE: u8 = 3;
@@ -92,10 +92,17 @@ impl Ledger {
         self.due = true;
     }
 
-    /// Genuine datagram `bytes` of `from` on `path`, handed over at `read` (the receiver's
-    /// clock) or waiting in the socket buffers (`None`).
-    pub fn datagram(&mut self, from: usize, path: usize, bytes: &[u8], read: Option<u64>) {
-        let Some((epoch, seq)) = wire::stamp_of(bytes) else {
+    /// Genuine datagram `bytes` of `from` on `path`, its header's `stamp` read, handed over
+    /// at `read` (the receiver's clock) or waiting in the socket buffers (`None`).
+    pub fn datagram(
+        &mut self,
+        from: usize,
+        path: usize,
+        bytes: &[u8],
+        stamp: Option<(u64, u64)>,
+        read: Option<u64>,
+    ) {
+        let Some((epoch, seq)) = stamp else {
             self.known.stale += 1;
             return;
         };
@@ -126,7 +133,7 @@ impl Ledger {
             s.left = bytes.get(3) == Some(&KIND_GOODBYE);
         }
         self.known.fresh += 1;
-        let grant = self.grant(bytes).is_some_and(|c| c == self.name);
+        let grant = self.promise_len.is_some() && self.grant(bytes).is_some_and(|c| c == self.name);
         match read {
             Some(at) => self.read(from, path, grant, at),
             None => self.pending.push((from, path, grant)),
@@ -144,9 +151,15 @@ impl Ledger {
 
     /// Everything waiting in the socket buffers is read at `at`.
     pub fn handed(&mut self, at: u64) {
-        for (from, path, grant) in std::mem::take(&mut self.pending) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        for &(from, path, grant) in &pending {
             self.read(from, path, grant, at);
         }
+        pending.clear();
+        self.pending = pending;
     }
 
     /// An attacker's datagram was handed over.
@@ -154,12 +167,16 @@ impl Ledger {
         self.known.tampered += 1;
     }
 
-    /// A datagram taken from the node's outputs at `now` (its clock).
-    pub fn sent(&mut self, bytes: &[u8], now: u64, names: &[String]) {
+    /// A datagram taken from the node's outputs at `now` (its clock, asked only of a vote).
+    pub fn sent(&mut self, bytes: &[u8], now: impl FnOnce() -> u64, names: &[String]) {
         self.known.sent += 1;
-        let (Some(len), Some(candidate)) = (self.promise_len, self.grant(bytes)) else {
+        let Some(len) = self.promise_len else {
             return;
         };
+        let Some(candidate) = self.grant(bytes) else {
+            return;
+        };
+        let now = now();
         if let Some(c) = names.iter().position(|n| *n == candidate) {
             self.promised[c] = Some(now + len);
             self.promise_end = Some(now + len);
@@ -168,7 +185,6 @@ impl Ledger {
 
     /// Quorum mode: the candidate `bytes` grants the lease to, if it is a vote that does.
     fn grant(&self, bytes: &[u8]) -> Option<String> {
-        self.promise_len?;
         if bytes.get(3) != Some(&KIND_VOTE) {
             return None;
         }
@@ -184,9 +200,10 @@ impl Ledger {
         self.due = true;
     }
 
-    /// Whether the status is to be recorded now (true time `now`, the node's clock `local`).
-    fn due(&mut self, now: u64, local: u64) -> bool {
-        if self.promise_end.is_some_and(|end| local >= end) {
+    /// Whether the status is to be recorded now (true time `now`, the node's clock `local`,
+    /// read only while a promise runs).
+    fn due(&mut self, now: u64, local: impl FnOnce() -> u64) -> bool {
+        if self.promise_end.is_some_and(|end| local() >= end) {
             self.promise_end = None;
             self.due = true;
         }
@@ -222,13 +239,23 @@ impl World<'_> {
     /// Records node `i`'s status beside the ledger, if it is due and the node has read
     /// everything it was handed.
     pub(super) fn status_if_due(&mut self, i: usize) {
-        let (now, local) = (self.now, self.local(i));
+        let now = self.now;
         let host = &mut self.hosts[i];
-        if !host.runs() || !host.inbox.is_empty() || !host.ledger.due(now, local.as_nanos()) {
+        let clock = host.clock;
+        if !host.runs() || !host.inbox.is_empty() || !host.ledger.due(now, || clock.local(now)) {
             return;
         }
         host.ledger.due = false;
         host.ledger.next = now + EVERY;
+        self.record_status(i);
+    }
+
+    /// Records node `i`'s status beside the ledger (out of line: the check above runs after
+    /// every input, this a few times a run).
+    #[inline(never)]
+    fn record_status(&mut self, i: usize) {
+        let local = self.local(i);
+        let host = &self.hosts[i];
         let node = host.node.as_ref().expect("a running daemon");
         let status = node.status(local);
         let said = Said {
