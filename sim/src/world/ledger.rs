@@ -36,8 +36,9 @@ pub(super) struct Ledger {
     known: Known,
     /// Per sender (node index).
     senders: Vec<Option<Sender>>,
-    /// Fresh datagrams waiting in the socket buffers: (sender, path, a grant to this node).
-    pending: Vec<(usize, usize, bool)>,
+    /// Fresh datagrams waiting in the socket buffers: (sender, its boot epoch, path, a grant
+    /// to this node).
+    pending: Vec<(usize, u64, usize, bool)>,
     /// Quorum mode: per voter, when the newest grant to this node was read.
     grants_heard: Vec<Option<u64>>,
     /// Quorum mode: per candidate, until when the newest grant sent it promises the vote.
@@ -135,13 +136,15 @@ impl Ledger {
         self.known.fresh += 1;
         let grant = self.promise_len.is_some() && self.grant(bytes).is_some_and(|c| c == self.name);
         match read {
-            Some(at) => self.read(from, path, grant, at),
-            None => self.pending.push((from, path, grant)),
+            Some(at) => self.read(from, epoch, path, grant, at),
+            None => self.pending.push((from, epoch, path, grant)),
         }
     }
 
-    fn read(&mut self, from: usize, path: usize, grant: bool, at: u64) {
-        if let Some(s) = self.senders[from].as_mut() {
+    /// A fresh datagram of `from`'s boot `epoch` on `path` is read at `at`: heard there,
+    /// unless a newer boot of `from` came after it (its paths start afresh).
+    fn read(&mut self, from: usize, epoch: u64, path: usize, grant: bool, at: u64) {
+        if let Some(s) = self.senders[from].as_mut().filter(|s| s.epoch == epoch) {
             s.heard[path] = Some(at);
         }
         if grant {
@@ -155,8 +158,8 @@ impl Ledger {
             return;
         }
         let mut pending = std::mem::take(&mut self.pending);
-        for &(from, path, grant) in &pending {
-            self.read(from, path, grant, at);
+        for &(from, epoch, path, grant) in &pending {
+            self.read(from, epoch, path, grant, at);
         }
         pending.clear();
         self.pending = pending;
