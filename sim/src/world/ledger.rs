@@ -17,14 +17,18 @@ const EVERY: u64 = 10_000_000_000;
 const KIND_GOODBYE: u8 = 2;
 const KIND_VOTE: u8 = 3;
 
+/// Paths a host has at most (a scenario has at most 4 segments): a sender's record is kept
+/// inline, with no allocation to follow per datagram.
+const PATHS: usize = 4;
+
 /// One sender as the ledger of a receiver's process knows it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Sender {
     epoch: u64,
     /// Per path, the newest sequence number of `epoch` handed over there.
-    seqs: Vec<Option<u64>>,
+    seqs: [Option<u64>; PATHS],
     /// Per path, when (the receiver's clock) that one was read.
-    heard: Vec<Option<u64>>,
+    heard: [Option<u64>; PATHS],
     /// The newest sequence number of `epoch` on any path, and whether it said goodbye.
     newest: u64,
     left: bool,
@@ -95,6 +99,7 @@ impl Ledger {
 
     /// Genuine datagram `bytes` of `from` on `path`, its header's `stamp` read, handed over
     /// at `read` (the receiver's clock) or waiting in the socket buffers (`None`).
+    #[inline]
     pub fn datagram(
         &mut self,
         from: usize,
@@ -107,11 +112,10 @@ impl Ledger {
             self.known.stale += 1;
             return;
         };
-        let paths = self.paths;
-        let s = self.senders[from].get_or_insert_with(|| Sender {
+        let s = self.senders[from].get_or_insert(Sender {
             epoch,
-            seqs: vec![None; paths],
-            heard: vec![None; paths],
+            seqs: [None; PATHS],
+            heard: [None; PATHS],
             newest: 0,
             left: false,
         });
@@ -122,8 +126,8 @@ impl Ledger {
         if epoch > s.epoch {
             *s = Sender {
                 epoch,
-                seqs: vec![None; paths],
-                heard: vec![None; paths],
+                seqs: [None; PATHS],
+                heard: [None; PATHS],
                 newest: 0,
                 left: false,
             };
@@ -226,7 +230,7 @@ impl Ledger {
                     s.as_ref().map(|s| PeerKnown {
                         name: names[i].clone(),
                         epoch: s.epoch,
-                        heard: s.heard.clone(),
+                        heard: s.heard[..self.paths].to_vec(),
                         left: s.left,
                     })
                 })
