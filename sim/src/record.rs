@@ -177,6 +177,15 @@ pub enum Observation {
         /// at its next start —, or the daemon handled another reload before it sent one).
         announced: Option<Result<Announced, String>>,
     },
+    /// `node`'s status (`failoverctl status`) at an instant it had read every input it was
+    /// handed, beside what the engine knows of its daemon process (the simulator's record;
+    /// see [`crate::check::StatusSeen`]).
+    Status {
+        /// Node index.
+        node: usize,
+        /// The status and the engine's ledger.
+        seen: Box<crate::check::StatusSeen>,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {

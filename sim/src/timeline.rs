@@ -171,7 +171,8 @@ impl Spans {
                 // (too many to draw, or drawn from the notices they cause)
                 Observation::Heard { .. }
                 | Observation::HookFailed { .. }
-                | Observation::AddressRefused { .. } => {}
+                | Observation::AddressRefused { .. }
+                | Observation::Status { .. } => {}
             }
         }
         for n in 0..nodes {

@@ -658,6 +658,11 @@ impl Node {
         self.dead_after = skewed_dead_after(&config);
         (self.key, self.previous_key) = keys(&config);
         self.template.group = config.protocol.group;
+        // A repeat is accepted without decoding, its group and key unchecked: the next
+        // datagram of each peer must be judged whole by the new ones.
+        for peer in self.peers.iter_mut() {
+            peer.last.clear();
+        }
         if !config.node.witness {
             self.template.priority = config.node.priority;
         }

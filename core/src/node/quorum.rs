@@ -404,10 +404,14 @@ impl Quorum {
         self.plan_extend(now);
     }
 
-    /// The next instant this state needs a look: the lease's end, the kernel's renewal, the
-    /// end of a promise someone waits on.
-    pub fn next_deadline(&self, claims: bool, now: Instant) -> Option<Instant> {
-        let lease = self.lease_end.filter(|&end| claims && end > now);
+    /// The next instant this state needs a look: the lease's end (until the full look at or
+    /// after it, `looked` being the last one), the kernel's renewal, the end of a promise
+    /// someone waits on.
+    pub fn next_deadline(&self, claims: bool, looked: Instant) -> Option<Instant> {
+        // Not `end > now`: the timer that fires at the lease's end recomputes the deadline
+        // first, and must still find the end due — else the lapse waits for the next full
+        // look (another peer's expiry, a changed datagram) while the node goes on as master.
+        let lease = self.lease_end.filter(|&end| claims && end > looked);
         let promise = (self.promise.as_ref())
             .filter(|_| self.waiting.is_some())
             .map(|p| p.until);
@@ -426,10 +430,11 @@ impl Quorum {
                     refused_for: self.refused[i].clone(),
                 })
                 .collect(),
+            // Rounded up: an owner with any lease left does not show none.
             lease_left_ms: self
                 .lease_end
                 .and_then(|e| e.checked_since(now))
-                .map_or(0, ms),
+                .map_or(0, |d| d.as_nanos().div_ceil(1_000_000) as u64),
             promised_to: (self.promise.as_ref())
                 .filter(|p| now < p.until)
                 .map(|p| p.to.clone()),

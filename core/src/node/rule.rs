@@ -28,7 +28,7 @@ impl Node {
             consider(p.deadline);
         }
         if let Some(t) = (self.quorum.as_ref())
-            .and_then(|q| q.next_deadline(self.role.claims_ownership(), self.now))
+            .and_then(|q| q.next_deadline(self.role.claims_ownership(), self.refreshed))
         {
             consider(t);
         }

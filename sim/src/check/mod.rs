@@ -9,9 +9,11 @@ mod notifications;
 mod operator;
 mod reload;
 mod split_brain;
+mod status;
 mod tamper;
 
 pub use reload::{Outcome, Settings};
+pub use status::{Known, PeerKnown, PeerSaid, QuorumSaid, Said, StatusSeen};
 
 pub use crate::record::Observation;
 
@@ -82,6 +84,8 @@ pub struct Context {
     pub settle: u64,
     /// Quorum mode: how many live voters (every node, witnesses included) an owner needs.
     pub majority: Option<usize>,
+    /// Quorum mode: how long a lease lasts.
+    pub lease: Option<Duration>,
     /// When the network or a node is not healthy: each fault's span, from `fault_margin`
     /// before it to `settle` after it, merged and in order, nanoseconds. A fault with no
     /// duration that leaves a condition in force — a cut, a degraded segment, a hook or the
@@ -163,6 +167,7 @@ impl Context {
                 .collect(),
             preempt: scenario.protocol.preempt,
             majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
+            lease: scenario.quorum().then(|| scenario.lease()),
             faults_end,
             settle,
             unhealthy,
@@ -510,6 +515,7 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
         Box::new(tamper::Tampered::new(ctx)),
         Box::new(operator::Operator::new(ctx)),
         Box::new(reload::Reload::new(ctx)),
+        Box::new(status::StatusReport::new(ctx)),
     ]
 }
 

@@ -121,6 +121,18 @@ impl Default for Expect {
 }
 
 impl super::Scenario {
+    /// Quorum mode: how long a lease lasts (core's default when the scenario sets none).
+    pub fn lease(&self) -> Duration {
+        let p = &self.protocol;
+        let protocol = failover_core::config::ProtocolSettings {
+            interval: p.interval,
+            dead_after: p.dead_after,
+            lease: p.lease,
+            ..Default::default()
+        };
+        protocol.lease()
+    }
+
     /// How long the group may take to settle after the last fault by default: three `dead_after`s
     /// and a second in classic mode; quorum mode adds what a node refused a lease may have to
     /// wait — its longest back-off, and the voters' promise to the last owner.
@@ -131,14 +143,7 @@ impl super::Scenario {
             return classic;
         }
         let p = &self.protocol;
-        let protocol = failover_core::config::ProtocolSettings {
-            interval: p.interval,
-            dead_after: p.dead_after,
-            lease: p.lease,
-            ..Default::default()
-        };
-        let promise =
-            failover_core::node::quorum::promise_len(protocol.lease(), p.max_clock_drift_ppm);
+        let promise = failover_core::node::quorum::promise_len(self.lease(), p.max_clock_drift_ppm);
         // (a back-off counts in `dead_after`s with the priority skew, less than an interval)
         classic + (dead_after + p.interval) * failover_core::node::MAX_BACKOFF + promise
     }

@@ -25,6 +25,8 @@ impl World<'_> {
         let now = self.local(i);
         let h = &mut self.hosts[i];
         h.incarnation += 1;
+        h.ledger.restart();
+        h.ledger.configure(&h.config);
         let node = Node::new(h.config.clone(), h.incarnation, now)
             .expect("the simulator builds valid configs");
         // As the daemon does: the flag its state directory kept.
@@ -50,6 +52,7 @@ impl World<'_> {
             self.output(i, out);
         }
         self.check_node(i);
+        self.status_if_due(i);
         self.store_standby(i);
         self.send_outgoing();
         self.reschedule(i, false);
@@ -113,6 +116,9 @@ impl World<'_> {
         match out {
             Output::Transmit(t) => {
                 self.announced(i, &t.payload);
+                let clock = self.hosts[i].clock;
+                let now = self.now;
+                (self.hosts[i].ledger).sent(&t.payload, || clock.local(now), &self.names);
                 self.transmit(i, t.path.0, t.to, t.payload)
             }
             Output::Acquire { id, vip, until } => {
@@ -183,6 +189,7 @@ impl World<'_> {
                 });
             }
             Output::Event(Event::RoleChanged { from, to }) => {
+                self.hosts[i].ledger.mark();
                 let obs = Observation::RoleChanged { node: i, from, to };
                 self.act(obs.clone());
                 self.note(Some(i), format!("role {from} -> {to}"));

@@ -46,6 +46,10 @@ impl World<'_> {
             }
             let host = &mut self.hosts[to];
             let now = Instant::from_nanos(host.clock.local(self.now));
+            host.ledger.handed(now.as_nanos());
+            for &(path, _) in &on[..count] {
+                (host.ledger).datagram(from, path.0, &payload, stamp, Some(now.as_nanos()));
+            }
             let node = host.node.as_mut().expect("a running daemon");
             host.inbox.deliver_now(node, now, datagrams);
             self.after_input(to);
@@ -55,7 +59,10 @@ impl World<'_> {
         let (mut kept, mut dropped) = (false, 0);
         for (path, addr, bytes) in datagrams {
             match host.inbox.datagram(path, addr, bytes) {
-                true => kept = true,
+                true => {
+                    kept = true;
+                    host.ledger.datagram(from, path.0, &payload, stamp, None);
+                }
                 false => dropped += 1,
             }
         }
@@ -102,6 +109,7 @@ impl World<'_> {
         }
         let now = self.local(i);
         let host = &mut self.hosts[i];
+        host.ledger.handed(now.as_nanos());
         let node = host.node.as_mut().expect("a running daemon");
         host.inbox.deliver(node, now);
         self.after_input(i);

@@ -94,6 +94,7 @@ impl World<'_> {
             Observation::FaultEnded { fault: id }
         });
         self.client.dirty = true;
+        self.mark_all();
     }
 
     /// The host goes down: its daemon dies, its addresses vanish, it answers nothing.

@@ -93,6 +93,8 @@ pub(super) struct Host {
     /// Reloads the daemon handled and has not announced yet: each fault, whether it is its
     /// end, and the field refused; recorded with the first datagram it sends.
     pub reloaded: Vec<(usize, bool, Option<String>)>,
+    /// The simulator's own account of the daemon process, for the `status` checker.
+    pub ledger: super::ledger::Ledger,
 }
 
 impl Host {
@@ -102,8 +104,10 @@ impl Host {
         segments: Vec<usize>,
         vips: usize,
         buffer: usize,
+        nodes: usize,
     ) -> Host {
         let paths = config.paths.len();
+        let ledger = super::ledger::Ledger::new(&config, nodes);
         Host {
             name,
             config,
@@ -126,6 +130,7 @@ impl Host {
             coverage: Coverage::default(),
             hups: Vec::new(),
             reloaded: Vec::new(),
+            ledger,
         }
     }
 

@@ -32,6 +32,7 @@ mod faults;
 mod host;
 mod jobs;
 mod kernel;
+mod ledger;
 mod reload;
 mod sending;
 mod tamper;
@@ -174,6 +175,8 @@ pub struct World<'p> {
     core_broken: Option<String>,
     /// Each virtual address, written out once.
     vip_names: Vec<String>,
+    /// Each node's name, by index.
+    names: Vec<String>,
     /// Each node's address on each segment, by segment then node.
     addresses: Vec<Vec<SocketAddr>>,
     interval: u64,
@@ -224,6 +227,7 @@ impl<'p> World<'p> {
                     scenario.node_segments(i),
                     scenario.vips.len(),
                     scenario.protocol.socket_buffer,
+                    n,
                 )
             })
             .collect();
@@ -261,6 +265,7 @@ impl<'p> World<'p> {
             record: options.record.then(Vec::new),
             livelock: None,
             core_broken: None,
+            names: scenario.nodes.iter().map(|n| n.name.clone()).collect(),
             vip_names: (scenario.vips.iter())
                 .map(|v| v.address.to_string())
                 .collect(),
@@ -330,6 +335,11 @@ impl<'p> World<'p> {
 
     fn finish(mut self) -> RunReport {
         self.flush_client();
+        // Every running node's status at the end, as it stands.
+        for i in 0..self.hosts.len() {
+            self.hosts[i].ledger.mark();
+            self.status_if_due(i);
+        }
         let mut findings = Findings::default();
         if let Some(why) = self.core_broken.take() {
             findings.violate("core-invariant", why);
@@ -373,6 +383,7 @@ impl<'p> World<'p> {
             Observation::Requests { .. }
                 | Observation::Heard { .. }
                 | Observation::BufferOverflowed { .. }
+                | Observation::Status { .. }
         ) {
             self.flush_client();
         }

@@ -108,6 +108,7 @@ impl World<'_> {
         let node = h.node.as_mut().expect("a running daemon");
         let refused = match node.reconfigure(edited.clone()) {
             Ok(()) => {
+                h.ledger.configure(&edited);
                 h.config = edited;
                 self.note(Some(i), "configuration reloaded".into());
                 None

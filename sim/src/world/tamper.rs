@@ -222,6 +222,7 @@ impl World<'_> {
         }
         let addr = self.addresses[host.segments[path]][from];
         let now = self.local(to);
+        self.hosts[to].ledger.tampered();
         let node = self.hosts[to].node.as_mut().expect("a running daemon");
         let (before, timer) = (node.status(now), node.poll_timeout());
         node.handle_datagram(now, PathId(path), addr, payload);

@@ -1,0 +1,339 @@
+//! The simulator's own account of each daemon process, kept beside core and never read by
+//! it: every datagram handed to it (fresh or a stale copy, by its header's stamp; an
+//! attacker's), every one taken from its outputs, each peer's newest boot epoch and when it
+//! was last heard on each path, and in quorum mode the grants it was handed and gave. At a
+//! few instants the node's status is recorded beside it ([`Observation::Status`]) for the
+//! `status` checker to compare.
+
+use super::World;
+use crate::check::{Known, PeerKnown, PeerSaid, QuorumSaid, Said, StatusSeen};
+use crate::record::Observation;
+use failover_core::wire::{self, AuthKey, MessageKind};
+use failover_core::Config;
+
+/// How often, at least, each node's status is recorded (simulated time, nanoseconds).
+const EVERY: u64 = 10_000_000_000;
+/// The wire format's message kinds, at byte 3 of the header (see `failover_core::wire`).
+const KIND_GOODBYE: u8 = 2;
+const KIND_VOTE: u8 = 3;
+
+/// Paths a host has at most (a scenario has at most 4 segments): a sender's record is kept
+/// inline, with no allocation to follow per datagram.
+const PATHS: usize = 4;
+
+/// One sender as the ledger of a receiver's process knows it.
+#[derive(Clone, Copy, Debug)]
+struct Sender {
+    epoch: u64,
+    /// Per path, the newest sequence number of `epoch` handed over there.
+    seqs: [Option<u64>; PATHS],
+    /// Per path, when (the receiver's clock) that one was read.
+    heard: [Option<u64>; PATHS],
+    /// The newest sequence number of `epoch` on any path, and whether it said goodbye.
+    newest: u64,
+    left: bool,
+}
+
+/// The account of one host's daemon process since it started.
+#[derive(Clone, Debug)]
+pub(super) struct Ledger {
+    known: Known,
+    /// Per sender (node index).
+    senders: Vec<Option<Sender>>,
+    /// Fresh datagrams waiting in the socket buffers: (sender, its boot epoch, path, a grant
+    /// to this node).
+    pending: Vec<(usize, u64, usize, bool)>,
+    /// Quorum mode: per voter, when the newest grant to this node was read.
+    grants_heard: Vec<Option<u64>>,
+    /// Quorum mode: per candidate, until when the newest grant sent it promises the vote.
+    promised: Vec<Option<u64>>,
+    /// Quorum mode: the end of the newest promise, until the node has been looked at then.
+    promise_end: Option<u64>,
+    /// This host's paths.
+    paths: usize,
+    /// The node's name, its group and the group's key (as its file names them now) and the
+    /// promise's length (quorum mode).
+    name: String,
+    group: u16,
+    key: Option<AuthKey>,
+    previous_key: Option<AuthKey>,
+    promise_len: Option<u64>,
+    /// The status is to be recorded at the next instant the node has read everything.
+    due: bool,
+    /// When (true time) it is due again anyway.
+    next: u64,
+}
+
+impl Ledger {
+    pub fn new(config: &Config, nodes: usize) -> Ledger {
+        let p = &config.protocol;
+        let quorum = p.mode == failover_core::config::Mode::Quorum;
+        Ledger {
+            known: Known::default(),
+            senders: vec![None; nodes],
+            pending: Vec::new(),
+            grants_heard: vec![None; nodes],
+            promised: vec![None; nodes],
+            promise_end: None,
+            paths: config.paths.len(),
+            name: config.node.name.clone(),
+            group: p.group,
+            key: (p.auth_key.as_ref()).map(|k| AuthKey::new(k.as_bytes())),
+            previous_key: (p.previous_auth_key.as_ref()).map(|k| AuthKey::new(k.as_bytes())),
+            promise_len: quorum.then(|| {
+                let len =
+                    failover_core::node::quorum::promise_len(config.lease(), p.max_clock_drift_ppm);
+                len.as_nanos() as u64
+            }),
+            due: true,
+            next: 0,
+        }
+    }
+
+    /// The daemon runs `config` from now (a reload it took, or a start reading an edited
+    /// file): the group and key it judges datagrams by.
+    pub fn configure(&mut self, config: &Config) {
+        let p = &config.protocol;
+        self.group = p.group;
+        self.key = (p.auth_key.as_ref()).map(|k| AuthKey::new(k.as_bytes()));
+        self.previous_key = (p.previous_auth_key.as_ref()).map(|k| AuthKey::new(k.as_bytes()));
+    }
+
+    /// A new process: nothing handed to it, nothing sent, no peer heard.
+    pub fn restart(&mut self) {
+        let nodes = self.senders.len();
+        self.known = Known::default();
+        self.senders = vec![None; nodes];
+        self.pending.clear();
+        self.grants_heard = vec![None; nodes];
+        self.promised = vec![None; nodes];
+        self.promise_end = None;
+        self.due = true;
+    }
+
+    /// Genuine datagram `bytes` of `from` on `path`, its header's `stamp` read, handed over
+    /// at `read` (the receiver's clock) or waiting in the socket buffers (`None`).
+    #[inline]
+    pub fn datagram(
+        &mut self,
+        from: usize,
+        path: usize,
+        bytes: &[u8],
+        stamp: Option<(u64, u64)>,
+        read: Option<u64>,
+    ) {
+        let Some((epoch, seq)) = stamp else {
+            self.known.stale += 1;
+            return;
+        };
+        if failover_core::wire::group_of(bytes) != Some(self.group) {
+            self.known.foreign += 1;
+            return;
+        }
+        if !self.authentic(bytes) {
+            self.known.unauthenticated += 1;
+            return;
+        }
+        let s = self.senders[from].get_or_insert(Sender {
+            epoch,
+            seqs: [None; PATHS],
+            heard: [None; PATHS],
+            newest: 0,
+            left: false,
+        });
+        if epoch < s.epoch || (epoch == s.epoch && s.seqs[path].is_some_and(|l| seq <= l)) {
+            self.known.stale += 1;
+            return;
+        }
+        if epoch > s.epoch {
+            *s = Sender {
+                epoch,
+                seqs: [None; PATHS],
+                heard: [None; PATHS],
+                newest: 0,
+                left: false,
+            };
+        }
+        s.seqs[path] = Some(seq);
+        if seq >= s.newest {
+            s.newest = seq;
+            s.left = bytes.get(3) == Some(&KIND_GOODBYE);
+        }
+        self.known.fresh += 1;
+        let grant = self.promise_len.is_some() && self.grant(bytes).is_some_and(|c| c == self.name);
+        match read {
+            Some(at) => self.read(from, epoch, path, grant, at),
+            None => self.pending.push((from, epoch, path, grant)),
+        }
+    }
+
+    /// A fresh datagram of `from`'s boot `epoch` on `path` is read at `at`: heard there,
+    /// unless a newer boot of `from` came after it (its paths start afresh).
+    fn read(&mut self, from: usize, epoch: u64, path: usize, grant: bool, at: u64) {
+        if let Some(s) = self.senders[from].as_mut().filter(|s| s.epoch == epoch) {
+            s.heard[path] = Some(at);
+        }
+        if grant {
+            self.grants_heard[from] = Some(at);
+        }
+    }
+
+    /// Everything waiting in the socket buffers is read at `at`.
+    pub fn handed(&mut self, at: u64) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        for &(from, epoch, path, grant) in &pending {
+            self.read(from, epoch, path, grant, at);
+        }
+        pending.clear();
+        self.pending = pending;
+    }
+
+    /// An attacker's datagram was handed over.
+    pub fn tampered(&mut self) {
+        self.known.tampered += 1;
+    }
+
+    /// A datagram taken from the node's outputs at `now` (its clock, asked only of a vote).
+    pub fn sent(&mut self, bytes: &[u8], now: impl FnOnce() -> u64, names: &[String]) {
+        self.known.sent += 1;
+        let Some(len) = self.promise_len else {
+            return;
+        };
+        let Some(candidate) = self.grant(bytes) else {
+            return;
+        };
+        let now = now();
+        if let Some(c) = names.iter().position(|n| *n == candidate) {
+            self.promised[c] = Some(now + len);
+            self.promise_end = Some(now + len);
+        }
+    }
+
+    /// Quorum mode: the candidate `bytes` grants the lease to, if it is a vote that does.
+    /// Whether the node's key, or the previous one, signs `bytes` — or neither it nor the
+    /// datagram has one (a mixed pair is refused either way).
+    fn authentic(&self, bytes: &[u8]) -> bool {
+        let tagged = bytes.get(4).is_some_and(|flags| flags & 1 != 0);
+        match (&self.key, tagged) {
+            (None, tagged) => !tagged,
+            (Some(_), false) => false,
+            (Some(key), true) => {
+                let signed = |k: &AuthKey| wire::decode_raw(bytes, Some(k)).is_ok();
+                signed(key) || self.previous_key.as_ref().is_some_and(signed)
+            }
+        }
+    }
+
+    fn grant(&self, bytes: &[u8]) -> Option<String> {
+        if bytes.get(3) != Some(&KIND_VOTE) {
+            return None;
+        }
+        let msg = (wire::decode(bytes, self.key.as_ref()).ok())
+            .or_else(|| wire::decode(bytes, self.previous_key.as_ref()).ok())?;
+        debug_assert_eq!(msg.kind, MessageKind::Vote);
+        (msg.vote.as_ref())
+            .filter(|v| v.granted)
+            .map(|v| v.candidate.to_string())
+    }
+
+    /// Something the status is to be looked at for (a role change, a fault's edge).
+    pub fn mark(&mut self) {
+        self.due = true;
+    }
+
+    /// Whether the status is to be recorded now (true time `now`, the node's clock `local`,
+    /// read only while a promise runs).
+    fn due(&mut self, now: u64, local: impl FnOnce() -> u64) -> bool {
+        if self.promise_end.is_some_and(|end| local() >= end) {
+            self.promise_end = None;
+            self.due = true;
+        }
+        self.due || now >= self.next
+    }
+
+    /// What the ledger knows, with names.
+    fn known(&self, names: &[String]) -> Known {
+        let named = |v: &[Option<u64>]| -> Vec<(String, u64)> {
+            (v.iter().enumerate())
+                .filter_map(|(i, t)| t.map(|t| (names[i].clone(), t)))
+                .collect()
+        };
+        Known {
+            peers: (self.senders.iter().enumerate())
+                .filter_map(|(i, s)| {
+                    s.as_ref().map(|s| PeerKnown {
+                        name: names[i].clone(),
+                        epoch: s.epoch,
+                        heard: s.heard[..self.paths].to_vec(),
+                        left: s.left,
+                    })
+                })
+                .collect(),
+            grants_heard: named(&self.grants_heard),
+            promised: named(&self.promised),
+            ..self.known.clone()
+        }
+    }
+}
+
+impl World<'_> {
+    /// Records node `i`'s status beside the ledger, if it is due and the node has read
+    /// everything it was handed.
+    pub(super) fn status_if_due(&mut self, i: usize) {
+        let now = self.now;
+        let host = &mut self.hosts[i];
+        let clock = host.clock;
+        if !host.runs() || !host.inbox.is_empty() || !host.ledger.due(now, || clock.local(now)) {
+            return;
+        }
+        host.ledger.due = false;
+        host.ledger.next = now + EVERY;
+        self.record_status(i);
+    }
+
+    /// Records node `i`'s status beside the ledger (out of line: the check above runs after
+    /// every input, this a few times a run).
+    #[inline(never)]
+    fn record_status(&mut self, i: usize) {
+        let local = self.local(i);
+        let host = &self.hosts[i];
+        let node = host.node.as_ref().expect("a running daemon");
+        let status = node.status(local);
+        let said = Said {
+            role: status.role,
+            counters: status.counters,
+            peers: (status.peers.into_iter())
+                .map(|p| PeerSaid {
+                    name: p.name,
+                    epoch: p.epoch,
+                    alive: p.alive,
+                    last_heard_ms: p.last_heard_ms,
+                })
+                .collect(),
+            quorum: status.quorum.map(|q| QuorumSaid {
+                lease_left_ms: q.lease_left_ms,
+                granted_ms_ago: (q.voters.into_iter())
+                    .map(|v| (v.name, v.granted_ms_ago))
+                    .collect(),
+                promised_to: q.promised_to,
+            }),
+        };
+        let known = host.ledger.known(&self.names);
+        let seen = Box::new(StatusSeen {
+            local: local.as_nanos(),
+            said,
+            known,
+        });
+        self.observe(Observation::Status { node: i, seen });
+    }
+
+    /// Every node's status is to be looked at (a fault begins or ends).
+    pub(super) fn mark_all(&mut self) {
+        for h in &mut self.hosts {
+            h.ledger.mark();
+        }
+    }
+}
