@@ -120,12 +120,17 @@ impl Context {
             .unwrap_or_else(|| scenario.default_settle() + (longest - dead_after) * 3)
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
-        let unhealthy = unhealthy_spans(faults, margin, |_| settle);
+        let unhealthy = unhealthy_spans(faults, margin, |k| !k.keeps_healthy(), |_| settle);
         // The protocol's own recovery bound, whatever the scenario allows for convergence: a
         // refused hook or address change may leave its longest back-off still to run.
         let recover = scenario.default_settle().as_nanos() as u64;
         let backoff = (dead_after * failover_core::node::MAX_BACKOFF).as_nanos() as u64;
-        let recovering = unhealthy_spans(faults, margin, |kind| match kind {
+        // A planned shutdown is judged as healthy, but for clients: from a real client the
+        // hand-over to the successor takes its hooks and the gratuitous ARP's way (netns:
+        // tens of milliseconds of requests to the old owner), which the simulator makes instant.
+        let client_fault =
+            |k: &FaultKind| !k.keeps_healthy() || matches!(k, FaultKind::Shutdown { .. });
+        let recovering = unhealthy_spans(faults, margin, client_fault, |kind| match kind {
             FaultKind::Hook { .. } | FaultKind::Address { .. } => settle.min(recover + backoff),
             _ => settle.min(recover),
         });
@@ -413,15 +418,16 @@ fn outside(spans: &[(u64, u64)], from: u64, to: u64) -> u64 {
     (to - from).saturating_sub(covered)
 }
 
-/// Each fault's span, from `margin` before it to `settle` after it (see
+/// Each fault's span that `counts`, from `margin` before it to `settle` after it (see
 /// [`Context::unhealthy`]), merged and in order.
 fn unhealthy_spans(
     faults: &[Fault],
     margin: u64,
+    counts: impl Fn(&FaultKind) -> bool,
     settle: impl Fn(&FaultKind) -> u64,
 ) -> Vec<(u64, u64)> {
     let mut spans: Vec<(u64, u64)> = (faults.iter())
-        .filter(|f| !f.kind.keeps_healthy())
+        .filter(|f| counts(&f.kind))
         .map(|f| {
             let start = (f.at.as_nanos() as u64).saturating_sub(margin);
             let end = match (f.duration, &f.kind) {
