@@ -6,22 +6,8 @@ use failover_sim::scenario::FaultSpec;
 use failover_sim::{run, Options, Scenario, ScenarioError};
 use std::time::Duration;
 
-fn pair(duration: u64) -> failover_sim::scenario::ScenarioBuilder {
-    Scenario::builder("pair", Duration::from_secs(duration))
-        .segment("public")
-        .segment("direct")
-        .node("master", 200)
-        .node("backup", 100)
-        .vip("192.0.2.100")
-}
-
-fn fault(at: u64, kind: &str) -> FaultSpec {
-    FaultSpec {
-        at: Duration::from_secs(at),
-        kind: kind.into(),
-        ..FaultSpec::default()
-    }
-}
+mod common;
+use common::{fault, pair};
 
 /// The names of the invariants a run broke.
 fn broken(report: &failover_sim::RunReport) -> Vec<&'static str> {

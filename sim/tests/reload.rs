@@ -9,22 +9,23 @@ use std::time::Duration;
 
 const S: u64 = 1_000_000_000;
 
-fn pair(duration: u64) -> failover_sim::scenario::ScenarioBuilder {
-    Scenario::builder("pair", Duration::from_secs(duration))
-        .segment("public")
-        .segment("direct")
-        .node("master", 200)
-        .node("backup", 100)
-        .vip("192.0.2.100")
-}
+mod common;
+use common::pair;
 
 fn fault(at: u64, kind: &str, node: &str) -> FaultSpec {
     FaultSpec {
-        at: Duration::from_secs(at),
-        kind: kind.into(),
         node: Some(node.into()),
-        ..FaultSpec::default()
+        ..common::fault(at, kind)
     }
+}
+
+/// The run broke no invariant.
+fn assert_passes(report: &RunReport) {
+    assert!(
+        report.findings.violations.is_empty(),
+        "{:?}",
+        report.findings
+    );
 }
 
 fn recorded(scenario: &Scenario) -> RunReport {
@@ -182,11 +183,7 @@ fn a_lowered_priority_is_announced_at_once_and_moves_the_address_by_a_hand_over(
         .build()
         .unwrap();
     let report = recorded(&scenario);
-    assert!(
-        report.findings.violations.is_empty(),
-        "{:?}",
-        report.findings
-    );
+    assert_passes(&report);
     assert_eq!(reloads(&report), vec![(20 * S, 0, None, announced(50))]);
     assert!(trace_has(&report, "master", "configuration reloaded"));
     assert_eq!(holders_at_end(&report), vec![1], "the backup owns");
@@ -206,11 +203,7 @@ fn a_reload_that_needs_a_restart_is_refused_whole_and_the_trace_names_the_field(
         .build()
         .unwrap();
     let report = recorded(&scenario);
-    assert!(
-        report.findings.violations.is_empty(),
-        "{:?}",
-        report.findings
-    );
+    assert_passes(&report);
     // Refused, naming the field; the master still announces 200 and keeps the address.
     assert_eq!(
         reloads(&report),
@@ -235,11 +228,7 @@ fn a_reload_with_a_duration_is_put_back_at_its_end() {
         .build()
         .unwrap();
     let report = recorded(&scenario);
-    assert!(
-        report.findings.violations.is_empty(),
-        "{:?}",
-        report.findings
-    );
+    assert_passes(&report);
     assert_eq!(
         reloads(&report),
         vec![
@@ -264,11 +253,7 @@ fn a_reload_while_the_daemon_is_stopped_is_read_when_it_runs_again() {
         .build()
         .unwrap();
     let report = recorded(&scenario);
-    assert!(
-        report.findings.violations.is_empty(),
-        "{:?}",
-        report.findings
-    );
+    assert_passes(&report);
     assert!(trace_has(
         &report,
         "backup",
@@ -299,11 +284,7 @@ fn with_no_daemon_the_file_is_read_at_the_next_start_unless_a_daemon_would_refus
         .build()
         .unwrap();
     let report = recorded(&scenario);
-    assert!(
-        report.findings.violations.is_empty(),
-        "{:?}",
-        report.findings
-    );
+    assert_passes(&report);
     assert_eq!(
         reloads(&report),
         vec![

@@ -850,10 +850,16 @@ fn keys(config: &Config) -> (Option<AuthKey>, Option<AuthKey>) {
     )
 }
 
-/// `dead_after` plus VRRP's priority skew: `interval × (255 − priority) / 256`.
+/// `dead_after` plus VRRP's priority skew.
 fn skewed_dead_after(config: &Config) -> Duration {
-    let skew = config.protocol.interval * u32::from(255 - config.node.priority) / 256;
-    config.dead_after() + skew
+    config.dead_after() + priority_skew(config.protocol.interval, config.node.priority)
+}
+
+/// VRRP's priority skew, `interval × (255 − priority) / 256`: how much longer than `dead_after`
+/// a node of `priority` waits before it claims, so the better of two claims first and is heard.
+/// Public so that the simulator's checkers bound a node's start-up wait by the same figure.
+pub fn priority_skew(interval: Duration, priority: u8) -> Duration {
+    interval * u32::from(255 - priority) / 256
 }
 
 #[cfg(test)]

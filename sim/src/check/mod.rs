@@ -185,7 +185,7 @@ impl Context {
     /// (The settings its file gives it at `at`.)
     pub fn startup_wait(&self, node: usize, at: u64) -> u64 {
         let s = self.settings_at(node, at);
-        let skew = s.interval * u32::from(255 - s.priority) / 256;
+        let skew = failover_core::node::priority_skew(s.interval, s.priority);
         (s.dead_after + skew).as_nanos() as u64
     }
 
