@@ -7,7 +7,8 @@
 //! it is still due. A timer never fires while evidence that would have stopped it is waiting
 //! unread: after a stall (SIGSTOP, a VM pause, a starved CPU) the owner's heartbeats queued in
 //! the socket buffers are seen before the silence they end is judged (keepalived's issue
-//! #2066, "A thread timer expired", is this bug).
+//! #2066, "A thread timer expired", is this bug). The datagrams go in as one batch
+//! ([`Node::handle_datagrams`]): the ownership rule judges the backlog by its newest word.
 
 use crate::coverage::Single;
 use crate::io::{Command, PathId};
@@ -103,9 +104,7 @@ impl<B: AsRef<[u8]>> Inbox<B> {
             if datagrams.peek().is_some() && due(node, now) {
                 node.coverage.hit(Single::TimerAfterDatagrams);
             }
-            for (path, from, bytes) in datagrams {
-                node.handle_datagram(now, path, from, bytes.as_ref());
-            }
+            node.handle_datagrams(now, datagrams);
             if due(node, now) {
                 node.handle_timeout(now);
             }
@@ -131,9 +130,8 @@ impl<B: AsRef<[u8]>> Inbox<B> {
             }
         }
         if !self.datagrams.is_empty() {
-            for d in self.datagrams.drain(..) {
-                node.handle_datagram(now, d.path, d.from, d.bytes.as_ref());
-            }
+            let datagrams = self.datagrams.drain(..).map(|d| (d.path, d.from, d.bytes));
+            node.handle_datagrams(now, datagrams);
             self.waiting.fill(0);
         }
         for command in self.commands.drain(..) {

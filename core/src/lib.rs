@@ -18,7 +18,9 @@
 //!    every operator command — and hands it over through an [`Inbox`]: datagrams first, in the
 //!    order received; then answers and commands, in the order they came; then the timeout,
 //!    only if it is still due. A timer never decides that a peer is silent while that peer's
-//!    heartbeat waits unread (after a stall of the process, a VM pause, a starved CPU).
+//!    heartbeat waits unread (after a stall of the process, a VM pause, a starved CPU), and
+//!    the ownership rule runs once all the datagrams are in, so a backlog is judged by the
+//!    newest of what it says, not by an old heartbeat that a later one in it corrects.
 //! 3. **Drain.** After handing inputs over, the driver drains [`Node::poll_output`] until it
 //!    is empty and carries the outputs out in order, then sleeps until the next input or
 //!    [`Node::poll_timeout`].

@@ -1367,6 +1367,49 @@ fn a_stalled_backup_reads_the_heartbeats_waiting_for_it_before_its_timer() {
     }
 }
 
+/// A stalled owner wakes to a backlog in which a backup spoke at a priority above its own and
+/// then, a moment later, at its usual one (an operator reloaded it and took it back while the
+/// owner was stopped). The backlog is judged by its newest word: nothing is handed back.
+#[test]
+fn a_stalled_owner_judges_its_backlog_by_the_newest_heartbeat_not_the_first() {
+    let trio = [("alpha", 200), ("bravo", 150), ("charlie", 100)];
+    let mut bed = Bed::new(&trio, 100);
+    bed.run_until(3_000);
+    assert_eq!(bed.holders, vec![true, false, false]);
+    // Shorter than dead_after: no backup takes over meanwhile.
+    bed.pause(0);
+    bed.run_until(3_200);
+    let epoch = bed.epochs[2];
+    for (seq, priority) in [(1_000, 216), (1_001, 100)] {
+        let heartbeat = Message {
+            group: 1,
+            kind: MessageKind::Heartbeat,
+            role: Role::Backup,
+            priority,
+            epoch,
+            seq,
+            sender: "charlie",
+            successor: None,
+            quorum: false,
+            vote: None,
+            marks: Default::default(),
+        };
+        let bytes = encode(&heartbeat, None);
+        assert!(bed.inboxes[0].datagram(PathId(0), addr(0, 2), bytes));
+    }
+    bed.resume(0);
+    bed.run_until(4_000);
+    assert_eq!(bed.holders, vec![true, false, false]);
+    let since_the_pause: Vec<_> = (bed.log.iter())
+        .filter(|(t, s)| *t >= 3_000 * MS && !matches!(s, Seen::Announce(_)))
+        .collect();
+    assert_eq!(
+        since_the_pause,
+        Vec::<&(u64, Seen)>::new(),
+        "no hand-back to charlie on its stale priority: no hook, no release, no mail"
+    );
+}
+
 /// A takeover under way when the owner is heard again is given up before the address is
 /// added: no address, no `PostAcq`, no mail.
 #[test]

@@ -173,6 +173,9 @@ pub struct Node {
     /// `next_deadline` as of the last input that changed state. Routine heartbeats only push
     /// peer expiry later, so it may be early, never late.
     deadline: Option<Instant>,
+    /// Datagrams handed over together are being taken in (see `handle_datagrams`), and
+    /// whether one of them asked for the ownership rule, which then runs once after the last.
+    batch: Option<bool>,
     /// When every peer's liveness and paths were last looked at (a full refresh).
     refreshed: Instant,
     /// Per path, where announcements go: the configured peers, then addresses peers were
@@ -334,6 +337,7 @@ impl Node {
             settled: false,
             next_heartbeat: now,
             active: true,
+            batch: None,
             repeat_until: now,
             peers: Peers::default(),
             backoff: None,
@@ -405,6 +409,26 @@ impl Node {
             self.now
         );
         self.now = self.now.max(now);
+    }
+
+    /// Handles datagrams received together — everything waiting at one wake-up — and only
+    /// then runs the ownership rule, once, on what the newest of them say. A backlog (after a
+    /// stall, the datagrams that piled up in the socket buffers) tells a story that ends with
+    /// its last datagram: judged one by one, an old heartbeat of a peer that has changed since
+    /// (a priority since reloaded back, a takeover since ended) would start a hand-over that
+    /// the next datagram in the same backlog already makes wrong.
+    pub fn handle_datagrams<B: AsRef<[u8]>>(
+        &mut self,
+        now: Instant,
+        datagrams: impl IntoIterator<Item = (PathId, SocketAddr, B)>,
+    ) {
+        self.batch = Some(false);
+        for (path, from, bytes) in datagrams {
+            self.handle_datagram(now, path, from, bytes.as_ref());
+        }
+        if self.batch.take() == Some(true) {
+            self.decide(now);
+        }
     }
 
     /// Handles a datagram that arrived on `path` from `from`.

@@ -183,6 +183,11 @@ impl Node {
     /// The ownership rule (classic mode). Runs after every input; starts at most one
     /// transition, or gives up a takeover that a claimer heard since makes wrong.
     pub(super) fn decide(&mut self, now: Instant) {
+        if let Some(asked) = self.batch.as_mut() {
+            // Datagrams handed over together: the rule runs after the last of them.
+            *asked = true;
+            return;
+        }
         self.apply_rule(now);
         self.announce_priority(now);
         self.active = self.role != Role::Stopped && self.sends_periodically();
@@ -224,7 +229,8 @@ impl Node {
             // Quorum mode: a takeover whose lease ran out while its hooks ran asks for nothing
             // more; what it added is removed once it ends (below).
             if leased == Some(false) && t.leased && t.event == HookEvent::Acquire {
-                t.lease_failed();
+                let q = self.quorum.as_ref().expect("a lease in quorum mode");
+                t.lease_failed(q.granting_in_time(now));
             }
             if t.untouched_takeover() {
                 if let Some(claimer) = self.claimer_against_takeover() {

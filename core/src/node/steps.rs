@@ -54,7 +54,11 @@ impl Node {
             }
             Step::Address(AddressChange::Add, _) if quorum.is_some_and(|q| !q.can_add(now)) => {
                 // The lease ran out while hooks ran: nothing is added without one.
-                t.lease_failed();
+                t.lease_failed(
+                    quorum
+                        .expect("a lease in quorum mode")
+                        .granting_in_time(now),
+                );
                 return self.complete(now);
             }
             _ => {}
@@ -204,7 +208,8 @@ impl Node {
             Step::Lease => {
                 let t = self.transition.as_mut().expect("a pending request");
                 t.pending = None;
-                t.lease_failed();
+                let q = self.quorum.as_ref().expect("a lease step in quorum mode");
+                t.lease_failed(q.granting_in_time(now));
                 self.advance(now);
             }
             Step::Hook(..) => self.hook_finished(now, p.id, HookOutcome::TimedOut),
@@ -221,7 +226,8 @@ impl Node {
         let Some(t) = self.transition.take() else {
             return;
         };
-        let refused = !t.vetoed.is_empty() || !t.failed.is_empty() || t.aborted || t.no_quorum;
+        let refused =
+            !t.vetoed.is_empty() || !t.failed.is_empty() || t.aborted || t.no_quorum.is_some();
         let longest = self.dead_after * MAX_BACKOFF;
         let wait = match self.backoff {
             Some(b) if t.repeat => (b.wait * 2).min(longest),
@@ -233,16 +239,16 @@ impl Node {
             event: t.event,
             retry: now + wait,
             wait,
-            no_quorum: t.no_quorum,
+            no_quorum: t.no_quorum.is_some(),
         });
         match t.event {
             HookEvent::Acquire => {
                 let (acquired, vetoed) = (t.acquired.len(), t.vetoed.len());
                 (self.coverage).hit(Point::takeover(acquired, vetoed, t.failed.len()));
-                self.coverage.hit(Single::LeaseMissing.when(t.no_quorum));
-                if t.no_quorum && !t.repeat {
+                self.coverage
+                    .hit(Single::LeaseMissing.when(t.no_quorum.is_some()));
+                if let Some((granted, late)) = t.no_quorum.filter(|_| !t.repeat) {
                     let q = self.quorum.as_ref().expect("no quorum in quorum mode");
-                    let (granted, late) = q.granting_in_time(now);
                     self.outputs.push_back(notify(
                         &mut self.coverage,
                         Notification::NoQuorum {

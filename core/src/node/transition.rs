@@ -82,8 +82,10 @@ pub(crate) struct Transition {
     pub repeat: bool,
     /// Quorum mode: the takeover got its lease (and may touch hooks and addresses).
     pub leased: bool,
-    /// Quorum mode: the takeover was given up for want of a lease, or lost it on the way.
-    pub no_quorum: bool,
+    /// Quorum mode: the takeover was given up for want of a lease, or lost it on the way —
+    /// and the voters that granted it in time then, and too late (what the notice names:
+    /// grants that come back while a slow hook still runs do not undo the loss).
+    pub no_quorum: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Transition {
@@ -139,7 +141,7 @@ impl Transition {
             aborted: false,
             repeat: false,
             leased: false,
-            no_quorum: false,
+            no_quorum: None,
         }
     }
 
@@ -177,10 +179,11 @@ impl Transition {
         self.steps.retain(|step| step.vip() != Some(vip));
     }
 
-    /// Quorum mode: the lease is missing or gone; nothing more is asked for, and the
-    /// hand-over ends as refused once the request in flight is answered.
-    pub fn lease_failed(&mut self) {
-        self.no_quorum = true;
+    /// Quorum mode: the lease is missing or gone, `granting` being who granted it in time
+    /// and too late at that moment; nothing more is asked for, and the hand-over ends as
+    /// refused once the request in flight is answered.
+    pub fn lease_failed(&mut self, granting: (Vec<String>, Vec<String>)) {
+        self.no_quorum.get_or_insert(granting);
         self.steps.clear();
     }
 }
