@@ -420,6 +420,15 @@ pub fn stamp_of(bytes: &[u8]) -> Option<(u64, u64)> {
     (&header[0..2] == b"FO" && header[2] == VERSION).then(|| (word(10), word(18)))
 }
 
+/// The role a datagram announces, read from its header without decoding the rest (nor
+/// checking its tag): what a simulator records of a delivery for its checkers.
+pub fn role_of(bytes: &[u8]) -> Option<Role> {
+    let header = bytes.get(..HEADER_LEN)?;
+    (&header[0..2] == b"FO" && header[2] == VERSION)
+        .then(|| Role::from_code(header[5]))
+        .flatten()
+}
+
 /// [`decode`] but for the sender's name, left as bytes: a receiver that recognises a known
 /// peer's name needs no UTF-8 check, and must check it (`DecodeError::BadName`) otherwise.
 pub fn decode_raw<'a>(

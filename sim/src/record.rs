@@ -114,6 +114,8 @@ pub enum Observation {
         node: usize,
         /// The sender.
         from: usize,
+        /// The role the datagram announces.
+        role: Role,
     },
     /// Datagrams for `node`'s daemon that found its socket buffers full (a daemon stopped
     /// longer than they hold): `dropped` of them lost at this instant, as the kernel drops

@@ -242,6 +242,11 @@ impl Swarm {
                 }
             }
             SwarmKind::Reload => self.reload(spec, node(rng), scenario, rng),
+            SwarmKind::Tamper => FaultSpec {
+                kind: "tamper".into(),
+                segment: segment(rng),
+                ..spec
+            },
         }
     }
 

@@ -184,7 +184,7 @@ impl Checker for Availability {
     }
 
     fn observe(&mut self, at: u64, obs: &Observation) {
-        if let Observation::Heard { node, from } = *obs {
+        if let Observation::Heard { node, from, .. } = *obs {
             self.heard[node][from] = Some(at);
             return;
         }

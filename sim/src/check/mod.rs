@@ -3,6 +3,7 @@
 //! say "this node acquired that address at this time" can be judged by them.
 
 mod availability;
+mod claims;
 mod convergence;
 mod latency;
 mod notifications;
@@ -556,7 +557,14 @@ mod tests {
         // (The master heard the backup: it is the successor it names, and live.)
         let record = [
             (S, Acquired { node: 0, vip: 0 }),
-            (2 * S, Heard { node: 0, from: 1 }),
+            (
+                2 * S,
+                Heard {
+                    node: 0,
+                    from: 1,
+                    role: failover_core::Role::Backup,
+                },
+            ),
             (20 * S, Released { node: 0, vip: 0 }),
             (30 * S, Acquired { node: 1, vip: 0 }),
         ];
@@ -570,7 +578,14 @@ mod tests {
         // Taken over within dead_after (3 s): live.
         let record = [
             (S, Acquired { node: 0, vip: 0 }),
-            (2 * S, Heard { node: 0, from: 1 }),
+            (
+                2 * S,
+                Heard {
+                    node: 0,
+                    from: 1,
+                    role: failover_core::Role::Backup,
+                },
+            ),
             (20 * S, Released { node: 0, vip: 0 }),
             (22 * S, Acquired { node: 1, vip: 0 }),
         ];
@@ -595,7 +610,17 @@ mod tests {
         // Had it heard the backup since both started, the goodbye names it, which takes
         // over at once: the wait is not owed.
         let mut named = left(24 * S).to_vec();
-        named.insert(1, (10 * S, Heard { node: 0, from: 1 }));
+        named.insert(
+            1,
+            (
+                10 * S,
+                Heard {
+                    node: 0,
+                    from: 1,
+                    role: failover_core::Role::Backup,
+                },
+            ),
+        );
         let f = judge(&named);
         assert!(f.broken().contains("liveness"), "{:?}", f.violations);
     }

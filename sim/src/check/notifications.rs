@@ -14,8 +14,11 @@
 //! did not happen. And when two owners resolve, the one that lets go names the one that stays.
 //! A witness sends no notice at all. A quorum notice (no quorum for a takeover, a lease lost)
 //! names as granting only voters of the group, each once, fewer than a majority; and a
-//! takeover given up for want of a majority is notified once, not again at each retry.
+//! takeover given up for want of a majority is notified once, not again at each retry. A
+//! rival-claim notice comes only once the claim has lasted `dead_after`, and a failover notice
+//! names a previous owner the node had heard claim ([`super::claims`]).
 
+use super::claims::HeardClaims;
 use super::{Checker, Context, Findings, Observation};
 use failover_core::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role};
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,6 +130,8 @@ pub struct Notifications {
     asked: Vec<bool>,
     /// Per node: since when its daemon is stopped, if it is.
     paused_since: Vec<Option<u64>>,
+    /// Since when each owner has heard each rival claim.
+    claims: HeardClaims,
     mismatches: Vec<String>,
 }
 
@@ -157,6 +162,7 @@ impl Notifications {
             held_since: vec![None; ctx.vips * n],
             asked: vec![false; n],
             role_since: vec![None; n],
+            claims: HeardClaims::new(ctx),
             mismatches: Vec::new(),
         }
     }
@@ -250,6 +256,11 @@ impl Notifications {
                 }
             }
             Notification::Failover { vetoed, .. } | Notification::HandBackVetoed { vetoed, .. } => {
+                if let Notification::Failover { from, .. } = notification {
+                    let misnamed = self.claims.misnamed(&self.ctx, at, node, from.as_deref());
+                    self.mismatches.extend(misnamed);
+                }
+                let events = &mut self.events[node];
                 let (hand_over, what) = match notification {
                     Notification::Failover { .. } => (HookEvent::Acquire, "a takeover"),
                     _ => (HookEvent::Release, "a hand-back"),
@@ -268,6 +279,11 @@ impl Notifications {
                             vip.0
                         ));
                     }
+                }
+            }
+            Notification::RivalClaim { peer, .. } => {
+                if let Some(early) = self.claims.early(&self.ctx, at, node, peer) {
+                    self.mismatches.push(early);
                 }
             }
             Notification::Released { to } => {
@@ -409,6 +425,7 @@ impl Checker for Notifications {
             }
             Observation::RoleChanged { node, from, to } if from != to => {
                 self.role_since[node] = Some(at);
+                self.claims.role(at, node, to);
                 if from == Role::Releasing {
                     self.asked[node] = false;
                     if let Some(m) = self.misnamed[node].take().filter(|_| to != Role::Stopped) {
@@ -416,8 +433,9 @@ impl Checker for Notifications {
                     }
                 }
             }
-            Observation::Heard { node, from } => {
+            Observation::Heard { node, from, role } => {
                 self.heard[node * self.ctx.nodes.len() + from] = Some(at);
+                self.claims.heard(at, node, from, role);
                 return;
             }
             Observation::Answered { node, .. } => self.asked[node] = true,
@@ -500,6 +518,7 @@ impl Checker for Notifications {
             }
             Observation::Down { node } => {
                 self.no_quorum_told[node] = false;
+                self.claims.down(node);
                 // A failure its process did not live to read — at the instant it died, or
                 // while it was stopped — is no missing notice.
                 let cut = self.paused_since[node].take().unwrap_or(at);
@@ -948,7 +967,14 @@ mod tests {
             (S, Acquired { node: 0, vip: 0 }),
             (20 * S, Acquired { node: 1, vip: 0 }),
             (20 * S, role(1, Role::Acquiring, Role::Master)),
-            (30 * S, Heard { node: 1, from: 0 }),
+            (
+                30 * S,
+                Heard {
+                    node: 1,
+                    from: 0,
+                    role: Role::Master,
+                },
+            ),
             (30 * S, role(1, Role::Master, Role::Releasing)),
             (30 * S, Released { node: 1, vip: 0 }),
         ];
@@ -1064,5 +1090,114 @@ mod tests {
         ];
         let found = judge_quorum(&record);
         assert!(!found.iter().any(|f| f.contains("repeated")), "{found:?}");
+    }
+
+    fn heard(node: usize, from: usize, role: Role) -> Observation {
+        Observation::Heard { node, from, role }
+    }
+
+    /// Master (0) owns from 1 s; the backup (1) claims from 10 s, heard by the master from
+    /// 10.001 s on; the master mails a rival claim at `at`. (Start-up wait of the master: 3 s
+    /// and its priority's skew, 0.215 s.)
+    fn rival_mailed_at(at: u64) -> Vec<String> {
+        let record = [
+            (S, role(0, Role::Acquiring, Role::Master)),
+            (5 * S, heard(0, 1, Role::Backup)),
+            (10 * S + S / 1000, heard(0, 1, Role::Master)),
+            (
+                at,
+                notified(
+                    0,
+                    Notification::RivalClaim {
+                        peer: "backup".into(),
+                        vips: vec![VipId(0)],
+                    },
+                ),
+            ),
+        ];
+        judge(&record)
+    }
+
+    #[test]
+    fn a_rival_claim_is_mailed_only_once_it_has_lasted_dead_after() {
+        assert_eq!(
+            rival_mailed_at(13 * S + 216 * S / 1000),
+            Vec::<String>::new()
+        );
+        let early = rival_mailed_at(10 * S + 2 * S / 1000);
+        assert_eq!(early.len(), 1, "{early:?}");
+        assert!(
+            early[0].contains("master notified at 10.002s a rival claim of backup, heard claiming only since 10.001s"),
+            "{early:?}"
+        );
+    }
+
+    #[test]
+    fn a_rival_heard_as_backup_again_starts_its_claim_afresh() {
+        let mut record = vec![
+            (S, role(0, Role::Acquiring, Role::Master)),
+            (2 * S, heard(0, 1, Role::Master)),
+            (4 * S, heard(0, 1, Role::Backup)),
+            (5 * S, heard(0, 1, Role::Master)),
+        ];
+        let mail = notified(
+            0,
+            Notification::RivalClaim {
+                peer: "backup".into(),
+                vips: vec![VipId(0)],
+            },
+        );
+        record.push((6 * S, mail));
+        let found = judge(&record);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("heard claiming only since 5.000s")),
+            "{found:?}"
+        );
+    }
+
+    /// The backup heard the master claim (or not) and takes over at 10 s, naming `from`.
+    fn takeover_naming(heard_master: bool, from: Option<&str>) -> Vec<String> {
+        let mut record = vec![];
+        if heard_master {
+            record.push((2 * S, heard(1, 0, Role::Master)));
+        }
+        record.extend([
+            (10 * S, role(1, Role::Backup, Role::Acquiring)),
+            (10 * S, Observation::Acquired { node: 1, vip: 0 }),
+            (
+                10 * S,
+                notified(
+                    1,
+                    Notification::Failover {
+                        from: from.map(String::from),
+                        acquired: vec![VipId(0)],
+                        vetoed: vec![],
+                    },
+                ),
+            ),
+        ]);
+        judge(&record)
+    }
+
+    #[test]
+    fn a_failover_notice_names_the_owner_the_node_heard_claim() {
+        assert_eq!(takeover_naming(true, Some("master")), Vec::<String>::new());
+        assert_eq!(takeover_naming(false, None), Vec::<String>::new());
+        let unnamed = takeover_naming(true, None);
+        assert!(
+            unnamed
+                .iter()
+                .any(|f| f.contains("names no previous owner, though it had heard master claim")),
+            "{unnamed:?}"
+        );
+        let invented = takeover_naming(false, Some("master"));
+        assert!(
+            invented
+                .iter()
+                .any(|f| f.contains("names master as the previous owner, never heard claiming")),
+            "{invented:?}"
+        );
     }
 }

@@ -1,13 +1,14 @@
 //! An operator's requests: a node in standby never acquires; an accepted hand-over goes to
 //! the node it named and no other; a refusal for want of a live node is only right when none
 //! was live to answer; `switchover` is refused as "not the owner" only to a node that holds
-//! nothing; and the scenario's count of refusals. Every request is answered, within
+//! nothing; a node refused as ineligible for the reason it really is (a witness, itself, or a
+//! server in standby or claiming); and the scenario's count of refusals. Every request is answered, within
 //! `dead_after` and an interval (a roll call gives up after `dead_after`) or the scenario's
 //! `max_answer_latency`, unless the daemon asked stops meanwhile; and a hand-over to no node
 //! named goes to the best node live through its roll call.
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
-use failover_core::{Accepted, Refusal, Request};
+use failover_core::{Accepted, Ineligible, Refusal, Request};
 use std::collections::VecDeque;
 
 /// Watches operators' requests and what the nodes did about them.
@@ -82,6 +83,10 @@ impl Operator {
                 }
                 None
             }
+            Refusal::Ineligible { node: named, why } => {
+                self.check_ineligible(at, node, named, *why);
+                None
+            }
             _ => None,
         };
         if let Some(n) = wrong.filter(|_| self.healthy(began, at)) {
@@ -90,6 +95,30 @@ impl Operator {
                 self.name(node),
                 secs(at),
                 self.name(n)
+            );
+            self.found.violate("operator", detail);
+        }
+    }
+
+    /// Checks the reason `node` gave at `at` for refusing to hand over to `named`: "itself"
+    /// only for its own name, "a witness" exactly for a witness (one in standby or claiming
+    /// the addresses is a server, and a witness is neither).
+    fn check_ineligible(&mut self, at: u64, node: usize, named: &str, why: Ineligible) {
+        let wrong = match (self.index(named), why) {
+            (_, Ineligible::Itself) => named != self.name(node),
+            (Some(n), Ineligible::Witness) => self.ctx.nodes[n].1 != 0,
+            (Some(n), Ineligible::Standby | Ineligible::Claims) => self.ctx.nodes[n].1 == 0,
+            (None, _) => false,
+        };
+        if wrong {
+            let detail = format!(
+                "{} refused at {} ({}): not why {named} cannot take the addresses",
+                self.name(node),
+                secs(at),
+                Refusal::Ineligible {
+                    node: named.to_string(),
+                    why
+                }
             );
             self.found.violate("operator", detail);
         }
@@ -332,5 +361,38 @@ mod tests {
         let down = (10 * S, Observation::Down { node: 1 });
         let answered = (21 * S, standby_to("charlie"));
         assert_eq!(judge(&[down, ASKED, answered]), Vec::<String>::new());
+    }
+
+    fn refused_as(named: &str, why: Ineligible) -> Observation {
+        Observation::Answered {
+            node: 0,
+            answer: Answer {
+                id: 1,
+                request: Request::Switchover {
+                    to: Some(named.into()),
+                },
+                outcome: Err(Refusal::Ineligible {
+                    node: named.into(),
+                    why,
+                }),
+            },
+        }
+    }
+
+    #[test]
+    fn a_node_refused_as_ineligible_is_refused_for_what_it_is() {
+        let fine = (20 * S + 1_000_000, refused_as("bravo", Ineligible::Claims));
+        assert_eq!(judge(&[ASKED, fine]), Vec::<String>::new());
+        for (named, why) in [
+            ("bravo", Ineligible::Witness),
+            ("bravo", Ineligible::Itself),
+        ] {
+            let found = judge(&[ASKED, (20 * S + 1_000_000, refused_as(named, why))]);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].contains("not why bravo cannot take the addresses"),
+                "{found:?}"
+            );
+        }
     }
 }

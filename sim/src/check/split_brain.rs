@@ -279,7 +279,7 @@ impl Justify {
             return;
         }
         match *obs {
-            Observation::Heard { node, from } => {
+            Observation::Heard { node, from, .. } => {
                 self.heard[node * self.nodes + from] = Some(at);
                 let owners = self.roles[node] == Role::Master && self.roles[from] == Role::Master;
                 for p in (self.pairs.iter_mut()).filter(|p| p.lo == node && p.hi == from) {
@@ -393,10 +393,24 @@ mod tests {
 
     #[test]
     fn a_takeover_after_a_silence_of_dead_after_is_justified_until_the_owner_is_heard() {
-        let mut record = vec![(5 * S, Heard { node: 1, from: 0 })];
+        let mut record = vec![(
+            5 * S,
+            Heard {
+                node: 1,
+                from: 0,
+                role: Role::Master,
+            },
+        )];
         record.extend(both_own(19 * S));
         // The master's heartbeat reaches the backup at 30 s; it yields within the interval.
-        record.push((30 * S, Heard { node: 1, from: 0 }));
+        record.push((
+            30 * S,
+            Heard {
+                node: 1,
+                from: 0,
+                role: Role::Master,
+            },
+        ));
         record.push((30 * S, role(1, Role::Master, Role::Releasing)));
         record.push((30 * S + 10_000_000, Released { node: 1, vip: 0 }));
         let f = judge(&record);
@@ -406,7 +420,14 @@ mod tests {
 
     #[test]
     fn a_takeover_begun_soon_after_hearing_the_owner_is_unjustified_from_its_start() {
-        let mut record = vec![(17 * S, Heard { node: 1, from: 0 })];
+        let mut record = vec![(
+            17 * S,
+            Heard {
+                node: 1,
+                from: 0,
+                role: Role::Master,
+            },
+        )];
         record.extend(both_own(19 * S));
         record.push((25 * S, Released { node: 1, vip: 0 }));
         let f = judge(&record);
@@ -419,7 +440,14 @@ mod tests {
     fn a_lower_owner_that_hears_the_higher_and_keeps_the_address_is_unjustified_after_an_interval()
     {
         let mut record = both_own(19 * S);
-        record.push((30 * S, Heard { node: 1, from: 0 }));
+        record.push((
+            30 * S,
+            Heard {
+                node: 1,
+                from: 0,
+                role: Role::Master,
+            },
+        ));
         record.push((40 * S, Released { node: 1, vip: 0 }));
         let f = judge(&record);
         assert_eq!(
@@ -438,7 +466,14 @@ mod tests {
     fn a_stopped_lower_owner_is_given_an_interval_from_when_it_runs_again() {
         let mut record = both_own(19 * S);
         record.push((25 * S, Paused { node: 1 }));
-        record.push((30 * S, Heard { node: 1, from: 0 }));
+        record.push((
+            30 * S,
+            Heard {
+                node: 1,
+                from: 0,
+                role: Role::Master,
+            },
+        ));
         record.push((35 * S, Resumed { node: 1 }));
         record.push((35 * S + S / 2, role(1, Role::Master, Role::Releasing)));
         record.push((36 * S, Released { node: 1, vip: 0 }));
@@ -447,7 +482,14 @@ mod tests {
         // The same, but it does nothing once it runs: unjustified from 36 s to 38 s.
         let mut record = both_own(19 * S);
         record.push((25 * S, Paused { node: 1 }));
-        record.push((30 * S, Heard { node: 1, from: 0 }));
+        record.push((
+            30 * S,
+            Heard {
+                node: 1,
+                from: 0,
+                role: Role::Master,
+            },
+        ));
         record.push((35 * S, Resumed { node: 1 }));
         record.push((38 * S, Released { node: 1, vip: 0 }));
         let f = judge(&record);

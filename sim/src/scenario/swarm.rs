@@ -52,12 +52,17 @@ pub enum SwarmKind {
     /// — or an edit the daemon must refuse (an address added, a quorum lease, a dead_after
     /// below twice the interval), alone or with one of those (drawn only when listed).
     Reload,
+    /// An attacker on a segment for a while: after every datagram a node receives there, a
+    /// bad one — replays, truncations, garbage, and in a group with a key forgeries and
+    /// corruptions — each of which must be dropped and change nothing (drawn only when
+    /// listed: not in [`SwarmKind::ALL`], so existing swarms draw what they did).
+    Tamper,
 }
 
 impl SwarmKind {
     /// Every fault kind, in the order a seed considers them: the default. An operator's
-    /// actions ([`SwarmKind::OPERATOR`]) are drawn only by a swarm that lists them, so the
-    /// draws of every existing swarm stay what they were.
+    /// actions and an attacker ([`SwarmKind::LISTED`]) are drawn only by a swarm that lists
+    /// them, so the draws of every existing swarm stay what they were.
     pub const ALL: [SwarmKind; 16] = [
         SwarmKind::Partition,
         SwarmKind::Oneway,
@@ -77,9 +82,13 @@ impl SwarmKind {
         SwarmKind::Address,
     ];
 
-    /// An operator's actions.
-    pub const OPERATOR: [SwarmKind; 3] =
-        [SwarmKind::Standby, SwarmKind::Switchover, SwarmKind::Reload];
+    /// Kinds drawn only by a swarm that lists them: an operator's actions, and an attacker.
+    pub const LISTED: [SwarmKind; 4] = [
+        SwarmKind::Standby,
+        SwarmKind::Switchover,
+        SwarmKind::Reload,
+        SwarmKind::Tamper,
+    ];
 
     /// Its name in scenario files.
     pub fn name(self) -> &'static str {
@@ -103,6 +112,7 @@ impl SwarmKind {
             SwarmKind::Standby => "standby",
             SwarmKind::Switchover => "switchover",
             SwarmKind::Reload => "reload",
+            SwarmKind::Tamper => "tamper",
         }
     }
 }

@@ -39,7 +39,7 @@ pub(super) fn kind_of(f: &FaultSpec) -> Option<SwarmKind> {
         "degrade" if f.reorder > 0.0 => SwarmKind::Reorder,
         "degrade" if f.delay.is_some() => SwarmKind::Delay,
         "hook" if f.behavior.as_deref() == Some("slow") => SwarmKind::SlowHook,
-        name => *(SwarmKind::ALL.iter().chain(&SwarmKind::OPERATOR)).find(|k| k.name() == name)?,
+        name => *(SwarmKind::ALL.iter().chain(&SwarmKind::LISTED)).find(|k| k.name() == name)?,
     })
 }
 

@@ -5,7 +5,7 @@
 use super::{Due, World};
 use crate::record::Observation;
 use crate::topology;
-use failover_core::{Instant, Node, PathId};
+use failover_core::{Instant, Node, PathId, Role};
 use std::sync::Arc;
 
 impl World<'_> {
@@ -42,7 +42,7 @@ impl World<'_> {
         let alone = !self.hosts[to].woken && self.queue.peek_time().is_none_or(|at| at > self.now);
         if alone && self.hosts[to].runs() {
             if fresh {
-                self.hear(to, from, stamp);
+                self.hear(to, from, stamp, &payload);
             }
             let host = &mut self.hosts[to];
             let now = Instant::from_nanos(host.clock.local(self.now));
@@ -68,7 +68,7 @@ impl World<'_> {
         }
         // What a full buffer dropped was never heard: only what it kept counts.
         if fresh && kept {
-            self.hear(to, from, stamp);
+            self.hear(to, from, stamp, &payload);
         }
         if dropped > 0 {
             let what = format!("socket buffer full: {dropped} datagram(s) dropped");
@@ -82,9 +82,14 @@ impl World<'_> {
 
     /// A datagram of `from` newer than any before it reached `to`'s daemon (read now, or
     /// waiting in its socket buffers): what the split-brain checker judges takeovers by.
-    fn hear(&mut self, to: usize, from: usize, stamp: Option<(u64, u64)>) {
+    fn hear(&mut self, to: usize, from: usize, stamp: Option<(u64, u64)>, payload: &[u8]) {
         self.newest[to * self.hosts.len() + from] = stamp;
-        self.observe(Observation::Heard { node: to, from });
+        let role = failover_core::wire::role_of(payload).unwrap_or(Role::Backup);
+        self.observe(Observation::Heard {
+            node: to,
+            from,
+            role,
+        });
     }
 
     /// Host `i` has something to hand its daemon (or its timer is due): at once if nothing
