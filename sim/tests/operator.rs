@@ -31,7 +31,7 @@ fn recorded(scenario: &Scenario) -> RunReport {
 
 fn rejudge(scenario: &Scenario, report: &RunReport, record: &[Record]) -> Findings {
     let end = scenario.duration.as_nanos() as u64;
-    judge(scenario, &report.faults, record, end)
+    judge(scenario, &report.faults, record, end, true)
 }
 
 /// The violations of `invariant` in `findings`, as their details.

@@ -491,14 +491,20 @@ impl Holders {
 }
 
 /// Every checker of `scenario` over a whole record of a run (in time order) that ended at
-/// `end`: how any engine that can tell what happened is judged.
+/// `end`: how any engine that can tell what happened is judged. `deliveries`: the record has
+/// every fresh delivery ([`Context::deliveries`]).
 pub fn judge<'r>(
     scenario: &Scenario,
     faults: &[Fault],
     record: impl IntoIterator<Item = &'r crate::record::Record>,
     end: u64,
+    deliveries: bool,
 ) -> Findings {
-    let mut checkers = all(&Context::new(scenario, faults));
+    let ctx = Context {
+        deliveries,
+        ..Context::new(scenario, faults)
+    };
+    let mut checkers = all(&ctx);
     for (at, obs) in record {
         for c in checkers.iter_mut() {
             c.observe(*at, obs);
@@ -549,7 +555,7 @@ mod tests {
             .expect(|e| e.converge = false)
             .build()
             .unwrap();
-        super::judge(&scenario, &[], record, 60 * S)
+        super::judge(&scenario, &[], record, 60 * S, false)
     }
 
     #[test]
@@ -649,7 +655,7 @@ mod tests {
             .expect(|e| e.converge = false)
             .build()
             .unwrap();
-        let f = super::judge(&tied, &[], &record, 60 * S);
+        let f = super::judge(&tied, &[], &record, 60 * S, false);
         assert!(!f.broken().contains("takeover-race"), "{:?}", f.violations);
     }
 

@@ -3,7 +3,7 @@
 //! shutdown), and a stalled daemon (its driver stops reading while its endpoints keep
 //! receiving). Compiled only in a `--cfg madsim` build.
 
-use super::{links_of, step, CutCounts, Fault, Workload};
+use super::{links_of, step, CutCounts, Deliveries, Fault, Workload};
 use crate::record::Record;
 use failover_core::{Command, Config, Inbox, Instant, Node, PathId};
 use madsim::net::{Endpoint, NetSim};
@@ -43,6 +43,7 @@ pub fn run(workload: &Workload, seed: u64) -> Vec<Record> {
                     stalled: watch::channel(false).0,
                     acts: Arc::clone(&acts),
                     start,
+                    nodes: workload.configs.len(),
                 })
             })
             .collect();
@@ -122,6 +123,8 @@ struct Host {
     acts: Arc<Mutex<Vec<Record>>>,
     /// The start of the run on madsim's global clock, for the acts' times.
     start: madsim::time::Instant,
+    /// Hosts in the run.
+    nodes: usize,
 }
 
 /// What wakes the driver besides its timer.
@@ -152,10 +155,18 @@ impl Host {
         let epoch = self.boots.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, mut inputs) = unbounded_channel();
         let mut endpoints = Vec::with_capacity(self.config.paths.len());
+        let deliveries = Arc::new(Mutex::new(Deliveries::new(self.me, self.nodes)));
         for path in 0..self.config.paths.len() {
             let addr = Workload::node_addr(self.me, path);
             let endpoint = Endpoint::bind(addr).await.expect("the node's own address");
-            madsim::task::spawn(receive(endpoint.clone(), PathId(path), tx.clone()));
+            let receiver = Receiver {
+                endpoint: endpoint.clone(),
+                path: PathId(path),
+                inputs: tx.clone(),
+                deliveries: Arc::clone(&deliveries),
+                host: Arc::clone(&self),
+            };
+            madsim::task::spawn(receiver.run());
             endpoints.push(endpoint);
         }
         madsim::task::spawn(async move {
@@ -204,17 +215,36 @@ fn collect(inputs: &mut UnboundedReceiver<Input>, inbox: &mut Inbox<Vec<u8>>) {
     }
 }
 
-/// Receives on one endpoint for the node's lifetime. `Endpoint::recv_from` is not cancel-safe
-/// (it takes the datagram, then sleeps), so it never races a timer: it runs in its own task,
-/// and keeps receiving while the daemon stalls.
-async fn receive(endpoint: Endpoint, path: PathId, inputs: UnboundedSender<Input>) {
-    let mut buf = vec![0u8; 2048];
-    while let Ok((len, from)) = endpoint.recv_from(TAG, &mut buf).await {
-        if inputs
-            .send(Input::Datagram(path, from, buf[..len].to_vec()))
-            .is_err()
-        {
-            return;
+/// One endpoint of one boot of a node, and where what it receives goes.
+struct Receiver {
+    endpoint: Endpoint,
+    path: PathId,
+    inputs: UnboundedSender<Input>,
+    deliveries: Arc<Mutex<Deliveries>>,
+    host: Arc<Host>,
+}
+
+impl Receiver {
+    /// Receives for the node's lifetime. `Endpoint::recv_from` is not cancel-safe (it takes
+    /// the datagram, then sleeps), so it never races a timer: it runs in its own task, and
+    /// keeps receiving while the daemon stalls.
+    async fn run(self) {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((len, from)) = self.endpoint.recv_from(TAG, &mut buf).await {
+            let bytes = buf[..len].to_vec();
+            let heard =
+                (self.deliveries.lock().expect("no panics while held")).received(from, &bytes);
+            if let Some(heard) = heard {
+                let at = nanos(self.host.start.elapsed());
+                (self.host.acts.lock().expect("no panics while held")).push((at, heard));
+            }
+            if self
+                .inputs
+                .send(Input::Datagram(self.path, from, bytes))
+                .is_err()
+            {
+                return;
+            }
         }
     }
 }

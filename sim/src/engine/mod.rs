@@ -36,6 +36,7 @@ use crate::scenario::Scenario;
 use crate::world::{self, Options};
 use failover_core::{Command, HookOutcome, Inbox, Instant, Node, Output, Transmit};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -147,6 +148,43 @@ pub fn step(
         if inbox.is_empty() {
             return transmits;
         }
+    }
+}
+
+/// What one boot of a simulated host's sockets received, as the checkers want it: every
+/// datagram of a node newer than any before it from that node (by boot epoch and sequence
+/// number), recorded as [`Observation::Heard`] when it reaches the sockets — the daemon
+/// reading or stalled — as our simulator records it. With these the checkers judge split
+/// brain, rival claims and who a notice names by what was delivered, not by bounds alone.
+#[derive(Debug)]
+pub struct Deliveries {
+    me: usize,
+    newest: Vec<Option<(u64, u64)>>,
+}
+
+impl Deliveries {
+    /// For host `me` of `nodes`.
+    pub fn new(me: usize, nodes: usize) -> Deliveries {
+        Deliveries {
+            me,
+            newest: vec![None; nodes],
+        }
+    }
+
+    /// `bytes` from `from` reached the sockets: what to record, if it is news.
+    pub fn received(&mut self, from: SocketAddr, bytes: &[u8]) -> Option<Observation> {
+        let sender = Workload::node_of(from.ip())?;
+        let stamp = failover_core::wire::stamp_of(bytes)?;
+        let newest = self.newest.get_mut(sender)?;
+        if Some(stamp) <= *newest {
+            return None;
+        }
+        *newest = Some(stamp);
+        Some(Observation::Heard {
+            node: self.me,
+            from: sender,
+            role: failover_core::wire::role_of(bytes)?,
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! turmoil's own faults (`crash`/`bounce`, `partition_oneway`/`repair_oneway`), and a stalled
 //! daemon (its driver stops reading while its sockets keep receiving).
 
-use super::{links_of, step, CutCounts, Fault, Workload};
+use super::{links_of, step, CutCounts, Deliveries, Fault, Workload};
 use crate::record::Record;
 use failover_core::{Command, Config, Inbox, Instant, Node, PathId};
 use std::cell::RefCell;
@@ -48,6 +48,7 @@ pub fn run(workload: &Workload, seed: u64) -> Result<Vec<Record>, String> {
                 shutdown: Notify::new(),
                 stalled: watch::channel(false).0,
                 acts: Rc::clone(&acts),
+                nodes: workload.configs.len(),
             })
         })
         .collect();
@@ -114,6 +115,8 @@ struct Host {
     /// The daemon is stopped (SIGSTOP): its driver reads nothing until it is continued.
     stalled: watch::Sender<bool>,
     acts: Rc<RefCell<Vec<Record>>>,
+    /// Hosts in the run.
+    nodes: usize,
 }
 
 /// What wakes the driver besides its timer.
@@ -148,10 +151,18 @@ impl Host {
         };
         let (tx, mut inputs) = unbounded_channel();
         let mut sockets = Vec::with_capacity(self.config.paths.len());
+        let deliveries = Rc::new(RefCell::new(Deliveries::new(self.me, self.nodes)));
         for path in 0..self.config.paths.len() {
             let port = Workload::node_addr(self.me, path).port();
             let socket = Rc::new(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).await?);
-            tokio::task::spawn_local(receive(Rc::clone(&socket), PathId(path), tx.clone()));
+            let receiver = Receiver {
+                socket: Rc::clone(&socket),
+                path: PathId(path),
+                inputs: tx.clone(),
+                deliveries: Rc::clone(&deliveries),
+                acts: Rc::clone(&self.acts),
+            };
+            tokio::task::spawn_local(receiver.run());
             sockets.push(socket);
         }
         let shutdown = Rc::clone(&self);
@@ -203,16 +214,33 @@ fn collect(inputs: &mut UnboundedReceiver<Input>, inbox: &mut Inbox<Vec<u8>>) {
     }
 }
 
-/// Receives on one socket for the node's lifetime, in a task of its own so no datagram is
-/// lost to a timer winning a `select!`, and datagrams keep arriving while the daemon stalls.
-async fn receive(socket: Rc<UdpSocket>, path: PathId, inputs: UnboundedSender<Input>) {
-    let mut buf = vec![0u8; 2048];
-    while let Ok((len, from)) = socket.recv_from(&mut buf).await {
-        if inputs
-            .send(Input::Datagram(path, from, buf[..len].to_vec()))
-            .is_err()
-        {
-            return;
+/// One socket of one boot of a host, and where what it receives goes.
+struct Receiver {
+    socket: Rc<UdpSocket>,
+    path: PathId,
+    inputs: UnboundedSender<Input>,
+    deliveries: Rc<RefCell<Deliveries>>,
+    acts: Rc<RefCell<Vec<Record>>>,
+}
+
+impl Receiver {
+    /// Receives for the node's lifetime, in a task of its own so no datagram is lost to a
+    /// timer winning a `select!`, and datagrams keep arriving while the daemon stalls.
+    async fn run(self) {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((len, from)) = self.socket.recv_from(&mut buf).await {
+            let bytes = buf[..len].to_vec();
+            if let Some(heard) = self.deliveries.borrow_mut().received(from, &bytes) {
+                let at = turmoil::sim_elapsed().expect("inside the simulation");
+                self.acts.borrow_mut().push((nanos(at), heard));
+            }
+            if self
+                .inputs
+                .send(Input::Datagram(self.path, from, bytes))
+                .is_err()
+            {
+                return;
+            }
         }
     }
 }

@@ -216,6 +216,17 @@ impl Workload {
         ))
     }
 
+    /// Which node's host has address `ip`, if any.
+    pub fn node_of(ip: IpAddr) -> Option<usize> {
+        match ip {
+            IpAddr::V4(v4) => match v4.octets() {
+                [192, 0, 2, host] if host >= 10 => Some(usize::from(host - 10)),
+                _ => None,
+            },
+            IpAddr::V6(_) => None,
+        }
+    }
+
     /// Where node `i` listens for heartbeats on path `path`.
     pub fn node_addr(i: usize, path: usize) -> SocketAddr {
         let port = BASE_PORT + u16::try_from(path).expect("at most 4 paths");

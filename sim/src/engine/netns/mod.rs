@@ -161,7 +161,7 @@ pub fn run(scenario: &Scenario, seed: u64, failoverd: &Path) -> Result<Real, Str
     let record = record?;
     let wall_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let end = plan.scenario.duration.as_nanos() as u64;
-    let findings = check::judge(scenario, &plan.faults, &record.seen, end);
+    let findings = check::judge(scenario, &plan.faults, &record.seen, end, false);
     Ok(Real {
         produced: Produced {
             acts: record.acts,
