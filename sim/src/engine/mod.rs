@@ -443,3 +443,55 @@ fn in_madsim_build(workload: &Workload, seed: u64) -> Result<Produced, String> {
     serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("{}: unreadable output: {e}", binary.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_core::wire::{encode, Message, MessageKind};
+    use failover_core::Role;
+
+    fn heartbeat(epoch: u64, seq: u64, role: Role) -> Vec<u8> {
+        let msg = Message {
+            group: 1,
+            kind: MessageKind::Heartbeat,
+            role,
+            priority: 200,
+            epoch,
+            seq,
+            sender: "master",
+            successor: None,
+            quorum: false,
+            vote: None,
+            marks: Default::default(),
+        };
+        encode(&msg, None)
+    }
+
+    #[test]
+    fn a_delivery_is_recorded_once_with_its_senders_role_and_never_when_stale() {
+        let mut d = Deliveries::new(1, 2);
+        let from = Workload::node_addr(0, 1);
+        let heard = |role| Observation::Heard {
+            node: 1,
+            from: 0,
+            role,
+        };
+        assert_eq!(
+            d.received(from, &heartbeat(1, 5, Role::Master)),
+            Some(heard(Role::Master))
+        );
+        // The same round on the other path, and an older one: nothing new.
+        let other_path = Workload::node_addr(0, 0);
+        assert_eq!(d.received(other_path, &heartbeat(1, 5, Role::Master)), None);
+        assert_eq!(d.received(from, &heartbeat(1, 4, Role::Master)), None);
+        // A new boot epoch is news whatever its sequence number.
+        assert_eq!(
+            d.received(from, &heartbeat(2, 1, Role::Backup)),
+            Some(heard(Role::Backup))
+        );
+        // Not a node of the run, or not a datagram of ours: not recorded.
+        let stranger = SocketAddr::from(([198, 51, 100, 7], 1694));
+        assert_eq!(d.received(stranger, &heartbeat(3, 1, Role::Master)), None);
+        assert_eq!(d.received(from, b"garbage"), None);
+    }
+}
