@@ -126,6 +126,18 @@ pub enum Observation {
         /// How many were dropped.
         dropped: u64,
     },
+    /// A hook of `node` began to run (the simulator's record): the order of hooks and
+    /// address changes the source system prescribes is judged by it.
+    HookStarted {
+        /// Node index.
+        node: usize,
+        /// Which hook.
+        hook: HookKind,
+        /// For which address.
+        vip: usize,
+        /// For a takeover or a release.
+        event: HookEvent,
+    },
     /// A hook of `node` failed or was killed at its deadline (the simulator's record; see
     /// [`crate::check::Context::deliveries`]).
     HookFailed {

@@ -171,6 +171,7 @@ impl Spans {
                 // (too many to draw, or drawn from the notices they cause)
                 Observation::Heard { .. }
                 | Observation::HookFailed { .. }
+                | Observation::HookStarted { .. }
                 | Observation::AddressRefused { .. }
                 | Observation::Status { .. } => {}
             }

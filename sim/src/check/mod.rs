@@ -5,6 +5,7 @@
 mod availability;
 mod claims;
 mod convergence;
+mod hooks;
 mod latency;
 mod notifications;
 mod operator;
@@ -525,6 +526,7 @@ pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
         Box::new(latency::FailoverLatency::new(ctx)),
         Box::new(convergence::Convergence::new(ctx)),
         Box::new(notifications::Notifications::new(ctx)),
+        Box::new(hooks::Hooks::new(ctx)),
         Box::new(tamper::Tampered::new(ctx)),
         Box::new(operator::Operator::new(ctx)),
         Box::new(reload::Reload::new(ctx)),

@@ -30,7 +30,15 @@ impl World<'_> {
         let protocol = &self.scenario.protocol;
         let nanos = |d: std::time::Duration| d.as_nanos() as u64;
         let ends = match job.task {
-            Task::Hook { kind, .. } => {
+            Task::Hook {
+                kind, vip, event, ..
+            } => {
+                self.observe(Observation::HookStarted {
+                    node: i,
+                    hook: kind,
+                    vip: vip.0,
+                    event,
+                });
                 let took = match self.hosts[i].hook_behavior(kind) {
                     Some(HookBehavior::Hangs) => u64::MAX,
                     Some(HookBehavior::Slow(extra)) => nanos(protocol.hook_latency(kind) + extra),
