@@ -193,9 +193,8 @@ pub struct World<'p> {
     newest: Vec<Option<(u64, u64)>>,
     /// The attacker of `tamper` faults: what is in force, what it captured, its randomness.
     attacker: tamper::Attacker,
-    /// Per `reload` fault in force with a duration, the node's file before it: what its end
-    /// puts back.
-    reload_before: std::collections::BTreeMap<usize, failover_core::Config>,
+    /// The operator's edits of the nodes' files (`reload` faults).
+    edits: crate::fault::Edits,
 }
 
 /// Runs `scenario` under `seed`.
@@ -280,7 +279,7 @@ impl<'p> World<'p> {
             requests: 0,
             newest: vec![None; n * n],
             attacker: tamper::Attacker::new(plan.seed, scenario.protocol.auth_key.is_some()),
-            reload_before: std::collections::BTreeMap::new(),
+            edits: crate::fault::Edits::default(),
         };
         world.judges = (world.checkers.iter().enumerate())
             .filter(|(_, c)| c.judges_deliveries())

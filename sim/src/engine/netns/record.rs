@@ -4,31 +4,60 @@
 
 use super::monitor::Change;
 use super::probe::Probe;
-use crate::record::{Observation, Record};
+use crate::record::{Carried, Observation, Record};
 use failover_core::acts::{self, Act};
 use failover_core::{AddressChange, Role};
 use std::net::IpAddr;
 use std::path::Path;
 
-/// One daemon's act log, as observations at times since `t0`; also what it did, as the
-/// record engines are compared on. Without `addresses` its address changes are left out (the
-/// kernel's own record of them is used instead: [`monitored`]).
-pub(super) fn daemon_acts(
-    path: &Path,
-    node: usize,
-    t0: u64,
-    addresses: bool,
-) -> Result<(Vec<Record>, Vec<Record>), String> {
+/// One daemon's act log as it is now (none yet: empty).
+pub(super) fn read_acts(path: &Path) -> Result<Vec<acts::Record>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let mut seen = Vec::new();
-    let mut acts = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let rec: acts::Record =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+    (text.lines().enumerate())
+        .map(|(n, line)| {
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))
+        })
+        .collect()
+}
+
+/// A SIGHUP as the daemon answered it: when (the datagram re-announcing the node, or the
+/// reload itself if none followed), the field it refused, and what that datagram carried.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Answer {
+    pub at: u64,
+    pub refused: Option<String>,
+    pub announced: Option<Result<Carried, String>>,
+}
+
+/// What one daemon's act log says, on the run's time line.
+#[derive(Debug, Default)]
+pub(super) struct DaemonRecord {
+    /// Everything the checkers see.
+    pub seen: Vec<Record>,
+    /// What it did by the protocol, as the record engines are compared on.
+    pub acts: Vec<Record>,
+    /// Its answers to SIGHUP, in order.
+    pub answers: Vec<Answer>,
+}
+
+/// One daemon's act log, at times since `t0`. Without `addresses` its address changes are
+/// left out (the kernel's own record of them is used instead: [`monitored`]).
+pub(super) fn daemon_acts(
+    path: &Path,
+    node: usize,
+    t0: u64,
+    addresses: bool,
+) -> Result<DaemonRecord, String> {
+    let DaemonRecord {
+        mut seen,
+        mut acts,
+        mut answers,
+    } = DaemonRecord::default();
+    for rec in read_acts(path)? {
         let at = rec.t_ns.saturating_sub(t0);
         if !addresses && matches!(rec.act, Act::Address { .. } | Act::LeftoverRemoved { .. }) {
             continue;
@@ -49,6 +78,21 @@ pub(super) fn daemon_acts(
             Act::Notified { notification } => Observation::Notified { node, notification },
             Act::Answered { answer } => Observation::Answered { node, answer },
             Act::Standby { on } => Observation::Standby { node, on },
+            Act::Reloaded { refused } => {
+                answers.push(Answer {
+                    at,
+                    refused,
+                    announced: None,
+                });
+                continue;
+            }
+            Act::Reannounced { carried } => {
+                // (the last reload handled decides what the node sends)
+                if let Some(last) = answers.last_mut().filter(|a| a.announced.is_none()) {
+                    (last.at, last.announced) = (at, Some(carried));
+                }
+                continue;
+            }
             Act::Address { ok: false, .. }
             | Act::Announce { .. }
             | Act::HookStarted { .. }
@@ -79,7 +123,11 @@ pub(super) fn daemon_acts(
             seen.push((at, Observation::Down { node }));
         }
     }
-    Ok((seen, acts))
+    Ok(DaemonRecord {
+        seen,
+        acts,
+        answers,
+    })
 }
 
 /// The kernel's address changes on node `node` as observations since `t0`: an address counts
