@@ -455,11 +455,22 @@ impl<'p> Run<'p> {
             seen.extend(changes.iter().cloned());
             acts.extend(changes);
         }
-        seen.extend(record::requests(probes, scenario.vips.len(), self.t0));
+        let mut cuts: Vec<u64> = seen.iter().map(|(at, _)| *at).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        seen.extend(record::requests(
+            probes,
+            scenario.vips.len(),
+            self.t0,
+            &cuts,
+        ));
         let end = scenario.duration.as_nanos() as u64;
         seen.retain(|(at, _)| *at <= end);
         acts.retain(|(at, _)| *at <= end);
-        seen.sort_by_key(|(at, _)| *at);
+        // (the requests so far first, then what happened at that instant: as the simulator
+        // reports them)
+        let request = |obs: &Observation| matches!(obs, Observation::Requests { .. });
+        seen.sort_by_key(|(at, obs)| (*at, !request(obs)));
         acts.sort_by_key(|(at, _)| *at);
         Ok(Recorded {
             seen,

@@ -171,36 +171,45 @@ pub(super) fn drop_echoes(changes: &mut Vec<Record>, notes: &[Record], node: usi
     }
 }
 
-/// The client's requests as runs of answered and unanswered ones, since `t0`.
-pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64) -> Vec<Record> {
+/// The client's requests as the simulator reports them, since `t0`: runs of answered and
+/// unanswered ones, each run also cut at every time in `cuts` (the run's other observations,
+/// in order), so that — as in the simulator, which reports the requests so far before each
+/// observation — a run is judged under the state it happened in. A request's outcome stands
+/// until the next request; a piece of a run with no request in it is not reported (its time
+/// goes to the next report, as in the simulator).
+pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64, cuts: &[u64]) -> Vec<Record> {
     let mut out = Vec::new();
     for vip in 0..vips {
-        let mut run: Option<(u64, bool, u64)> = None; // (since, ok, count)
-        for p in probes.iter().filter(|p| p.vip == vip) {
-            let ok = p.answered_by.is_some();
-            let at = p.at.saturating_sub(t0);
+        let mine: Vec<(u64, bool)> = (probes.iter())
+            .filter(|p| p.vip == vip)
+            .map(|p| (p.at.saturating_sub(t0), p.answered_by.is_some()))
+            .collect();
+        let Some(&(last, _)) = mine.last() else {
+            continue;
+        };
+        let mut cut = cuts.iter().copied().peekable();
+        // The run being counted: its outcome and how many requests so far.
+        let mut run: Option<(bool, u64)> = None;
+        let mut report = |at: u64, run: &mut Option<(bool, u64)>| {
+            if let Some((ok, count)) = run.take().filter(|&(_, count)| count > 0) {
+                out.push((at, Observation::Requests { vip, ok, count }));
+            }
+        };
+        for &(at, ok) in &mine {
+            while let Some(c) = cut.next_if(|&c| c <= at) {
+                let outcome = run.map(|(ok, _)| ok);
+                report(c, &mut run);
+                run = outcome.map(|ok| (ok, 0));
+            }
             match run.as_mut() {
-                Some((_, was, count)) if *was == ok => *count += 1,
+                Some((was, count)) if *was == ok => *count += 1,
                 _ => {
-                    if let Some((_, was, count)) = run.take() {
-                        out.push((
-                            at,
-                            Observation::Requests {
-                                vip,
-                                ok: was,
-                                count,
-                            },
-                        ));
-                    }
-                    run = Some((at, ok, 1));
+                    report(at, &mut run);
+                    run = Some((ok, 1));
                 }
             }
         }
-        if let Some((since, ok, count)) = run {
-            let last = probes.iter().rfind(|p| p.vip == vip);
-            let at = last.map_or(since, |p| p.at.saturating_sub(t0) + 1);
-            out.push((at, Observation::Requests { vip, ok, count }));
-        }
+        report(last + 1, &mut run);
     }
     out
 }
@@ -208,6 +217,45 @@ pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64) -> Vec<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn probe(at: u64, ok: bool) -> Probe {
+        Probe {
+            at,
+            vip: 0,
+            answered_by: ok.then(|| "n".to_string()),
+        }
+    }
+
+    fn requests_at(record: &[Record]) -> Vec<(u64, bool, u64)> {
+        (record.iter())
+            .map(|(at, obs)| match *obs {
+                Observation::Requests { ok, count, .. } => (*at, ok, count),
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_are_reported_before_each_observation_and_at_each_change() {
+        // ok at 0, 10, 20; failed at 30, 40; ok at 50, 60 — with observations at 35 and 45.
+        let probes: Vec<Probe> = [(0, true), (10, true), (20, true), (30, false)]
+            .into_iter()
+            .chain([(40, false), (50, true), (60, true)])
+            .map(|(at, ok)| probe(100 + at, ok))
+            .collect();
+        let record = requests(&probes, 1, 100, &[35, 45]);
+        assert_eq!(
+            requests_at(&record),
+            vec![
+                (30, true, 3),
+                (35, false, 1),
+                (45, false, 1),
+                // (45 to 50 had no request: its time goes to the next report, as in the
+                // simulator)
+                (61, true, 2),
+            ]
+        );
+    }
 
     #[test]
     fn a_removal_the_engine_noted_is_dropped_once_and_the_kernels_own_kept() {
