@@ -17,12 +17,14 @@
 //! | `daemon` | a daemon's start and end, the driver's work after every input, outputs carried out |
 //! | `jobs` | the daemon's action queue: hooks and address changes one at a time, killed at core's deadline |
 //! | `kernel` | addresses on the host's interfaces, quorum-mode lifetimes |
+//! | `announce` | an owner's gratuitous ARP on its way to the clients |
 //! | `sending` | datagrams through the network into the queue |
 //! | `faults` | each fault kind begun and ended |
 //! | `tamper` | an attacker's bad datagrams, each judged as the node handles it |
 //! | `host`, `clock` | one server's state; its clock's drift and jumps |
 //! | `client`, `client_requests` | the client's ARP cache and requests; their outcomes reported |
 
+mod announce;
 mod client;
 mod client_requests;
 mod clock;
@@ -141,6 +143,13 @@ enum Due {
         node: u32,
         vip: u32,
         at: u64,
+    },
+    /// A gratuitous ARP that daemon `incarnation` of host `node` asked for reaches the
+    /// segment (`protocol.announce_latency` later).
+    Announcement {
+        node: u32,
+        vip: u32,
+        incarnation: u64,
     },
 }
 
@@ -430,6 +439,11 @@ impl<'p> World<'p> {
             Due::FaultBegins(id) => self.begin_fault(id),
             Due::FaultEnds(id) => self.end_fault(id),
             Due::Expires { node, vip, at } => self.expire(node as usize, vip as usize, at),
+            Due::Announcement {
+                node,
+                vip,
+                incarnation,
+            } => self.announcement_due(node as usize, vip as usize, incarnation),
             Due::Tampered {
                 to,
                 path,
