@@ -83,12 +83,12 @@ impl Run<'_> {
                 }
             }
             FaultKind::Pause { node } => {
-                self.resume(node)?;
+                self.continue_daemon(node)?;
                 self.note(Observation::Resumed { node });
             }
             FaultKind::Freeze { node } => {
                 self.bed.heal(id)?;
-                self.resume(node)?;
+                self.continue_daemon(node)?;
                 self.note(Observation::HostUp { node });
             }
             FaultKind::Hook { node, hook, .. } => self.hooks.set(node, hook, None)?,
@@ -198,17 +198,10 @@ impl Run<'_> {
         self.unread_hups(node)
     }
 
-    /// SIGSTOP: the daemon handles nothing until [`Run::resume`].
+    /// SIGSTOP: the daemon handles nothing until [`Run::continue_daemon`].
     fn stop(&mut self, node: usize) {
         self.signal(node, Signal::SIGSTOP);
         self.stopped[node] = true;
-    }
-
-    /// SIGCONT, then the SIGHUPs that waited.
-    fn resume(&mut self, node: usize) -> Result<(), String> {
-        self.signal(node, Signal::SIGCONT);
-        self.stopped[node] = false;
-        self.resume_hups(node)
     }
 
     pub(super) fn signal(&mut self, node: usize, signal: Signal) {

@@ -5,7 +5,13 @@
 //!
 //! A daemon the engine has stopped (`pause`, `freeze`) gets its SIGHUPs when it runs again,
 //! one at a time, each after the answer to the one before (real signals to a stopped process
-//! coalesce; an operator who waits for `configuration reloaded` sends them one by one). With
+//! coalesce; an operator who waits for `configuration reloaded` sends them one by one): the
+//! first is sent just before SIGCONT, as the simulator's stopped daemon finds it waiting. The
+//! simulator then handles it before what waited in the sockets; a real daemon may not — on
+//! SIGCONT its loop, its timer long due, may run a round before the thread that caught the
+//! signal has told it (seen here: heartbeats of the old priority 3 ms before `reloaded`) —
+//! so a reload landing while a daemon is stopped need not give the simulator's ownership
+//! sequence (`scenarios/real` has none). With
 //! no daemon running, the edit is written if a daemon would take it (core's `reconfigure` on a
 //! throwaway node of the file decides, as in the simulator), for its next start to read.
 
@@ -30,17 +36,20 @@ impl Run<'_> {
             self.waiting_hups[node].push((id, ends));
             return Ok(());
         }
-        let file = self.files[node].clone();
-        let edited = self.edits.edit(id, &self.plan.faults[id], &file, ends);
-        if runs && self.reload_daemon(node, (id, ends), &file, &edited)? {
-            return Ok(());
-        }
-        self.edit_file(node, (id, ends), file, edited)
+        self.reload(node, (id, ends), false)
     }
 
-    /// Node `node`'s daemon runs again: the SIGHUPs that waited, in order.
-    pub(super) fn resume_hups(&mut self, node: usize) -> Result<(), String> {
-        for (id, ends) in std::mem::take(&mut self.waiting_hups[node]) {
+    /// SIGCONT to node `node`'s stopped daemon, with the SIGHUPs that waited: the first sent
+    /// just before it, so the daemon finds it pending and handles it before anything else —
+    /// as the simulator's stopped daemon does —, the others after, one by one.
+    pub(super) fn continue_daemon(&mut self, node: usize) -> Result<(), String> {
+        self.stopped[node] = false;
+        let mut waiting = std::mem::take(&mut self.waiting_hups[node]).into_iter();
+        match waiting.next() {
+            Some(hup) => self.reload(node, hup, true)?,
+            None => self.signal(node, Signal::SIGCONT),
+        }
+        for (id, ends) in waiting {
             self.hang_up(node, id, ends)?;
         }
         Ok(())
@@ -49,29 +58,53 @@ impl Run<'_> {
     /// Node `node`'s daemon ended with SIGHUPs unread: their edits go to the file.
     pub(super) fn unread_hups(&mut self, node: usize) -> Result<(), String> {
         self.stopped[node] = false;
-        self.resume_hups(node)
+        for (id, ends) in std::mem::take(&mut self.waiting_hups[node]) {
+            self.hang_up(node, id, ends)?;
+        }
+        Ok(())
     }
 
-    /// `edited` written, SIGHUP sent to the running daemon and its answer awaited: taken, the
-    /// file stays; refused, the operator puts `file` back. False if the daemon ended first,
-    /// the signal unread.
+    /// One edit (`hup`: the reload fault, and whether at its end) for the daemon, if one runs
+    /// (continued first if `continuing`), else for the file.
+    fn reload(&mut self, node: usize, hup: (usize, bool), continuing: bool) -> Result<(), String> {
+        let file = self.files[node].clone();
+        let edited = (self.edits).edit(hup.0, &self.plan.faults[hup.0], &file, hup.1);
+        if self.daemon_runs(node) && self.reload_daemon(node, hup, continuing, &file, &edited)? {
+            return Ok(());
+        }
+        self.edit_file(node, hup, file, edited)
+    }
+
+    /// `edited` written, SIGHUP sent to the running daemon (SIGCONT after it if
+    /// `continuing`) and its answer awaited: taken, the file stays; refused, the operator
+    /// puts `file` back. False if the daemon ended first, the signal unread.
     fn reload_daemon(
         &mut self,
         node: usize,
         hup: (usize, bool),
+        mut continuing: bool,
         file: &Config,
         edited: &Config,
     ) -> Result<bool, String> {
-        // (a daemon just started may not handle SIGHUP yet: it does once it has written `start`)
+        // (a daemon just started may not handle SIGHUP yet: it does once it has written
+        // `start`; one stopped before that is continued first)
         let starts = self.starts[node];
         let started = |acts: &[Record]| acts.iter().filter(|r| is_start(&r.act)).count() >= starts;
+        let events = self.events(node);
+        if continuing && !started(&record::read_acts(&events)?) {
+            self.signal(node, Signal::SIGCONT);
+            continuing = false;
+        }
         if self.await_acts(node, started)?.is_none() {
             return Ok(false);
         }
         let answers = |acts: &[Record]| acts.iter().filter(|r| is_reloaded(&r.act)).count();
-        let before = answers(&record::read_acts(&self.events(node))?);
+        let before = answers(&record::read_acts(&events)?);
         self.write_file(node, edited)?;
         self.signal(node, Signal::SIGHUP);
+        if continuing {
+            self.signal(node, Signal::SIGCONT);
+        }
         let Some(acts) = self.await_acts(node, |acts| answers(acts) > before)? else {
             return Ok(false);
         };
