@@ -90,8 +90,44 @@ pub enum Act {
         /// In standby now.
         on: bool,
     },
+    /// SIGHUP: the configuration file was read again and taken, or refused whole (the
+    /// running configuration kept).
+    Reloaded {
+        /// The field that needs a restart or is invalid, when refused (`the file` when it
+        /// cannot be read or parsed): [`crate::ConfigError::field`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
+    },
+    /// The first datagram the node sent after a reload (its re-announcement), read as a peer
+    /// whose file has the same `auth_key` reads it: what the peers now hear of this node.
+    Reannounced {
+        /// The priority and group it carries, or why it does not decode.
+        carried: Result<Carried, String>,
+    },
     /// A planned shutdown is complete; the process ends next.
     Stop,
+}
+
+/// What a node's datagram tells its peers of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carried {
+    /// The priority it announces (0 in standby, 1 while a refused takeover backs off).
+    pub priority: u8,
+    /// Its group.
+    pub group: u16,
+}
+
+impl Carried {
+    /// What `payload`, a datagram of this node, carries, decoded under `key` (the node's
+    /// `auth_key`), or the decoder's error.
+    pub fn of(payload: &[u8], key: Option<&crate::wire::AuthKey>) -> Result<Carried, String> {
+        crate::wire::decode_raw(payload, key)
+            .map(|m| Carried {
+                priority: m.priority,
+                group: m.group,
+            })
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// One line of the file.

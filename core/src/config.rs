@@ -472,6 +472,17 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The field at fault, as a log names it: the dotted path of an invalid one, or `the
+    /// file` for text that does not parse.
+    pub fn field(&self) -> &str {
+        match self {
+            ConfigError::Parse { .. } => "the file",
+            ConfigError::Invalid { field, .. } => field,
+        }
+    }
+}
+
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),

@@ -46,8 +46,9 @@ use crate::status::{
     self, Answer, GroupReport, Groups, Report, ReportRequest, SocketFile, Unclaimed,
 };
 use crate::vip::{Addresses, Change, VipError};
+use failover_core::acts::Carried;
 use failover_core::{
-    Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Request, Role, VipId,
+    wire, Command, Config, ConfigError, Event, Inbox, Instant, Node, Output, Request, Role, VipId,
 };
 use std::collections::BTreeMap;
 use std::io;
@@ -166,6 +167,9 @@ struct Member {
     /// Around everything logged for this node: `group{group=N}` when the process serves
     /// several groups, nothing otherwise.
     span: tracing::Span,
+    /// A reload was handled and the datagram re-announcing the node is still to be recorded
+    /// (`--events`: [`Act::Reannounced`]).
+    reannouncing: bool,
 }
 
 struct Driver {
@@ -346,6 +350,7 @@ pub async fn run(options: Options, configs: Vec<Config>) -> Result<(), StartErro
             source,
             events,
             span,
+            reannouncing: false,
         });
     }
     let operators = Operators {
@@ -539,7 +544,15 @@ impl Driver {
             while let Some(output) = member.node.poll_output() {
                 let config = member.node.config();
                 match output {
-                    Output::Transmit(t) => self.sockets.send(index, config, &t),
+                    Output::Transmit(t) => {
+                        if std::mem::take(&mut member.reannouncing) {
+                            let key = (config.protocol.auth_key.as_ref())
+                                .map(|k| wire::AuthKey::new(k.as_bytes()));
+                            let carried = Carried::of(&t.payload, key.as_ref());
+                            member.events.write(Act::Reannounced { carried });
+                        }
+                        self.sockets.send(index, config, &t)
+                    }
                     Output::Acquire {
                         id,
                         vip: index,
@@ -610,6 +623,7 @@ impl Driver {
     /// case the caller re-announces, like heartbeatd's tickle. Each file is taken or refused
     /// on its own; what must stay shared between several groups' files (their `[control]`,
     /// each one's group) needs a restart to change, so a file taken alone cannot break it.
+    /// `--events` records each outcome, with the field refused, and the next datagram sent.
     fn reload(&mut self) {
         let several = self.members.len() > 1;
         for member in &mut self.members {
@@ -617,24 +631,36 @@ impl Driver {
             let file = member.source.path().display().to_string();
             let old = member.node.config().clone();
             let result = load(&member.source)
-                .map_err(|e| e.to_string())
+                .map_err(|e| (e.to_string(), refused_field(&e)))
                 .and_then(|new| {
                     let checked = check_locals(&old, &new)
                         .and_then(|()| check_control(&old, &new))
-                        .and_then(|()| check_group(several, &old, &new));
-                    checked.map_err(|e| format!("{file}: {e}"))?;
-                    member
-                        .node
-                        .reconfigure(new)
-                        .map_err(|e| format!("{file}: {e}"))
+                        .and_then(|()| check_group(several, &old, &new))
+                        .and_then(|()| member.node.reconfigure(new));
+                    checked.map_err(|e| (format!("{file}: {e}"), e.field().to_string()))
                 });
-            match result {
-                Ok(()) => tracing::info!(%file, "configuration reloaded"),
-                Err(e) => {
-                    tracing::error!("reload refused, keeping the running configuration: {e}")
+            let refused = match result {
+                Ok(()) => {
+                    tracing::info!(%file, "configuration reloaded");
+                    None
                 }
-            }
+                Err((e, field)) => {
+                    tracing::error!("reload refused, keeping the running configuration: {e}");
+                    Some(field)
+                }
+            };
+            member.events.write(Act::Reloaded { refused });
+            member.reannouncing = true;
         }
+    }
+}
+
+/// The field a reload refused for `e`: the one core's validation names, or `the file`.
+fn refused_field(e: &LoadError) -> String {
+    match e {
+        LoadError::Invalid { error, .. } | LoadError::Syntax(error) => error.field().to_string(),
+        LoadError::Together { field, .. } => (*field).to_string(),
+        _ => "the file".to_string(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `--events FILE`: a machine-readable record of every act of the daemon — its start, a
 //! leftover address removed, a role change, an address change the kernel finished, an
-//! announcement, a hook, a notification, its stop — one JSON object per line, each stamped
+//! announcement, a hook, a notification, a reload taken or refused and the datagram that
+//! re-announced the node after it, its stop — one JSON object per line, each stamped
 //! with CLOCK_MONOTONIC.
 //!
 //! It is for test harnesses that run scenarios against real daemons and judge them with the
@@ -89,6 +90,7 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use failover_core::acts::Carried;
     use failover_core::{
         Accepted, AddressChange, Answer, HookEvent, HookKind, HookOutcome, Notification, Refusal,
         Request, Role, VipId,
@@ -144,6 +146,19 @@ mod tests {
                 },
             },
             Act::Standby { on: true },
+            Act::Reloaded { refused: None },
+            Act::Reloaded {
+                refused: Some("vip".into()),
+            },
+            Act::Reannounced {
+                carried: Ok(Carried {
+                    priority: 50,
+                    group: 7,
+                }),
+            },
+            Act::Reannounced {
+                carried: Err("bad tag".into()),
+            },
             Act::Stop,
         ];
         let kinds = [
@@ -158,6 +173,10 @@ mod tests {
             "answered",
             "answered",
             "standby",
+            "reloaded",
+            "reloaded",
+            "reannounced",
+            "reannounced",
             "stop",
         ];
         for (act, kind) in acts.into_iter().zip(kinds) {

@@ -125,6 +125,8 @@ fn label(act: &Act) -> String {
         }
         Act::Answered { answer } => format!("answered {}", answer.request),
         Act::Standby { on } => format!("standby {on}"),
+        Act::Reloaded { refused } => format!("reloaded refused={refused:?}"),
+        Act::Reannounced { carried } => format!("reannounced {carried:?}"),
         Act::Stop => "stop".into(),
     }
 }
@@ -283,7 +285,8 @@ fn sighup_applies_a_good_configuration_and_keeps_the_old_one_when_the_new_is_bad
     }
     let bed = Loopback::new(&["va", "vb"]);
     let alpha_config = bed.config("alpha", 200, ALPHA, BETA, "va");
-    let mut alpha = bed.start(&alpha_config, &[]);
+    let events = bed.events("alpha");
+    let mut alpha = bed.start(&alpha_config, &["--events", events.to_str().unwrap()]);
     let beta = bed.start(&bed.config("beta", 100, BETA, ALPHA, "vb"), &[]);
     wait_until(DEADLINE, "alpha to hold the address", || bed.holds("va"));
     let epoch = report(&alpha).unwrap().epoch;
@@ -315,6 +318,22 @@ fn sighup_applies_a_good_configuration_and_keeps_the_old_one_when_the_new_is_bad
     );
     assert!(alpha.process().is_running());
     assert_eq!(report(&alpha).unwrap().priority, 50);
+
+    // The act log says what each SIGHUP came to, and what the peers heard next.
+    let reloads: Vec<String> = labels(&records(&events))
+        .into_iter()
+        .filter(|l| l.starts_with("reload") || l.starts_with("reannounced"))
+        .collect();
+    assert_eq!(
+        reloads,
+        [
+            "reloaded refused=None",
+            "reannounced Ok(Carried { priority: 50, group: 1 })",
+            "reloaded refused=Some(\"the file\")",
+            "reannounced Ok(Carried { priority: 50, group: 1 })",
+        ],
+        "{reloads:?}"
+    );
 }
 
 #[test]

@@ -402,6 +402,32 @@ impl ConfigChange {
     }
 }
 
+/// The operator's edits of the nodes' files for `reload` faults, as every engine makes them:
+/// at a fault's start its change made to the file as it is then (the file kept, for its end),
+/// at its end every field it names put back as it was.
+#[derive(Debug, Default)]
+pub struct Edits {
+    /// Per `reload` fault in force with a duration, the node's file before it.
+    before: std::collections::BTreeMap<usize, Config>,
+}
+
+impl Edits {
+    /// `file` as `reload` fault `id` (`fault`) edits it at its start, or at its end (`ends`).
+    pub fn edit(&mut self, id: usize, fault: &Fault, file: &Config, ends: bool) -> Config {
+        let FaultKind::Reload { change, .. } = &fault.kind else {
+            unreachable!("a reload fault")
+        };
+        if ends {
+            let before = (self.before.remove(&id)).expect("kept when it began");
+            return change.revert(&before, file);
+        }
+        if fault.duration.is_some() {
+            self.before.insert(id, file.clone());
+        }
+        change.apply(file)
+    }
+}
+
 /// What a `tamper` fault's attacker sends after a datagram it saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

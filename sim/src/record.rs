@@ -189,7 +189,7 @@ pub enum Observation {
         /// The first datagram the daemon sent after it, decoded under the `auth_key` of the
         /// file it runs with, or the decoder's error (none: no daemon ran — the file is read
         /// at its next start —, or the daemon handled another reload before it sent one).
-        announced: Option<Result<Announced, String>>,
+        announced: Option<Result<Carried, String>>,
     },
     /// `node`'s status (`failoverctl status`) at an instant it had read every input it was
     /// handed, beside what the engine knows of its daemon process (the simulator's record;
@@ -226,14 +226,9 @@ impl Observation {
     }
 }
 
-/// What a datagram says of its sender that a reload may change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Announced {
-    /// The priority it announces.
-    pub priority: u8,
-    /// Its group.
-    pub group: u16,
-}
+/// What a datagram says of its sender that a reload may change (the daemon's act log has the
+/// same: `failoverd --events`).
+pub use failover_core::acts::Carried;
 
 /// An observation with its time.
 pub type Record = (u64, Observation);

@@ -2,7 +2,7 @@
 //! — errors in the scenario named with file and field (or line), a reload taken or refused
 //! whole, when it reaches a stopped or absent daemon, and what a restart reads.
 
-use failover_sim::record::{Announced, Observation};
+use failover_sim::record::{Carried, Observation};
 use failover_sim::scenario::FaultSpec;
 use failover_sim::{run, Options, RunReport, Scenario, ScenarioError};
 use std::time::Duration;
@@ -37,12 +37,7 @@ fn recorded(scenario: &Scenario) -> RunReport {
 }
 
 /// Every reload the run recorded: (time, node, field refused, what its next datagram said).
-type Reloads = Vec<(
-    u64,
-    usize,
-    Option<String>,
-    Option<Result<Announced, String>>,
-)>;
+type Reloads = Vec<(u64, usize, Option<String>, Option<Result<Carried, String>>)>;
 
 fn reloads(report: &RunReport) -> Reloads {
     (report.record.iter())
@@ -58,8 +53,8 @@ fn reloads(report: &RunReport) -> Reloads {
         .collect()
 }
 
-fn announced(priority: u8) -> Option<Result<Announced, String>> {
-    Some(Ok(Announced { priority, group: 1 }))
+fn announced(priority: u8) -> Option<Result<Carried, String>> {
+    Some(Ok(Carried { priority, group: 1 }))
 }
 
 /// Who holds address 0 at the end.

@@ -1,6 +1,8 @@
 //! Unavailability: time with no holder, and client requests that went unanswered — in
 //! particular while someone holds the address on a healthy network, which is what a stale ARP
-//! entry (no announcement after a split brain heals) looks like from the client.
+//! entry (no announcement after a split brain heals) looks like from the client. A client
+//! learns of an acquisition only from the new owner's gratuitous ARP: requests failing for
+//! [`Context::announcing`] after it are that announcement's way, not a stale entry.
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
 
@@ -13,6 +15,10 @@ pub struct Availability {
     counted_at: Vec<u64>,
     /// Failed requests' time while the address had a holder and nothing was wrong.
     unreachable: u64,
+    /// Per address: since when it has had a holder (none: it has none now).
+    owned_since: Vec<Option<u64>>,
+    /// Per address: when it was last acquired.
+    acquired_at: Vec<Option<u64>>,
     first_unreachable: Option<(u64, u64)>,
     empty_since: Vec<Option<u64>>,
     started: bool,
@@ -43,6 +49,8 @@ impl Availability {
             holders: Holders::new(ctx.vips),
             counted_at: vec![0; ctx.vips],
             unreachable: 0,
+            owned_since: vec![None; ctx.vips],
+            acquired_at: vec![None; ctx.vips],
             first_unreachable: None,
             empty_since: vec![None; ctx.vips],
             started: false,
@@ -129,12 +137,10 @@ impl Availability {
                 self.ok += count;
             } else if self.started {
                 self.failed += count;
-                if !self.holders.of(vip).is_empty() {
-                    let healthy = self.ctx.recovered_within(since, at);
-                    if healthy > 0 {
-                        self.unreachable += healthy;
-                        self.first_unreachable.get_or_insert((since, at));
-                    }
+                let healthy = self.failed_owned(vip, since, at);
+                if healthy > 0 {
+                    self.unreachable += healthy;
+                    self.first_unreachable.get_or_insert((since, at));
                 }
             }
             return;
@@ -142,6 +148,11 @@ impl Availability {
         let Some(vip) = self.holders.apply(obs) else {
             return;
         };
+        let owned = !self.holders.of(vip).is_empty();
+        self.owned_since[vip] = owned.then(|| self.owned_since[vip].unwrap_or(at));
+        if matches!(obs, Observation::Acquired { .. }) {
+            self.acquired_at[vip] = Some(at);
+        }
         if !self.started && matches!(obs, Observation::Acquired { .. }) {
             self.started = true;
             for (v, since) in self.empty_since.iter_mut().enumerate() {
@@ -165,6 +176,25 @@ impl Availability {
 }
 
 impl Availability {
+    /// Of failed requests to `vip` over [since, at), the time the address had a holder, no
+    /// fault was in force or recovering, and the last acquisition's announcement had had
+    /// its time to reach the client.
+    fn failed_owned(&self, vip: usize, since: u64, at: u64) -> u64 {
+        let Some(owned) = self.owned_since[vip] else {
+            return 0;
+        };
+        let from = since.max(owned);
+        if from >= at {
+            return 0;
+        }
+        let healthy = self.ctx.recovered_within(from, at);
+        let announcing = (self.acquired_at[vip]).map_or((0, 0), |acquired| {
+            let (start, end) = (acquired.max(from), (acquired + self.ctx.announcing).min(at));
+            (start, end.max(start))
+        });
+        healthy - self.ctx.recovered_within(announcing.0, announcing.1)
+    }
+
     /// Whether the successor a departing owner's goodbye must name is live: the
     /// best-ranked node it heard since both last started that is no witness and not in
     /// standby (the protocol names a backup so heard; if that one has died unnoticed, the

@@ -102,6 +102,11 @@ pub struct Context {
     /// healed and the owner has told the clients where it is, however long the scenario
     /// allows the group to converge after a pile of faults. Clients are judged outside them.
     pub recovering: Vec<(u64, u64)>,
+    /// How long after an acquisition the client may still fail to reach the address: the
+    /// new owner's gratuitous ARP on its way (`protocol.announce_latency`) and, as the client
+    /// asks only every `client.interval`, one interval more — a request sent before the
+    /// announcement arrived fails, the next one after it is the first that can succeed.
+    pub announcing: u64,
 }
 
 impl Context {
@@ -122,17 +127,12 @@ impl Context {
             .unwrap_or_else(|| scenario.default_settle() + (longest - dead_after) * 3)
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
-        let unhealthy = unhealthy_spans(faults, margin, |k| !k.keeps_healthy(), |_| settle);
+        let unhealthy = unhealthy_spans(faults, margin, |_| settle);
         // The protocol's own recovery bound, whatever the scenario allows for convergence: a
         // refused hook or address change may leave its longest back-off still to run.
         let recover = scenario.default_settle().as_nanos() as u64;
         let backoff = (dead_after * failover_core::node::MAX_BACKOFF).as_nanos() as u64;
-        // A planned shutdown is judged as healthy, but for clients: from a real client the
-        // hand-over to the successor takes its hooks and the gratuitous ARP's way (netns:
-        // tens of milliseconds of requests to the old owner), which the simulator makes instant.
-        let client_fault =
-            |k: &FaultKind| !k.keeps_healthy() || matches!(k, FaultKind::Shutdown { .. });
-        let recovering = unhealthy_spans(faults, margin, client_fault, |kind| match kind {
+        let recovering = unhealthy_spans(faults, margin, |kind| match kind {
             FaultKind::Hook { .. } | FaultKind::Address { .. } => settle.min(recover + backoff),
             _ => settle.min(recover),
         });
@@ -179,6 +179,8 @@ impl Context {
             settle,
             unhealthy,
             recovering,
+            announcing: (scenario.protocol.announce_latency + scenario.client.interval).as_nanos()
+                as u64,
         }
     }
 
@@ -420,16 +422,15 @@ fn outside(spans: &[(u64, u64)], from: u64, to: u64) -> u64 {
     (to - from).saturating_sub(covered)
 }
 
-/// Each fault's span that `counts`, from `margin` before it to `settle` after it (see
+/// Each fault's span, from `margin` before it to `settle` after it (see
 /// [`Context::unhealthy`]), merged and in order.
 fn unhealthy_spans(
     faults: &[Fault],
     margin: u64,
-    counts: impl Fn(&FaultKind) -> bool,
     settle: impl Fn(&FaultKind) -> u64,
 ) -> Vec<(u64, u64)> {
     let mut spans: Vec<(u64, u64)> = (faults.iter())
-        .filter(|f| counts(&f.kind))
+        .filter(|f| !f.kind.keeps_healthy())
         .map(|f| {
             let start = (f.at.as_nanos() as u64).saturating_sub(margin);
             let end = match (f.duration, &f.kind) {
@@ -598,6 +599,44 @@ mod tests {
             (22 * S, Acquired { node: 1, vip: 0 }),
         ];
         assert!(!judge(&record).broken().contains("liveness"));
+    }
+
+    #[test]
+    fn across_a_hand_over_clients_may_fail_only_until_the_new_owners_announcement_reaches_them() {
+        // The master hands over at 20 s: no holder until the backup adds at 20.015 s; the
+        // client's requests fail from 20.001 s until `ok_from`. Allowed after the add: the
+        // announcement's 2 ms and one 10 ms request interval.
+        const MS: u64 = 1_000_000;
+        let hand_over = |ok_from: u64| {
+            let requests = |ok, count| Observation::Requests { vip: 0, ok, count };
+            [
+                (S, Acquired { node: 0, vip: 0 }),
+                (
+                    2 * S,
+                    Heard {
+                        node: 0,
+                        from: 1,
+                        role: failover_core::Role::Backup,
+                    },
+                ),
+                (20 * S, requests(true, 1899)),
+                (20 * S, Released { node: 0, vip: 0 }),
+                (20 * S + 15 * MS, requests(false, 2)),
+                (20 * S + 15 * MS, Acquired { node: 1, vip: 0 }),
+                (ok_from, requests(false, 1)),
+                (30 * S, requests(true, 990)),
+            ]
+        };
+        let unreachable = |ok_from| {
+            let f = judge(&hand_over(ok_from));
+            (f.violations.into_iter())
+                .find(|v| v.invariant == "client-unreachable")
+                .map(|v| v.detail)
+        };
+        // (the failures while no node held the address are unavailability, not this)
+        assert_eq!(unreachable(20 * S + 27 * MS), None);
+        let late = unreachable(20 * S + 40 * MS).expect("a client left behind");
+        assert!(late.contains("failed for 0.013s"), "{late}");
     }
 
     #[test]

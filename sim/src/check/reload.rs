@@ -13,7 +13,7 @@
 
 use super::{Checker, Context, Findings, Observation};
 use crate::fault::{Fault, FaultKind};
-use crate::record::Announced;
+use crate::record::Carried;
 use crate::scenario::Scenario;
 use failover_core::{Config, ConfigError, Role};
 use std::time::Duration;
@@ -200,7 +200,7 @@ impl Reload {
         node: usize,
         (fault, ends): (usize, bool),
         refused: &Option<String>,
-        announced: &Option<Result<Announced, String>>,
+        announced: &Option<Result<Carried, String>>,
     ) {
         let name = &self.ctx.nodes[node].0;
         let when = super::secs(at);
@@ -371,7 +371,7 @@ mod tests {
             refused: refused.map(Into::into),
             announced: Some(
                 announced
-                    .map(|priority| Announced { priority, group: 1 })
+                    .map(|priority| Carried { priority, group: 1 })
                     .map_err(Into::into),
             ),
         }

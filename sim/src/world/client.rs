@@ -2,7 +2,8 @@
 //! host its ARP cache names — the harsh part of failover that a holder list hides.
 //!
 //! - A gratuitous ARP (an acquisition, an announcement) updates an entry the client already
-//!   has, if it crosses the network to the client (Linux creates none from one, `arp_accept=0`).
+//!   has, if it crosses the network to the client (Linux creates none from one, `arp_accept=0`),
+//!   `protocol.announce_latency` after the daemon asked for it (the world's `announce`).
 //! - An entry is trusted for `client.arp_timeout` after it was last confirmed (an answered
 //!   request or a gratuitous ARP); an answered request confirms it again.
 //! - A request with no entry, or a stale one, is preceded by a broadcast ARP request: every
@@ -81,17 +82,28 @@ impl Client {
             && cuts.passes(segment, Party::Node(n), Party::Client)
     }
 
-    /// A gratuitous ARP from host `n` for `vip` at `now`: the entry moves to it, if the
-    /// announcement reaches the client and the client has an entry to move.
-    pub fn gratuitous(&mut self, hosts: &[Host], cuts: &Cuts, n: usize, vip: usize, now: u64) {
+    /// A gratuitous ARP from host `n` for `vip` reaches the segment at `now`: the entry moves
+    /// to it, if the announcement reaches the client and the client has an entry to move.
+    /// Whether it named another host before.
+    pub fn gratuitous(
+        &mut self,
+        hosts: &[Host],
+        cuts: &Cuts,
+        n: usize,
+        vip: usize,
+        now: u64,
+    ) -> bool {
         let heard = hosts[n].answers() && cuts.passes(self.segment, Party::Node(n), Party::Client);
-        if let Some(entry) = self.entries[vip].as_mut().filter(|_| heard) {
-            *entry = Entry {
-                node: n,
-                trusted_until: now + self.arp_timeout,
-            };
-            self.dirty = true;
-        }
+        let Some(entry) = self.entries[vip].as_mut().filter(|_| heard) else {
+            return false;
+        };
+        let moved = entry.node != n;
+        *entry = Entry {
+            node: n,
+            trusted_until: now + self.arp_timeout,
+        };
+        self.dirty = true;
+        moved
     }
 
     /// Whether a request to `vip` at `now` succeeds, resolving the address first if the

@@ -144,8 +144,7 @@ impl World<'_> {
                     // address each time would show in a simulated hour's cost.
                     let what = ["announce ", &self.vip_names[v.0], " (gratuitous ARP)"].concat();
                     self.note(Some(i), what);
-                    self.client
-                        .gratuitous(&self.hosts, &self.cuts, i, v.0, self.now);
+                    self.announce(i, v.0);
                 }
             }
             Output::RunHook(req) => {

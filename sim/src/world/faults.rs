@@ -160,6 +160,7 @@ impl World<'_> {
         if !self.hosts[i].frozen {
             self.suspend_job(i, false);
         }
+        self.announce_held(i);
         self.handle_hups(i);
         self.wake(i);
     }
@@ -184,6 +185,7 @@ impl World<'_> {
         if !self.hosts[i].paused || !self.running_address_job(i) {
             self.suspend_job(i, false);
         }
+        self.announce_held(i);
         self.handle_hups(i);
         self.wake(i);
     }

@@ -93,6 +93,8 @@ pub(super) struct Host {
     /// Reloads the daemon handled and has not announced yet: each fault, whether it is its
     /// end, and the field refused; recorded with the first datagram it sends.
     pub reloaded: Vec<(usize, bool, Option<String>)>,
+    /// Addresses whose gratuitous ARP the stopped daemon holds back until it runs again.
+    pub announcing: Vec<usize>,
     /// The simulator's own account of the daemon process, for the `status` checker.
     pub ledger: super::ledger::Ledger,
 }
@@ -130,6 +132,7 @@ impl Host {
             coverage: Coverage::default(),
             hups: Vec::new(),
             reloaded: Vec::new(),
+            announcing: Vec::new(),
             ledger,
         }
     }
@@ -164,6 +167,7 @@ impl Host {
         }
         self.paused = false;
         self.reloaded.clear();
+        self.announcing.clear();
         self.inbox.clear();
         self.queue.clear();
         self.running = None;

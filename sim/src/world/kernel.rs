@@ -1,5 +1,5 @@
-//! The host's kernel: addresses added to and removed from its interfaces (an add announced
-//! by gratuitous ARP), and in quorum mode each address's lifetime, renewed with the lease and
+//! The host's kernel: addresses added to and removed from its interfaces (an add then
+//! announced by gratuitous ARP), and in quorum mode each address's lifetime, renewed with the lease and
 //! enforced when it runs out.
 
 use super::{Due, World};
@@ -68,8 +68,8 @@ impl World<'_> {
         }
     }
 
-    /// The kernel adds or removes an address of host `i` (the add announced at once by
-    /// gratuitous ARP, as the daemon does).
+    /// The kernel adds or removes an address of host `i` (the add then announced by
+    /// gratuitous ARP, as the daemon does: `announce`).
     pub(super) fn change_address(&mut self, i: usize, change: AddressChange, vip: usize) {
         let add = change == AddressChange::Add;
         if !add {
@@ -87,8 +87,7 @@ impl World<'_> {
         if add {
             self.note(Some(i), format!("acquire {addr} (gratuitous ARP)"));
             self.observe(Observation::Acquired { node: i, vip });
-            self.client
-                .gratuitous(&self.hosts, &self.cuts, i, vip, self.now);
+            self.announce(i, vip);
         } else {
             self.note(Some(i), format!("release {addr}"));
             self.observe(Observation::Released { node: i, vip });

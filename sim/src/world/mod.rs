@@ -17,12 +17,14 @@
 //! | `daemon` | a daemon's start and end, the driver's work after every input, outputs carried out |
 //! | `jobs` | the daemon's action queue: hooks and address changes one at a time, killed at core's deadline |
 //! | `kernel` | addresses on the host's interfaces, quorum-mode lifetimes |
+//! | `announce` | an owner's gratuitous ARP on its way to the clients |
 //! | `sending` | datagrams through the network into the queue |
 //! | `faults` | each fault kind begun and ended |
 //! | `tamper` | an attacker's bad datagrams, each judged as the node handles it |
 //! | `host`, `clock` | one server's state; its clock's drift and jumps |
 //! | `client`, `client_requests` | the client's ARP cache and requests; their outcomes reported |
 
+mod announce;
 mod client;
 mod client_requests;
 mod clock;
@@ -142,6 +144,13 @@ enum Due {
         vip: u32,
         at: u64,
     },
+    /// A gratuitous ARP that daemon `incarnation` of host `node` asked for reaches the
+    /// segment (`protocol.announce_latency` later).
+    Announcement {
+        node: u32,
+        vip: u32,
+        incarnation: u64,
+    },
 }
 
 /// One run of one plan.
@@ -193,9 +202,8 @@ pub struct World<'p> {
     newest: Vec<Option<(u64, u64)>>,
     /// The attacker of `tamper` faults: what is in force, what it captured, its randomness.
     attacker: tamper::Attacker,
-    /// Per `reload` fault in force with a duration, the node's file before it: what its end
-    /// puts back.
-    reload_before: std::collections::BTreeMap<usize, failover_core::Config>,
+    /// The operator's edits of the nodes' files (`reload` faults).
+    edits: crate::fault::Edits,
 }
 
 /// Runs `scenario` under `seed`.
@@ -280,7 +288,7 @@ impl<'p> World<'p> {
             requests: 0,
             newest: vec![None; n * n],
             attacker: tamper::Attacker::new(plan.seed, scenario.protocol.auth_key.is_some()),
-            reload_before: std::collections::BTreeMap::new(),
+            edits: crate::fault::Edits::default(),
         };
         world.judges = (world.checkers.iter().enumerate())
             .filter(|(_, c)| c.judges_deliveries())
@@ -431,6 +439,11 @@ impl<'p> World<'p> {
             Due::FaultBegins(id) => self.begin_fault(id),
             Due::FaultEnds(id) => self.end_fault(id),
             Due::Expires { node, vip, at } => self.expire(node as usize, vip as usize, at),
+            Due::Announcement {
+                node,
+                vip,
+                incarnation,
+            } => self.announcement_due(node as usize, vip as usize, incarnation),
             Due::Tampered {
                 to,
                 path,

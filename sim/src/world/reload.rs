@@ -9,8 +9,7 @@
 //! edit would), and one that ends first leaves the edits to the file, for its next start.
 
 use super::World;
-use crate::fault::FaultKind;
-use crate::record::{Announced, Observation};
+use crate::record::{Carried, Observation};
 use failover_core::{wire, Command, Config, ConfigError, Node};
 
 impl World<'_> {
@@ -59,18 +58,7 @@ impl World<'_> {
     /// The file of host `i` as fault `fault`'s edit leaves it: its change made to the file
     /// as it is (kept, to be put back at the end of its duration), or put back.
     fn edited(&mut self, i: usize, fault: usize, ends: bool) -> Config {
-        let FaultKind::Reload { change, .. } = &self.faults[fault].kind else {
-            unreachable!("a reload fault")
-        };
-        let file = &self.hosts[i].config;
-        if ends {
-            let before = (self.reload_before.remove(&fault)).expect("kept when it began");
-            return change.revert(&before, file);
-        }
-        if self.faults[fault].duration.is_some() {
-            self.reload_before.insert(fault, file.clone());
-        }
-        change.apply(file)
+        (self.edits).edit(fault, &self.faults[fault], &self.hosts[i].config, ends)
     }
 
     /// No daemon runs on host `i`: the edit is written if a daemon would take it — core's
@@ -124,10 +112,7 @@ impl World<'_> {
     fn refused(&mut self, i: usize, e: ConfigError) -> String {
         let what = format!("reload refused, keeping the running configuration: {e}");
         self.note(Some(i), what);
-        match e {
-            ConfigError::Invalid { field, .. } => field,
-            ConfigError::Parse { .. } => "the file".into(),
-        }
+        e.field().to_string()
     }
 
     /// The first datagram host `i`'s daemon sends after its reloads: what it announces now,
@@ -138,12 +123,7 @@ impl World<'_> {
         }
         let key = (self.hosts[i].config.protocol.auth_key.as_ref())
             .map(|k| wire::AuthKey::new(k.as_bytes()));
-        let announced = wire::decode_raw(payload, key.as_ref())
-            .map(|m| Announced {
-                priority: m.priority,
-                group: m.group,
-            })
-            .map_err(|e| e.to_string());
+        let announced = Carried::of(payload, key.as_ref());
         // (only the last reload handled decides what it sends)
         let reloaded = std::mem::take(&mut self.hosts[i].reloaded);
         let last = reloaded.len() - 1;

@@ -14,6 +14,7 @@
 //! | `address` add | the node's vip interface is deleted (the kernel then refuses the address; one it held goes with it) and made again at the end |
 //! | `standby` | `standby` asked on the daemon's status socket, as `failoverctl standby` does; `active` at the end |
 //! | `switchover` | `switchover [NODE]` asked on the daemon's status socket |
+//! | `reload` | the node's file edited and its daemon sent SIGHUP; at the end the fields put back and SIGHUP again (see [`super::reload`]) |
 
 use super::Run;
 use crate::fault::FaultKind;
@@ -36,13 +37,13 @@ impl Run<'_> {
             } => self.partition(id, segment, &a, &b, oneway)?,
             FaultKind::LinkDown { node, segment } => self.set_link(node, segment, false)?,
             FaultKind::Crash { node } => self.crash(node)?,
-            FaultKind::Kill { node } => self.kill(node),
+            FaultKind::Kill { node } => self.kill(node)?,
             FaultKind::Pause { node } => {
-                self.signal(node, Signal::SIGSTOP);
+                self.stop(node);
                 self.note(Observation::Paused { node });
             }
             FaultKind::Freeze { node } => {
-                self.signal(node, Signal::SIGSTOP);
+                self.stop(node);
                 let segments = self.plan.scenario.node_segments(node);
                 self.bed.isolate(id, node, &segments)?;
                 self.note(Observation::HostDown { node });
@@ -63,7 +64,8 @@ impl Run<'_> {
                 let to = to.map(|t| self.plan.scenario.nodes[t].name.clone());
                 self.ask(node, Request::Switchover { to });
             }
-            FaultKind::Clock { .. } | FaultKind::Tamper { .. } | FaultKind::Reload { .. } => {
+            FaultKind::Reload { node, .. } => self.hang_up(node, id, false)?,
+            FaultKind::Clock { .. } | FaultKind::Tamper { .. } => {
                 unreachable!("refused before the run")
             }
         }
@@ -81,19 +83,20 @@ impl Run<'_> {
                 }
             }
             FaultKind::Pause { node } => {
-                self.signal(node, Signal::SIGCONT);
+                self.continue_daemon(node)?;
                 self.note(Observation::Resumed { node });
             }
             FaultKind::Freeze { node } => {
                 self.bed.heal(id)?;
-                self.signal(node, Signal::SIGCONT);
+                self.continue_daemon(node)?;
                 self.note(Observation::HostUp { node });
             }
             FaultKind::Hook { node, hook, .. } => self.hooks.set(node, hook, None)?,
             FaultKind::Address { node, .. } => self.bed.set_vip_interface(node, true)?,
             FaultKind::Standby { node } => self.ask(node, Request::Active),
             FaultKind::Switchover { .. } => {}
-            FaultKind::Clock { .. } | FaultKind::Tamper { .. } | FaultKind::Reload { .. } => {
+            FaultKind::Reload { node, .. } => self.hang_up(node, id, true)?,
+            FaultKind::Clock { .. } | FaultKind::Tamper { .. } => {
                 unreachable!("refused before the run")
             }
         }
@@ -160,7 +163,7 @@ impl Run<'_> {
     /// The host goes down: its daemon dies, its addresses go, its links go down.
     fn crash(&mut self, node: usize) -> Result<(), String> {
         self.note(Observation::HostDown { node });
-        self.kill(node);
+        self.kill(node)?;
         let vips: Vec<_> = self.plan.scenario.vips.iter().map(|v| v.address).collect();
         for (v, vip) in vips.iter().enumerate() {
             if self.holds(node, *vip) {
@@ -183,17 +186,25 @@ impl Run<'_> {
         self.start_daemon(node)
     }
 
-    /// SIGKILL of the daemon alone, waited for.
-    fn kill(&mut self, node: usize) {
+    /// SIGKILL of the daemon alone, waited for: the SIGHUPs it had not read leave their
+    /// edits in the file.
+    fn kill(&mut self, node: usize) -> Result<(), String> {
         if let Some(mut daemon) = self.daemons[node].take() {
             if daemon.running() {
                 daemon.signal(Signal::SIGKILL);
                 self.note(Observation::Down { node });
             }
         }
+        self.unread_hups(node)
     }
 
-    fn signal(&mut self, node: usize, signal: Signal) {
+    /// SIGSTOP: the daemon handles nothing until [`Run::continue_daemon`].
+    fn stop(&mut self, node: usize) {
+        self.signal(node, Signal::SIGSTOP);
+        self.stopped[node] = true;
+    }
+
+    pub(super) fn signal(&mut self, node: usize, signal: Signal) {
         if let Some(daemon) = self.daemons[node].as_mut() {
             daemon.signal(signal);
         }
@@ -217,7 +228,7 @@ impl Run<'_> {
         }));
     }
 
-    fn daemon_runs(&mut self, node: usize) -> bool {
+    pub(super) fn daemon_runs(&mut self, node: usize) -> bool {
         self.daemons[node].as_mut().is_some_and(|d| d.running())
     }
 

@@ -20,6 +20,7 @@ mod monitor;
 mod os;
 mod probe;
 mod record;
+mod reload;
 
 use self::bed::{Bed, MAX_NODES, VIP_INTERFACE};
 use self::hooks::Hooks;
@@ -73,13 +74,6 @@ pub fn refuse(scenario: &Scenario) -> Result<(), String> {
         let what = || format!("fault[{k}] ({})", scenario.describe(&f.kind));
         match &f.kind {
             FaultKind::Clock { .. } | FaultKind::Tamper { .. } => return refuse(what()),
-            FaultKind::Reload { .. } => {
-                return Err(format!(
-                    "{}: {}: the netns engine does not rewrite a daemon's file and send it SIGHUP yet (real/tests/security.rs reloads real daemons)",
-                    scenario.name,
-                    what()
-                ))
-            }
             FaultKind::Degrade { impairment, .. }
                 if impairment.delay > 0
                     || impairment.duplicate > 0.0
@@ -211,6 +205,18 @@ struct Run<'p> {
     down: std::collections::BTreeMap<(usize, usize), u32>,
     /// Operators' requests waiting for their answers.
     asking: Vec<std::thread::JoinHandle<()>>,
+    /// Per node, its configuration file as it is on disk (`reload` faults edit it).
+    files: Vec<failover_core::Config>,
+    /// The operator's edits of the files.
+    edits: crate::fault::Edits,
+    /// Per node, how many times its daemon was started.
+    starts: Vec<usize>,
+    /// Per node, whether the engine has stopped its daemon (SIGSTOP).
+    stopped: Vec<bool>,
+    /// Per node, the SIGHUPs its daemon answered, in order: (reload fault, at its end).
+    hups: Vec<Vec<(usize, bool)>>,
+    /// Per node, SIGHUPs waiting for its stopped daemon to run again.
+    waiting_hups: Vec<Vec<(usize, bool)>>,
 }
 
 impl<'p> Run<'p> {
@@ -224,7 +230,8 @@ impl<'p> Run<'p> {
         let hooks = Hooks::write(dir.path(), scenario)?;
         let smtp_at = SocketAddr::new(bed::client_address(scenario.client_segment()), SMTP_PORT);
         let smtp = start_smtp(&bed.client, smtp_at, dir.path())?;
-        Ok(Run {
+        let n = scenario.nodes.len();
+        let mut run = Run {
             plan,
             failoverd: failoverd.to_path_buf(),
             client: None,
@@ -238,7 +245,15 @@ impl<'p> Run<'p> {
             log: Vec::new(),
             down: Default::default(),
             asking: Vec::new(),
-        })
+            files: Vec::new(),
+            edits: Default::default(),
+            starts: vec![0; n],
+            stopped: vec![false; n],
+            hups: vec![Vec::new(); n],
+            waiting_hups: vec![Vec::new(); n],
+        };
+        run.files = (0..n).map(|i| run.config(i)).collect();
+        Ok(run)
     }
 
     /// Starts the client and every daemon, applies the faults on time, stops at the end, and
@@ -331,12 +346,11 @@ impl<'p> Run<'p> {
     }
 
     /// Starts node `i`'s daemon (its boot epoch grows: the state directory is kept).
+    /// Its file is as the last reload left it.
     fn start_daemon(&mut self, i: usize) -> Result<(), String> {
+        self.write_file(i, &self.files[i])?;
         let dir = self.dir.path();
-        let config = self.config(i);
-        let file = dir.join(format!("node{i}.toml"));
-        std::fs::write(&file, config.to_toml_string())
-            .map_err(|e| format!("{}: {e}", file.display()))?;
+        let file = self.config_file(i);
         let mut command = self.bed.nodes[i].command(&self.failoverd);
         command
             .arg("--config")
@@ -346,10 +360,11 @@ impl<'p> Run<'p> {
             .arg("--socket")
             .arg(self.socket(i))
             .arg("--events")
-            .arg(dir.join(format!("node{i}.events")))
+            .arg(self.events(i))
             .args(["--log-level", "info"]);
         let log = dir.join(format!("node{i}.log"));
         self.daemons[i] = Some(Proc::spawn(command, &log)?);
+        self.starts[i] += 1;
         Ok(())
     }
 
@@ -380,7 +395,8 @@ impl<'p> Run<'p> {
     }
 
     /// What the client saw, for a person (kept with `FAILOVER_NETNS_KEEP`): every request
-    /// (seconds since the start, address, who answered) and every move of its ARP entries.
+    /// (seconds since the start, address, who answered), every move of its ARP entries, and
+    /// the start on CLOCK_MONOTONIC (`t0`), to line them up with the daemons' act logs.
     fn write_client_log(&self, probes: &[probe::Probe], macs: &[probe::MacChange]) {
         let secs = |at: u64| at.saturating_sub(self.t0) as f64 / 1e9;
         let requests: String = (probes.iter())
@@ -397,6 +413,8 @@ impl<'p> Run<'p> {
             .collect();
         let _ = std::fs::write(self.dir.path().join("client-requests.log"), requests);
         let _ = std::fs::write(self.dir.path().join("client-arp.log"), arp);
+        // (the daemons' act logs and outside captures are stamped with CLOCK_MONOTONIC)
+        let _ = std::fs::write(self.dir.path().join("t0"), format!("{}\n", self.t0));
     }
 
     /// Everything on one time line, in order.
@@ -408,10 +426,25 @@ impl<'p> Run<'p> {
         let monitors = std::mem::take(&mut self.monitors);
         let kernel = !monitors.is_empty();
         for i in 0..scenario.nodes.len() {
-            let file = self.dir.path().join(format!("node{i}.events"));
-            let (s, a) = record::daemon_acts(&file, i, self.t0, !kernel)?;
-            seen.extend(s);
-            acts.extend(a);
+            let daemon = record::daemon_acts(&self.events(i), i, self.t0, !kernel)?;
+            seen.extend(daemon.seen);
+            acts.extend(daemon.acts);
+            // Each answer to a SIGHUP, matched to the reload the engine sent it for.
+            for (answer, &(fault, ends)) in daemon.answers.into_iter().zip(&self.hups[i]) {
+                let record::Answer {
+                    at,
+                    refused,
+                    announced,
+                } = answer;
+                let reloaded = Observation::Reloaded {
+                    node: i,
+                    fault,
+                    ends,
+                    refused,
+                    announced,
+                };
+                seen.push((at, reloaded));
+            }
         }
         let vips: Vec<std::net::IpAddr> = scenario.vips.iter().map(|v| v.address).collect();
         for (i, monitor) in monitors.into_iter().enumerate() {
@@ -422,11 +455,22 @@ impl<'p> Run<'p> {
             seen.extend(changes.iter().cloned());
             acts.extend(changes);
         }
-        seen.extend(record::requests(probes, scenario.vips.len(), self.t0));
+        let mut cuts: Vec<u64> = seen.iter().map(|(at, _)| *at).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        seen.extend(record::requests(
+            probes,
+            scenario.vips.len(),
+            self.t0,
+            &cuts,
+        ));
         let end = scenario.duration.as_nanos() as u64;
         seen.retain(|(at, _)| *at <= end);
         acts.retain(|(at, _)| *at <= end);
-        seen.sort_by_key(|(at, _)| *at);
+        // (the requests so far first, then what happened at that instant: as the simulator
+        // reports them)
+        let request = |obs: &Observation| matches!(obs, Observation::Requests { .. });
+        seen.sort_by_key(|(at, obs)| (*at, !request(obs)));
         acts.sort_by_key(|(at, _)| *at);
         Ok(Recorded {
             seen,
@@ -443,6 +487,16 @@ impl<'p> Run<'p> {
     /// Node `i`'s status socket.
     fn socket(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("node{i}.sock"))
+    }
+
+    /// Node `i`'s configuration file.
+    fn config_file(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("node{i}.toml"))
+    }
+
+    /// Node `i`'s act log (`failoverd --events`), kept across its restarts.
+    fn events(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("node{i}.events"))
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) const PORT: u16 = 7777;
 /// One request's outcome.
 #[derive(Clone, Debug)]
 pub(super) struct Probe {
-    /// When it was sent, CLOCK_MONOTONIC nanoseconds.
+    /// When it was sent, CLOCK_MONOTONIC nanoseconds (not when it was due).
     pub at: u64,
     /// Which address.
     pub vip: usize,
@@ -183,9 +183,11 @@ fn probe(
     while !stop.load(Ordering::Relaxed) {
         for (v, &vip) in vips.iter().enumerate() {
             let request = format!("{tick} {v}");
+            // (when it is sent: on a busy machine the thread may wake after its tick)
+            let at = monotonic_ns();
             let _ = socket.send_to(request.as_bytes(), SocketAddr::new(vip, PORT));
             probes.push(Probe {
-                at: next,
+                at,
                 vip: v,
                 answered_by: None,
             });

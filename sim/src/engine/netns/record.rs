@@ -4,31 +4,60 @@
 
 use super::monitor::Change;
 use super::probe::Probe;
-use crate::record::{Observation, Record};
+use crate::record::{Carried, Observation, Record};
 use failover_core::acts::{self, Act};
 use failover_core::{AddressChange, Role};
 use std::net::IpAddr;
 use std::path::Path;
 
-/// One daemon's act log, as observations at times since `t0`; also what it did, as the
-/// record engines are compared on. Without `addresses` its address changes are left out (the
-/// kernel's own record of them is used instead: [`monitored`]).
-pub(super) fn daemon_acts(
-    path: &Path,
-    node: usize,
-    t0: u64,
-    addresses: bool,
-) -> Result<(Vec<Record>, Vec<Record>), String> {
+/// One daemon's act log as it is now (none yet: empty).
+pub(super) fn read_acts(path: &Path) -> Result<Vec<acts::Record>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let mut seen = Vec::new();
-    let mut acts = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let rec: acts::Record =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+    (text.lines().enumerate())
+        .map(|(n, line)| {
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))
+        })
+        .collect()
+}
+
+/// A SIGHUP as the daemon answered it: when (the datagram re-announcing the node, or the
+/// reload itself if none followed), the field it refused, and what that datagram carried.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Answer {
+    pub at: u64,
+    pub refused: Option<String>,
+    pub announced: Option<Result<Carried, String>>,
+}
+
+/// What one daemon's act log says, on the run's time line.
+#[derive(Debug, Default)]
+pub(super) struct DaemonRecord {
+    /// Everything the checkers see.
+    pub seen: Vec<Record>,
+    /// What it did by the protocol, as the record engines are compared on.
+    pub acts: Vec<Record>,
+    /// Its answers to SIGHUP, in order.
+    pub answers: Vec<Answer>,
+}
+
+/// One daemon's act log, at times since `t0`. Without `addresses` its address changes are
+/// left out (the kernel's own record of them is used instead: [`monitored`]).
+pub(super) fn daemon_acts(
+    path: &Path,
+    node: usize,
+    t0: u64,
+    addresses: bool,
+) -> Result<DaemonRecord, String> {
+    let DaemonRecord {
+        mut seen,
+        mut acts,
+        mut answers,
+    } = DaemonRecord::default();
+    for rec in read_acts(path)? {
         let at = rec.t_ns.saturating_sub(t0);
         if !addresses && matches!(rec.act, Act::Address { .. } | Act::LeftoverRemoved { .. }) {
             continue;
@@ -49,6 +78,21 @@ pub(super) fn daemon_acts(
             Act::Notified { notification } => Observation::Notified { node, notification },
             Act::Answered { answer } => Observation::Answered { node, answer },
             Act::Standby { on } => Observation::Standby { node, on },
+            Act::Reloaded { refused } => {
+                answers.push(Answer {
+                    at,
+                    refused,
+                    announced: None,
+                });
+                continue;
+            }
+            Act::Reannounced { carried } => {
+                // (the last reload handled decides what the node sends)
+                if let Some(last) = answers.last_mut().filter(|a| a.announced.is_none()) {
+                    (last.at, last.announced) = (at, Some(carried));
+                }
+                continue;
+            }
             Act::Address { ok: false, .. }
             | Act::Announce { .. }
             | Act::HookStarted { .. }
@@ -79,7 +123,11 @@ pub(super) fn daemon_acts(
             seen.push((at, Observation::Down { node }));
         }
     }
-    Ok((seen, acts))
+    Ok(DaemonRecord {
+        seen,
+        acts,
+        answers,
+    })
 }
 
 /// The kernel's address changes on node `node` as observations since `t0`: an address counts
@@ -123,36 +171,45 @@ pub(super) fn drop_echoes(changes: &mut Vec<Record>, notes: &[Record], node: usi
     }
 }
 
-/// The client's requests as runs of answered and unanswered ones, since `t0`.
-pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64) -> Vec<Record> {
+/// The client's requests as the simulator reports them, since `t0`: runs of answered and
+/// unanswered ones, each run also cut at every time in `cuts` (the run's other observations,
+/// in order), so that — as in the simulator, which reports the requests so far before each
+/// observation — a run is judged under the state it happened in. A request's outcome stands
+/// until the next request; a piece of a run with no request in it is not reported (its time
+/// goes to the next report, as in the simulator).
+pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64, cuts: &[u64]) -> Vec<Record> {
     let mut out = Vec::new();
     for vip in 0..vips {
-        let mut run: Option<(u64, bool, u64)> = None; // (since, ok, count)
-        for p in probes.iter().filter(|p| p.vip == vip) {
-            let ok = p.answered_by.is_some();
-            let at = p.at.saturating_sub(t0);
+        let mine: Vec<(u64, bool)> = (probes.iter())
+            .filter(|p| p.vip == vip)
+            .map(|p| (p.at.saturating_sub(t0), p.answered_by.is_some()))
+            .collect();
+        let Some(&(last, _)) = mine.last() else {
+            continue;
+        };
+        let mut cut = cuts.iter().copied().peekable();
+        // The run being counted: its outcome and how many requests so far.
+        let mut run: Option<(bool, u64)> = None;
+        let mut report = |at: u64, run: &mut Option<(bool, u64)>| {
+            if let Some((ok, count)) = run.take().filter(|&(_, count)| count > 0) {
+                out.push((at, Observation::Requests { vip, ok, count }));
+            }
+        };
+        for &(at, ok) in &mine {
+            while let Some(c) = cut.next_if(|&c| c <= at) {
+                let outcome = run.map(|(ok, _)| ok);
+                report(c, &mut run);
+                run = outcome.map(|ok| (ok, 0));
+            }
             match run.as_mut() {
-                Some((_, was, count)) if *was == ok => *count += 1,
+                Some((was, count)) if *was == ok => *count += 1,
                 _ => {
-                    if let Some((_, was, count)) = run.take() {
-                        out.push((
-                            at,
-                            Observation::Requests {
-                                vip,
-                                ok: was,
-                                count,
-                            },
-                        ));
-                    }
-                    run = Some((at, ok, 1));
+                    report(at, &mut run);
+                    run = Some((ok, 1));
                 }
             }
         }
-        if let Some((since, ok, count)) = run {
-            let last = probes.iter().rfind(|p| p.vip == vip);
-            let at = last.map_or(since, |p| p.at.saturating_sub(t0) + 1);
-            out.push((at, Observation::Requests { vip, ok, count }));
-        }
+        report(last + 1, &mut run);
     }
     out
 }
@@ -160,6 +217,45 @@ pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64) -> Vec<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn probe(at: u64, ok: bool) -> Probe {
+        Probe {
+            at,
+            vip: 0,
+            answered_by: ok.then(|| "n".to_string()),
+        }
+    }
+
+    fn requests_at(record: &[Record]) -> Vec<(u64, bool, u64)> {
+        (record.iter())
+            .map(|(at, obs)| match *obs {
+                Observation::Requests { ok, count, .. } => (*at, ok, count),
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_are_reported_before_each_observation_and_at_each_change() {
+        // ok at 0, 10, 20; failed at 30, 40; ok at 50, 60 — with observations at 35 and 45.
+        let probes: Vec<Probe> = [(0, true), (10, true), (20, true), (30, false)]
+            .into_iter()
+            .chain([(40, false), (50, true), (60, true)])
+            .map(|(at, ok)| probe(100 + at, ok))
+            .collect();
+        let record = requests(&probes, 1, 100, &[35, 45]);
+        assert_eq!(
+            requests_at(&record),
+            vec![
+                (30, true, 3),
+                (35, false, 1),
+                (45, false, 1),
+                // (45 to 50 had no request: its time goes to the next report, as in the
+                // simulator)
+                (61, true, 2),
+            ]
+        );
+    }
 
     #[test]
     fn a_removal_the_engine_noted_is_dropped_once_and_the_kernels_own_kept() {
