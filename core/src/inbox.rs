@@ -92,12 +92,13 @@ impl<B: AsRef<[u8]>> Inbox<B> {
     /// Datagrams that are all there is at `now` (nothing waits, nothing else is due): handed
     /// straight to `node` in order, then the timer if due — the rule, without queueing what
     /// would be taken out again at once. With anything already waiting they join the queue
-    /// and everything is handed over in order.
-    pub fn deliver_now(
+    /// and everything is handed over in order. They may be borrowed (`D`): they become the
+    /// inbox's own `B` only if they have to wait.
+    pub fn deliver_now<D: AsRef<[u8]> + Into<B>>(
         &mut self,
         node: &mut Node,
         now: Instant,
-        datagrams: impl IntoIterator<Item = (PathId, SocketAddr, B)>,
+        datagrams: impl IntoIterator<Item = (PathId, SocketAddr, D)>,
     ) {
         if self.is_empty() {
             let mut datagrams = datagrams.into_iter().peekable();
@@ -110,7 +111,7 @@ impl<B: AsRef<[u8]>> Inbox<B> {
             }
         } else {
             for (path, from, bytes) in datagrams {
-                self.datagram(path, from, bytes);
+                self.datagram(path, from, bytes.into());
             }
             self.deliver(node, now);
         }

@@ -10,10 +10,11 @@
 
 /// A time-ordered queue of `T`, first-in first-out among equal times, with one timer slot per
 /// owner besides (a node's next wake-up): a timer is set far more often than anything else is
-/// queued, and setting it again replaces it — it would only leave stale entries in a heap.
+/// queued, and setting it again replaces it — it would only leave stale entries in a heap. A
+/// timer carries no event: it fires as its owner ([`Next::Timer`]).
 pub struct EventQueue<T> {
-    /// Per owner, its timer's key and event.
-    timers: Vec<Option<(u128, T)>>,
+    /// Per owner, its timer's key.
+    timers: Vec<Option<u128>>,
     /// The earliest timer: (key, owner).
     first_timer: Option<(u128, usize)>,
     /// Keys in heap order: `heap[i] <= heap[2i + 1], heap[2i + 2]`.
@@ -21,6 +22,15 @@ pub struct EventQueue<T> {
     slab: Vec<Option<T>>,
     free: Vec<u32>,
     seq: u64,
+}
+
+/// What comes out of the queue next.
+#[derive(Debug, PartialEq)]
+pub enum Next<T> {
+    /// An owner's timer.
+    Timer(usize),
+    /// An event that was pushed.
+    Event(T),
 }
 
 impl<T> Default for EventQueue<T> {
@@ -43,14 +53,14 @@ impl<T> EventQueue<T> {
         u128::from(at) << 64 | u128::from(self.seq) << 32 | u128::from(slot)
     }
 
-    /// Sets `owner`'s timer to fire `event` at `at`, in place of the one it had; it is ordered
-    /// among everything else as if pushed now.
-    pub fn set_timer(&mut self, owner: usize, at: u64, event: T) {
+    /// Sets `owner`'s timer to fire at `at`, in place of the one it had; it is ordered among
+    /// everything else as if pushed now.
+    pub fn set_timer(&mut self, owner: usize, at: u64) {
         if self.timers.len() <= owner {
-            self.timers.resize_with(owner + 1, || None);
+            self.timers.resize(owner + 1, None);
         }
         let key = self.key(at, u32::MAX);
-        self.timers[owner] = Some((key, event));
+        self.timers[owner] = Some(key);
         match self.first_timer {
             Some((first, who)) if who != owner && first < key => {}
             Some((_, who)) if who == owner => self.find_first_timer(),
@@ -69,13 +79,13 @@ impl<T> EventQueue<T> {
 
     /// When `owner`'s timer fires, if it is set.
     pub fn timer(&self, owner: usize) -> Option<u64> {
-        let (key, _) = self.timers.get(owner)?.as_ref()?;
+        let key = (*self.timers.get(owner)?)?;
         Some((key >> 64) as u64)
     }
 
     fn find_first_timer(&mut self) {
         self.first_timer = (self.timers.iter().enumerate())
-            .filter_map(|(who, t)| t.as_ref().map(|(key, _)| (*key, who)))
+            .filter_map(|(who, key)| key.map(|key| (key, who)))
             .min();
     }
 
@@ -106,9 +116,9 @@ impl<T> EventQueue<T> {
         heap[i] = key;
     }
 
-    /// The earliest event, if it is due at `now` or before.
+    /// The earliest event or timer, if it is due at `now` or before.
     #[inline]
-    pub fn pop_due(&mut self, now: u64) -> Option<(u64, T)> {
+    pub fn pop_due(&mut self, now: u64) -> Option<(u64, Next<T>)> {
         if self.peek_time()? > now {
             return None;
         }
@@ -126,13 +136,13 @@ impl<T> EventQueue<T> {
         Some((key >> 64) as u64)
     }
 
-    /// The earliest event and its time.
-    pub fn pop(&mut self) -> Option<(u64, T)> {
+    /// The earliest event or timer, and its time.
+    pub fn pop(&mut self) -> Option<(u64, Next<T>)> {
         if let Some((key, owner)) = self.first_timer {
             if self.heap.first().is_none_or(|&top| key < top) {
-                let (_, event) = self.timers[owner].take().expect("the first timer is set");
+                self.timers[owner] = None;
                 self.find_first_timer();
-                return Some(((key >> 64) as u64, event));
+                return Some(((key >> 64) as u64, Next::Timer(owner)));
             }
         }
         let heap = &mut self.heap;
@@ -165,13 +175,13 @@ impl<T> EventQueue<T> {
         let event = self.slab[slot as usize]
             .take()
             .expect("a queued slot holds its event");
-        Some((at, event))
+        Some((at, Next::Event(event)))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::EventQueue;
+    use super::{EventQueue, Next};
 
     #[test]
     fn earliest_first_and_fifo_among_equal_times() {
@@ -180,7 +190,7 @@ mod tests {
             q.push(at, name);
         }
         let mut order = Vec::new();
-        while let Some((at, name)) = q.pop() {
+        while let Some((at, Next::Event(name))) = q.pop() {
             order.push((at, name));
             if name == "a" {
                 q.push(1, "b2"); // queued later than "b" at the same time: runs after it
@@ -196,21 +206,21 @@ mod tests {
     fn a_timer_takes_its_place_among_the_events_and_setting_it_again_replaces_it() {
         let mut q = EventQueue::default();
         q.push(5, "event at 5");
-        q.set_timer(0, 9, "node 0 at 9");
-        q.set_timer(1, 5, "node 1 at 5"); // after the event at 5: set later
-        q.set_timer(0, 3, "node 0 at 3"); // replaces 9
+        q.set_timer(0, 9);
+        q.set_timer(1, 5); // after the event at 5: set later
+        q.set_timer(0, 3); // replaces 9
         q.push(3, "event at 3");
-        q.set_timer(2, 7, "node 2 at 7");
+        q.set_timer(2, 7);
         q.clear_timer(2);
         assert_eq!(q.timer(1), Some(5));
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(
             order,
             [
-                (3, "node 0 at 3"),
-                (3, "event at 3"),
-                (5, "event at 5"),
-                (5, "node 1 at 5")
+                (3, Next::Timer(0)),
+                (3, Next::Event("event at 3")),
+                (5, Next::Event("event at 5")),
+                (5, Next::Timer(1))
             ]
         );
         assert_eq!(q.timer(1), None);
@@ -232,11 +242,12 @@ mod tests {
                     model.insert(at_end, (at, pushed));
                     pushed += 1;
                 } else {
-                    assert_eq!(q.pop(), Some(model.remove(0)));
+                    let (at, pushed) = model.remove(0);
+                    assert_eq!(q.pop(), Some((at, Next::Event(pushed))));
                 }
             }
-            while let Some(expected) = (!model.is_empty()).then(|| model.remove(0)) {
-                assert_eq!(q.pop(), Some(expected));
+            while let Some((at, pushed)) = (!model.is_empty()).then(|| model.remove(0)) {
+                assert_eq!(q.pop(), Some((at, Next::Event(pushed))));
             }
             assert_eq!(q.pop(), None);
         }

@@ -5,11 +5,12 @@
 //! [`Context::announcing`] after it are that announcement's way, not a stale entry.
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
+use std::rc::Rc;
 
 /// Counts time without a holder (from the first acquisition on: a cold start is not an
 /// outage) and the client's failed requests.
 pub struct Availability {
-    ctx: Context,
+    ctx: Rc<Context>,
     holders: Holders,
     /// Per address: when the client's requests were last counted.
     counted_at: Vec<u64>,
@@ -43,7 +44,7 @@ pub struct Availability {
 }
 
 impl Availability {
-    pub(super) fn new(ctx: &Context) -> Availability {
+    pub(super) fn new(ctx: &Rc<Context>) -> Availability {
         Availability {
             ctx: ctx.clone(),
             holders: Holders::new(ctx.vips),
@@ -214,9 +215,17 @@ impl Checker for Availability {
     }
 
     fn observe(&mut self, at: u64, obs: &Observation) {
-        if let Observation::Heard { node, from, .. } = *obs {
-            self.heard[node][from] = Some(at);
-            return;
+        match *obs {
+            Observation::Heard { node, from, .. } => {
+                self.heard[node][from] = Some(at);
+                return;
+            }
+            // A node's status (a few hundred a run) changes nothing judged here: who holds,
+            // who could own and since when change only at observations of their own (a
+            // reload's settings at its fault's edge, the first thing at that instant), and
+            // between them `track_unowned` would leave every stretch as it is.
+            Observation::Status { .. } => return,
+            _ => {}
         }
         self.observe_holders(at, obs);
         match *obs {

@@ -6,10 +6,11 @@
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
 use failover_core::Accepted;
+use std::rc::Rc;
 
 /// Checks the end state and when it was reached.
 pub struct Convergence {
-    ctx: Context,
+    ctx: Rc<Context>,
     holders: Holders,
     /// A node is live when its daemon runs, unpaused, on a host that is up.
     live: Liveness,
@@ -25,7 +26,7 @@ pub struct Convergence {
 }
 
 impl Convergence {
-    pub(super) fn new(ctx: &Context) -> Convergence {
+    pub(super) fn new(ctx: &Rc<Context>) -> Convergence {
         Convergence {
             holders: Holders::new(ctx.vips),
             live: Liveness::new(ctx.nodes.len()),

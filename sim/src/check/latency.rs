@@ -11,6 +11,7 @@
 //! two owners.
 
 use super::{secs, Checker, Context, Findings, Holders, Observation};
+use std::rc::Rc;
 
 /// Times each failover; the longest must stay within `max_failover_latency`.
 pub struct FailoverLatency {
@@ -23,7 +24,7 @@ pub struct FailoverLatency {
     allowed: Option<u64>,
     changes: u32,
     max_changes: Option<u32>,
-    ctx: Context,
+    ctx: Rc<Context>,
     /// Per address: acquisitions on a healthy network, and the first beyond the bound.
     changes_healthy: Vec<u32>,
     first_flap: Option<(u64, usize)>,
@@ -33,7 +34,7 @@ pub struct FailoverLatency {
 }
 
 impl FailoverLatency {
-    pub(super) fn new(ctx: &Context) -> FailoverLatency {
+    pub(super) fn new(ctx: &Rc<Context>) -> FailoverLatency {
         FailoverLatency {
             holders: Holders::new(ctx.vips),
             lost: vec![None; ctx.vips],

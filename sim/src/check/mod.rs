@@ -22,6 +22,7 @@ pub use crate::record::Observation;
 use crate::fault::{Fault, FaultKind};
 use crate::scenario::{Expect, Scenario};
 use std::collections::BTreeSet;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// One invariant, watching a run.
@@ -30,8 +31,8 @@ pub trait Checker {
     fn observe(&mut self, at: u64, obs: &Observation);
     /// The run ended at `at`: add figures and violations.
     fn finish(&mut self, at: u64, findings: &mut Findings);
-    /// Whether it looks at [`Observation::Heard`] (an engine may skip the others for them:
-    /// there is one per datagram).
+    /// Whether it looks at [`Observation::Heard`] ([`Checkers`] shows them to no other: there
+    /// is one per datagram).
     fn judges_deliveries(&self) -> bool {
         false
     }
@@ -506,33 +507,118 @@ pub fn judge<'r>(
         deliveries,
         ..Context::new(scenario, faults)
     };
-    let mut checkers = all(&ctx);
+    let mut checkers = Checkers::new(ctx);
     for (at, obs) in record {
-        for c in checkers.iter_mut() {
-            c.observe(*at, obs);
-        }
+        checkers.observe_every(*at, obs);
     }
     let mut findings = Findings::default();
-    for c in checkers.iter_mut() {
-        c.finish(end, &mut findings);
-    }
+    checkers.finish(end, &mut findings);
     findings
 }
 
-/// Every checker, for one run.
-pub fn all(ctx: &Context) -> Vec<Box<dyn Checker>> {
-    vec![
-        Box::new(split_brain::SplitBrain::new(ctx)),
-        Box::new(availability::Availability::new(ctx)),
-        Box::new(latency::FailoverLatency::new(ctx)),
-        Box::new(convergence::Convergence::new(ctx)),
-        Box::new(notifications::Notifications::new(ctx)),
-        Box::new(hooks::Hooks::new(ctx)),
-        Box::new(tamper::Tampered::new(ctx)),
-        Box::new(operator::Operator::new(ctx)),
-        Box::new(reload::Reload::new(ctx)),
-        Box::new(status::StatusReport::new(ctx)),
-    ]
+/// Every checker of one run, as one value: each called directly — no dynamic call per
+/// observation, and a delivery ([`Observation::Heard`], one per datagram) reaches only those
+/// that judge them ([`Checker::judges_deliveries`]). They report in this order.
+pub struct Checkers {
+    split_brain: split_brain::SplitBrain,
+    availability: availability::Availability,
+    latency: latency::FailoverLatency,
+    convergence: convergence::Convergence,
+    notifications: notifications::Notifications,
+    hooks: hooks::Hooks,
+    tamper: tamper::Tampered,
+    operator: operator::Operator,
+    reload: reload::Reload,
+    status: status::StatusReport,
+}
+
+/// Runs `$body` with `$c` bound to each checker of `$checkers` in turn, in report order.
+macro_rules! each {
+    ($checkers:expr, $c:ident => $body:expr) => {{
+        let all = $checkers;
+        {
+            let $c = &mut all.split_brain;
+            $body;
+        }
+        {
+            let $c = &mut all.availability;
+            $body;
+        }
+        {
+            let $c = &mut all.latency;
+            $body;
+        }
+        {
+            let $c = &mut all.convergence;
+            $body;
+        }
+        {
+            let $c = &mut all.notifications;
+            $body;
+        }
+        {
+            let $c = &mut all.hooks;
+            $body;
+        }
+        {
+            let $c = &mut all.tamper;
+            $body;
+        }
+        {
+            let $c = &mut all.operator;
+            $body;
+        }
+        {
+            let $c = &mut all.reload;
+            $body;
+        }
+        {
+            let $c = &mut all.status;
+            $body;
+        }
+    }};
+}
+
+impl Checkers {
+    /// Every checker, for one run (sharing `ctx`).
+    pub fn new(ctx: Context) -> Checkers {
+        let ctx = &Rc::new(ctx);
+        Checkers {
+            split_brain: split_brain::SplitBrain::new(ctx),
+            availability: availability::Availability::new(ctx),
+            latency: latency::FailoverLatency::new(ctx),
+            convergence: convergence::Convergence::new(ctx),
+            notifications: notifications::Notifications::new(ctx),
+            hooks: hooks::Hooks::new(ctx),
+            tamper: tamper::Tampered::new(ctx),
+            operator: operator::Operator::new(ctx),
+            reload: reload::Reload::new(ctx),
+            status: status::StatusReport::new(ctx),
+        }
+    }
+
+    /// Shows `obs` at `at` to every checker (a delivery only to those that judge them).
+    #[inline]
+    pub fn observe(&mut self, at: u64, obs: &Observation) {
+        if matches!(obs, Observation::Heard { .. }) {
+            each!(self, c => if c.judges_deliveries() {
+                c.observe(at, obs)
+            });
+        } else {
+            each!(self, c => c.observe(at, obs));
+        }
+    }
+
+    /// Shows `obs` at `at` to every checker, a delivery too: how [`judge`] reads another
+    /// engine's record (the shortcut for deliveries is the simulator's loop's).
+    pub fn observe_every(&mut self, at: u64, obs: &Observation) {
+        each!(self, c => c.observe(at, obs));
+    }
+
+    /// The run ended at `at`: every checker adds its figures and violations, in order.
+    pub fn finish(&mut self, at: u64, findings: &mut Findings) {
+        each!(self, c => c.finish(at, findings));
+    }
 }
 
 /// Nanoseconds as seconds with milliseconds, for reports.

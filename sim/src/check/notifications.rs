@@ -22,6 +22,7 @@ use super::claims::HeardClaims;
 use super::{Checker, Context, Findings, Observation};
 use failover_core::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// A hook failure or refused address change the engine recorded, and which notices named it.
 #[derive(Clone, Debug)]
@@ -80,7 +81,7 @@ fn named(events: &mut [Event], fits: impl Fn(&Event) -> bool) -> Option<&mut Eve
 
 /// Matches notifications against what the nodes did, node by node.
 pub struct Notifications {
-    ctx: Context,
+    ctx: Rc<Context>,
     /// Per node: takeovers (its role became master), for `expect.takeovers`.
     takeovers: Vec<u32>,
     /// Takeovers begun (a role became acquiring), for `expect.max_takeover_attempts`.
@@ -136,7 +137,7 @@ pub struct Notifications {
 }
 
 impl Notifications {
-    pub(super) fn new(ctx: &Context) -> Notifications {
+    pub(super) fn new(ctx: &Rc<Context>) -> Notifications {
         let n = ctx.nodes.len();
         Notifications {
             ctx: ctx.clone(),
@@ -710,7 +711,7 @@ mod tests {
             deliveries: true,
             ..Context::new(&scenario, &[])
         };
-        let mut checker = Notifications::new(&ctx);
+        let mut checker = Notifications::new(&Rc::new(ctx));
         for (at, obs) in record {
             checker.observe(*at, obs);
         }
@@ -734,7 +735,7 @@ mod tests {
             deliveries: true,
             ..Context::new(&scenario, &[])
         };
-        let mut checker = Notifications::new(&ctx);
+        let mut checker = Notifications::new(&Rc::new(ctx));
         for (at, obs) in record {
             checker.observe(*at, obs);
         }

@@ -10,10 +10,11 @@
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
 use failover_core::{Accepted, Ineligible, Refusal, Request};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 /// Watches operators' requests and what the nodes did about them.
 pub struct Operator {
-    ctx: Context,
+    ctx: Rc<Context>,
     holders: Holders,
     live: Liveness,
     /// Per node: in standby (as its disk keeps it).
@@ -28,7 +29,7 @@ pub struct Operator {
 }
 
 impl Operator {
-    pub(super) fn new(ctx: &Context) -> Operator {
+    pub(super) fn new(ctx: &Rc<Context>) -> Operator {
         Operator {
             holders: Holders::new(ctx.vips),
             live: Liveness::new(ctx.nodes.len()),
@@ -308,7 +309,7 @@ mod tests {
             deliveries: true,
             ..Context::new(&scenario, &faults)
         };
-        let mut checker = Operator::new(&ctx);
+        let mut checker = Operator::new(&Rc::new(ctx));
         for (at, obs) in record {
             checker.observe(*at, obs);
         }

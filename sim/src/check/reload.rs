@@ -16,6 +16,7 @@ use crate::fault::{Fault, FaultKind};
 use crate::record::Carried;
 use crate::scenario::Scenario;
 use failover_core::{Config, ConfigError, Role};
+use std::rc::Rc;
 use std::time::Duration;
 
 /// What of a node's configuration the checkers judge by.
@@ -174,7 +175,7 @@ fn refusal(old: &Config, new: &Config) -> Option<String> {
 
 /// Holds each node to every reload that reached its daemon ([`Observation::Reloaded`]).
 pub struct Reload {
-    ctx: Context,
+    ctx: Rc<Context>,
     /// Per node, in standby (it announces priority 0).
     standby: Vec<bool>,
     /// Per node, whether it ever began a takeover: one that ended refused lowers the
@@ -184,7 +185,7 @@ pub struct Reload {
 }
 
 impl Reload {
-    pub(super) fn new(ctx: &Context) -> Reload {
+    pub(super) fn new(ctx: &Rc<Context>) -> Reload {
         let n = ctx.nodes.len();
         Reload {
             ctx: ctx.clone(),
@@ -354,7 +355,7 @@ mod tests {
 
     fn judge(record: &[(u64, Observation)]) -> Vec<String> {
         let (scenario, faults) = scenario();
-        let mut checker = Reload::new(&Context::new(&scenario, &faults));
+        let mut checker = Reload::new(&Rc::new(Context::new(&scenario, &faults)));
         for (at, obs) in record {
             checker.observe(*at, obs);
         }

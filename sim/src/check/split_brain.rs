@@ -24,6 +24,7 @@
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
 use failover_core::Role;
+use std::rc::Rc;
 
 /// Measures every window with more than one holder; the total must stay within the scenario's
 /// `max_split_brain` (if set; in quorum mode zero), the part of it on a healthy network within
@@ -31,7 +32,7 @@ use failover_core::Role;
 /// it to), and — where deliveries are recorded — the part they do not justify within
 /// `max_split_brain_unjustified` (zero by default).
 pub struct SplitBrain {
-    ctx: Context,
+    ctx: Rc<Context>,
     holders: Holders,
     since: Vec<Option<u64>>,
     total: u64,
@@ -43,7 +44,7 @@ pub struct SplitBrain {
 }
 
 impl SplitBrain {
-    pub(super) fn new(ctx: &Context) -> SplitBrain {
+    pub(super) fn new(ctx: &Rc<Context>) -> SplitBrain {
         SplitBrain {
             ctx: ctx.clone(),
             holders: Holders::new(ctx.vips),
@@ -173,7 +174,7 @@ struct Pair {
 struct Justify {
     /// Each node's settings over the run (priorities, dead_after, interval: a reload changes
     /// them).
-    ctx: Context,
+    ctx: Rc<Context>,
     nodes: usize,
     /// Last fresh delivery, by receiver then sender.
     heard: Vec<Option<u64>>,
@@ -192,7 +193,7 @@ struct Justify {
 }
 
 impl Justify {
-    fn new(ctx: &Context) -> Justify {
+    fn new(ctx: &Rc<Context>) -> Justify {
         let n = ctx.nodes.len();
         Justify {
             ctx: ctx.clone(),
@@ -363,7 +364,7 @@ mod tests {
             unhealthy: vec![(0, 60 * S)],
             ..Context::new(&scenario, &[])
         };
-        let mut checker = SplitBrain::new(&ctx);
+        let mut checker = SplitBrain::new(&Rc::new(ctx));
         for (at, obs) in record {
             checker.observe(*at, obs);
         }

@@ -26,6 +26,7 @@
 use super::{secs, Checker, Context, Findings, Observation};
 use failover_core::{Counters, Role};
 use serde::{Deserialize, Serialize};
+use std::rc::Rc;
 
 const MS: u64 = 1_000_000;
 
@@ -123,7 +124,7 @@ pub struct PeerKnown {
 pub struct StatusReport {
     names: Vec<String>,
     /// Each node's `dead_after` and interval follow its reloads.
-    ctx: Context,
+    ctx: Rc<Context>,
     /// The configured lease, milliseconds (quorum mode).
     lease_ms: Option<u64>,
     /// Per node, how many statuses were found wrong: the first is reported, the rest counted
@@ -133,7 +134,7 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
-    pub(super) fn new(ctx: &Context) -> StatusReport {
+    pub(super) fn new(ctx: &Rc<Context>) -> StatusReport {
         StatusReport {
             names: ctx.nodes.iter().map(|(name, _)| name.clone()).collect(),
             ctx: ctx.clone(),
@@ -163,17 +164,14 @@ impl StatusReport {
 
     fn peers(&self, seen: &StatusSeen, timing: Option<(u64, u64)>, wrong: &mut Vec<String>) {
         let (said, known, now) = (&seen.said.peers, &seen.known.peers, seen.local);
-        let names = |v: Vec<&str>| v.join(", ");
-        let listed: Vec<&str> = said.iter().map(|p| p.name.as_str()).collect();
-        let heard: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
-        let (mut a, mut b) = (listed.clone(), heard.clone());
-        a.sort_unstable();
-        b.sort_unstable();
-        if a != b {
+        // (a few hundred statuses a run: nothing is allocated unless one is wrong)
+        if !same_names(said, known) {
+            let listed: Vec<&str> = said.iter().map(|p| p.name.as_str()).collect();
+            let heard: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
             wrong.push(format!(
                 "lists peers [{}], but fresh datagrams came from [{}]",
-                names(listed),
-                names(heard)
+                listed.join(", "),
+                heard.join(", ")
             ));
             return;
         }
@@ -185,13 +183,13 @@ impl StatusReport {
                     p.name, p.epoch, k.epoch
                 ));
             }
-            let ages: Vec<Option<u64>> = (k.heard.iter())
-                .map(|t| t.map(|t| now.saturating_sub(t) / MS))
-                .collect();
-            if p.last_heard_ms != ages {
+            let ages = || (k.heard.iter()).map(|t| t.map(|t| now.saturating_sub(t) / MS));
+            if !p.last_heard_ms.iter().copied().eq(ages()) {
                 wrong.push(format!(
                     "shows {} last heard {:?} ms ago per path, its fresh datagrams came {:?} ms ago",
-                    p.name, p.last_heard_ms, ages
+                    p.name,
+                    p.last_heard_ms,
+                    ages().collect::<Vec<_>>()
                 ));
             }
             let within = |span: u64| k.heard.iter().flatten().any(|&t| t + span > now);
@@ -259,6 +257,13 @@ impl StatusReport {
             }
         }
     }
+}
+
+/// Whether the peers listed are those heard, each name as many times.
+fn same_names(said: &[PeerSaid], known: &[PeerKnown]) -> bool {
+    let listed = |name: &str| said.iter().filter(|p| p.name == name).count();
+    let heard = |name: &str| known.iter().filter(|k| k.name == name).count();
+    said.len() == known.len() && said.iter().all(|p| listed(&p.name) == heard(&p.name))
 }
 
 /// Every datagram handed over counted once, under the right heading; every one sent counted.
@@ -356,7 +361,7 @@ mod tests {
         let scenario = b.vip("192.0.2.100").build().unwrap();
         let mut ctx = Context::new(&scenario, &[]);
         ctx.lease = quorum.then(|| Duration::from_secs(2));
-        StatusReport::new(&ctx)
+        StatusReport::new(&Rc::new(ctx))
     }
 
     fn judge(c: &mut StatusReport, node: usize, seen: StatusSeen) -> Vec<String> {

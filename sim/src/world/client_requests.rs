@@ -1,7 +1,7 @@
 //! The client's requests as the checkers see them: counted when their outcome changes, and
 //! reported up to the instant before each change.
 
-use super::{Due, World};
+use super::World;
 use crate::record::Observation;
 
 impl World<'_> {
@@ -21,7 +21,7 @@ impl World<'_> {
         }
         let owner = self.hosts.len();
         match self.client.next_expiry(self.now) {
-            Some(at) => self.queue.set_timer(owner, at, Due::ClientTimer),
+            Some(at) => self.queue.set_timer(owner, at),
             None => self.queue.clear_timer(owner),
         }
     }

@@ -2,11 +2,27 @@
 //! host woken at an instant and handed its inbox by the input rule once everything due then
 //! is in, and the daemon's timer set from core's next deadline.
 
-use super::{Due, World};
+use super::World;
 use crate::record::Observation;
 use crate::topology;
 use failover_core::{Instant, Node, PathId, Role};
 use std::sync::Arc;
+
+/// A datagram's bytes lent to a daemon that reads them at once: shared (reference counted)
+/// only if they have to wait in its socket buffers after all.
+struct Lent<'a>(&'a Arc<[u8]>);
+
+impl AsRef<[u8]> for Lent<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0
+    }
+}
+
+impl From<Lent<'_>> for Arc<[u8]> {
+    fn from(lent: Lent<'_>) -> Arc<[u8]> {
+        Arc::clone(lent.0)
+    }
+}
 
 impl World<'_> {
     /// Datagrams reach host `to` on `paths`: into its daemon's socket buffers, if the host
@@ -34,9 +50,6 @@ impl World<'_> {
         self.tamper_after(to, paths, from, &payload);
         let stamp = failover_core::wire::stamp_of(&payload);
         let fresh = stamp > self.newest[to * self.hosts.len() + from];
-        let datagrams = on[..count]
-            .iter()
-            .map(|&(path, addr)| (path, addr, Arc::clone(&payload)));
         // Alone at this instant (nothing else is due now, nothing waits to be handed over):
         // straight to a running daemon, by the same rule, without queueing them first.
         let alone = !self.hosts[to].woken && self.queue.peek_time().is_none_or(|at| at > self.now);
@@ -51,14 +64,17 @@ impl World<'_> {
                 (host.ledger).datagram(from, path.0, &payload, stamp, Some(now.as_nanos()));
             }
             let node = host.node.as_mut().expect("a running daemon");
-            host.inbox.deliver_now(node, now, datagrams);
+            let lent = on[..count]
+                .iter()
+                .map(|&(path, addr)| (path, addr, Lent(&payload)));
+            host.inbox.deliver_now(node, now, lent);
             self.after_input(to);
             return;
         }
         let host = &mut self.hosts[to];
         let (mut kept, mut dropped) = (false, 0);
-        for (path, addr, bytes) in datagrams {
-            match host.inbox.datagram(path, addr, bytes) {
+        for &(path, addr) in &on[..count] {
+            match host.inbox.datagram(path, addr, Arc::clone(&payload)) {
                 true => {
                     kept = true;
                     host.ledger.datagram(from, path.0, &payload, stamp, None);
@@ -143,7 +159,7 @@ impl World<'_> {
         };
         let at = h.clock.true_time(local.as_nanos()).max(self.now);
         if force || self.queue.timer(i).is_none_or(|cur| at < cur) {
-            self.queue.set_timer(i, at, Due::Timer { node: i });
+            self.queue.set_timer(i, at);
         }
     }
 }

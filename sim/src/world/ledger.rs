@@ -274,7 +274,13 @@ impl Ledger {
                 .collect(),
             grants_heard: named(&self.grants_heard),
             promised: named(&self.promised),
-            ..self.known.clone()
+            // (the counts: the ledger's own lists stay empty, and are not copied)
+            fresh: self.known.fresh,
+            stale: self.known.stale,
+            foreign: self.known.foreign,
+            unauthenticated: self.known.unauthenticated,
+            tampered: self.known.tampered,
+            sent: self.known.sent,
         }
     }
 }

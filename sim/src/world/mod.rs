@@ -39,11 +39,11 @@ mod reload;
 mod sending;
 mod tamper;
 
-use crate::check::{self, Checker, Context, Findings};
+use crate::check::{self, Checkers, Context, Findings};
 use crate::fault::{Fault, Impairment};
 use crate::net::{Cuts, Link};
 use crate::plan::Plan;
-use crate::queue::EventQueue;
+use crate::queue::{EventQueue, Next};
 use crate::record::{Observation, Record};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::topology;
@@ -103,7 +103,8 @@ impl RunReport {
     }
 }
 
-/// Something due at a simulated instant.
+/// Something due at a simulated instant, besides the queue's timers: one per node (its
+/// daemon's, cleared when it goes down) and the client's after them (an ARP entry goes stale).
 enum Due {
     /// One announcement reaches a host on the paths of `paths` (a bit per path), all at
     /// once. `from` is the sender's index; with a path's segment it gives the source address.
@@ -113,18 +114,12 @@ enum Due {
         from: u32,
         payload: Arc<[u8]>,
     },
-    /// A node's timer (the queue keeps one per node, cleared when the node goes down).
-    Timer {
-        node: usize,
-    },
     /// The job a host runs ends (unless `generation` says it was suspended since).
     JobEnds {
         node: usize,
         incarnation: u64,
         generation: u64,
     },
-    /// An ARP entry of the client goes stale (the client's timer slot).
-    ClientTimer,
     FaultBegins(usize),
     FaultEnds(usize),
     /// First start of a node; queued after faults at time zero, so a clock set at 0 s is the
@@ -172,9 +167,7 @@ pub struct World<'p> {
     /// duplication, reordering or degrade): every datagram takes it, and no link is asked.
     fixed_latency: Vec<Option<u64>>,
     faults: &'p [Fault],
-    checkers: Vec<Box<dyn Checker>>,
-    /// Which of `checkers` judge deliveries ([`Checker::judges_deliveries`]), asked once.
-    judges: Vec<usize>,
+    checkers: Checkers,
     trace: Trace,
     acts: Vec<Record>,
     record: Option<Vec<Record>>,
@@ -192,7 +185,7 @@ pub struct World<'p> {
     client: Client,
     job_generation: u64,
     /// Datagrams the input being handled sent (see `send_outgoing`).
-    outgoing: Vec<Option<Outgoing>>,
+    outgoing: Vec<Outgoing>,
     /// When, within its granularity, the kernel removes an address whose lifetime is over.
     kernel: ChaCha8Rng,
     /// Operators' requests asked so far: the next one's id.
@@ -266,8 +259,7 @@ impl<'p> World<'p> {
                 .map(|seg| seg.is_quiet().then_some(nanos(seg.latency)))
                 .collect(),
             faults: &plan.faults,
-            checkers: check::all(&ctx),
-            judges: Vec::new(),
+            checkers: Checkers::new(ctx),
             trace: Trace::new(options.keep_datagrams),
             acts: Vec::new(),
             record: options.record.then(Vec::new),
@@ -290,10 +282,6 @@ impl<'p> World<'p> {
             attacker: tamper::Attacker::new(plan.seed, scenario.protocol.auth_key.is_some()),
             edits: crate::fault::Edits::default(),
         };
-        world.judges = (world.checkers.iter().enumerate())
-            .filter(|(_, c)| c.judges_deliveries())
-            .map(|(i, _)| i)
-            .collect();
         for (id, f) in plan.faults.iter().enumerate() {
             world.queue.push(nanos(f.at), Due::FaultBegins(id));
             if let Some(end) = f.end() {
@@ -361,9 +349,7 @@ impl<'p> World<'p> {
                 ),
             );
         }
-        for c in &mut self.checkers {
-            c.finish(self.now, &mut findings);
-        }
+        self.checkers.finish(self.now, &mut findings);
         // Core's inboxes count what a full buffer dropped; the run reports it.
         findings.figures.datagrams_overflowed =
             (self.hosts.iter()).map(|h| h.inbox.overflowed()).sum();
@@ -395,16 +381,7 @@ impl<'p> World<'p> {
         ) {
             self.flush_client();
         }
-        // (a delivery, the commonest observation by far, only to the checkers that judge by them)
-        if matches!(obs, Observation::Heard { .. }) {
-            for &c in &self.judges {
-                self.checkers[c].observe(self.now, &obs);
-            }
-        } else {
-            for c in &mut self.checkers {
-                c.observe(self.now, &obs);
-            }
-        }
+        self.checkers.observe(self.now, &obs);
         if let Some(record) = self.record.as_mut() {
             record.push((self.now, obs));
         }
@@ -420,7 +397,18 @@ impl<'p> World<'p> {
         self.trace.record(self.now, who, what);
     }
 
-    fn dispatch(&mut self, due: Due) {
+    fn dispatch(&mut self, next: Next<Due>) {
+        let due = match next {
+            Next::Event(due) => due,
+            Next::Timer(client) if client == self.hosts.len() => {
+                self.client.dirty = true;
+                return;
+            }
+            Next::Timer(node) => {
+                self.wake(node);
+                return;
+            }
+        };
         match due {
             Due::Arrival {
                 to,
@@ -428,13 +416,11 @@ impl<'p> World<'p> {
                 from,
                 payload,
             } => self.arrive(to as usize, paths, from as usize, payload),
-            Due::Timer { node } => self.wake(node),
             Due::JobEnds {
                 node,
                 incarnation,
                 generation,
             } => self.job_ends(node, incarnation, generation),
-            Due::ClientTimer => self.client.dirty = true,
             Due::Start(i) => self.start(i),
             Due::FaultBegins(id) => self.begin_fault(id),
             Due::FaultEnds(id) => self.end_fault(id),
@@ -470,9 +456,15 @@ mod tests {
             .unwrap();
         let plan = Plan::new(&scenario, 1).unwrap();
         let mut world = World::new(&plan, &Options::default());
-        // What a node woken again and again at one instant looks like to the loop.
+        // What a node woken again and again at one instant looks like to the loop (an
+        // address's lifetime, long renewed: nothing happens).
         for _ in 0..=LIVELOCK_EVENTS {
-            world.queue.push(5_000_000_000, Due::ClientTimer);
+            let due = Due::Expires {
+                node: 0,
+                vip: 0,
+                at: 0,
+            };
+            world.queue.push(5_000_000_000, due);
         }
         world.run_to_end();
         let report = world.finish();

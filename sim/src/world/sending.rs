@@ -8,48 +8,48 @@ use crate::topology::{self, Party};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// A datagram on its way, before it is queued.
+/// An announcement on its way to one host, before it is queued: every path it lands on at
+/// that instant.
 pub(super) struct Outgoing {
     at: u64,
     to: u32,
-    path: u32,
+    /// A bit per path at the destination.
+    paths: u32,
     from: u32,
     payload: Arc<[u8]>,
 }
 
-impl Outgoing {
-    /// Whether it arrives with `other`: the same announcement, host and instant.
-    fn joins(&self, other: &Outgoing) -> bool {
-        (self.at, self.to, self.from) == (other.at, other.to, other.from)
-            && Arc::ptr_eq(&self.payload, &other.payload)
-    }
-}
-
 impl World<'_> {
-    /// Queues the datagrams an input made, one event per announcement, host and arrival
-    /// time: an announcement sent on several paths that lands on them at once arrives as one.
+    /// Queues the datagrams an input made, one event per announcement, host and arrival time
+    /// (in the order each was first sent).
     pub(super) fn send_outgoing(&mut self) {
-        let mut outgoing = std::mem::take(&mut self.outgoing);
-        for k in 0..outgoing.len() {
-            let Some(first) = outgoing[k].take() else {
-                continue;
-            };
-            let mut paths = 1 << first.path;
-            for later in outgoing[k + 1..].iter_mut() {
-                if later.as_ref().is_some_and(|l| l.joins(&first)) {
-                    paths |= 1 << later.take().expect("some").path;
-                }
-            }
+        for o in self.outgoing.drain(..) {
             let due = Due::Arrival {
-                to: first.to,
-                paths,
-                from: first.from,
-                payload: first.payload,
+                to: o.to,
+                paths: o.paths,
+                from: o.from,
+                payload: o.payload,
             };
-            self.queue.push(first.at, due);
+            self.queue.push(o.at, due);
         }
-        outgoing.clear();
-        self.outgoing = outgoing;
+    }
+
+    /// A datagram on its way: an announcement sent on several paths that lands on them at
+    /// once arrives as one.
+    fn on_its_way(&mut self, at: u64, to: u32, path: u32, from: u32, payload: Arc<[u8]>) {
+        let same = |o: &&mut Outgoing| {
+            (o.at, o.to, o.from) == (at, to, from) && Arc::ptr_eq(&o.payload, &payload)
+        };
+        match self.outgoing.iter_mut().find(same) {
+            Some(o) => o.paths |= 1 << path,
+            None => self.outgoing.push(Outgoing {
+                at,
+                to,
+                paths: 1 << path,
+                from,
+                payload,
+            }),
+        }
     }
 
     pub(super) fn transmit(&mut self, i: usize, path: usize, to: SocketAddr, payload: Arc<[u8]>) {
@@ -96,25 +96,10 @@ impl World<'_> {
                     (String::new(), format!("send: {from} -> {to}"))
                 });
                 let (to, path, from) = (j as u32, dest_path as u32, i as u32);
-                let at = self.now + delay;
                 if let Some(d2) = dup {
-                    let payload = payload.clone();
-                    let at = self.now + d2;
-                    (self.outgoing).push(Some(Outgoing {
-                        at,
-                        to,
-                        path,
-                        from,
-                        payload,
-                    }));
+                    self.on_its_way(self.now + d2, to, path, from, payload.clone());
                 }
-                (self.outgoing).push(Some(Outgoing {
-                    at,
-                    to,
-                    path,
-                    from,
-                    payload,
-                }));
+                self.on_its_way(self.now + delay, to, path, from, payload);
             }
         }
     }
