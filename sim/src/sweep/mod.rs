@@ -137,7 +137,7 @@ pub fn sweep(
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     (k < total).then_some((k, first + k * step))
                 };
-                let give = |k, outcome| tx.send(Ok((k, outcome))).is_ok();
+                let give = |outcomes| tx.send(Ok(outcomes)).is_ok();
                 let worked = work(scenario, twin, stop, take, give);
                 if let Err(e) = worked {
                     stop.store(true, Ordering::Relaxed);
@@ -153,9 +153,7 @@ pub fn sweep(
         let mut found = false;
         for got in rx {
             match got {
-                Ok((k, outcome)) => {
-                    waiting.insert(k, outcome);
-                }
+                Ok(outcomes) => waiting.extend(outcomes),
                 Err(e) => {
                     failed.get_or_insert(e);
                 }
@@ -177,17 +175,22 @@ pub fn sweep(
     })
 }
 
+/// Outcomes a worker hands on together (a failing one at once): one wake-up of the thread
+/// that puts them in order per seed would cost a run a few per cent.
+const HANDED_TOGETHER: usize = 32;
+
 /// One worker: takes seeds with `take` (each with its place in the sweep) until there are
 /// none or `stop` is set, runs each — in its second process too, the two at once — and hands
-/// the outcomes to `give`, which says whether to go on.
+/// the outcomes to `give` a few at a time (each with its place), which says whether to go on.
 fn work(
     scenario: &Scenario,
     twin: Option<&Twin>,
     stop: &AtomicBool,
     mut take: impl FnMut() -> Option<(u64, u64)>,
-    mut give: impl FnMut(u64, Outcome) -> bool,
+    mut give: impl FnMut(Vec<(u64, Outcome)>) -> bool,
 ) -> Result<(), String> {
     let mut second = twin.map(Twin::spawn).transpose()?;
+    let mut done = Vec::with_capacity(HANDED_TOGETHER);
     while let Some((k, seed)) = take().filter(|_| !stop.load(Ordering::Relaxed)) {
         if let Some(second) = second.as_mut() {
             second.ask(seed)?;
@@ -197,9 +200,14 @@ fn work(
             let there = second.answer(seed)?;
             outcome.violations.extend(twin::compare(&outcome, &there));
         }
-        if !give(k, outcome) {
+        let failed = !outcome.violations.is_empty();
+        done.push((k, outcome));
+        if (failed || done.len() == HANDED_TOGETHER) && !give(std::mem::take(&mut done)) {
             break;
         }
+    }
+    if !done.is_empty() {
+        give(done);
     }
     second.map_or(Ok(()), twin::Process::finish)
 }
