@@ -487,7 +487,8 @@ pub fn decode_raw<'a>(
             1..=MAX_NAME_LEN => Ok(value),
             _ => Err(DecodeError::BadField),
         };
-        for (kind, value) in fields(&bytes[name_end + 1..body])? {
+        for field in fields(&bytes[name_end + 1..body]) {
+            let (kind, value) = field?;
             let slot = match kind {
                 FIELD_SUCCESSOR => &mut successor,
                 FIELD_CANDIDATE => &mut candidate,
@@ -543,20 +544,19 @@ pub fn decode_raw<'a>(
     })
 }
 
-/// The (type, value) fields of a field area, or `BadField` if one runs past its end.
-fn fields(mut area: &[u8]) -> Result<Vec<(u8, &[u8])>, DecodeError> {
-    let mut out = Vec::new();
-    while let [kind, len, rest @ ..] = area {
-        let len = usize::from(*len);
-        if rest.len() < len {
-            return Err(DecodeError::BadField);
+/// The (type, value) fields of a field area, in order, then `BadField` if one runs past its
+/// end (read as they are taken: nothing is collected per datagram).
+fn fields(mut area: &[u8]) -> impl Iterator<Item = Result<(u8, &[u8]), DecodeError>> {
+    std::iter::from_fn(move || match *area {
+        [] => None,
+        [kind, len, ref rest @ ..] if rest.len() >= usize::from(len) => {
+            let (value, after) = rest.split_at(usize::from(len));
+            area = after;
+            Some(Ok((kind, value)))
         }
-        out.push((*kind, &rest[..len]));
-        area = &rest[len..];
-    }
-    if area.is_empty() {
-        Ok(out)
-    } else {
-        Err(DecodeError::BadField)
-    }
+        _ => {
+            area = &[];
+            Some(Err(DecodeError::BadField))
+        }
+    })
 }

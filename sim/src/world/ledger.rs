@@ -160,7 +160,7 @@ impl Ledger {
             s.left = bytes.get(3) == Some(&KIND_GOODBYE);
         }
         self.known.fresh += 1;
-        let grant = self.promise_len.is_some() && self.grant(bytes).is_some_and(|c| c == self.name);
+        let grant = self.promise_len.is_some() && self.grant(bytes) == Some(self.name.as_str());
         match read {
             Some(at) => self.read(from, epoch, path, grant, at),
             None => self.pending.push((from, epoch, path, grant)),
@@ -206,7 +206,7 @@ impl Ledger {
             return;
         };
         let now = now();
-        if let Some(c) = names.iter().position(|n| *n == candidate) {
+        if let Some(c) = names.iter().position(|n| n == candidate) {
             self.promised[c] = Some(now + len);
             self.promise_end = Some(now + len);
         }
@@ -227,16 +227,14 @@ impl Ledger {
         }
     }
 
-    fn grant(&self, bytes: &[u8]) -> Option<String> {
+    fn grant<'b>(&self, bytes: &'b [u8]) -> Option<&'b str> {
         if bytes.get(3) != Some(&KIND_VOTE) {
             return None;
         }
         let msg = (wire::decode(bytes, self.key.as_ref()).ok())
             .or_else(|| wire::decode(bytes, self.previous_key.as_ref()).ok())?;
         debug_assert_eq!(msg.kind, MessageKind::Vote);
-        (msg.vote.as_ref())
-            .filter(|v| v.granted)
-            .map(|v| v.candidate.to_string())
+        (msg.vote).filter(|v| v.granted).map(|v| v.candidate)
     }
 
     /// Something the status is to be looked at for (a role change, a fault's edge).
