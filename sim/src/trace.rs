@@ -82,6 +82,8 @@ pub struct Trace {
     hash: TraceHash,
     /// Also keep a record per datagram (off by default: an hour is ~100k of them).
     keep_datagrams: bool,
+    /// Keep no readable records at all, only the hash.
+    hash_only: bool,
 }
 
 impl Trace {
@@ -93,11 +95,23 @@ impl Trace {
         }
     }
 
+    /// A trace that keeps only its hash: all a sweep reads of a run, and a run writes some
+    /// hundred records it would drop again.
+    pub fn hash_only() -> Trace {
+        Trace {
+            hash_only: true,
+            ..Trace::default()
+        }
+    }
+
     /// Adds a readable record (and hashes it).
     pub fn record(&mut self, at: u64, who: &str, what: String) {
         self.hash.word(at);
         self.hash.bytes(who.as_bytes());
         self.hash.bytes(what.as_bytes());
+        if self.hash_only {
+            return;
+        }
         self.records.push(Record {
             at,
             who: who.to_string(),

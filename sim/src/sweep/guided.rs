@@ -19,9 +19,9 @@
 
 use super::feedback::{Feedback, FEATURES};
 use super::mutate::{self, Mutator, Schedule};
-use super::{outcome, Outcome, Seeds, SweepError, SweepOptions};
+use super::{outcome, Outcome, Seeds, SweepError, SweepOptions, SWEPT};
 use crate::scenario::Scenario;
-use crate::world::{run, Options};
+use crate::world::run;
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -253,12 +253,8 @@ fn run_batch(
 ) -> Vec<(Outcome, Feedback)> {
     let one = |(slot, mutant): &(u64, Option<Mutant>)| {
         let ran = match mutant {
-            None => run(scenario, *slot, &Options::default()),
-            Some(m) => run(
-                &m.scenario(scenario, *slot),
-                m.schedule.seed,
-                &Options::default(),
-            ),
+            None => run(scenario, *slot, &SWEPT),
+            Some(m) => run(&m.scenario(scenario, *slot), m.schedule.seed, &SWEPT),
         };
         let feedback = (ran.as_ref().ok())
             .map(|r| Feedback::of(&r.coverage, &r.acts, &r.faults))
@@ -293,6 +289,7 @@ fn run_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::world::Options;
 
     #[test]
     fn a_plain_seed_written_as_a_mutant_runs_as_that_seed() {

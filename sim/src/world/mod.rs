@@ -66,6 +66,9 @@ pub struct Options {
     pub keep_datagrams: bool,
     /// Keep every observation in `RunReport::record` (for a timeline picture).
     pub record: bool,
+    /// Keep no readable trace, only its hash (`RunReport::trace` has no records): what a
+    /// sweep reads of a run.
+    pub hash_only: bool,
 }
 
 /// Everything a run produced.
@@ -260,7 +263,10 @@ impl<'p> World<'p> {
                 .collect(),
             faults: &plan.faults,
             checkers: Checkers::new(ctx),
-            trace: Trace::new(options.keep_datagrams),
+            trace: match options.hash_only {
+                true => Trace::hash_only(),
+                false => Trace::new(options.keep_datagrams),
+            },
             acts: Vec::new(),
             record: options.record.then(Vec::new),
             livelock: None,

@@ -20,6 +20,7 @@ pub fn main(
     let options = Options {
         keep_datagrams: datagrams,
         record: timeline.is_some(),
+        hash_only: false,
     };
     let report = match run(&scenario, seed, &options) {
         Ok(r) => r,
