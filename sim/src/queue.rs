@@ -137,6 +137,7 @@ impl<T> EventQueue<T> {
     }
 
     /// The earliest event or timer, and its time.
+    #[inline]
     pub fn pop(&mut self) -> Option<(u64, Next<T>)> {
         if let Some((key, owner)) = self.first_timer {
             if self.heap.first().is_none_or(|&top| key < top) {

@@ -179,10 +179,15 @@ impl Ledger {
     }
 
     /// Everything waiting in the socket buffers is read at `at`.
+    #[inline]
     pub fn handed(&mut self, at: u64) {
-        if self.pending.is_empty() {
-            return;
+        if !self.pending.is_empty() {
+            self.read_pending(at);
         }
+    }
+
+    /// (out of line: most inputs find nothing waiting)
+    fn read_pending(&mut self, at: u64) {
         let mut pending = std::mem::take(&mut self.pending);
         for &(from, epoch, path, grant) in &pending {
             self.read(from, epoch, path, grant, at);

@@ -23,6 +23,10 @@ impl World<'_> {
     /// Queues the datagrams an input made, one event per announcement, host and arrival time
     /// (in the order each was first sent).
     pub(super) fn send_outgoing(&mut self) {
+        // (most inputs send nothing)
+        if self.outgoing.is_empty() {
+            return;
+        }
         for o in self.outgoing.drain(..) {
             let due = Due::Arrival {
                 to: o.to,
