@@ -228,7 +228,8 @@ impl Node {
         if let Some(t) = &mut self.transition {
             // Quorum mode: a takeover whose lease ran out while its hooks ran asks for nothing
             // more; what it added is removed once it ends (below).
-            if leased == Some(false) && t.leased && t.event == HookEvent::Acquire {
+            let lapsed = leased == Some(false) && t.leased && t.event == HookEvent::Acquire;
+            if lapsed && t.no_quorum.is_none() {
                 let q = self.quorum.as_ref().expect("a lease in quorum mode");
                 t.lease_failed(q.granting_in_time(now));
             }

@@ -23,7 +23,6 @@ pub(super) struct HeardClaims {
     heard_master: Vec<bool>,
     /// By owner then rival: since when the claim has been heard while the owner owned.
     since: Vec<Option<u64>>,
-    owner: Vec<bool>,
     /// By receiver then sender: heard announcing a claiming role since the receiver started.
     claimed: Vec<bool>,
     /// `claimed` as each node's last takeover began.
@@ -39,32 +38,31 @@ impl HeardClaims {
             n,
             heard_master: vec![false; n * n],
             since: vec![None; n * n],
-            owner: vec![false; n],
             claimed: vec![false; n * n],
             at_takeover: vec![false; n * n],
             judge_names: ctx.reloads.iter().all(Option::is_none),
         }
     }
 
-    /// A fresh datagram of `from` announcing `role` reached `node` at `at`.
-    pub fn heard(&mut self, at: u64, node: usize, from: usize, role: Role) {
+    /// A fresh datagram of `from` announcing `role` reached `node`, whose role is `mine`, at
+    /// `at`.
+    pub fn heard(&mut self, at: u64, node: usize, mine: Role, from: usize, role: Role) {
         let i = node * self.n + from;
         self.heard_master[i] = role == Role::Master;
         self.claimed[i] |= role.claims_ownership();
         if role != Role::Master {
             self.since[i] = None;
-        } else if self.owner[node] {
+        } else if mine == Role::Master {
             self.since[i].get_or_insert(at);
         }
     }
 
     /// `node`'s role is `to` from `at` on.
     pub fn role(&mut self, at: u64, node: usize, to: Role) {
-        self.owner[node] = to == Role::Master;
         let row = node * self.n..(node + 1) * self.n;
         for i in row.clone() {
             self.since[i] =
-                (self.owner[node] && self.heard_master[i]).then(|| self.since[i].unwrap_or(at));
+                (to == Role::Master && self.heard_master[i]).then(|| self.since[i].unwrap_or(at));
         }
         if to == Role::Acquiring {
             self.at_takeover[row.clone()].copy_from_slice(&self.claimed[row]);
@@ -73,7 +71,6 @@ impl HeardClaims {
 
     /// `node`'s daemon ended: it remembers nothing it heard.
     pub fn down(&mut self, node: usize) {
-        self.owner[node] = false;
         for i in node * self.n..(node + 1) * self.n {
             self.heard_master[i] = false;
             self.since[i] = None;

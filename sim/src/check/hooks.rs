@@ -56,20 +56,12 @@ impl Checker for Hooks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
     use failover_core::HookEvent;
-    use std::time::Duration;
 
     const S: u64 = 1_000_000_000;
 
     fn judge(record: &[(u64, Observation)]) -> Vec<String> {
-        let scenario = Scenario::builder("pair", Duration::from_secs(60))
-            .segment("public")
-            .node("master", 200)
-            .node("backup", 100)
-            .vip("192.0.2.100")
-            .build()
-            .unwrap();
+        let scenario = crate::check::pair();
         let mut checker = Hooks::new(&Context::new(&scenario, &[]));
         for (at, obs) in record {
             checker.observe(*at, obs);

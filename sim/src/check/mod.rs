@@ -534,48 +534,16 @@ pub struct Checkers {
 
 /// Runs `$body` with `$c` bound to each checker of `$checkers` in turn, in report order.
 macro_rules! each {
-    ($checkers:expr, $c:ident => $body:expr) => {{
+    ($checkers:expr, $c:ident => $body:expr) => {
+        each!(@ $checkers, $c => $body; split_brain availability latency convergence
+              notifications hooks tamper operator reload status)
+    };
+    (@ $checkers:expr, $c:ident => $body:expr; $($field:ident)*) => {{
         let all = $checkers;
-        {
-            let $c = &mut all.split_brain;
+        $({
+            let $c = &mut all.$field;
             $body;
-        }
-        {
-            let $c = &mut all.availability;
-            $body;
-        }
-        {
-            let $c = &mut all.latency;
-            $body;
-        }
-        {
-            let $c = &mut all.convergence;
-            $body;
-        }
-        {
-            let $c = &mut all.notifications;
-            $body;
-        }
-        {
-            let $c = &mut all.hooks;
-            $body;
-        }
-        {
-            let $c = &mut all.tamper;
-            $body;
-        }
-        {
-            let $c = &mut all.operator;
-            $body;
-        }
-        {
-            let $c = &mut all.reload;
-            $body;
-        }
-        {
-            let $c = &mut all.status;
-            $body;
-        }
+        })*
     }};
 }
 
@@ -619,6 +587,19 @@ impl Checkers {
     pub fn finish(&mut self, at: u64, findings: &mut Findings) {
         each!(self, c => c.finish(at, findings));
     }
+}
+
+/// The checkers' tests' usual group: master (0, priority 200) and backup (1, 100) on one
+/// segment, one address, a minute.
+#[cfg(test)]
+fn pair() -> Scenario {
+    Scenario::builder("pair", Duration::from_secs(60))
+        .segment("public")
+        .node("master", 200)
+        .node("backup", 100)
+        .vip("192.0.2.100")
+        .build()
+        .unwrap()
 }
 
 /// Nanoseconds as seconds with milliseconds, for reports.
@@ -818,13 +799,7 @@ mod tests {
 
     #[test]
     fn the_longest_healthy_stretch_skips_unhealthy_spans() {
-        let scenario = Scenario::builder("pair", Duration::from_secs(60))
-            .segment("public")
-            .node("master", 200)
-            .node("backup", 100)
-            .vip("192.0.2.100")
-            .build()
-            .unwrap();
+        let scenario = pair();
         let ctx = Context {
             unhealthy: vec![(10, 20), (30, 35)],
             ..Context::new(&scenario, &[])

@@ -436,7 +436,7 @@ impl Checker for Notifications {
             }
             Observation::Heard { node, from, role } => {
                 self.heard[node * self.ctx.nodes.len() + from] = Some(at);
-                self.claims.heard(at, node, from, role);
+                self.claims.heard(at, node, self.roles[node], from, role);
                 return;
             }
             Observation::Answered { node, .. } => self.asked[node] = true,
@@ -700,13 +700,7 @@ mod tests {
 
     /// This checker over `record` for master (0) and backup (1), with every failure recorded.
     fn judge(record: &[(u64, Observation)]) -> Vec<String> {
-        let scenario = Scenario::builder("pair", Duration::from_secs(60))
-            .segment("public")
-            .node("master", 200)
-            .node("backup", 100)
-            .vip("192.0.2.100")
-            .build()
-            .unwrap();
+        let scenario = crate::check::pair();
         let ctx = Context {
             deliveries: true,
             ..Context::new(&scenario, &[])

@@ -344,20 +344,21 @@ impl Justify {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
-    use std::time::Duration;
 
     const S: u64 = 1_000_000_000;
 
+    /// A heartbeat of the master (claiming) reaches the backup.
+    fn master_heard() -> Observation {
+        Heard {
+            node: 1,
+            from: 0,
+            role: Role::Master,
+        }
+    }
+
     /// Master (0, priority 200) and backup (1, 100), one address, heartbeats every second.
     fn judge(record: &[(u64, Observation)]) -> Findings {
-        let scenario = Scenario::builder("pair", Duration::from_secs(60))
-            .segment("public")
-            .node("master", 200)
-            .node("backup", 100)
-            .vip("192.0.2.100")
-            .build()
-            .unwrap();
+        let scenario = crate::check::pair();
         // (a fault in force throughout: split brain on a healthy network is another check)
         let ctx = Context {
             deliveries: true,
@@ -394,24 +395,10 @@ mod tests {
 
     #[test]
     fn a_takeover_after_a_silence_of_dead_after_is_justified_until_the_owner_is_heard() {
-        let mut record = vec![(
-            5 * S,
-            Heard {
-                node: 1,
-                from: 0,
-                role: Role::Master,
-            },
-        )];
+        let mut record = vec![(5 * S, master_heard())];
         record.extend(both_own(19 * S));
         // The master's heartbeat reaches the backup at 30 s; it yields within the interval.
-        record.push((
-            30 * S,
-            Heard {
-                node: 1,
-                from: 0,
-                role: Role::Master,
-            },
-        ));
+        record.push((30 * S, master_heard()));
         record.push((30 * S, role(1, Role::Master, Role::Releasing)));
         record.push((30 * S + 10_000_000, Released { node: 1, vip: 0 }));
         let f = judge(&record);
@@ -421,14 +408,7 @@ mod tests {
 
     #[test]
     fn a_takeover_begun_soon_after_hearing_the_owner_is_unjustified_from_its_start() {
-        let mut record = vec![(
-            17 * S,
-            Heard {
-                node: 1,
-                from: 0,
-                role: Role::Master,
-            },
-        )];
+        let mut record = vec![(17 * S, master_heard())];
         record.extend(both_own(19 * S));
         record.push((25 * S, Released { node: 1, vip: 0 }));
         let f = judge(&record);
@@ -441,14 +421,7 @@ mod tests {
     fn a_lower_owner_that_hears_the_higher_and_keeps_the_address_is_unjustified_after_an_interval()
     {
         let mut record = both_own(19 * S);
-        record.push((
-            30 * S,
-            Heard {
-                node: 1,
-                from: 0,
-                role: Role::Master,
-            },
-        ));
+        record.push((30 * S, master_heard()));
         record.push((40 * S, Released { node: 1, vip: 0 }));
         let f = judge(&record);
         assert_eq!(
@@ -467,14 +440,7 @@ mod tests {
     fn a_stopped_lower_owner_is_given_an_interval_from_when_it_runs_again() {
         let mut record = both_own(19 * S);
         record.push((25 * S, Paused { node: 1 }));
-        record.push((
-            30 * S,
-            Heard {
-                node: 1,
-                from: 0,
-                role: Role::Master,
-            },
-        ));
+        record.push((30 * S, master_heard()));
         record.push((35 * S, Resumed { node: 1 }));
         record.push((35 * S + S / 2, role(1, Role::Master, Role::Releasing)));
         record.push((36 * S, Released { node: 1, vip: 0 }));
@@ -483,14 +449,7 @@ mod tests {
         // The same, but it does nothing once it runs: unjustified from 36 s to 38 s.
         let mut record = both_own(19 * S);
         record.push((25 * S, Paused { node: 1 }));
-        record.push((
-            30 * S,
-            Heard {
-                node: 1,
-                from: 0,
-                role: Role::Master,
-            },
-        ));
+        record.push((30 * S, master_heard()));
         record.push((35 * S, Resumed { node: 1 }));
         record.push((38 * S, Released { node: 1, vip: 0 }));
         let f = judge(&record);
