@@ -83,6 +83,10 @@ single_points! {
     BackoffLongest => "back-off at its longest",
     /// A node announced a lowered priority while its takeovers back off.
     PriorityDemoted => "priority lowered while a takeover backs off",
+    /// A backup at the end of its back-off asked `Test` alone before announcing its priority.
+    ReadinessCheck => "readiness check before the priority is restored",
+    /// That check said yes.
+    ReadinessPassed => "readiness check passed",
     /// A goodbye or a hand-over named this node's heir.
     HeirNamed => "heir named by another node",
     /// This node named its heir in its heartbeats, having released for an operator.

@@ -760,6 +760,42 @@ fn three_nodes_the_highest_live_priority_owns() {
 }
 
 #[test]
+fn a_best_backup_whose_test_says_no_checks_before_it_asks_for_the_address_back() {
+    let trio = [("alpha", 200), ("bravo", 150), ("charlie", 100)];
+    let mut bed = Bed::new(&trio, 100);
+    bed.hooks
+        .insert((1, HookKind::Test), Some(HookOutcome::Failed(Some(1))));
+    bed.run_until(2_000);
+    bed.crash(0);
+    bed.run_until(30_000);
+    // Charlie takes over once bravo vetoes, and keeps the address: at the end of each
+    // back-off bravo asks Test alone, which says no, so it never announces the priority that
+    // would make charlie hand the address back (dead_after 360 ms: the back-off doubles up to
+    // 2.9 s, about ten checks in 28 s).
+    assert_eq!(bed.holders, vec![false, false, true]);
+    assert_eq!(bed.count(|s| *s == Seen::Acquire(2)), 1);
+    assert_eq!(bed.count(|s| *s == Seen::Release(2)), 0, "no hand-back");
+    assert_eq!(bed.count(|s| *s == Seen::Role(1, Role::Acquiring)), 1);
+    let tests = bed.count(|s| *s == Seen::Hook(1, HookKind::Test));
+    assert!((6..=20).contains(&tests), "bravo checked {tests} times");
+    let vetoes = |bed: &Bed| {
+        (bed.notes(1).iter())
+            .filter(|n| matches!(n, Notification::Failover { vetoed, .. } if !vetoed.is_empty()))
+            .count()
+    };
+    assert_eq!(vetoes(&bed), 1, "a refusal repeated is no news");
+    // Test healthy again: the next check passes, bravo announces its priority and charlie
+    // hands the address back, once.
+    bed.hooks.clear();
+    bed.run_until(40_000);
+    assert_eq!(bed.holders, vec![false, true, false]);
+    assert_eq!(bed.count(|s| *s == Seen::Acquire(1)), 1);
+    assert_eq!(bed.count(|s| *s == Seen::Release(2)), 1);
+    assert_eq!(vetoes(&bed), 1);
+    assert_eq!(bed.max_holders, 1);
+}
+
+#[test]
 fn without_preemption_the_owner_keeps_the_address() {
     let mut bed = Bed::new(&PAIR, 100);
     for c in &mut bed.configs {

@@ -194,6 +194,19 @@ impl FaultKind {
         self.is_planned() || matches!(self, FaultKind::Tamper { .. } | FaultKind::Reload { .. })
     }
 
+    /// Whether it makes a node refuse a hand-over it begins — `Test` says no (or hangs), the
+    /// kernel refuses an address change — so that node backs off and tries again only at the
+    /// end of its back-off, up to `MAX_BACKOFF` × `dead_after` after the fault heals.
+    pub fn refuses_hand_over(&self) -> bool {
+        match self {
+            FaultKind::Hook { hook, behavior, .. } => {
+                *hook == HookKind::Test && !matches!(behavior, HookBehavior::Slow(_))
+            }
+            FaultKind::Address { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether the addresses move by plan: an operator's request, or a planned shutdown (the
     /// daemon releases and names its successor before it exits; its restart is a node
     /// joining). On a healthy network such a move must leave one owner throughout.

@@ -226,7 +226,12 @@ pub struct Node {
 ///
 /// A refused *takeover* also lowers the priority this node announces to the lowest until
 /// `retry`: the next node takes the addresses over and keeps them, and no owner hands them
-/// back to a node that cannot take them — instead of the group passing them round.
+/// back to a node that cannot take them — instead of the group passing them round. Past
+/// `retry`, while another node owns that this one would preempt, the priority stays low until
+/// `Test` alone says yes (a readiness check, as keepalived's track scripts keep a priority
+/// down until the script passes): announcing it with a `Test` that still says no would have
+/// the owner hand the addresses back for nothing at every back-off's end. A check that says no
+/// is a refusal repeated: the wait doubles, nothing is notified.
 #[derive(Clone, Copy, Debug)]
 struct Backoff {
     /// What was refused.
@@ -236,6 +241,8 @@ struct Backoff {
     /// A takeover refused for want of a majority of voters: a voter coming up may be the one
     /// missing, so the retry need not wait.
     no_quorum: bool,
+    /// `Test` said no (or hung): a readiness check can tell whether it still would.
+    vetoed: bool,
 }
 
 /// The priority a node announces while its takeovers are refused.
@@ -721,6 +728,13 @@ impl Node {
                     "{role} without a hand-over under way or an address the kernel kept"
                 ));
             }
+            // A readiness check runs `Test` only, in a backup backing off from a takeover.
+            Role::Backup if self.transition.as_ref().is_some_and(|t| t.check) => {
+                let backoff = self.backoff.map(|b| b.event);
+                if backoff != Some(HookEvent::Acquire) {
+                    return Err(format!("readiness check with back-off {backoff:?}"));
+                }
+            }
             Role::Master | Role::Backup | Role::Stopped if moving => {
                 return Err(format!("{role} with a hand-over under way"));
             }
@@ -939,6 +953,7 @@ mod invariant_tests {
             retry: Instant::from_nanos(1),
             wait: Duration::from_secs(1),
             no_quorum: false,
+            vetoed: false,
         });
         assert_eq!(n.check_invariants(), Ok(()), "the kernel kept the address");
     }

@@ -104,7 +104,7 @@ impl Node {
     }
 
     /// A peer alive now (heard within `dead_after`) that claims the addresses, if any.
-    fn owner_heard(&self) -> Option<String> {
+    pub(super) fn owner_heard(&self) -> Option<String> {
         (self.peers.iter())
             .filter(|p| p.is_alive(self.now, self.dead_after) && p.role.claims_ownership())
             .max_by(|a, b| a.role.cmp(&b.role).then(a.rank().cmp(&b.rank())))

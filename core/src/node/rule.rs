@@ -197,8 +197,9 @@ impl Node {
     /// Lowers the announced priority while a refused takeover backs off (to 0 in standby), and
     /// restores it after; peers hear of either change at once.
     fn announce_priority(&mut self, now: Instant) {
-        let demoted =
-            (self.backoff).is_some_and(|b| b.event == HookEvent::Acquire && now < b.retry);
+        let checking = self.transition.as_ref().is_some_and(|t| t.check);
+        let demoted = (self.backoff)
+            .is_some_and(|b| b.event == HookEvent::Acquire && (now < b.retry || checking));
         let priority = match () {
             _ if self.config.node.witness || self.standby => 0,
             _ if demoted => DEMOTED_PRIORITY.min(self.config.node.priority),
@@ -226,6 +227,10 @@ impl Node {
         }
         let leased = self.quorum.as_ref().map(|q| q.leased(now));
         if let Some(t) = &mut self.transition {
+            // A readiness check touches nothing and is waited for: at most a hook's timeout.
+            if t.check {
+                return;
+            }
             // Quorum mode: a takeover whose lease ran out while its hooks ran asks for nothing
             // more; what it added is removed once it ends (below).
             let lapsed = leased == Some(false) && t.leased && t.event == HookEvent::Acquire;
@@ -310,6 +315,13 @@ impl Node {
                 let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
                 Transition::acquire(&all, self.last_owner.clone(), self.quorum.is_some())
             }
+            // Its back-off over, a backup that would outrank the owner at its own priority
+            // asks `Test` before it says so (see `Backoff`).
+            Role::Backup if self.readiness_due(now, someone_claims) => {
+                self.coverage.hit(Single::ReadinessCheck);
+                let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
+                Transition::readiness(&all, self.owner_heard())
+            }
             Role::Master if higher_claimer.is_some() => {
                 self.coverage.hit(Single::ReleaseYield);
                 let winner = higher_claimer.cloned();
@@ -356,6 +368,22 @@ impl Node {
             _ => return,
         };
         self.begin(now, transition);
+    }
+
+    /// Whether this backup checks with `Test` before it announces its own priority again:
+    /// `Test` refused a takeover of its and the back-off is over, another node claims the
+    /// addresses, and that priority would have a preempting owner hand them back.
+    fn readiness_due(&self, now: Instant, someone_claims: bool) -> bool {
+        let refused = self
+            .backoff
+            .is_some_and(|b| b.event == HookEvent::Acquire && b.vetoed);
+        let own = rank(self.config.node.priority, &self.config.node.name);
+        refused
+            && someone_claims
+            && !self.backing_off(now)
+            && !self.standby
+            && self.config.protocol.preempt
+            && (self.peers.iter()).any(|p| p.alive && p.role.claims_ownership() && p.rank() < own)
     }
 
     /// A live peer that makes a takeover wrong: one that holds or is giving up the addresses

@@ -14,6 +14,11 @@ use crate::wire::MessageKind;
 impl Node {
     pub(super) fn begin(&mut self, now: Instant, mut transition: Transition) {
         transition.repeat = self.backoff.is_some_and(|b| b.event == transition.event);
+        if transition.check {
+            // A backup asking `Test` alone claims nothing: its role and heartbeats stay.
+            self.transition = Some(transition);
+            return self.advance(now);
+        }
         self.set_role(match (transition.event, self.role) {
             // An owner asking again for addresses it lacks stays the owner meanwhile.
             (HookEvent::Acquire, Role::Master) => Role::Master,
@@ -240,8 +245,15 @@ impl Node {
             retry: now + wait,
             wait,
             no_quorum: t.no_quorum.is_some(),
+            vetoed: !t.vetoed.is_empty(),
         });
         match t.event {
+            // Said yes: the back-off is over, and the priority is announced again (rule.rs);
+            // said no: a refusal repeated, nothing to tell.
+            HookEvent::Acquire if t.check => {
+                self.coverage.hit(Single::ReadinessPassed.when(!refused));
+                return;
+            }
             HookEvent::Acquire => {
                 let (acquired, vetoed) = (t.acquired.len(), t.vetoed.len());
                 (self.coverage).hit(Point::takeover(acquired, vetoed, t.failed.len()));

@@ -86,6 +86,11 @@ pub(crate) struct Transition {
     /// and the voters that granted it in time then, and too late (what the notice names:
     /// grants that come back while a slow hook still runs do not undo the loss).
     pub no_quorum: Option<(Vec<String>, Vec<String>)>,
+    /// Only `Test`, asked by a backup whose takeover was refused before it announces its own
+    /// priority again: that priority makes a preempting owner hand the addresses back, and a
+    /// `Test` that still says no would send them straight on to the next node — a hand-over
+    /// at every back-off's end. The node stays a backup meanwhile and claims nothing.
+    pub check: bool,
 }
 
 impl Transition {
@@ -102,6 +107,19 @@ impl Transition {
             ]);
         }
         Transition::new(HookEvent::Acquire, peer, steps)
+    }
+
+    /// The readiness check of a backup backing off (see [`Transition::check`]): `Test` for
+    /// every address, as a takeover from `owner` would ask, and nothing else.
+    pub fn readiness(vips: &[VipId], owner: Option<String>) -> Transition {
+        let steps = vips
+            .iter()
+            .map(|&v| Step::Hook(HookKind::Test, v))
+            .collect();
+        Transition {
+            check: true,
+            ..Transition::new(HookEvent::Acquire, owner, steps)
+        }
     }
 
     /// Release of the addresses in `held`; `Test` is asked first only on a hand-back, and a
@@ -142,13 +160,14 @@ impl Transition {
             repeat: false,
             leased: false,
             no_quorum: None,
+            check: false,
         }
     }
 
     /// A takeover that has added nothing yet: it can still be given up without a trace on
     /// the interfaces.
     pub fn untouched_takeover(&self) -> bool {
-        self.event == HookEvent::Acquire && !self.touched
+        self.event == HookEvent::Acquire && !self.touched && !self.check
     }
 
     /// Applies a hook's outcome. A refusing `Test` drops that address's takeover steps, or the

@@ -2,7 +2,9 @@
 //! every address, alone, within a bound, and keeps it to the end. A node in standby is not
 //! eligible; a node a switchover handed the addresses to keeps them against preemption for as
 //! long as it claims them without a break — also when it was stalled or cut off meanwhile and
-//! comes back an owner (the ordinary rule between two owners decides which stays).
+//! comes back an owner (the ordinary rule between two owners decides which stays). A node whose
+//! `Test` says no at the end (a hook fault still in force) can take nothing over, and an owner
+//! whose `Test` says no keeps the addresses against preemption (it vetoes the hand-back).
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
 use failover_core::Accepted;
@@ -22,6 +24,8 @@ pub struct Convergence {
     /// Per node: it acquired by a switchover and has claimed the addresses since, its daemon
     /// running: it keeps them against preemption.
     kept: Vec<bool>,
+    /// Per node: how many `Test`-refusing hook faults are in force.
+    refusing: Vec<u32>,
     last_change: u64,
 }
 
@@ -33,6 +37,7 @@ impl Convergence {
             standby: vec![false; ctx.nodes.len()],
             switching_to: None,
             kept: vec![false; ctx.nodes.len()],
+            refusing: vec![0; ctx.nodes.len()],
             last_change: 0,
             ctx: ctx.clone(),
         }
@@ -65,6 +70,16 @@ impl Checker for Convergence {
             return;
         }
         match obs {
+            Observation::FaultStarted { fault } => {
+                if let Some(node) = self.ctx.test_refusals[*fault] {
+                    self.refusing[node] += 1;
+                }
+            }
+            Observation::FaultEnded { fault } => {
+                if let Some(node) = self.ctx.test_refusals[*fault] {
+                    self.refusing[node] -= 1;
+                }
+            }
             Observation::Standby { node, on } => self.standby[*node] = *on,
             Observation::Answered { answer, .. } => {
                 if let Ok(Accepted::Switchover { to }) = &answer.outcome {
@@ -117,7 +132,7 @@ impl Checker for Convergence {
         if !expect.converge {
             return;
         }
-        let deadline = self.ctx.faults_end + self.ctx.settle;
+        let deadline = self.ctx.converge_by;
         if at < deadline {
             findings.violate(
                 "convergence",
@@ -135,7 +150,10 @@ impl Checker for Convergence {
         // Quorum mode: without a majority of voters alive nobody may own (a node in standby
         // still votes).
         let quorate = self.ctx.majority.is_none_or(|majority| voters >= majority);
-        let eligible = (0..nodes).filter(live).filter(|&n| !self.standby[n]);
+        let refusing = |n: usize| self.refusing[n] > 0;
+        let eligible = (0..nodes)
+            .filter(live)
+            .filter(|&n| !self.standby[n] && !refusing(n));
         let best = (self.ctx).best(eligible, at).filter(|_| quorate);
         // Without preemption the owner keeps the addresses: any one live owner of them all
         // is right; with it, only the best live eligible node — unless a switchover handed
@@ -147,6 +165,7 @@ impl Checker for Convergence {
         let owner = match self.holders.of(0) {
             [one] if quorate && !preempt(*one) && live(one) => Some(*one),
             [one] if quorate && self.kept[*one] && live(one) => Some(*one),
+            [one] if quorate && refusing(*one) && live(one) => Some(*one),
             _ => best,
         };
         let preempt = owner.is_none_or(preempt);
@@ -156,6 +175,9 @@ impl Checker for Convergence {
                 let wanted = match preempt {
                     _ if !quorate => "fewer than a majority of voters live, so it should be",
                     _ if owner.is_some_and(|o| self.kept[o]) => "a switchover handed it to",
+                    _ if owner.is_some_and(refusing) => {
+                        "its Test vetoes a hand-back, so it stays with"
+                    }
                     true => "the best live node not in standby is",
                     false => "it should be one live node, and the same for every address:",
                 };
@@ -180,5 +202,72 @@ impl Checker for Convergence {
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{Fault, FaultKind, HookBehavior};
+    use failover_core::HookKind;
+    use std::time::Duration;
+
+    const S: u64 = 1_000_000_000;
+
+    /// The convergence verdicts on `record` of the master/backup pair of 60 s, `refusing`'s
+    /// `Test` saying no from 5 s for `duration` (to the end if `None`).
+    fn judge(refusing: usize, duration: Option<u64>, record: &[(u64, Observation)]) -> Vec<String> {
+        let faults = [Fault {
+            at: Duration::from_secs(5),
+            duration: duration.map(Duration::from_secs),
+            kind: FaultKind::Hook {
+                node: refusing,
+                hook: HookKind::Test,
+                behavior: HookBehavior::Fails,
+            },
+        }];
+        let ctx = Rc::new(Context::new(&crate::check::pair(), &faults));
+        let mut checker = Convergence::new(&ctx);
+        for (at, obs) in record {
+            checker.observe(*at, obs);
+        }
+        let mut findings = Findings::default();
+        checker.finish(60 * S, &mut findings);
+        findings.violations.into_iter().map(|v| v.detail).collect()
+    }
+
+    fn held_by(node: usize) -> [(u64, Observation); 2] {
+        [
+            (S, Observation::Acquired { node, vip: 0 }),
+            (5 * S, Observation::FaultStarted { fault: 0 }),
+        ]
+    }
+
+    #[test]
+    fn a_node_whose_test_says_no_is_not_the_owner_convergence_expects() {
+        assert_eq!(judge(0, None, &held_by(1)), Vec::<String>::new());
+        // The same end without the refusal in force: the master should own.
+        let unrefused = &held_by(1)[..1];
+        let found = judge(0, None, unrefused);
+        assert!(
+            found.len() == 1 && found[0].contains("the best live node"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn an_owner_whose_test_says_no_keeps_the_addresses_against_preemption() {
+        assert_eq!(judge(1, None, &held_by(1)), Vec::<String>::new());
+        // Healed at 6 s: the master should have it back.
+        let ended = [
+            held_by(1).to_vec(),
+            vec![(6 * S, Observation::FaultEnded { fault: 0 })],
+        ]
+        .concat();
+        let found = judge(1, Some(1), &ended);
+        assert!(
+            found.len() == 1 && found[0].contains("the best live node"),
+            "{found:?}"
+        );
     }
 }

@@ -21,6 +21,7 @@ pub use crate::record::Observation;
 
 use crate::fault::{Fault, FaultKind};
 use crate::scenario::{Expect, Scenario};
+use failover_core::HookKind;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::Duration;
@@ -71,6 +72,9 @@ pub struct Context {
     /// (a standby, a switchover), and whether it is asked again (`active`) when it ends;
     /// each request must be answered ([`Expect::max_answer_latency`]).
     pub asks: Vec<Option<(usize, bool)>>,
+    /// Per resolved fault (by index), the node whose `Test` says no (fails or hangs) while
+    /// it is in force: that node cannot take the addresses over, nor hand them back.
+    pub test_refusals: Vec<Option<usize>>,
     /// Whether the run's record has every fresh delivery ([`Observation::Heard`]): then split
     /// brain is judged by what was delivered; else only by the scenario's bounds. Such an
     /// engine (the simulator) also records every hook failure and refused address change
@@ -85,6 +89,11 @@ pub struct Context {
     /// How long the group may take to settle after faults end (`expect.converge_within`, by
     /// default 3 × dead_after + 1 s), nanoseconds.
     pub settle: u64,
+    /// When the group must have settled: the latest end of a fault plus `settle` — plus, by
+    /// default in classic mode, the longest back-off after a fault that refuses a hand-over
+    /// (`Test` saying no, the kernel refusing an address change): the retry that finds it
+    /// healed may come that long after (nanoseconds).
+    pub converge_by: u64,
     /// Quorum mode: how many live voters (every node, witnesses included) an owner needs.
     pub majority: Option<usize>,
     /// Quorum mode: how long a lease lasts.
@@ -128,13 +137,27 @@ impl Context {
             .unwrap_or_else(|| scenario.default_settle() + (longest - dead_after) * 3)
             .as_nanos() as u64;
         let margin = scenario.expect.fault_margin.as_nanos() as u64;
-        let unhealthy = unhealthy_spans(faults, margin, |_| settle);
+        let backoff = (longest * failover_core::node::MAX_BACKOFF).as_nanos() as u64;
+        // (quorum mode's default settling time has the back-off in it already)
+        let own_settle = scenario.expect.converge_within.is_none() && !scenario.quorum();
+        let settle_after = |kind: &FaultKind| match kind.refuses_hand_over() && own_settle {
+            true => settle + backoff,
+            false => settle,
+        };
+        let converge_by = (faults.iter())
+            .map(|f| {
+                (f.at + f.duration.unwrap_or_default()).as_nanos() as u64 + settle_after(&f.kind)
+            })
+            .max()
+            .unwrap_or(settle);
+        let unhealthy = unhealthy_spans(faults, margin, settle_after);
         // The protocol's own recovery bound, whatever the scenario allows for convergence: a
         // refused hook or address change may leave its longest back-off still to run.
         let recover = scenario.default_settle().as_nanos() as u64;
-        let backoff = (dead_after * failover_core::node::MAX_BACKOFF).as_nanos() as u64;
         let recovering = unhealthy_spans(faults, margin, |kind| match kind {
-            FaultKind::Hook { .. } | FaultKind::Address { .. } => settle.min(recover + backoff),
+            FaultKind::Hook { .. } | FaultKind::Address { .. } => {
+                settle_after(kind).min(recover + backoff)
+            }
             _ => settle.min(recover),
         });
         Context {
@@ -173,11 +196,22 @@ impl Context {
                     _ => None,
                 })
                 .collect(),
+            test_refusals: (faults.iter())
+                .map(|f| match f.kind {
+                    FaultKind::Hook {
+                        node,
+                        hook: HookKind::Test,
+                        ..
+                    } => f.kind.refuses_hand_over().then_some(node),
+                    _ => None,
+                })
+                .collect(),
             preempt: scenario.protocol.preempt,
             majority: scenario.quorum().then_some(scenario.nodes.len() / 2 + 1),
             lease: scenario.quorum().then(|| scenario.lease()),
             faults_end,
             settle,
+            converge_by,
             unhealthy,
             recovering,
             announcing: (scenario.protocol.announce_latency + scenario.client.interval).as_nanos()

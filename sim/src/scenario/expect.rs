@@ -34,7 +34,9 @@ pub struct Expect {
     pub max_failover_latency: Option<Duration>,
     /// Whether the best live node must own everything after faults heal.
     pub converge: bool,
-    /// Bound for that (default 3 × dead_after + 1 s after the last fault ends).
+    /// Bound for that (default 3 × dead_after + 1 s after the last fault ends, and the
+    /// longest back-off, 8 × dead_after, more after a fault that refuses hand-overs: a `Test`
+    /// saying no or hanging, the kernel refusing an address change).
     #[serde(with = "humantime_serde")]
     pub converge_within: Option<Duration>,
     /// How much before its written time a fault may be felt: in real time a request in
