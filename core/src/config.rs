@@ -344,6 +344,13 @@ impl ProtocolSettings {
         self.dead_after.unwrap_or(self.interval * 3)
     }
 
+    /// How often the owner announces its addresses again; `None` when it does not.
+    pub fn announce_every(&self) -> Option<Duration> {
+        let every =
+            (self.announce_every).unwrap_or((self.interval * 10).max(Duration::from_secs(10)));
+        (!every.is_zero()).then_some(every)
+    }
+
     /// Quorum mode: how long a lease granted by a majority lasts, from when it was asked for.
     pub fn lease(&self) -> Duration {
         self.lease
@@ -508,9 +515,7 @@ impl Config {
 
     /// How often the owner announces its addresses again; `None` when it does not.
     pub fn announce_every(&self) -> Option<Duration> {
-        let every = (self.protocol.announce_every)
-            .unwrap_or((self.protocol.interval * 10).max(Duration::from_secs(10)));
-        (!every.is_zero()).then_some(every)
+        self.protocol.announce_every()
     }
 
     /// Quorum mode: how long a lease granted by a majority lasts, from when it was asked for.

@@ -133,6 +133,8 @@ single_points! {
     KeptAgainstPreemption => "switchover's successor keeps the addresses",
     /// The held addresses announced on the heartbeat's timer.
     AnnouncePeriodic => "addresses announced: periodic",
+    /// An owner woke from a stall of `dead_after` or more and announced its addresses.
+    AnnounceAfterStall => "addresses announced after a stall",
     /// The held addresses announced after a rival yielded or a peer came back.
     AnnounceReminder => "addresses announced: reminder",
     /// At a wake-up, the timer was due while datagrams waited unread.

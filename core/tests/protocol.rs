@@ -551,6 +551,26 @@ fn the_owner_announces_its_address_again_every_ten_seconds() {
 }
 
 #[test]
+fn an_owner_that_wakes_from_a_stall_announces_its_address_at_once() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    // The backup is cut off: nothing it says can remind the owner of clients to win back.
+    bed.cut[0][1] = true;
+    bed.cut[1][1] = true;
+    for stall_ms in [200, 600] {
+        let before = bed.count(|s| *s == Seen::Announce(0));
+        bed.pause(0);
+        bed.run_until(bed.now / MS + stall_ms);
+        bed.resume(0);
+        let after = bed.count(|s| *s == Seen::Announce(0));
+        // dead_after is 360 ms (a heartbeat every 100): the backup may have taken over
+        // within the longer stall, not within the shorter.
+        assert_eq!(after - before, usize::from(stall_ms > 460), "{stall_ms} ms");
+        bed.run_until(bed.now / MS + 1_000);
+    }
+}
+
+#[test]
 fn a_vetoing_test_hook_means_notification_only() {
     let mut bed = Bed::new(&PAIR, 100);
     bed.hooks

@@ -33,8 +33,17 @@ impl Node {
             }
         }
         self.beats_to_announce = self.beats_to_announce.saturating_sub(1);
-        if self.role == Role::Master && self.beats_to_announce == 0 {
-            self.coverage.hit(Single::AnnouncePeriodic);
+        // An owner that wakes from a stall (its process or host stopped) as long as the
+        // others wait before taking over may find they did, pointed the clients at
+        // themselves and gave the addresses up again (a planned shutdown, say) without a
+        // word it could hear: it tells the clients where the addresses are at once, not at
+        // its next periodic announcement.
+        let stalled = now >= self.next_heartbeat + self.dead_after;
+        if self.role == Role::Master && (self.beats_to_announce == 0 || stalled) {
+            (self.coverage).hit(match stalled {
+                true => Single::AnnounceAfterStall,
+                false => Single::AnnouncePeriodic,
+            });
             self.announce();
         }
         // After a stall, resume the rhythm from now instead of sending a burst.

@@ -694,14 +694,14 @@ impl Node {
         for peer in self.peers.iter_mut() {
             peer.last.clear();
         }
-        if !config.node.witness {
-            self.template.priority = config.node.priority;
-        }
         // The last announcement's bytes carry the old priority, group and key: encode anew.
         self.payload = Arc::from(&[][..]);
         self.beats_per_announce = announce::beats_per_announce(&config);
         self.beats_to_announce = self.beats_to_announce.min(self.beats_per_announce);
         self.config = config;
+        // The new file's priority — still 0 in standby, still the lowest while a refused
+        // takeover backs off: the next datagram must not invite a hand-back.
+        self.template.priority = self.priority_due(self.now).0;
         self.update_destinations();
         Ok(())
     }
@@ -735,11 +735,26 @@ impl Node {
                     return Err(format!("readiness check with back-off {backoff:?}"));
                 }
             }
-            Role::Master | Role::Backup | Role::Stopped if moving => {
+            // An owner asks again for an address the kernel or `Test` refused it (after its
+            // back-off), and stays the owner meanwhile; nothing else runs in an owner.
+            Role::Master
+                if (self.transition.as_ref())
+                    .is_some_and(|t| t.event == HookEvent::Release || t.check) =>
+            {
                 return Err(format!("{role} with a hand-over under way"));
             }
-            Role::Master if self.held.iter().any(|h| !h) => {
-                return Err(format!("master without every address: {:?}", self.held));
+            Role::Backup | Role::Stopped if moving => {
+                return Err(format!("{role} with a hand-over under way"));
+            }
+            Role::Master if !self.held.contains(&true) => {
+                return Err(format!("master holding no address: {:?}", self.held));
+            }
+            // (the refusal's back-off stays until the retry's own end replaces it)
+            Role::Master if self.held.contains(&false) && self.backoff.is_none() => {
+                return Err(format!(
+                    "master without every address and no refusal to explain it: {:?}",
+                    self.held
+                ));
             }
             _ => {}
         }
@@ -905,7 +920,7 @@ mod invariant_tests {
     use super::*;
     use crate::config::{NodeSettings, PathSettings, ProtocolSettings, VipSettings};
 
-    fn node() -> Node {
+    fn node(vips: usize) -> Node {
         let config = Config {
             node: NodeSettings {
                 name: "alpha".into(),
@@ -918,12 +933,14 @@ mod invariant_tests {
                 local: Some("192.0.2.10:1694".parse().unwrap()),
                 peers: vec!["192.0.2.11:1694".parse().unwrap()],
             }],
-            vips: vec![VipSettings {
-                address: "192.0.2.100".parse().unwrap(),
-                prefix: None,
-                interface: "eth0".into(),
-                primary: false,
-            }],
+            vips: (0..vips)
+                .map(|i| VipSettings {
+                    address: format!("192.0.2.{}", 100 + i).parse().unwrap(),
+                    prefix: None,
+                    interface: "eth0".into(),
+                    primary: false,
+                })
+                .collect(),
             notify: Default::default(),
             hooks: Default::default(),
             control: Default::default(),
@@ -933,11 +950,11 @@ mod invariant_tests {
 
     #[test]
     fn a_fresh_node_keeps_its_invariants_and_broken_states_are_named() {
-        let mut n = node();
+        let mut n = node(1);
         assert_eq!(n.check_invariants(), Ok(()));
         n.role = Role::Master;
         let err = n.check_invariants().unwrap_err();
-        assert!(err.contains("master without every address"), "{err}");
+        assert!(err.contains("master holding no address"), "{err}");
         n.held[0] = true;
         assert_eq!(n.check_invariants(), Ok(()));
         n.role = Role::Acquiring;
@@ -956,5 +973,32 @@ mod invariant_tests {
             vetoed: false,
         });
         assert_eq!(n.check_invariants(), Ok(()), "the kernel kept the address");
+    }
+
+    #[test]
+    fn an_owner_lacks_an_address_only_while_a_refusal_explains_it() {
+        let mut n = node(2);
+        n.role = Role::Master;
+        n.held = vec![true, false];
+        let err = n.check_invariants().unwrap_err();
+        assert!(err.contains("no refusal to explain it"), "{err}");
+        n.backoff = Some(Backoff {
+            event: HookEvent::Acquire,
+            retry: Instant::from_nanos(1),
+            wait: Duration::from_secs(1),
+            no_quorum: false,
+            vetoed: false,
+        });
+        assert_eq!(n.check_invariants(), Ok(()), "the kernel refused it");
+        // Asking for it again, the node stays the owner; a release is no owner's.
+        n.transition = Some(Transition::acquire(&[VipId(1)], None, false));
+        assert_eq!(n.check_invariants(), Ok(()));
+        n.transition = Some(Transition::release(
+            &[VipId(0)],
+            transition::ReleaseCause::HandBack,
+            None,
+        ));
+        let err = n.check_invariants().unwrap_err();
+        assert!(err.contains("with a hand-over under way"), "{err}");
     }
 }

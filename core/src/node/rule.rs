@@ -197,6 +197,19 @@ impl Node {
     /// Lowers the announced priority while a refused takeover backs off (to 0 in standby), and
     /// restores it after; peers hear of either change at once.
     fn announce_priority(&mut self, now: Instant) {
+        let (priority, demoted) = self.priority_due(now);
+        if priority != self.template.priority && self.role != Role::Stopped {
+            self.coverage.hit(Single::PriorityDemoted.when(demoted));
+            self.template.priority = priority;
+            // The last announcement's bytes carry the old priority: encode anew.
+            self.payload = std::sync::Arc::from(&[][..]);
+            self.send_heartbeats(MessageKind::Heartbeat);
+        }
+    }
+
+    /// The priority this node should announce at `now` — its file's, 0 for a witness or in
+    /// standby, the lowest while a refused takeover backs off — and whether it is demoted.
+    pub(super) fn priority_due(&self, now: Instant) -> (u8, bool) {
         let checking = self.transition.as_ref().is_some_and(|t| t.check);
         let demoted = (self.backoff)
             .is_some_and(|b| b.event == HookEvent::Acquire && (now < b.retry || checking));
@@ -205,13 +218,7 @@ impl Node {
             _ if demoted => DEMOTED_PRIORITY.min(self.config.node.priority),
             _ => self.config.node.priority,
         };
-        if priority != self.template.priority && self.role != Role::Stopped {
-            self.coverage.hit(Single::PriorityDemoted.when(demoted));
-            self.template.priority = priority;
-            // The last announcement's bytes carry the old priority: encode anew.
-            self.payload = std::sync::Arc::from(&[][..]);
-            self.send_heartbeats(MessageKind::Heartbeat);
-        }
+        (priority, demoted)
     }
 
     fn apply_rule(&mut self, now: Instant) {
