@@ -124,11 +124,14 @@ impl Availability {
 
     /// How long an address may go without a holder from `from` for `len` on a healthy
     /// network: by default the longest dead_after any node's file gave it meanwhile (a
-    /// reload may lengthen it).
+    /// reload may lengthen it), and the hand-over's hooks and address changes.
     fn allowed_unowned(&self, from: u64, len: u64) -> u64 {
-        (self.ctx.expect.max_unavailable_healthy)
-            .unwrap_or_else(|| self.ctx.dead_after_within(from, from + len))
-            .as_nanos() as u64
+        match self.ctx.expect.max_unavailable_healthy {
+            Some(allowed) => allowed.as_nanos() as u64,
+            None => {
+                self.ctx.dead_after_within(from, from + len).as_nanos() as u64 + self.ctx.hand_over
+            }
+        }
     }
     /// Counts the client's requests and the time each address has no holder.
     fn observe_holders(&mut self, at: u64, obs: &Observation) {

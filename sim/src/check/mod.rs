@@ -89,6 +89,9 @@ pub struct Context {
     /// How long the group may take to settle after faults end (`expect.converge_within`, by
     /// default 3 × dead_after + 1 s), nanoseconds.
     pub settle: u64,
+    /// How long a healthy hand-over's hooks and address changes take, all addresses one
+    /// after the other ([`crate::scenario::Protocol::hand_over_time`]; nanoseconds).
+    pub hand_over: u64,
     /// When the group must have settled: the latest end of a fault plus `settle` — plus, by
     /// default in classic mode, the longest back-off after a fault that refuses a hand-over
     /// (`Test` saying no, the kernel refusing an address change): the retry that finds it
@@ -154,10 +157,20 @@ impl Context {
         // The protocol's own recovery bound, whatever the scenario allows for convergence: a
         // refused hook or address change may leave its longest back-off still to run.
         let recover = scenario.default_settle().as_nanos() as u64;
+        let announcing =
+            (scenario.protocol.announce_latency + scenario.client.interval).as_nanos() as u64;
+        // A client cut off from the owner while it announced itself learns where the addresses
+        // are only from the owner's next periodic announcement: a gratuitous ARP lost on the
+        // way is not repeated before (with a fast interval, long after the group settled).
+        let reannounced =
+            (scenario.announce_every()).map_or(0, |every| every.as_nanos() as u64 + announcing);
         let recovering = unhealthy_spans(faults, margin, |kind| match kind {
             FaultKind::Hook { .. } | FaultKind::Address { .. } => {
                 settle_after(kind).min(recover + backoff)
             }
+            FaultKind::Partition { .. }
+            | FaultKind::LinkDown { .. }
+            | FaultKind::Degrade { .. } => settle.min(recover).max(reannounced),
             _ => settle.min(recover),
         });
         Context {
@@ -212,10 +225,13 @@ impl Context {
             faults_end,
             settle,
             converge_by,
+            hand_over: scenario
+                .protocol
+                .hand_over_time(scenario.vips.len())
+                .as_nanos() as u64,
             unhealthy,
             recovering,
-            announcing: (scenario.protocol.announce_latency + scenario.client.interval).as_nanos()
-                as u64,
+            announcing,
         }
     }
 

@@ -181,6 +181,12 @@ pub struct Reload {
     /// Per node, whether it ever began a takeover: one that ended refused lowers the
     /// priority it announces to 1 while it backs off.
     demoted: Vec<bool>,
+    /// Priorities announced after a reload, judged once the instant they were sent at is
+    /// over: the datagram may come before or after an operator's request handled in the same
+    /// wake-up (the daemon reads its backlog at once after a stall), so the node's standby
+    /// before it or after it may be the one in force — (when, node, got, the file's priority,
+    /// in standby before, what the message names).
+    announced: Vec<(u64, usize, u8, u8, bool, String)>,
     wrong: Vec<String>,
 }
 
@@ -191,6 +197,7 @@ impl Reload {
             ctx: ctx.clone(),
             standby: vec![false; n],
             demoted: vec![false; n],
+            announced: Vec::new(),
             wrong: Vec::new(),
         }
     }
@@ -241,13 +248,15 @@ impl Reload {
             }
         };
         let file = &expected.settings;
-        let want = if self.standby[node] { 0 } else { file.priority };
-        let got = announced.priority;
-        if got != want && !(self.demoted[node] && got == 1) {
-            self.wrong.push(format!(
-                "{name} announced priority {got} after its reload at {when} (fault {fault}), expected {want}"
-            ));
-        }
+        let what = format!("after its reload at {when} (fault {fault})");
+        self.announced.push((
+            at,
+            node,
+            announced.priority,
+            file.priority,
+            self.standby[node],
+            what,
+        ));
         if announced.group != file.group {
             self.wrong.push(format!(
                 "{name} sent a datagram of group {} after its reload at {when} (fault {fault}), its file says group {}",
@@ -257,8 +266,32 @@ impl Reload {
     }
 }
 
+impl Reload {
+    /// Judges the priorities announced before `now`.
+    fn judge_announced(&mut self, now: u64) {
+        let (due, later) = (std::mem::take(&mut self.announced).into_iter())
+            .partition(|a: &(u64, usize, u8, u8, bool, String)| a.0 < now);
+        self.announced = later;
+        for (_, node, got, priority, before, what) in due {
+            let want = |standby: bool| if standby { 0 } else { priority };
+            let right = [want(before), want(self.standby[node])].contains(&got)
+                || (self.demoted[node] && got == 1);
+            if !right {
+                let name = &self.ctx.nodes[node].0;
+                let want = want(self.standby[node]);
+                self.wrong.push(format!(
+                    "{name} announced priority {got} {what}, expected {want}"
+                ));
+            }
+        }
+    }
+}
+
 impl Checker for Reload {
     fn observe(&mut self, at: u64, obs: &Observation) {
+        if self.announced.first().is_some_and(|a| a.0 < at) {
+            self.judge_announced(at);
+        }
         match obs {
             Observation::Standby { node, on } => self.standby[*node] = *on,
             // (a takeover that ends refused — vetoed, failed, abandoned, short of a quorum —
@@ -280,6 +313,7 @@ impl Checker for Reload {
     }
 
     fn finish(&mut self, _at: u64, findings: &mut Findings) {
+        self.judge_announced(u64::MAX);
         for wrong in self.wrong.drain(..) {
             findings.violate("reload", wrong);
         }
@@ -428,5 +462,25 @@ mod tests {
         let record = [(10 * S, takeover), (20 * S, reloaded(0, None, Ok(1)))];
         assert_eq!(judge(&record), Vec::<String>::new());
         assert_eq!(judge(&[(20 * S, reloaded(0, None, Ok(1)))]).len(), 1);
+    }
+
+    #[test]
+    fn a_standby_left_in_the_same_wake_up_as_a_reload_may_come_first() {
+        // Stopped in standby, the daemon reads a SIGHUP and `failoverctl active` at once when
+        // it runs again: its first datagram already has its new file's priority.
+        let on = Observation::Standby { node: 0, on: true };
+        let off = Observation::Standby { node: 0, on: false };
+        let record = [
+            (10 * S, on.clone()),
+            (20 * S, reloaded(0, None, Ok(50))),
+            (20 * S, off),
+        ];
+        assert_eq!(judge(&record), Vec::<String>::new());
+        // Still in standby once that instant is over: 50 was wrong.
+        let wrong = judge(&[(10 * S, on), (20 * S, reloaded(0, None, Ok(50)))]);
+        assert!(
+            wrong.len() == 1 && wrong[0].contains("expected 0"),
+            "{wrong:?}"
+        );
     }
 }

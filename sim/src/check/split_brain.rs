@@ -280,9 +280,11 @@ impl Justify {
             return;
         }
         match *obs {
-            Observation::Heard { node, from, .. } => {
+            Observation::Heard { node, from, role } => {
                 self.heard[node * self.nodes + from] = Some(at);
-                let owners = self.roles[node] == Role::Master && self.roles[from] == Role::Master;
+                // What the datagram says counts, not what its sender is by now: one sent
+                // while it was still acquiring (delayed on the way) asks no owner to yield.
+                let owners = self.roles[node] == Role::Master && role == Role::Master;
                 for p in (self.pairs.iter_mut()).filter(|p| p.lo == node && p.hi == from) {
                     if owners && p.heard.is_none() {
                         p.heard = Some(at);

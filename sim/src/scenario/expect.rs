@@ -49,8 +49,9 @@ pub struct Expect {
     #[serde(with = "humantime_serde")]
     pub max_unavailable: Option<Duration>,
     /// Longest stretch an address may have no holder while no fault is in force nor settling:
-    /// the liveness bound, always on. By default `dead_after` — on a healthy network only a
-    /// hand-over leaves an address unowned, for as long as its hooks take. It counts from when
+    /// the liveness bound, always on. By default `dead_after` and the time a hand-over's
+    /// hooks and address changes take (`Protocol::hand_over_time`) — on a healthy network only
+    /// a hand-over leaves an address unowned, for as long as its hooks take. It counts from when
     /// the best live node may claim: after its start-up wait (`dead_after` and its priority's
     /// skew) if it just started, or after the same wait once an owner left naming no live
     /// successor (see the availability checker).
@@ -133,6 +134,17 @@ impl super::Scenario {
             ..Default::default()
         };
         protocol.lease()
+    }
+
+    /// How often an owner announces its addresses again (core's default when the scenario
+    /// sets none; `None`: never).
+    pub fn announce_every(&self) -> Option<Duration> {
+        let protocol = failover_core::config::ProtocolSettings {
+            interval: self.protocol.interval,
+            announce_every: self.protocol.announce_every,
+            ..Default::default()
+        };
+        protocol.announce_every()
     }
 
     /// How long the group may take to settle after the last fault by default: three `dead_after`s

@@ -156,6 +156,21 @@ impl Protocol {
             .copied()
             .unwrap_or(self.hook_latency)
     }
+
+    /// How long the requests of a healthy hand-over of `vips` addresses take, one after the
+    /// other as core asks them: the owner's `Test`, `PreRel`, removal and `PostRel` of each,
+    /// then the taker's `Test` of each and its `PreAcq`, addition and `PostAcq`. An address
+    /// may be without a holder for most of it (the last released waits for every `PostRel`
+    /// and `PreAcq` between) — with slow hooks and several addresses, longer than
+    /// `dead_after`.
+    pub fn hand_over_time(&self, vips: usize) -> Duration {
+        use HookKind::{PostAcq, PostRel, PreAcq, PreRel, Test};
+        let hooks: Duration = [Test, PreRel, PostRel, Test, PreAcq, PostAcq]
+            .into_iter()
+            .map(|kind| self.hook_latency(kind))
+            .sum();
+        (hooks + self.address_latency * 2) * vips as u32
+    }
 }
 
 /// `hook_latencies` as a table keyed by the hook's name in the file (`pre_acq = "2s"`).
