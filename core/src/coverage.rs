@@ -135,6 +135,8 @@ single_points! {
     AnnouncePeriodic => "addresses announced: periodic",
     /// An owner woke from a stall of `dead_after` or more and announced its addresses.
     AnnounceAfterStall => "addresses announced after a stall",
+    /// A backup woke from a stall of `dead_after` or more and listened again before judging.
+    ListensAfterStall => "backup listens again after a stall",
     /// The held addresses announced after a rival yielded or a peer came back.
     AnnounceReminder => "addresses announced: reminder",
     /// At a wake-up, the timer was due while datagrams waited unread.

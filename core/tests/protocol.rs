@@ -571,6 +571,38 @@ fn an_owner_that_wakes_from_a_stall_announces_its_address_at_once() {
 }
 
 #[test]
+fn a_backup_that_wakes_from_a_stall_listens_before_it_takes_over() {
+    let mut bed = Bed::new(&PAIR, 100);
+    bed.run_until(2_000);
+    // A frozen host: stopped, and what is sent to it meanwhile is lost; its link comes back
+    // a moment after it runs again.
+    bed.cut[0][1] = true;
+    bed.cut[1][1] = true;
+    bed.run_until(2_010);
+    bed.pause(1);
+    bed.run_until(3_000);
+    bed.resume(1);
+    bed.run_until(3_050);
+    bed.cut[0][1] = false;
+    bed.cut[1][1] = false;
+    bed.run_until(5_000);
+    assert_eq!(
+        bed.count(|s| *s == Seen::Role(1, Role::Acquiring)),
+        0,
+        "its own stall is no silence of the owner"
+    );
+    assert_eq!(bed.max_holders, 1);
+    // An owner that died during the stall is taken over from, dead_after after the wake.
+    bed.pause(1);
+    bed.crash(0);
+    bed.run_until(6_000);
+    bed.resume(1);
+    bed.run_until(8_000);
+    let took = bed.first(|s| *s == Seen::Acquire(1)).expect("took over");
+    assert!((6_360..6_500).contains(&took), "took over at {took} ms");
+}
+
+#[test]
 fn a_vetoing_test_hook_means_notification_only() {
     let mut bed = Bed::new(&PAIR, 100);
     bed.hooks

@@ -415,6 +415,18 @@ impl Node {
             "time went backwards: {now} after {}",
             self.now
         );
+        // Woken `dead_after` past the time it asked to be (its process or host was stopped),
+        // a backup cannot tell the silence it saw from its own stall: it listens for
+        // `dead_after` again, as after a start, before it takes anything over — instead of
+        // taking over the moment it wakes beside an owner that never stopped.
+        // (a timer already past when the last input was handled is due at once: that input)
+        let woken_by = self.poll_timeout().map(|t| t.max(self.now));
+        let stalled = woken_by.is_some_and(|t| now >= t + self.dead_after);
+        if stalled && self.role == Role::Backup && self.settled {
+            self.coverage.hit(Single::ListensAfterStall);
+            self.settled = false;
+            self.started = now;
+        }
         self.now = self.now.max(now);
     }
 

@@ -191,6 +191,11 @@ impl Node {
         self.apply_rule(now);
         self.announce_priority(now);
         self.active = self.role != Role::Stopped && self.sends_periodically();
+        // A node that starts sending again sends now: its heartbeat timer stood still while
+        // it listened, and a beat long past is no stall of its own.
+        if self.active && self.next_heartbeat < now {
+            self.next_heartbeat = now;
+        }
         self.deadline = self.next_deadline();
     }
 

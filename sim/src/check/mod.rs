@@ -19,7 +19,7 @@ pub use status::{Known, PeerKnown, PeerSaid, QuorumSaid, Said, StatusSeen};
 
 pub use crate::record::Observation;
 
-use crate::fault::{Fault, FaultKind};
+use crate::fault::{Fault, FaultKind, HookBehavior};
 use crate::scenario::{Expect, Scenario};
 use failover_core::HookKind;
 use std::collections::BTreeSet;
@@ -143,9 +143,23 @@ impl Context {
         let backoff = (longest * failover_core::node::MAX_BACKOFF).as_nanos() as u64;
         // (quorum mode's default settling time has the back-off in it already)
         let own_settle = scenario.expect.converge_within.is_none() && !scenario.quorum();
+        // A hook that began to hang (or crawl) while its fault was in force goes on until
+        // core gives up on it at its deadline: the fault's effect outlasts it by that much.
+        let timeout = scenario.protocol.hook_timeout;
+        let lingering = |kind: &FaultKind| {
+            match *kind {
+                FaultKind::Hook { behavior, .. } => match behavior {
+                    HookBehavior::Hangs => timeout,
+                    HookBehavior::Slow(extra) => extra.min(timeout),
+                    HookBehavior::Fails => Duration::ZERO,
+                },
+                _ => Duration::ZERO,
+            }
+            .as_nanos() as u64
+        };
         let settle_after = |kind: &FaultKind| match kind.refuses_hand_over() && own_settle {
-            true => settle + backoff,
-            false => settle,
+            true => settle + lingering(kind) + backoff,
+            false => settle + lingering(kind),
         };
         let converge_by = (faults.iter())
             .map(|f| {
@@ -166,7 +180,7 @@ impl Context {
             (scenario.announce_every()).map_or(0, |every| every.as_nanos() as u64 + announcing);
         let recovering = unhealthy_spans(faults, margin, |kind| match kind {
             FaultKind::Hook { .. } | FaultKind::Address { .. } => {
-                settle_after(kind).min(recover + backoff)
+                settle_after(kind).min(recover + lingering(kind) + backoff)
             }
             FaultKind::Partition { .. }
             | FaultKind::LinkDown { .. }
