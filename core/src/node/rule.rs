@@ -172,10 +172,13 @@ impl Node {
         }
         // A takeover that found too few voters retries as soon as one comes up (every node
         // votes in quorum mode), not after its back-off: the group has had no owner meanwhile.
+        // Every node refused so hears that voter at the same moment: each waits its priority's
+        // skew, so the best retries first and is heard before the others' turn.
+        let skew = super::priority_skew(interval, self.config.node.priority);
         if let Some(b) = self.backoff.as_mut().filter(|b| b.no_quorum && voter_up) {
-            if b.retry > now {
+            if b.retry > now + skew {
                 self.coverage.hit(Single::RetryOnVoterUp);
-                b.retry = now;
+                b.retry = now + skew;
             }
         }
     }

@@ -92,6 +92,10 @@ pub struct Context {
     /// How long a healthy hand-over's hooks and address changes take, all addresses one
     /// after the other ([`crate::scenario::Protocol::hand_over_time`]; nanoseconds).
     pub hand_over: u64,
+    /// Whether a segment loses datagrams all run long (its own `loss`, no fault): a claim
+    /// or a goodbye may be lost at any time, so two nodes of different priorities may begin
+    /// a takeover at once (the race rule assumes the better one's claim is heard).
+    pub lossy: bool,
     /// When the group must have settled: the latest end of a fault plus `settle` — plus, by
     /// default in classic mode, the longest back-off after a fault that refuses a hand-over
     /// (`Test` saying no, the kernel refusing an address change): the retry that finds it
@@ -239,6 +243,7 @@ impl Context {
             faults_end,
             settle,
             converge_by,
+            lossy: scenario.segments.iter().any(|s| s.loss > 0.0),
             hand_over: scenario
                 .protocol
                 .hand_over_time(scenario.vips.len())

@@ -15,7 +15,7 @@ use super::{Checker, Context, Findings, Observation};
 use crate::fault::{Fault, FaultKind};
 use crate::record::Carried;
 use crate::scenario::Scenario;
-use failover_core::{Config, ConfigError, Role};
+use failover_core::{Accepted, Config, ConfigError, Role};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -294,6 +294,14 @@ impl Checker for Reload {
         }
         match obs {
             Observation::Standby { node, on } => self.standby[*node] = *on,
+            // As the request is answered, not once the wake-up that read it is over: a
+            // standby and an `active` read in one backlog leave nothing changed on the disk,
+            // but a datagram between them says standby.
+            Observation::Answered { node, answer } => match answer.outcome {
+                Ok(Accepted::Standby { .. }) => self.standby[*node] = true,
+                Ok(Accepted::Active { .. }) => self.standby[*node] = false,
+                _ => {}
+            },
             // (a takeover that ends refused — vetoed, failed, abandoned, short of a quorum —
             // demotes the node while it backs off)
             Observation::RoleChanged {
