@@ -285,7 +285,10 @@ impl Node {
                 && !(self.peers.iter())
                     .any(|p| p.name == h.name && p.alive && p.role.claims_ownership())
         });
-        let me = rank(self.priority(), my_name);
+        // Ranked by what it announces once this decision is made: a back-off that ends now
+        // restores the priority (announce_priority, after the rule), and the rule must not
+        // pass over this node for the lowest one it announced until now.
+        let me = rank(self.priority_due(now).0, my_name);
         let mut someone_claims = false;
         let mut i_am_best = true;
         let mut higher_claimer = None;
