@@ -758,6 +758,9 @@ impl Node {
             Role::Backup | Role::Stopped if moving => {
                 return Err(format!("{role} with a hand-over under way"));
             }
+            Role::Backup if self.held.contains(&true) => {
+                return Err(format!("backup holding addresses: {:?}", self.held));
+            }
             Role::Master if !self.held.contains(&true) => {
                 return Err(format!("master holding no address: {:?}", self.held));
             }
@@ -1012,5 +1015,10 @@ mod invariant_tests {
         ));
         let err = n.check_invariants().unwrap_err();
         assert!(err.contains("with a hand-over under way"), "{err}");
+        // A backup holds nothing.
+        n.transition = None;
+        n.role = Role::Backup;
+        let err = n.check_invariants().unwrap_err();
+        assert!(err.contains("backup holding addresses"), "{err}");
     }
 }

@@ -256,6 +256,11 @@ impl Node {
             if t.untouched_takeover() {
                 if let Some(claimer) = self.claimer_against_takeover() {
                     self.abandon_takeover(claimer);
+                    // An owner that was asking again for an address the kernel refused it
+                    // still holds the others: the rule between two owners decides now.
+                    if self.role == Role::Master {
+                        self.apply_rule(now);
+                    }
                 }
             }
             return;
@@ -419,15 +424,19 @@ impl Node {
     }
 
     /// Gives up a takeover before any address was added: the request in flight is forgotten
-    /// (its late answer is ignored), no further hook runs, nothing is notified.
+    /// (its late answer is ignored), no further hook runs, nothing is notified. A node that
+    /// holds addresses already (an owner asking again for one it was refused) stays the owner
+    /// of those.
     fn abandon_takeover(&mut self, claimer: String) {
         self.coverage.hit(Single::TakeoverAbandoned);
         self.transition = None;
         self.last_owner = Some(claimer.clone());
         self.outputs
             .push_back(Output::Event(Event::TakeoverAbandoned { peer: claimer }));
-        self.set_role(Role::Backup);
-        self.send_heartbeats(MessageKind::Heartbeat);
+        if !self.held.contains(&true) {
+            self.set_role(Role::Backup);
+            self.send_heartbeats(MessageKind::Heartbeat);
+        }
     }
 
     /// Quorum mode: the owner's lease ran out unrenewed. It stops serving at once — removes

@@ -222,6 +222,18 @@ impl Checker for Operator {
                 }
             }
             Observation::Standby { node, on } => self.standby[*node] = *on,
+            // The node the addresses are handed to enters standby before it claims them (an
+            // operator asked it while the owner still released): the hand-over comes to
+            // nothing, and the ordinary rule decides who owns.
+            Observation::Answered { node, answer }
+                if matches!(answer.outcome, Ok(Accepted::Standby { .. }))
+                    && self.handing.is_some_and(|(_, to)| to == *node) =>
+            {
+                self.handing = None;
+                if let Ok(outcome) = &answer.outcome {
+                    self.answered(at, *node, &answer.request, outcome);
+                }
+            }
             Observation::Answered { node, answer } => match &answer.outcome {
                 Ok(outcome) if self.answered(at, *node, &answer.request, outcome) => {}
                 Ok(Accepted::Switchover { to })
@@ -395,5 +407,30 @@ mod tests {
                 "{found:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_hand_over_to_a_node_that_enters_standby_first_comes_to_nothing() {
+        let handed = (20 * S + 10_000_000, standby_to("bravo"));
+        let alpha_back = (25 * S, Observation::Acquired { node: 0, vip: 0 });
+        let found = judge(&[ASKED, handed.clone(), alpha_back.clone()]);
+        assert!(
+            found.len() == 1 && found[0].contains("handed to bravo"),
+            "{found:?}"
+        );
+        // bravo put in standby before it claimed: no one else is wrong to take them.
+        let bravo_standby = Observation::Answered {
+            node: 1,
+            answer: Answer {
+                id: 2,
+                request: Request::Standby,
+                outcome: Ok(Accepted::Standby {
+                    to: None,
+                    already: false,
+                }),
+            },
+        };
+        let found = judge(&[ASKED, handed, (21 * S, bravo_standby), alpha_back]);
+        assert_eq!(found, Vec::<String>::new());
     }
 }

@@ -147,12 +147,17 @@ impl super::Scenario {
         protocol.announce_every()
     }
 
-    /// How long the group may take to settle after the last fault by default: three `dead_after`s
-    /// and a second in classic mode; quorum mode adds what a node refused a lease may have to
-    /// wait — its longest back-off, and the voters' promise to the last owner.
+    /// How long the group may take to settle after the last fault by default: three `dead_after`s,
+    /// a second and two hand-overs' hook and address latencies in classic mode; quorum mode
+    /// adds what a node refused a lease may have to wait — its longest back-off, and the
+    /// voters' promise to the last owner.
     pub fn default_settle(&self) -> Duration {
         let dead_after = self.protocol.dead_after();
-        let classic = dead_after * 3 + Duration::from_secs(1);
+        // (and the hooks and address changes of two hand-overs, one after the other: one under
+        // way when the faults end — a yield that heals a split runs them before its last
+        // address is gone — and the one that puts the addresses where they belong)
+        let hand_overs = self.protocol.hand_over_time(self.vips.len()) * 2;
+        let classic = dead_after * 3 + Duration::from_secs(1) + hand_overs;
         if !self.quorum() {
             return classic;
         }
