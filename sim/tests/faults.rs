@@ -50,33 +50,26 @@ fn a_one_way_cut_towards_the_backup_is_a_split_brain_the_deliveries_justify() {
 }
 
 #[test]
-fn a_backup_whose_clock_jumps_takes_over_from_a_master_it_hears_and_that_is_unjustified() {
-    // CLOCK_MONOTONIC cannot do this (the swarm never draws it); a scenario can, and the
-    // split-brain checker must tell it from a split the network forced.
-    // (half-way between two heartbeats: one arriving at once would stop the takeover)
-    let jump = || FaultSpec {
-        at: Duration::from_millis(20_500),
-        node: Some("backup".into()),
-        offset: Some(Duration::from_secs(5)),
-        ..fault(0, "clock")
-    };
-    let scenario = pair(60).fault(jump()).build().unwrap();
-    let report = run(&scenario, 1, &Options::default()).unwrap();
-    assert!(report.findings.figures.split_brain_total > 0);
-    assert_eq!(broken(&report), ["split-brain-unjustified"]);
-    let v = &report.findings.violations[0];
-    assert!(
-        v.detail.contains("node 1 added address 0 held by node 0"),
-        "{}",
-        v.detail
-    );
-    // Loosened with its reason, the same run passes.
-    let loose = pair(60)
-        .fault(jump())
-        .expect(|e| e.max_split_brain_unjustified = Duration::from_secs(1))
+fn a_backup_whose_clock_jumps_past_dead_after_takes_it_for_a_stall_and_takes_nothing_over() {
+    // CLOCK_MONOTONIC cannot do this (the swarm never draws it); a scenario can. Core cannot
+    // tell a forward jump from a stall of its own (woken long past the time it asked to be),
+    // so the backup listens for dead_after again — hears the master — instead of taking over
+    // beside it. (It used to, and the split-brain checker caught that as unjustified: a take
+    // begun soon after hearing the owner — unit tests in `check::split_brain` keep that rule.)
+    // (half-way between two heartbeats: one arriving at once would stop the takeover anyway)
+    let scenario = pair(60)
+        .fault(FaultSpec {
+            at: Duration::from_millis(20_500),
+            node: Some("backup".into()),
+            offset: Some(Duration::from_secs(5)),
+            ..fault(0, "clock")
+        })
         .build()
         .unwrap();
-    assert!(run(&loose, 1, &Options::default()).unwrap().passed());
+    let report = run(&scenario, 1, &Options::default()).unwrap();
+    assert_eq!(report.findings.figures.split_brain_total, 0);
+    assert_eq!(report.findings.figures.ownership_changes, 1);
+    assert!(report.passed(), "{:?}", report.findings);
 }
 
 #[test]
