@@ -18,7 +18,7 @@ pub(crate) struct HandOver {
     /// When the roll call began: a peer heard since then is alive.
     began: Instant,
     /// Asked of the owner (a release follows), not of a backup entering standby.
-    owner: bool,
+    pub owner: bool,
 }
 
 /// The successor an operator's hand-over chose, named in this node's heartbeats once its

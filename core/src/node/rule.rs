@@ -240,6 +240,13 @@ impl Node {
             }
             return;
         }
+        // An owner's roll call is answered the moment it stops owning (it yields, loses its
+        // lease), not once that release's hooks have run.
+        let interrupted =
+            (self.handover.as_ref()).is_some_and(|h| h.owner && self.role != Role::Master);
+        if interrupted && self.transition.is_some() {
+            self.roll_call(now);
+        }
         let leased = self.quorum.as_ref().map(|q| q.leased(now));
         if let Some(t) = &mut self.transition {
             // A readiness check touches nothing and is waited for: at most a hook's timeout.

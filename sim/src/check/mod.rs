@@ -182,7 +182,13 @@ impl Context {
         // way is not repeated before (with a fast interval, long after the group settled).
         let reannounced =
             (scenario.announce_every()).map_or(0, |every| every.as_nanos() as u64 + announcing);
-        let recovering = unhealthy_spans(faults, margin, |kind| match kind {
+        // A client's request in flight when a fault begins fails: clients are judged from a
+        // round trip before each fault on.
+        let round_trip = (scenario.segments.iter())
+            .map(|s| (s.latency + s.jitter).as_nanos() as u64 * 2)
+            .max()
+            .unwrap_or(0);
+        let recovering = unhealthy_spans(faults, margin.max(round_trip), |kind| match kind {
             FaultKind::Hook { .. } | FaultKind::Address { .. } => {
                 settle_after(kind).min(recover + lingering(kind) + backoff)
             }
