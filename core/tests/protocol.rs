@@ -321,6 +321,12 @@ impl Bed {
         }
     }
 
+    /// Cuts (or restores) both of node `i`'s links.
+    fn isolate(&mut self, i: usize, cut: bool) {
+        self.cut[0][i] = cut;
+        self.cut[1][i] = cut;
+    }
+
     fn pause(&mut self, i: usize) {
         self.paused[i] = true;
     }
@@ -555,8 +561,7 @@ fn an_owner_that_wakes_from_a_stall_announces_its_address_at_once() {
     let mut bed = Bed::new(&PAIR, 100);
     bed.run_until(2_000);
     // The backup is cut off: nothing it says can remind the owner of clients to win back.
-    bed.cut[0][1] = true;
-    bed.cut[1][1] = true;
+    bed.isolate(1, true);
     for stall_ms in [200, 600] {
         let before = bed.count(|s| *s == Seen::Announce(0));
         bed.pause(0);
@@ -576,15 +581,13 @@ fn a_backup_that_wakes_from_a_stall_listens_before_it_takes_over() {
     bed.run_until(2_000);
     // A frozen host: stopped, and what is sent to it meanwhile is lost; its link comes back
     // a moment after it runs again.
-    bed.cut[0][1] = true;
-    bed.cut[1][1] = true;
+    bed.isolate(1, true);
     bed.run_until(2_010);
     bed.pause(1);
     bed.run_until(3_000);
     bed.resume(1);
     bed.run_until(3_050);
-    bed.cut[0][1] = false;
-    bed.cut[1][1] = false;
+    bed.isolate(1, false);
     bed.run_until(5_000);
     assert_eq!(
         bed.count(|s| *s == Seen::Role(1, Role::Acquiring)),

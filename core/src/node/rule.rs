@@ -342,15 +342,17 @@ impl Node {
                 self.coverage.hit(Single::TakeoverBegins);
                 self.coverage.hit(Single::HeirClaims.when(heir.is_some()));
                 (self.coverage).hit(Single::KeptAgainstPreemption.when(self.kept));
-                let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
-                Transition::acquire(&all, self.last_owner.clone(), self.quorum.is_some())
+                Transition::acquire(
+                    &self.all_vips(),
+                    self.last_owner.clone(),
+                    self.quorum.is_some(),
+                )
             }
             // Its back-off over, a backup that would outrank the owner at its own priority
             // asks `Test` before it says so (see `Backoff`).
             Role::Backup if self.readiness_due(now, someone_claims) => {
                 self.coverage.hit(Single::ReadinessCheck);
-                let all: Vec<VipId> = (0..self.config.vips.len()).map(VipId).collect();
-                Transition::readiness(&all, self.owner_heard())
+                Transition::readiness(&self.all_vips(), self.owner_heard())
             }
             Role::Master if higher_claimer.is_some() => {
                 self.coverage.hit(Single::ReleaseYield);
@@ -398,6 +400,11 @@ impl Node {
             _ => return,
         };
         self.begin(now, transition);
+    }
+
+    /// Every address of the group: what a takeover, or its readiness check, asks for.
+    fn all_vips(&self) -> Vec<VipId> {
+        (0..self.config.vips.len()).map(VipId).collect()
     }
 
     /// Whether this backup checks with `Test` before it announces its own priority again:
