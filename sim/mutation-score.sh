@@ -20,9 +20,12 @@
 #
 # Usage: sim/mutation-score.sh [--sample N] [--seed S] [--results FILE] [--scratch DIR]
 #          [--profile dev|release|NAME] [--opt-level 0-3] [--suite-seeds K] [--sweep-seeds N] [--timeout SECS]
-#          [--jobs J] [--list] [--summary]
+#          [--jobs J] [--shard K/N] [--rev REV] [--list] [--summary]
 # --list prints the sample's mutants; --summary the score of what the results file holds.
-# It measures the committed HEAD (not uncommitted changes). Needs cargo-mutants
+# --shard K/N takes every Nth mutant of the sample from the Kth (0-based), so N runs with their
+# own --results and --scratch share a machine or several (`cat` their results files and run
+# --summary on that for the whole score). It measures the committed HEAD, or REV (not
+# uncommitted changes). Needs cargo-mutants
 # (`cargo install --locked cargo-mutants`), jq and git.
 set -euo pipefail
 
@@ -35,6 +38,8 @@ SWEEP_SEEDS=300
 TIMEOUT=30          # seconds per verdict command (the unmutated tree: 0.1-1.5 s); longer: a hang
 BUILD_TIMEOUT=900
 JOBS=2
+SHARD=0/1
+REV=HEAD
 LIST_ONLY=0
 SUMMARY_ONLY=0
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -59,6 +64,8 @@ while (($#)); do
         --sweep-seeds) SWEEP_SEEDS=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --jobs) JOBS=$2; shift 2 ;;
+        --shard) SHARD=$2; shift 2 ;;
+        --rev) REV=$2; shift 2 ;;
         --list) LIST_ONLY=1; shift ;;
         --summary) SUMMARY_ONLY=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -68,6 +75,9 @@ done
 cargo mutants --version >/dev/null 2>&1 \
     || die "cargo-mutants is missing: cargo install --locked cargo-mutants"
 command -v jq >/dev/null || die "jq is missing"
+[[ $SHARD =~ ^([0-9]+)/([0-9]+)$ ]] && ((BASH_REMATCH[1] < BASH_REMATCH[2])) \
+    || die "--shard wants K/N with 0 <= K < N, not $SHARD"
+SHARD_K=${BASH_REMATCH[1]} SHARD_N=${BASH_REMATCH[2]}
 
 # The score of every mutant in the results file.
 summary() {
@@ -89,14 +99,21 @@ if ((SUMMARY_ONLY)); then summary; exit 0; fi
 
 WORK=$(dirname "$RESULTS")
 mkdir -p "$WORK"
-HEAD=$(git -C "$ROOT" rev-parse HEAD)
-CONFIG="# head=$HEAD profile=$PROFILE opt_level=$OPT suite_seeds=$SUITE_SEEDS sweep_seeds=$SWEEP_SEEDS sweeps=${SWEEPS[*]} timeout=$TIMEOUT"
+HEAD=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}") || die "no commit $REV"
+CONFIG="# head=$HEAD profile=$PROFILE opt_level=$OPT suite_seeds=$SUITE_SEEDS sweep_seeds=$SWEEP_SEEDS sweeps=${SWEEPS[*]} timeout=$TIMEOUT shard=$SHARD"
+
+# --- the scratch worktree, on HEAD --------------------------------------------------------
+if [[ ! -e $SCRATCH/.git ]]; then
+    git -C "$ROOT" worktree add --detach "$SCRATCH" "$HEAD" >/dev/null
+fi
+restore() { git -C "$SCRATCH" reset -q --hard "$HEAD" && git -C "$SCRATCH" clean -qfd -- core; }
+restore
 
 # --- the mutants, listed on HEAD, in a deterministic sample ---------------------------------
 LIST=$WORK/mutants-$HEAD.json
 if [[ ! -s $LIST ]]; then
     echo "listing mutants of core/src/node/ and core/src/wire.rs ..." >&2
-    (cd "$ROOT" && cargo mutants --list --json --diff "${MUTATED[@]}") >"$LIST.tmp"
+    (cd "$SCRATCH" && cargo mutants --list --json --diff "${MUTATED[@]}") >"$LIST.tmp"
     mv "$LIST.tmp" "$LIST"
 fi
 TOTAL=$(jq length "$LIST")
@@ -108,6 +125,9 @@ mapfile -t ORDER < <(jq -r 'to_entries[] | "\(.key)\t\(.value.name)"' "$LIST" |
     done | sort | cut -f2)
 ((SAMPLE > 0 && SAMPLE < TOTAL)) || SAMPLE=$TOTAL
 ORDER=("${ORDER[@]:0:SAMPLE}")
+SHARDED=()
+for ((j = SHARD_K; j < SAMPLE; j += SHARD_N)); do SHARDED+=("${ORDER[j]}"); done
+ORDER=("${SHARDED[@]}") SAMPLE=${#SHARDED[@]}
 if ((LIST_ONLY)); then
     for i in "${ORDER[@]}"; do jq -r ".[$i].name" "$LIST"; done
     exit 0
@@ -123,13 +143,6 @@ move it away to start again"
 else
     { echo "$CONFIG"; printf '#verdict\tmutant\tkilled_by\tbuild_s\trun_s\n'; } >"$RESULTS"
 fi
-
-# --- the scratch worktree, on HEAD --------------------------------------------------------
-if [[ ! -e $SCRATCH/.git ]]; then
-    git -C "$ROOT" worktree add --detach "$SCRATCH" "$HEAD" >/dev/null
-fi
-restore() { git -C "$SCRATCH" reset -q --hard "$HEAD" && git -C "$SCRATCH" clean -qfd -- core; }
-restore
 
 CHILD=
 exec 3>&2 # the trap runs inside the redirections of the command it stops: say it here
