@@ -463,6 +463,7 @@ impl<'p> Run<'p> {
             scenario.vips.len(),
             self.t0,
             &cuts,
+            scenario.client.interval.as_nanos() as u64,
         ));
         let end = scenario.duration.as_nanos() as u64;
         seen.retain(|(at, _)| *at <= end);

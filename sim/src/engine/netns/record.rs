@@ -175,9 +175,18 @@ pub(super) fn drop_echoes(changes: &mut Vec<Record>, notes: &[Record], node: usi
 /// unanswered ones, each run also cut at every time in `cuts` (the run's other observations,
 /// in order), so that — as in the simulator, which reports the requests so far before each
 /// observation — a run is judged under the state it happened in. A request's outcome stands
-/// until the next request; a piece of a run with no request in it is not reported (its time
-/// goes to the next report, as in the simulator).
-pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64, cuts: &[u64]) -> Vec<Record> {
+/// until the next request, or until that one was due (`interval` after it) if it came later:
+/// the prober is a thread on a shared machine and sometimes late, and its lateness says
+/// nothing of the address (a request that fails while a new owner's announcement is on its
+/// way would otherwise count the prober's delay as the protocol's). A piece of a run with no
+/// request in it is not reported (its time goes to the next report, as in the simulator).
+pub(super) fn requests(
+    probes: &[Probe],
+    vips: usize,
+    t0: u64,
+    cuts: &[u64],
+    interval: u64,
+) -> Vec<Record> {
     let mut out = Vec::new();
     for vip in 0..vips {
         let mine: Vec<(u64, bool)> = (probes.iter())
@@ -190,26 +199,44 @@ pub(super) fn requests(probes: &[Probe], vips: usize, t0: u64, cuts: &[u64]) -> 
         let mut cut = cuts.iter().copied().peekable();
         // The run being counted: its outcome and how many requests so far.
         let mut run: Option<(bool, u64)> = None;
-        let mut report = |at: u64, run: &mut Option<(bool, u64)>| {
+        let report = |out: &mut Vec<Record>, at: u64, run: &mut Option<(bool, u64)>| {
             if let Some((ok, count)) = run.take().filter(|&(_, count)| count > 0) {
                 out.push((at, Observation::Requests { vip, ok, count }));
             }
         };
-        for &(at, ok) in &mine {
+        // Reports the run at each cut up to `at`, and goes on with its outcome.
+        let cut_until = |out: &mut Vec<Record>,
+                         at: u64,
+                         run: &mut Option<(bool, u64)>,
+                         cut: &mut std::iter::Peekable<_>| {
             while let Some(c) = cut.next_if(|&c| c <= at) {
                 let outcome = run.map(|(ok, _)| ok);
-                report(c, &mut run);
-                run = outcome.map(|ok| (ok, 0));
+                report(out, c, run);
+                *run = outcome.map(|ok| (ok, 0));
             }
+        };
+        let mut previous: Option<u64> = None;
+        for &(at, ok) in &mine {
+            // A late request: the run before it ends when it was due.
+            let due = previous.map(|p| p + interval).filter(|&due| due < at);
+            if let (Some(due), Some((was, _))) = (due, run) {
+                if was != ok {
+                    cut_until(&mut out, due, &mut run, &mut cut);
+                    report(&mut out, due, &mut run);
+                    run = Some((ok, 0));
+                }
+            }
+            cut_until(&mut out, at, &mut run, &mut cut);
             match run.as_mut() {
                 Some((was, count)) if *was == ok => *count += 1,
                 _ => {
-                    report(at, &mut run);
+                    report(&mut out, at, &mut run);
                     run = Some((ok, 1));
                 }
             }
+            previous = Some(at);
         }
-        report(last + 1, &mut run);
+        report(&mut out, last + 1, &mut run);
     }
     out
 }
@@ -243,7 +270,7 @@ mod tests {
             .chain([(40, false), (50, true), (60, true)])
             .map(|(at, ok)| probe(100 + at, ok))
             .collect();
-        let record = requests(&probes, 1, 100, &[35, 45]);
+        let record = requests(&probes, 1, 100, &[35, 45], 10);
         assert_eq!(
             requests_at(&record),
             vec![
@@ -255,6 +282,31 @@ mod tests {
                 (61, true, 2),
             ]
         );
+    }
+
+    #[test]
+    fn a_late_request_ends_the_run_before_it_when_it_was_due() {
+        // interval 10: failed at 0, the next request 7 late (ok at 17), then failed at 27
+        // and 49 (late: the run stands, both failed), ok at 50.
+        let probes: Vec<Probe> = [(0, false), (17, true), (27, false), (49, false)]
+            .into_iter()
+            .chain([(50, true)])
+            .map(|(at, ok)| probe(100 + at, ok))
+            .collect();
+        let record = requests(&probes, 1, 100, &[], 10);
+        assert_eq!(
+            requests_at(&record),
+            vec![
+                // (10 to 17: the prober's delay, given to the request that came)
+                (10, false, 1),
+                (27, true, 1),
+                (50, false, 2),
+                (51, true, 1),
+            ]
+        );
+        // A cut inside the late stretch reports up to it first, under the old outcome.
+        let record = requests(&probes[..2], 1, 100, &[5, 12], 10);
+        assert_eq!(requests_at(&record), vec![(5, false, 1), (18, true, 1)]);
     }
 
     #[test]
