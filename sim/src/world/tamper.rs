@@ -262,7 +262,10 @@ fn wrong_reason(how: Tamper, outputs: &[Output]) -> Option<String> {
     use DropReason::{Foreign, Malformed, Replayed, Unauthenticated};
     let right: &[DropReason] = match how {
         Tamper::Replay => &[Replayed],
-        Tamper::Truncate | Tamper::Corrupt => &[Malformed, Unauthenticated],
+        // The lengths the header announces are checked before any tag: a datagram cut short
+        // is malformed, never an authentication failure (a false forgery alarm).
+        Tamper::Truncate => &[Malformed],
+        Tamper::Corrupt => &[Malformed, Unauthenticated],
         Tamper::Garble => &[Malformed, Unauthenticated, Foreign],
         Tamper::Forge => &[Unauthenticated],
     };
@@ -392,5 +395,11 @@ mod tests {
             None
         );
         assert!(wrong_reason(Tamper::Forge, &dropped(DropReason::Malformed)).is_some());
+        // A cut datagram fails its lengths before any tag is looked at.
+        assert!(wrong_reason(Tamper::Truncate, &dropped(DropReason::Unauthenticated)).is_some());
+        assert_eq!(
+            wrong_reason(Tamper::Truncate, &dropped(DropReason::Malformed)),
+            None
+        );
     }
 }
