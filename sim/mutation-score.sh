@@ -20,11 +20,13 @@
 #
 # Usage: sim/mutation-score.sh [--sample N] [--seed S] [--results FILE] [--scratch DIR]
 #          [--profile dev|release|NAME] [--opt-level 0-3] [--suite-seeds K] [--sweep-seeds N] [--timeout SECS]
-#          [--jobs J] [--shard K/N] [--rev REV] [--list] [--summary]
+#          [--jobs J] [--shard K/N] [--rev REV] [--only FILE] [--list] [--summary]
 # --list prints the sample's mutants; --summary the score of what the results file holds.
 # --shard K/N takes every Nth mutant of the sample from the Kth (0-based), so N runs with their
 # own --results and --scratch share a machine or several (`cat` their results files and run
-# --summary on that for the whole score). It measures the committed HEAD, or REV (not
+# --summary on that for the whole score). --only FILE takes the mutants named in FILE, one
+# per line as --list and --summary print them (e.g. last run's survivors, checked again
+# after new scenarios). It measures the committed HEAD, or REV (not
 # uncommitted changes). Needs cargo-mutants
 # (`cargo install --locked cargo-mutants`), jq and git.
 set -euo pipefail
@@ -40,6 +42,7 @@ BUILD_TIMEOUT=900
 JOBS=2
 SHARD=0/1
 REV=HEAD
+ONLY=
 LIST_ONLY=0
 SUMMARY_ONLY=0
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -66,6 +69,7 @@ while (($#)); do
         --jobs) JOBS=$2; shift 2 ;;
         --shard) SHARD=$2; shift 2 ;;
         --rev) REV=$2; shift 2 ;;
+        --only) ONLY=$(realpath -m "$2"); shift 2 ;;
         --list) LIST_ONLY=1; shift ;;
         --summary) SUMMARY_ONLY=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -75,6 +79,7 @@ done
 cargo mutants --version >/dev/null 2>&1 \
     || die "cargo-mutants is missing: cargo install --locked cargo-mutants"
 command -v jq >/dev/null || die "jq is missing"
+[[ -z $ONLY || -r $ONLY ]] || die "cannot read --only $ONLY"
 [[ $SHARD =~ ^([0-9]+)/([0-9]+)$ ]] && ((BASH_REMATCH[1] < BASH_REMATCH[2])) \
     || die "--shard wants K/N with 0 <= K < N, not $SHARD"
 SHARD_K=${BASH_REMATCH[1]} SHARD_N=${BASH_REMATCH[2]}
@@ -100,7 +105,7 @@ if ((SUMMARY_ONLY)); then summary; exit 0; fi
 WORK=$(dirname "$RESULTS")
 mkdir -p "$WORK"
 HEAD=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}") || die "no commit $REV"
-CONFIG="# head=$HEAD profile=$PROFILE opt_level=$OPT suite_seeds=$SUITE_SEEDS sweep_seeds=$SWEEP_SEEDS sweeps=${SWEEPS[*]} timeout=$TIMEOUT shard=$SHARD"
+CONFIG="# head=$HEAD profile=$PROFILE opt_level=$OPT suite_seeds=$SUITE_SEEDS sweep_seeds=$SWEEP_SEEDS sweeps=${SWEEPS[*]} timeout=$TIMEOUT shard=$SHARD only=${ONLY:+$(sha256sum <"$ONLY" | cut -c1-12)}"
 
 # --- the scratch worktree, on HEAD --------------------------------------------------------
 if [[ ! -e $SCRATCH/.git ]]; then
@@ -125,6 +130,17 @@ mapfile -t ORDER < <(jq -r 'to_entries[] | "\(.key)\t\(.value.name)"' "$LIST" |
     done | sort | cut -f2)
 ((SAMPLE > 0 && SAMPLE < TOTAL)) || SAMPLE=$TOTAL
 ORDER=("${ORDER[@]:0:SAMPLE}")
+if [[ -n $ONLY ]]; then
+    declare -A WANTED=()
+    while read -r i; do WANTED[$i]=1; done < <(jq -r --rawfile only "$ONLY" '
+        ($only | split("\n") | map(sub("^ +"; "")) | map(select(length > 0))) as $names
+        | to_entries[] | select(.value.name as $n | $names | index($n)) | .key' "$LIST")
+    KEPT=()
+    for i in "${ORDER[@]}"; do [[ -n ${WANTED[$i]:-} ]] && KEPT+=("$i"); done
+    ORDER=("${KEPT[@]}")
+    ((${#ORDER[@]})) || die "none of the mutants in $ONLY is in the sample of $HEAD"
+    SAMPLE=${#ORDER[@]}
+fi
 SHARDED=()
 for ((j = SHARD_K; j < SAMPLE; j += SHARD_N)); do SHARDED+=("${ORDER[j]}"); done
 ORDER=("${SHARDED[@]}") SAMPLE=${#SHARDED[@]}
