@@ -26,9 +26,8 @@
 # own --results and --scratch share a machine or several (`cat` their results files and run
 # --summary on that for the whole score). --only FILE takes the mutants named in FILE, one
 # per line as --list and --summary print them (e.g. last run's survivors, checked again
-# after new scenarios). It measures the committed HEAD, or REV (not
-# uncommitted changes). Needs cargo-mutants
-# (`cargo install --locked cargo-mutants`), jq and git.
+# after new scenarios). It measures the committed HEAD, or REV (not uncommitted changes).
+# Needs cargo-mutants (`cargo install --locked cargo-mutants`), jq and git.
 set -euo pipefail
 
 SAMPLE=0            # 0: every mutant
@@ -105,7 +104,7 @@ if ((SUMMARY_ONLY)); then summary; exit 0; fi
 WORK=$(dirname "$RESULTS")
 mkdir -p "$WORK"
 HEAD=$(git -C "$ROOT" rev-parse --verify "$REV^{commit}") || die "no commit $REV"
-CONFIG="# head=$HEAD profile=$PROFILE opt_level=$OPT suite_seeds=$SUITE_SEEDS sweep_seeds=$SWEEP_SEEDS sweeps=${SWEEPS[*]} timeout=$TIMEOUT shard=$SHARD only=${ONLY:+$(sha256sum <"$ONLY" | cut -c1-12)}"
+CONFIG="# head=$HEAD profile=$PROFILE opt_level=$OPT suite_seeds=$SUITE_SEEDS sweep_seeds=$SWEEP_SEEDS sweeps=${SWEEPS[*]} timeout=$TIMEOUT shard=$SHARD${ONLY:+ only=$(sha256sum <"$ONLY" | cut -c1-12)}"
 
 # --- the scratch worktree, on HEAD --------------------------------------------------------
 if [[ ! -e $SCRATCH/.git ]]; then

@@ -196,61 +196,74 @@ pub(super) fn requests(
         let Some(&(last, _)) = mine.last() else {
             continue;
         };
-        let mut cut = cuts.iter().copied().peekable();
-        // The run being counted: its outcome and how many requests so far.
-        let mut run: Option<(bool, u64)> = None;
-        let report = |out: &mut Vec<Record>, at: u64, run: &mut Option<(bool, u64)>| {
-            if let Some((ok, count)) = run.take().filter(|&(_, count)| count > 0) {
-                out.push((at, Observation::Requests { vip, ok, count }));
-            }
-        };
-        // Reports the run at each cut up to `at`, and goes on with its outcome.
-        let cut_until = |out: &mut Vec<Record>,
-                         at: u64,
-                         run: &mut Option<(bool, u64)>,
-                         cut: &mut std::iter::Peekable<_>| {
-            while let Some(c) = cut.next_if(|&c| c <= at) {
-                let outcome = run.map(|(ok, _)| ok);
-                report(out, c, run);
-                *run = outcome.map(|ok| (ok, 0));
-            }
+        let mut runs = Runs {
+            vip,
+            out: &mut out,
+            run: None,
+            cuts: cuts.iter().copied().peekable(),
         };
         let mut previous: Option<u64> = None;
         for &(at, ok) in &mine {
-            // A late request: the run before it ends when it was due.
-            let due = previous.map(|p| p + interval).filter(|&due| due < at);
-            if let (Some(due), Some((was, _))) = (due, run) {
-                if was != ok {
-                    cut_until(&mut out, due, &mut run, &mut cut);
-                    report(&mut out, due, &mut run);
-                    run = Some((ok, 0));
-                }
+            if runs.run.is_none_or(|(was, _)| was != ok) {
+                // The run before ends here, or when this request was due if it came late.
+                let end = previous.map_or(at, |p| (p + interval).min(at));
+                runs.cut_until(end);
+                runs.report(end);
+                runs.run = Some((ok, 0));
             }
-            cut_until(&mut out, at, &mut run, &mut cut);
-            match run.as_mut() {
-                Some((was, count)) if *was == ok => *count += 1,
-                _ => {
-                    report(&mut out, at, &mut run);
-                    run = Some((ok, 1));
-                }
+            runs.cut_until(at);
+            if let Some((_, count)) = runs.run.as_mut() {
+                *count += 1;
             }
             previous = Some(at);
         }
-        report(&mut out, last + 1, &mut run);
+        runs.report(last + 1);
     }
     out
+}
+
+/// One address's requests being counted into runs of one outcome.
+struct Runs<'a, I: Iterator<Item = u64>> {
+    vip: usize,
+    out: &'a mut Vec<Record>,
+    /// The run being counted: its outcome and how many requests so far.
+    run: Option<(bool, u64)>,
+    cuts: std::iter::Peekable<I>,
+}
+
+impl<I: Iterator<Item = u64>> Runs<'_, I> {
+    /// Reports the run so far at `at`, if it holds a request.
+    fn report(&mut self, at: u64) {
+        if let Some((ok, count)) = self.run.take().filter(|&(_, count)| count > 0) {
+            let vip = self.vip;
+            self.out
+                .push((at, Observation::Requests { vip, ok, count }));
+        }
+    }
+
+    /// Reports the run at each cut up to `at`, and goes on with its outcome.
+    fn cut_until(&mut self, at: u64) {
+        while let Some(c) = self.cuts.next_if(|&c| c <= at) {
+            let outcome = self.run.map(|(ok, _)| ok);
+            self.report(c);
+            self.run = outcome.map(|ok| (ok, 0));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn probe(at: u64, ok: bool) -> Probe {
-        Probe {
-            at,
-            vip: 0,
-            answered_by: ok.then(|| "n".to_string()),
-        }
+    /// Requests at these times after 100 (the runs' `t0`), answered or not.
+    fn probes_after_100(outcomes: &[(u64, bool)]) -> Vec<Probe> {
+        (outcomes.iter())
+            .map(|&(at, ok)| Probe {
+                at: 100 + at,
+                vip: 0,
+                answered_by: ok.then(|| "n".to_string()),
+            })
+            .collect()
     }
 
     fn requests_at(record: &[Record]) -> Vec<(u64, bool, u64)> {
@@ -265,11 +278,15 @@ mod tests {
     #[test]
     fn requests_are_reported_before_each_observation_and_at_each_change() {
         // ok at 0, 10, 20; failed at 30, 40; ok at 50, 60 — with observations at 35 and 45.
-        let probes: Vec<Probe> = [(0, true), (10, true), (20, true), (30, false)]
-            .into_iter()
-            .chain([(40, false), (50, true), (60, true)])
-            .map(|(at, ok)| probe(100 + at, ok))
-            .collect();
+        let probes = probes_after_100(&[
+            (0, true),
+            (10, true),
+            (20, true),
+            (30, false),
+            (40, false),
+            (50, true),
+            (60, true),
+        ]);
         let record = requests(&probes, 1, 100, &[35, 45], 10);
         assert_eq!(
             requests_at(&record),
@@ -288,11 +305,8 @@ mod tests {
     fn a_late_request_ends_the_run_before_it_when_it_was_due() {
         // interval 10: failed at 0, the next request 7 late (ok at 17), then failed at 27
         // and 49 (late: the run stands, both failed), ok at 50.
-        let probes: Vec<Probe> = [(0, false), (17, true), (27, false), (49, false)]
-            .into_iter()
-            .chain([(50, true)])
-            .map(|(at, ok)| probe(100 + at, ok))
-            .collect();
+        let probes =
+            probes_after_100(&[(0, false), (17, true), (27, false), (49, false), (50, true)]);
         let record = requests(&probes, 1, 100, &[], 10);
         assert_eq!(
             requests_at(&record),
