@@ -4,8 +4,10 @@
 //! nothing; a node refused as ineligible for the reason it really is (a witness, itself, or a
 //! server in standby or claiming); and the scenario's count of refusals. Every request is answered, within
 //! `dead_after` and an interval (a roll call gives up after `dead_after`) or the scenario's
-//! `max_answer_latency`, unless the daemon asked stops meanwhile; and a hand-over to no node
-//! named goes to the best node live through its roll call.
+//! `max_answer_latency`, unless the daemon asked stops meanwhile; a hand-over to no node
+//! named goes to the best node live through its roll call; and `standby` or `active` says
+//! "already" exactly when the node was in that state before it was asked (what `failoverctl`
+//! prints, and what a script deciding whether it changed anything reads).
 
 use super::{secs, Checker, Context, Findings, Holders, Liveness, Observation};
 use failover_core::{Accepted, Ineligible, Refusal, Request};
@@ -161,6 +163,28 @@ impl Operator {
         }
     }
 
+    /// Whether `node`'s answer at `at` says "already" rightly: in standby before it was asked
+    /// (`standby`), or not (`active`). Every engine records an answer before the change of
+    /// the stored flag it brings (the daemon stores the flag once it has answered).
+    fn check_already(&mut self, at: u64, node: usize, outcome: &Accepted) {
+        let (already, asked_standby) = match outcome {
+            Accepted::Standby { already, .. } => (*already, true),
+            Accepted::Active { already } => (*already, false),
+            _ => return,
+        };
+        let before = self.standby[node];
+        if already != (before == asked_standby) {
+            let request = if asked_standby { "standby" } else { "active" };
+            let state = if before { "in standby" } else { "active" };
+            let detail = format!(
+                "{} answered {request} at {} with already = {already}, though it was {state}",
+                self.name(node),
+                secs(at)
+            );
+            self.found.violate("operator", detail);
+        }
+    }
+
     /// `node` answered at `at`: the oldest request waiting is done. A hand-over that named no
     /// node must go to the best one that could take over and was live through the roll call.
     /// (False: the answer is judged further.)
@@ -208,6 +232,11 @@ impl Checker for Operator {
                 self.pending[node].clear();
             }
             return;
+        }
+        if let Observation::Answered { node, answer } = obs {
+            if let Ok(outcome) = &answer.outcome {
+                self.check_already(at, *node, outcome);
+            }
         }
         match obs {
             Observation::FaultStarted { fault } => {
@@ -374,6 +403,64 @@ mod tests {
         let down = (10 * S, Observation::Down { node: 1 });
         let answered = (21 * S, standby_to("charlie"));
         assert_eq!(judge(&[down, ASKED, answered]), Vec::<String>::new());
+    }
+
+    fn answered(request: Request, outcome: Accepted) -> Observation {
+        Observation::Answered {
+            node: 0,
+            answer: Answer {
+                id: 1,
+                request,
+                outcome: Ok(outcome),
+            },
+        }
+    }
+
+    #[test]
+    fn already_says_whether_the_node_was_in_that_state_before_it_was_asked() {
+        let at = 20 * S + 10_000_000;
+        let standby = (at, standby_to("bravo"));
+        let stored = (at, Observation::Standby { node: 0, on: true });
+        assert_eq!(judge(&[ASKED, standby, stored]), Vec::<String>::new());
+        let already = answered(
+            Request::Standby,
+            Accepted::Standby {
+                to: None,
+                already: true,
+            },
+        );
+        let found = judge(&[ASKED, (at, already)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains(
+                "alpha answered standby at 20.010s with already = true, though it was active"
+            ),
+            "{found:?}"
+        );
+        // `active` of a node in standby since 10 s: it was not active already.
+        let earlier = (10 * S, Observation::Standby { node: 0, on: true });
+        let cleared = (at, Observation::Standby { node: 0, on: false });
+        let left = |already| (at, answered(Request::Active, Accepted::Active { already }));
+        assert_eq!(
+            judge(&[earlier.clone(), ASKED, left(false), cleared.clone()]),
+            Vec::<String>::new()
+        );
+        let found = judge(&[earlier, ASKED, left(true), cleared]);
+        assert!(
+            found.iter().any(|f| f.contains(
+                "answered active at 20.010s with already = true, though it was in standby"
+            )),
+            "{found:?}"
+        );
+        // `active` of a node that was never in standby: nothing to do, and it says so.
+        assert_eq!(judge(&[ASKED, left(true)]), Vec::<String>::new());
+        let found = judge(&[ASKED, left(false)]);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("already = false, though it was active")),
+            "{found:?}"
+        );
     }
 
     fn refused_as(named: &str, why: Ineligible) -> Observation {
