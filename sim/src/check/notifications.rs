@@ -16,7 +16,9 @@
 //! names as granting only voters of the group, each once, fewer than a majority; and a
 //! takeover given up for want of a majority is notified once, not again at each retry. A
 //! rival-claim notice comes only once the claim has lasted `dead_after`, and a failover notice
-//! names a previous owner the node had heard claim ([`super::claims`]).
+//! names a previous owner the node had heard claim ([`super::claims`]) and at least one address
+//! taken over or vetoed (a takeover that got nothing else is told by its own notices: the
+//! refused address change, no quorum).
 
 use super::claims::HeardClaims;
 use super::{Checker, Context, Findings, Observation};
@@ -572,7 +574,15 @@ impl Checker for Notifications {
                     }
                 }
                 Notification::RivalClaim { .. } => self.rival_claims += 1,
-                Notification::Failover { acquired, .. } => {
+                Notification::Failover {
+                    acquired, vetoed, ..
+                } => {
+                    if acquired.is_empty() && vetoed.is_empty() {
+                        self.repeated.push(format!(
+                            "{} sent a failover notice naming no address taken over or vetoed",
+                            self.ctx.nodes[node].0
+                        ));
+                    }
                     for vip in acquired {
                         if !self.unnotified[node].remove(&vip.0) {
                             self.repeated.push(format!(
@@ -805,6 +815,24 @@ mod tests {
         let doubled = judge(&record);
         assert_eq!(doubled.len(), 1, "{doubled:?}");
         assert!(doubled[0].contains("with no such failure left unnotified"));
+    }
+
+    #[test]
+    fn a_failover_notice_names_an_address_taken_over_or_vetoed() {
+        let mut record = failing_pre_acq();
+        record.push((11 * S, pre_acq_notice()));
+        let empty = Notification::Failover {
+            from: None,
+            acquired: vec![],
+            vetoed: vec![],
+        };
+        record.push((11 * S, notified(1, empty)));
+        let found = judge(&record);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("backup sent a failover notice naming no address"),
+            "{found:?}"
+        );
     }
 
     #[test]
