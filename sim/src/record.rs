@@ -56,6 +56,16 @@ pub enum Observation {
         /// Node index.
         node: usize,
     },
+    /// `node`'s daemon began a round of gratuitous ARP for `vip`, which it holds, as core
+    /// asked again (`Output::Announce`: the periodic refresh, or a reminder after a rival
+    /// yielded, a peer came back or the daemon woke from a stall). An engine may record the
+    /// round that goes with adding the address as well (the daemon's act log has it).
+    Announced {
+        /// Node index.
+        node: usize,
+        /// Address index.
+        vip: usize,
+    },
     /// A scheduled fault began.
     FaultStarted {
         /// Index into the run's resolved faults.

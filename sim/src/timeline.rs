@@ -170,6 +170,7 @@ impl Spans {
                 Observation::FaultEnded { fault: f } => close(&mut s.faults, &mut faults[f], at),
                 // (too many to draw, or drawn from the notices they cause)
                 Observation::Heard { .. }
+                | Observation::Announced { .. }
                 | Observation::HookFailed { .. }
                 | Observation::HookStarted { .. }
                 | Observation::AddressRefused { .. }

@@ -2,6 +2,7 @@
 //! [`Observation`] of a run and know nothing of how it was produced, so any engine that can
 //! say "this node acquired that address at this time" can be judged by them.
 
+mod announcements;
 mod availability;
 mod claims;
 mod convergence;
@@ -605,13 +606,14 @@ pub struct Checkers {
     operator: operator::Operator,
     reload: reload::Reload,
     status: status::StatusReport,
+    announcements: announcements::Announcements,
 }
 
 /// Runs `$body` with `$c` bound to each checker of `$checkers` in turn, in report order.
 macro_rules! each {
     ($checkers:expr, $c:ident => $body:expr) => {
         each!(@ $checkers, $c => $body; split_brain availability latency convergence
-              notifications hooks tamper operator reload status)
+              notifications hooks tamper operator reload status announcements)
     };
     (@ $checkers:expr, $c:ident => $body:expr; $($field:ident)*) => {{
         let all = $checkers;
@@ -637,6 +639,7 @@ impl Checkers {
             operator: operator::Operator::new(ctx),
             reload: reload::Reload::new(ctx),
             status: status::StatusReport::new(ctx),
+            announcements: announcements::Announcements::new(ctx),
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Settings {
     pub dead_after: Duration,
     /// `protocol.group`.
     pub group: u16,
+    /// How often an owner announces its addresses again (`None`: never).
+    pub announce_every: Option<Duration>,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             interval: config.protocol.interval,
             dead_after: config.dead_after(),
             group: config.protocol.group,
+            announce_every: config.announce_every(),
         }
     }
 }

@@ -118,12 +118,15 @@ fn drain_outputs(
             Output::Event(failover_core::Event::RoleChanged { from, to }) => {
                 Observation::RoleChanged { node: me, from, to }
             }
+            // (Addresses change at once here: one asked to be announced is held.)
+            Output::Announce(vip) => Observation::Announced {
+                node: me,
+                vip: vip.0,
+            },
             // Neighbour caches are our simulator's client's business; these engines refuse
             // quorum mode, whose lifetimes they do not model (`Workload::from_scenario`).
             // (Operators' requests are our simulator's: `Workload::from_scenario` refuses them.)
-            Output::Event(_) | Output::Announce(_) | Output::Extend { .. } | Output::Answer(_) => {
-                continue
-            }
+            Output::Event(_) | Output::Extend { .. } | Output::Answer(_) => continue,
         };
         acts.push((at, what));
     }

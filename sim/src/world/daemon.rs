@@ -144,6 +144,7 @@ impl World<'_> {
                     // address each time would show in a simulated hour's cost.
                     let what = ["announce ", &self.vip_names[v.0], " (gratuitous ARP)"].concat();
                     self.note(Some(i), what);
+                    self.observe(Observation::Announced { node: i, vip: v.0 });
                     self.announce(i, v.0);
                 }
             }

@@ -93,8 +93,8 @@ pub(super) fn daemon_acts(
                 }
                 continue;
             }
+            Act::Announce { vip, .. } => Observation::Announced { node, vip: vip.0 },
             Act::Address { ok: false, .. }
-            | Act::Announce { .. }
             | Act::HookStarted { .. }
             | Act::HookEnded { .. }
             | Act::Stop => continue,
