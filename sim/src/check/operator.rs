@@ -2,7 +2,8 @@
 //! the node it named and no other; a refusal for want of a live node is only right when none
 //! was live to answer; `switchover` is refused as "not the owner" only to a node that holds
 //! nothing; a node refused as ineligible for the reason it really is (a witness, itself, or a
-//! server in standby or claiming); and the scenario's count of refusals. Every request is answered, within
+//! server in standby or claiming), and its own name never as an unknown node; and the
+//! scenario's count of refusals. Every request is answered, within
 //! `dead_after` and an interval (a roll call gives up after `dead_after`) or the scenario's
 //! `max_answer_latency`, unless the daemon asked stops meanwhile; a hand-over to no node
 //! named goes to the best node live through its roll call; and `standby` or `active` says
@@ -21,6 +22,9 @@ pub struct Operator {
     live: Liveness,
     /// Per node: in standby (as its disk keeps it).
     standby: Vec<bool>,
+    /// Per node: in standby as its daemon last said or stored it (a standby and an `active`
+    /// read in one go answer one after the other and leave the disk as it was).
+    said: Vec<bool>,
     /// An accepted hand-over: when it was answered, and the node it named.
     handing: Option<(u64, usize)>,
     refused: u32,
@@ -36,6 +40,7 @@ impl Operator {
             holders: Holders::new(ctx.vips),
             live: Liveness::new(ctx.nodes.len()),
             standby: vec![false; ctx.nodes.len()],
+            said: vec![false; ctx.nodes.len()],
             handing: None,
             refused: 0,
             pending: vec![VecDeque::new(); ctx.nodes.len()],
@@ -88,6 +93,15 @@ impl Operator {
             }
             Refusal::Ineligible { node: named, why } => {
                 self.check_ineligible(at, node, named, *why);
+                None
+            }
+            // A node knows its own name: asked to hand over to itself, it says so.
+            Refusal::UnknownNode { node: named, .. } if named == self.name(node) => {
+                let detail = format!(
+                    "{named} refused at {} ({refusal}): its own name, which it cannot hand over to",
+                    secs(at)
+                );
+                self.found.violate("operator", detail);
                 None
             }
             _ => None,
@@ -172,7 +186,7 @@ impl Operator {
             Accepted::Active { already } => (*already, false),
             _ => return,
         };
-        let before = self.standby[node];
+        let before = std::mem::replace(&mut self.said[node], asked_standby);
         if already != (before == asked_standby) {
             let request = if asked_standby { "standby" } else { "active" };
             let state = if before { "in standby" } else { "active" };
@@ -225,6 +239,10 @@ impl Checker for Operator {
     fn observe(&mut self, at: u64, obs: &Observation) {
         self.overdue(at);
         if self.live.apply(at, obs) {
+            // A daemon that starts reads its standby flag from its disk.
+            if let Observation::Up { node } = *obs {
+                self.said[node] = self.standby[node];
+            }
             // A successor that goes down before it claims: the others may take over.
             self.handing = self.handing.filter(|&(_, to)| self.live.live(to));
             // A daemon that stops or dies meanwhile answers late, or never.
@@ -250,7 +268,10 @@ impl Checker for Operator {
                     self.asked(at, node);
                 }
             }
-            Observation::Standby { node, on } => self.standby[*node] = *on,
+            Observation::Standby { node, on } => {
+                self.standby[*node] = *on;
+                self.said[*node] = *on;
+            }
             // The node the addresses are handed to enters standby before it claims them (an
             // operator asked it while the owner still released): the hand-over comes to
             // nothing, and the ordinary rule decides who owns.
@@ -452,6 +473,16 @@ mod tests {
             )),
             "{found:?}"
         );
+        // A standby and an `active` read in one go (the daemon was paused while both were
+        // asked): answered one after the other, and the disk left as it was.
+        let entered = (at, standby_to("bravo"));
+        assert_eq!(
+            judge(&[ASKED, ASKED, entered.clone(), left(false)]),
+            Vec::<String>::new()
+        );
+        let found = judge(&[ASKED, ASKED, entered, left(true)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("though it was in standby"), "{found:?}");
         // `active` of a node that was never in standby: nothing to do, and it says so.
         assert_eq!(judge(&[ASKED, left(true)]), Vec::<String>::new());
         let found = judge(&[ASKED, left(false)]);
@@ -494,6 +525,31 @@ mod tests {
                 "{found:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_node_asked_to_hand_over_to_itself_does_not_call_itself_unknown() {
+        let refused = |named: &str| Observation::Answered {
+            node: 0,
+            answer: Answer {
+                id: 1,
+                request: Request::Switchover {
+                    to: Some(named.into()),
+                },
+                outcome: Err(Refusal::UnknownNode {
+                    node: named.into(),
+                    known: vec!["bravo".into()],
+                }),
+            },
+        };
+        let found = judge(&[ASKED, (20 * S + 1_000_000, refused("alpha"))]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("its own name"), "{found:?}");
+        // A name the group does not have is unknown indeed.
+        assert_eq!(
+            judge(&[ASKED, (20 * S + 1_000_000, refused("zulu"))]),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
