@@ -93,9 +93,10 @@ impl Checker for Announcements {
                         }
                         (used + 1).min(self.events)
                     }
-                    // A periodic refresh, or one after a fault, spends nothing: reasons
-                    // seen at this instant may still call for reminders (it may be the
-                    // refresh's turn as a peer comes back).
+                    // A periodic refresh, or one after a fault, starts the count afresh:
+                    // reasons seen before this instant are done with, those seen at it may
+                    // still call for reminders (the refresh's turn may come as a peer
+                    // comes back).
                     _ => self.now.1,
                 };
                 self.last[node][vip] = Some((at, used));
