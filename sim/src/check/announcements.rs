@@ -24,6 +24,8 @@ use std::rc::Rc;
 /// Watches each node's announcements of each address.
 pub struct Announcements {
     ctx: Rc<Context>,
+    /// Whether the run is judged at all (see the module's doc): if not, nothing is tracked.
+    judged: bool,
     /// How many observations that may call for a reminder were seen so far.
     events: u64,
     /// The last instant seen, and `events` before it.
@@ -39,6 +41,7 @@ pub struct Announcements {
 impl Announcements {
     pub(super) fn new(ctx: &Rc<Context>) -> Announcements {
         Announcements {
+            judged: ctx.deliveries && !ctx.lossy,
             events: 0,
             now: (0, 0),
             last: vec![vec![None; ctx.vips]; ctx.nodes.len()],
@@ -55,9 +58,7 @@ impl Announcements {
         let settings = self.ctx.settings_at(node, since);
         let lookback = (settings.dead_after + settings.interval).as_nanos() as u64;
         let from = since.saturating_sub(lookback);
-        let judged = self.ctx.deliveries && !self.ctx.lossy;
-        judged
-            && self.ctx.healthy_within(from, at) == at - from
+        self.ctx.healthy_within(from, at) == at - from
             && (settings.announce_every)
                 .is_none_or(|every| at - since < every.as_nanos() as u64 / 2)
     }
@@ -80,6 +81,9 @@ impl Announcements {
 
 impl Checker for Announcements {
     fn observe(&mut self, at: u64, obs: &Observation) {
+        if !self.judged {
+            return;
+        }
         if at != self.now.0 {
             self.now = (at, self.events);
         }
@@ -114,7 +118,7 @@ impl Checker for Announcements {
     }
 
     fn judges_deliveries(&self) -> bool {
-        true
+        self.judged
     }
 
     fn finish(&mut self, _at: u64, findings: &mut Findings) {
@@ -136,13 +140,7 @@ mod tests {
             deliveries: true,
             ..Context::new(scenario, faults)
         };
-        let mut checker = Announcements::new(&Rc::new(ctx));
-        for (at, obs) in record {
-            checker.observe(*at, obs);
-        }
-        let mut findings = Findings::default();
-        checker.finish(60 * S, &mut findings);
-        findings.violations.into_iter().map(|v| v.detail).collect()
+        crate::check::violations(Announcements::new(&Rc::new(ctx)), record)
     }
 
     fn announced(node: usize) -> Observation {

@@ -227,13 +227,7 @@ mod tests {
             },
         }];
         let ctx = Rc::new(Context::new(&crate::check::pair(), &faults));
-        let mut checker = Convergence::new(&ctx);
-        for (at, obs) in record {
-            checker.observe(*at, obs);
-        }
-        let mut findings = Findings::default();
-        checker.finish(60 * S, &mut findings);
-        findings.violations.into_iter().map(|v| v.detail).collect()
+        crate::check::violations(Convergence::new(&ctx), record)
     }
 
     fn held_by(node: usize) -> [(u64, Observation); 2] {

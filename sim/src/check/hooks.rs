@@ -62,13 +62,7 @@ mod tests {
 
     fn judge(record: &[(u64, Observation)]) -> Vec<String> {
         let scenario = crate::check::pair();
-        let mut checker = Hooks::new(&Context::new(&scenario, &[]));
-        for (at, obs) in record {
-            checker.observe(*at, obs);
-        }
-        let mut findings = Findings::default();
-        checker.finish(60 * S, &mut findings);
-        findings.violations.into_iter().map(|v| v.detail).collect()
+        crate::check::violations(Hooks::new(&Context::new(&scenario, &[])), record)
     }
 
     fn post_acq(node: usize) -> Observation {

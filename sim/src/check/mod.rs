@@ -667,6 +667,18 @@ impl Checkers {
     }
 }
 
+/// What `checker` finds wrong in `record`, the run ending at the checkers' tests' usual
+/// minute: each violation's detail, in order.
+#[cfg(test)]
+fn violations(mut checker: impl Checker, record: &[(u64, Observation)]) -> Vec<String> {
+    for (at, obs) in record {
+        checker.observe(*at, obs);
+    }
+    let mut findings = Findings::default();
+    checker.finish(60_000_000_000, &mut findings);
+    findings.violations.into_iter().map(|v| v.detail).collect()
+}
+
 /// The checkers' tests' usual group: master (0, priority 200) and backup (1, 100) on one
 /// segment, one address, a minute.
 #[cfg(test)]

@@ -715,13 +715,7 @@ mod tests {
             deliveries: true,
             ..Context::new(&scenario, &[])
         };
-        let mut checker = Notifications::new(&Rc::new(ctx));
-        for (at, obs) in record {
-            checker.observe(*at, obs);
-        }
-        let mut findings = Findings::default();
-        checker.finish(60 * S, &mut findings);
-        findings.violations.into_iter().map(|v| v.detail).collect()
+        crate::check::violations(Notifications::new(&Rc::new(ctx)), record)
     }
 
     /// This checker over `record` for alpha (0), bravo (1) and a witness (2) in quorum mode.
@@ -739,13 +733,7 @@ mod tests {
             deliveries: true,
             ..Context::new(&scenario, &[])
         };
-        let mut checker = Notifications::new(&Rc::new(ctx));
-        for (at, obs) in record {
-            checker.observe(*at, obs);
-        }
-        let mut findings = Findings::default();
-        checker.finish(60 * S, &mut findings);
-        findings.violations.into_iter().map(|v| v.detail).collect()
+        crate::check::violations(Notifications::new(&Rc::new(ctx)), record)
     }
 
     fn role(node: usize, from: Role, to: Role) -> Observation {

@@ -371,13 +371,7 @@ mod tests {
             deliveries: true,
             ..Context::new(&scenario, &faults)
         };
-        let mut checker = Operator::new(&Rc::new(ctx));
-        for (at, obs) in record {
-            checker.observe(*at, obs);
-        }
-        let mut findings = Findings::default();
-        checker.finish(60 * S, &mut findings);
-        findings.violations.into_iter().map(|v| v.detail).collect()
+        crate::check::violations(Operator::new(&Rc::new(ctx)), record)
     }
 
     fn standby_to(to: &str) -> Observation {
@@ -494,7 +488,8 @@ mod tests {
         );
     }
 
-    fn refused_as(named: &str, why: Ineligible) -> Observation {
+    /// alpha's refusal of a switchover to `named`.
+    fn refused(named: &str, refusal: Refusal) -> Observation {
         Observation::Answered {
             node: 0,
             answer: Answer {
@@ -502,12 +497,14 @@ mod tests {
                 request: Request::Switchover {
                     to: Some(named.into()),
                 },
-                outcome: Err(Refusal::Ineligible {
-                    node: named.into(),
-                    why,
-                }),
+                outcome: Err(refusal),
             },
         }
+    }
+
+    fn refused_as(named: &str, why: Ineligible) -> Observation {
+        let node = named.into();
+        refused(named, Refusal::Ineligible { node, why })
     }
 
     #[test]
@@ -529,25 +526,16 @@ mod tests {
 
     #[test]
     fn a_node_asked_to_hand_over_to_itself_does_not_call_itself_unknown() {
-        let refused = |named: &str| Observation::Answered {
-            node: 0,
-            answer: Answer {
-                id: 1,
-                request: Request::Switchover {
-                    to: Some(named.into()),
-                },
-                outcome: Err(Refusal::UnknownNode {
-                    node: named.into(),
-                    known: vec!["bravo".into()],
-                }),
-            },
+        let unknown = |named: &str| {
+            let (node, known) = (named.into(), vec!["bravo".into()]);
+            refused(named, Refusal::UnknownNode { node, known })
         };
-        let found = judge(&[ASKED, (20 * S + 1_000_000, refused("alpha"))]);
+        let found = judge(&[ASKED, (20 * S + 1_000_000, unknown("alpha"))]);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("its own name"), "{found:?}");
         // A name the group does not have is unknown indeed.
         assert_eq!(
-            judge(&[ASKED, (20 * S + 1_000_000, refused("zulu"))]),
+            judge(&[ASKED, (20 * S + 1_000_000, unknown("zulu"))]),
             Vec::<String>::new()
         );
     }

@@ -400,13 +400,10 @@ mod tests {
 
     fn judge(record: &[(u64, Observation)]) -> Vec<String> {
         let (scenario, faults) = scenario();
-        let mut checker = Reload::new(&Rc::new(Context::new(&scenario, &faults)));
-        for (at, obs) in record {
-            checker.observe(*at, obs);
-        }
-        let mut findings = Findings::default();
-        checker.finish(60 * S, &mut findings);
-        findings.violations.into_iter().map(|v| v.detail).collect()
+        crate::check::violations(
+            Reload::new(&Rc::new(Context::new(&scenario, &faults))),
+            record,
+        )
     }
 
     fn reloaded(fault: usize, refused: Option<&str>, announced: Result<u8, &str>) -> Observation {
