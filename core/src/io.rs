@@ -631,6 +631,11 @@ pub enum Event {
         /// The claimer heard.
         peer: String,
     },
+    /// Quorum mode: a takeover has no lease to add its addresses under (a majority did not
+    /// grant one in time, or it ran out while hooks ran). It asks for nothing more and ends as
+    /// refused once the hook or address change in flight answers, which may be much later:
+    /// the no-quorum notice it then sends names the voters as they stood at this moment.
+    LeaseFailed,
 }
 
 /// One action for the driver.

@@ -716,5 +716,8 @@ fn log_event(event: &Event) {
         Event::TakeoverAbandoned { peer } => {
             tracing::warn!(%peer, "takeover abandoned before any address was added: the owner is alive")
         }
+        Event::LeaseFailed => tracing::warn!(
+            "takeover has no lease: asking for nothing more, giving it up once the step in flight answers"
+        ),
     }
 }

@@ -210,6 +210,15 @@ pub enum Observation {
         /// The status and the engine's ledger.
         seen: Box<crate::check::StatusSeen>,
     },
+    /// Quorum mode: the grants of `node`'s claim as they stood when it decided who granted
+    /// it, for the notice that names them: a lease lost, a takeover without a lease (the
+    /// simulator's record; see [`crate::check::GrantsSeen`]).
+    Grants {
+        /// Node index.
+        node: usize,
+        /// Its requests' grants, by the engine's ledger.
+        seen: Box<crate::check::GrantsSeen>,
+    },
     /// `count` client requests to `vip`, since the last such record, all succeeded or all
     /// failed.
     Requests {

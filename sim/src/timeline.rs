@@ -174,7 +174,8 @@ impl Spans {
                 | Observation::HookFailed { .. }
                 | Observation::HookStarted { .. }
                 | Observation::AddressRefused { .. }
-                | Observation::Status { .. } => {}
+                | Observation::Status { .. }
+                | Observation::Grants { .. } => {}
             }
         }
         for n in 0..nodes {

@@ -77,8 +77,8 @@ pub const EXTEND_LEAD: Duration = Duration::from_millis(200);
 pub const KERNEL_EARLY: Duration = Duration::from_millis(20);
 
 /// Requests (heartbeats sent while claiming) whose send time is remembered: a grant for an
-/// older one is too late to matter.
-const REQUESTS_KEPT: usize = 16;
+/// older one is too late to matter, and is ignored.
+pub const REQUESTS_KEPT: usize = 16;
 
 /// What a voter has promised: no grant to anyone else before `until`.
 #[derive(Clone, Debug)]

@@ -112,7 +112,9 @@ impl Checker for Announcements {
                     self.events += 1;
                 }
             }
-            Observation::Status { .. } | Observation::Requests { .. } => {}
+            Observation::Status { .. }
+            | Observation::Grants { .. }
+            | Observation::Requests { .. } => {}
             _ => self.events += 1,
         }
     }

@@ -223,11 +223,11 @@ impl Checker for Availability {
                 self.heard[node][from] = Some(at);
                 return;
             }
-            // A node's status (a few hundred a run) changes nothing judged here: who holds,
+            // A node's status or grants (a few hundred a run) change nothing judged here: who holds,
             // who could own and since when change only at observations of their own (a
             // reload's settings at its fault's edge, the first thing at that instant), and
             // between them `track_unowned` would leave every stretch as it is.
-            Observation::Status { .. } => return,
+            Observation::Status { .. } | Observation::Grants { .. } => return,
             _ => {}
         }
         self.observe_holders(at, obs);

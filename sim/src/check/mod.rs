@@ -6,6 +6,7 @@ mod announcements;
 mod availability;
 mod claims;
 mod convergence;
+mod grants;
 mod hooks;
 mod latency;
 mod notifications;
@@ -15,6 +16,7 @@ mod split_brain;
 mod status;
 mod tamper;
 
+pub use grants::GrantsSeen;
 pub use reload::{Outcome, Settings};
 pub use status::{Known, PeerKnown, PeerSaid, QuorumSaid, Said, StatusSeen};
 

@@ -13,7 +13,8 @@
 //! be. No notice names an event that
 //! did not happen. And when two owners resolve, the one that lets go names the one that stays.
 //! A witness sends no notice at all. A quorum notice (no quorum for a takeover, a lease lost)
-//! names as granting only voters of the group, each once, fewer than a majority; and a
+//! names as granting only voters of the group, each once, fewer than a majority — and, where
+//! the engine keeps a ledger of the votes, exactly those its grants justify ([`super::grants`]); and a
 //! takeover given up for want of a majority is notified once, not again at each retry. A
 //! rival-claim notice comes only once the claim has lasted `dead_after`, and a failover notice
 //! names a previous owner the node had heard claim ([`super::claims`]) and at least one address
@@ -21,6 +22,7 @@
 //! refused address change, no quorum).
 
 use super::claims::HeardClaims;
+use super::grants::{self, GrantsSeen};
 use super::{Checker, Context, Findings, Observation};
 use failover_core::{AddressChange, HookEvent, HookKind, HookOutcome, Notification, Role};
 use std::collections::{BTreeMap, BTreeSet};
@@ -135,6 +137,8 @@ pub struct Notifications {
     paused_since: Vec<Option<u64>>,
     /// Since when each owner has heard each rival claim.
     claims: HeardClaims,
+    /// Per node: the grants of its claim when it last decided who granted its lease.
+    grants: Vec<Option<Box<GrantsSeen>>>,
     mismatches: Vec<String>,
 }
 
@@ -166,6 +170,7 @@ impl Notifications {
             asked: vec![false; n],
             role_since: vec![None; n],
             claims: HeardClaims::new(ctx),
+            grants: vec![None; n],
             mismatches: Vec::new(),
         }
     }
@@ -516,11 +521,13 @@ impl Checker for Notifications {
             Observation::Paused { node } => {
                 self.paused_since[node].get_or_insert(at);
             }
+            Observation::Grants { node, ref seen } => self.grants[node] = Some(seen.clone()),
             Observation::Resumed { node } | Observation::Up { node } => {
                 self.paused_since[node] = None;
             }
             Observation::Down { node } => {
                 self.no_quorum_told[node] = false;
+                self.grants[node] = None;
                 self.claims.down(node);
                 // A failure its process did not live to read — at the instant it died, or
                 // while it was stopped — is no missing notice.
@@ -555,8 +562,10 @@ impl Checker for Notifications {
             } => match notification {
                 Notification::NoQuorum { granted, .. }
                 | Notification::LeaseLost { granted, .. } => {
-                    if let Some(wrong) = self.voters_wrong(notification, granted) {
-                        let name = &self.ctx.nodes[node].0;
+                    let name = &self.ctx.nodes[node].0;
+                    let justified = (self.grants[node].take())
+                        .and_then(|seen| grants::wrong(name, notification, &seen));
+                    if let Some(wrong) = self.voters_wrong(notification, granted).or(justified) {
                         self.repeated
                             .push(format!("{name}: {}: {wrong}", notification.summary()));
                     }

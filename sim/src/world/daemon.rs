@@ -170,6 +170,10 @@ impl World<'_> {
             }
             Output::Notify(n) => {
                 self.note(Some(i), format!("notify: {}", n.summary()));
+                // (decided now; a no-quorum notice's voters were, at `Event::LeaseFailed`)
+                if matches!(*n, failover_core::Notification::LeaseLost { .. }) {
+                    self.record_grants(i);
+                }
                 let obs = Observation::Notified {
                     node: i,
                     notification: *n,
@@ -190,6 +194,9 @@ impl World<'_> {
             }
             Output::Event(Event::RoleChanged { from, to }) => {
                 self.hosts[i].ledger.mark();
+                if !to.claims_ownership() {
+                    self.hosts[i].ledger.claim_ended();
+                }
                 let obs = Observation::RoleChanged { node: i, from, to };
                 self.act(obs.clone());
                 self.note(Some(i), format!("role {from} -> {to}"));
@@ -208,6 +215,10 @@ impl World<'_> {
                 self.note(Some(i), format!("takeover abandoned: {peer} claims"));
                 let rival = self.scenario.node_index(&peer);
                 self.observe(Observation::TakeoverAbandoned { node: i, rival });
+            }
+            Output::Event(Event::LeaseFailed) => {
+                self.note(Some(i), "takeover has no lease".to_string());
+                self.record_grants(i);
             }
             Output::Event(Event::Dropped { reason }) => {
                 self.note(Some(i), format!("dropped a datagram: {reason:?}"))

@@ -3,23 +3,30 @@
 //! attacker's), every one taken from its outputs, each peer's newest boot epoch and when it
 //! was last heard on each path, and in quorum mode the grants it was handed and gave. At a
 //! few instants the node's status is recorded beside it ([`Observation::Status`]) for the
-//! `status` checker to compare.
+//! `status` checker to compare; when a quorum notice is decided, the grants of its claim
+//! ([`Observation::Grants`]) for the `notifications` checker.
 
 use super::World;
-use crate::check::{Known, PeerKnown, PeerSaid, QuorumSaid, Said, StatusSeen};
+use crate::check::{GrantsSeen, Known, PeerKnown, PeerSaid, QuorumSaid, Said, StatusSeen};
 use crate::record::Observation;
+use failover_core::node::quorum::REQUESTS_KEPT;
 use failover_core::wire::{self, AuthKey, MessageKind};
 use failover_core::Config;
+use std::collections::VecDeque;
 
 /// How often, at least, each node's status is recorded (simulated time, nanoseconds).
 const EVERY: u64 = 10_000_000_000;
 /// The wire format's message kinds, at byte 3 of the header (see `failover_core::wire`).
+const KIND_HEARTBEAT: u8 = 1;
 const KIND_GOODBYE: u8 = 2;
 const KIND_VOTE: u8 = 3;
 
 /// Paths a host has at most (a scenario has at most 4 segments): a sender's record is kept
 /// inline, with no allocation to follow per datagram.
 const PATHS: usize = 4;
+
+/// A grant to this node: the boot epoch of it that asked, and the request it answers.
+type Granted = (u64, u64);
 
 /// One sender as the ledger of a receiver's process knows it.
 #[derive(Clone, Copy, Debug)]
@@ -42,13 +49,15 @@ pub(super) struct Ledger {
     senders: Vec<Option<Sender>>,
     /// Fresh datagrams waiting in the socket buffers: (sender, its boot epoch, path, a grant
     /// to this node).
-    pending: Vec<(usize, u64, usize, bool)>,
+    pending: Vec<(usize, u64, usize, Option<Granted>)>,
     /// Quorum mode: per voter, when the newest grant to this node was read.
     grants_heard: Vec<Option<u64>>,
     /// Quorum mode: per candidate, until when the newest grant sent it promises the vote.
     promised: Vec<Option<u64>>,
     /// Quorum mode: the end of the newest promise, until the node has been looked at then.
     promise_end: Option<u64>,
+    /// Quorum mode, as a claimant since it last began claiming: see [`Claim`].
+    claim: Claim,
     /// This host's paths.
     paths: usize,
     /// The node's name, its group and the group's key (as its file names them now) and the
@@ -58,6 +67,8 @@ pub(super) struct Ledger {
     key: Option<AuthKey>,
     previous_key: Option<AuthKey>,
     promise_len: Option<u64>,
+    /// The lease's length (quorum mode), nanoseconds.
+    lease: u64,
     /// The status is to be recorded at the next instant the node has read everything.
     due: bool,
     /// When (true time) it is due again anyway.
@@ -75,6 +86,7 @@ impl Ledger {
             grants_heard: vec![None; nodes],
             promised: vec![None; nodes],
             promise_end: None,
+            claim: Claim::new(nodes),
             paths: config.paths.len(),
             name: config.node.name.clone(),
             group: p.group,
@@ -85,6 +97,7 @@ impl Ledger {
                     failover_core::node::quorum::promise_len(config.lease(), p.max_clock_drift_ppm);
                 len.as_nanos() as u64
             }),
+            lease: config.lease().as_nanos() as u64,
             due: true,
             next: 0,
         }
@@ -108,6 +121,7 @@ impl Ledger {
         self.grants_heard = vec![None; nodes];
         self.promised = vec![None; nodes];
         self.promise_end = None;
+        self.claim = Claim::new(nodes);
         self.due = true;
     }
 
@@ -160,7 +174,13 @@ impl Ledger {
             s.left = bytes.get(3) == Some(&KIND_GOODBYE);
         }
         self.known.fresh += 1;
-        let grant = self.promise_len.is_some() && self.grant(bytes) == Some(self.name.as_str());
+        let grant = match self.promise_len {
+            Some(_) => self
+                .grant(bytes)
+                .filter(|g| g.0 == self.name)
+                .map(|g| (g.1, g.2)),
+            None => None,
+        };
         match read {
             Some(at) => self.read(from, epoch, path, grant, at),
             None => self.pending.push((from, epoch, path, grant)),
@@ -169,12 +189,13 @@ impl Ledger {
 
     /// A fresh datagram of `from`'s boot `epoch` on `path` is read at `at`: heard there,
     /// unless a newer boot of `from` came after it (its paths start afresh).
-    fn read(&mut self, from: usize, epoch: u64, path: usize, grant: bool, at: u64) {
+    fn read(&mut self, from: usize, epoch: u64, path: usize, grant: Option<Granted>, at: u64) {
         if let Some(s) = self.senders[from].as_mut().filter(|s| s.epoch == epoch) {
             s.heard[path] = Some(at);
         }
-        if grant {
+        if let Some((epoch, seq)) = grant {
             self.grants_heard[from] = Some(at);
+            self.claim.granted(from, epoch, seq, at);
         }
     }
 
@@ -207,7 +228,19 @@ impl Ledger {
         let Some(len) = self.promise_len else {
             return;
         };
-        let Some(candidate) = self.grant(bytes) else {
+        if bytes.get(3) == Some(&KIND_HEARTBEAT) {
+            let claims = wire::role_of(bytes).is_some_and(|r| r.claims_ownership());
+            if let Some((epoch, seq)) = wire::stamp_of(bytes).filter(|_| claims) {
+                let now = now();
+                // Its own vote goes with it, unless promised to another node then.
+                let me = names.iter().position(|n| *n == self.name);
+                let free = (self.promised.iter().enumerate())
+                    .all(|(c, until)| Some(c) == me || until.is_none_or(|u| u <= now));
+                self.claim.asked(epoch, seq, now, free);
+            }
+            return;
+        }
+        let Some((candidate, ..)) = self.grant(bytes) else {
             return;
         };
         let now = now();
@@ -217,7 +250,24 @@ impl Ledger {
         }
     }
 
-    /// Quorum mode: the candidate `bytes` grants the lease to, if it is a vote that does.
+    /// The node no longer claims the addresses: its requests and their grants are forgotten.
+    pub fn claim_ended(&mut self) {
+        self.claim = Claim::new(self.senders.len());
+    }
+
+    /// The grants of the node's claim, at `local` (its clock).
+    fn grants(&self, names: &[String], local: u64) -> GrantsSeen {
+        GrantsSeen {
+            local,
+            lease: self.lease,
+            voters: (names.iter().cloned())
+                .zip(self.claim.grants.iter().copied())
+                .collect(),
+            own: self.claim.own,
+            asked: self.claim.requests.back().map(|r| r.1),
+        }
+    }
+
     /// Whether the node's key, or the previous one, signs `bytes` — or neither it nor the
     /// datagram has one (a mixed pair is refused either way).
     fn authentic(&self, bytes: &[u8]) -> bool {
@@ -232,14 +282,18 @@ impl Ledger {
         }
     }
 
-    fn grant<'b>(&self, bytes: &'b [u8]) -> Option<&'b str> {
+    /// Quorum mode: if `bytes` is a vote that grants the lease, the candidate, its boot
+    /// epoch and the request answered.
+    fn grant<'b>(&self, bytes: &'b [u8]) -> Option<(&'b str, u64, u64)> {
         if bytes.get(3) != Some(&KIND_VOTE) {
             return None;
         }
         let msg = (wire::decode(bytes, self.key.as_ref()).ok())
             .or_else(|| wire::decode(bytes, self.previous_key.as_ref()).ok())?;
         debug_assert_eq!(msg.kind, MessageKind::Vote);
-        (msg.vote).filter(|v| v.granted).map(|v| v.candidate)
+        (msg.vote)
+            .filter(|v| v.granted)
+            .map(|v| (v.candidate, v.candidate_epoch, v.seq))
     }
 
     /// Something the status is to be looked at for (a role change, a fault's edge).
@@ -288,7 +342,72 @@ impl Ledger {
     }
 }
 
+/// Quorum mode: a claimant's requests (its heartbeats while it claims the addresses) since it
+/// last began claiming, and the grants that answered them, as the protocol counts them: a
+/// grant counts if it answers one of the node's newest [`REQUESTS_KEPT`] requests of this
+/// boot, sent after the one the voter's counted grant answered.
+#[derive(Clone, Debug)]
+struct Claim {
+    /// The node's boot epoch, from its own datagrams.
+    epoch: Option<u64>,
+    /// (sequence number, send time by its clock), oldest first.
+    requests: VecDeque<(u64, u64)>,
+    /// Per voter (node index): the send time of the newest request it granted, and when the
+    /// grant was read.
+    grants: Vec<Option<(u64, u64)>>,
+    /// The newest request sent while its own vote was free (promised to no other node): its
+    /// own grant, or an older one than core's (a promise may end early, at a goodbye).
+    own: Option<u64>,
+}
+
+impl Claim {
+    fn new(nodes: usize) -> Claim {
+        Claim {
+            epoch: None,
+            requests: VecDeque::with_capacity(REQUESTS_KEPT),
+            grants: vec![None; nodes],
+            own: None,
+        }
+    }
+
+    /// Request `seq` of boot `epoch` went out at `at`, its own vote `free` or not.
+    fn asked(&mut self, epoch: u64, seq: u64, at: u64, free: bool) {
+        self.epoch = Some(epoch);
+        // (one heartbeat goes to every destination: one request)
+        if self.requests.back().is_some_and(|r| r.0 == seq) {
+            return;
+        }
+        if self.requests.len() == REQUESTS_KEPT {
+            self.requests.pop_front();
+        }
+        self.requests.push_back((seq, at));
+        if free {
+            self.own = Some(at);
+        }
+    }
+
+    /// `voter`'s grant of request `seq` of the node's boot `epoch` was read at `at`.
+    fn granted(&mut self, voter: usize, epoch: u64, seq: u64, at: u64) {
+        if self.epoch != Some(epoch) {
+            return;
+        }
+        let Some(&(_, sent)) = self.requests.iter().find(|r| r.0 == seq) else {
+            return;
+        };
+        if self.grants[voter].is_none_or(|(g, _)| sent > g) {
+            self.grants[voter] = Some((sent, at));
+        }
+    }
+}
+
 impl World<'_> {
+    /// Records the grants of node `i`'s claim as they stand now.
+    pub(super) fn record_grants(&mut self, i: usize) {
+        let local = self.local(i).as_nanos();
+        let seen = Box::new(self.hosts[i].ledger.grants(&self.names, local));
+        self.observe(Observation::Grants { node: i, seen });
+    }
+
     /// Records node `i`'s status beside the ledger, if it is due and the node has read
     /// everything it was handed.
     pub(super) fn status_if_due(&mut self, i: usize) {

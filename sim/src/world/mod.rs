@@ -384,6 +384,7 @@ impl<'p> World<'p> {
                 | Observation::Heard { .. }
                 | Observation::BufferOverflowed { .. }
                 | Observation::Status { .. }
+                | Observation::Grants { .. }
                 | Observation::Announced { .. }
         ) {
             self.flush_client();
