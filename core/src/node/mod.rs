@@ -283,7 +283,7 @@ pub struct Status {
     pub epoch: u64,
     /// Addresses it holds, as configured.
     pub held: Vec<String>,
-    /// Every peer ever heard, by name.
+    /// Every peer ever heard, in name order (a listing that scripts and diffs can rely on).
     pub peers: Vec<PeerStatus>,
     /// Datagram counters.
     pub counters: Counters,

@@ -61,9 +61,8 @@ impl Node {
             Step::Address(AddressChange::Add, _) if quorum.is_some_and(|q| !q.can_add(now)) => {
                 // The lease ran out while hooks ran: nothing is added without one.
                 let q = quorum.expect("a lease in quorum mode");
-                if t.lease_failed(q.granting_in_time(now)) {
-                    self.outputs.push_back(Output::Event(Event::LeaseFailed));
-                }
+                t.lease_failed(q.granting_in_time(now));
+                self.outputs.push_back(Output::Event(Event::LeaseFailed));
                 return self.complete(now);
             }
             _ => {}
@@ -214,9 +213,8 @@ impl Node {
                 let t = self.transition.as_mut().expect("a pending request");
                 t.pending = None;
                 let q = self.quorum.as_ref().expect("a lease step in quorum mode");
-                if t.lease_failed(q.granting_in_time(now)) {
-                    self.outputs.push_back(Output::Event(Event::LeaseFailed));
-                }
+                t.lease_failed(q.granting_in_time(now));
+                self.outputs.push_back(Output::Event(Event::LeaseFailed));
                 self.advance(now);
             }
             Step::Hook(..) => self.hook_finished(now, p.id, HookOutcome::TimedOut),

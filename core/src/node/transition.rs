@@ -200,14 +200,10 @@ impl Transition {
 
     /// Quorum mode: the lease is missing or gone, `granting` being who granted it in time
     /// and too late at that moment; nothing more is asked for, and the hand-over ends as
-    /// refused once the request in flight is answered.
-    /// True the first time (then the driver is told: [`Event::LeaseFailed`]).
-    ///
-    /// [`Event::LeaseFailed`]: crate::Event::LeaseFailed
-    pub fn lease_failed(&mut self, granting: (Vec<String>, Vec<String>)) -> bool {
-        self.steps.clear();
-        let first = self.no_quorum.is_none();
+    /// refused once the request in flight is answered. The caller tells the driver
+    /// ([`crate::Event::LeaseFailed`]).
+    pub fn lease_failed(&mut self, granting: (Vec<String>, Vec<String>)) {
         self.no_quorum.get_or_insert(granting);
-        first
+        self.steps.clear();
     }
 }

@@ -563,8 +563,16 @@ impl Checker for Notifications {
                 Notification::NoQuorum { granted, .. }
                 | Notification::LeaseLost { granted, .. } => {
                     let name = &self.ctx.nodes[node].0;
-                    let justified = (self.grants[node].take())
-                        .and_then(|seen| grants::wrong(name, notification, &seen));
+                    let justified = match self.grants[node].take() {
+                        Some(seen) => grants::wrong(name, notification, &seen),
+                        // (the engine records them: a notice decided at no instant it knows)
+                        None if self.ctx.deliveries => Some(
+                            "its voters were decided at no instant the engine was told of \
+                             (a lost lease, a takeover's lease failing)"
+                                .into(),
+                        ),
+                        None => None,
+                    };
                     if let Some(wrong) = self.voters_wrong(notification, granted).or(justified) {
                         self.repeated
                             .push(format!("{name}: {}: {wrong}", notification.summary()));
@@ -729,6 +737,12 @@ mod tests {
 
     /// This checker over `record` for alpha (0), bravo (1) and a witness (2) in quorum mode.
     fn judge_quorum(record: &[(u64, Observation)]) -> Vec<String> {
+        judge_quorum_as(record, true)
+    }
+
+    /// As [`judge_quorum`], the engine recording every delivery (and the grants of each
+    /// quorum notice) or not.
+    fn judge_quorum_as(record: &[(u64, Observation)], deliveries: bool) -> Vec<String> {
         let scenario = Scenario::builder("trio", Duration::from_secs(60))
             .segment("public")
             .node("alpha", 200)
@@ -739,7 +753,7 @@ mod tests {
             .build()
             .unwrap();
         let ctx = Context {
-            deliveries: true,
+            deliveries,
             ..Context::new(&scenario, &[])
         };
         crate::check::violations(Notifications::new(&Rc::new(ctx)), record)
@@ -1033,7 +1047,65 @@ mod tests {
     }
 
     #[test]
+    fn a_quorum_notice_names_the_voters_its_grants_justify() {
+        let notice = Notification::NoQuorum {
+            granted: vec!["bravo".into()],
+            late: vec![],
+            needed: 2,
+        };
+        // Bravo's takeover failed at 10 s: its own request of 9.5 s granted, none else.
+        let grants = |bravo_own: Option<u64>| {
+            let seen = crate::check::GrantsSeen {
+                local: 10 * S,
+                lease: 3 * S,
+                voters: vec![
+                    ("alpha".into(), None),
+                    ("bravo".into(), None),
+                    ("witness".into(), None),
+                ],
+                own: bravo_own,
+                asked: Some(9 * S + S / 2),
+            };
+            Observation::Grants {
+                node: 1,
+                seen: Box::new(seen),
+            }
+        };
+        let justified = [
+            (10 * S, grants(Some(9 * S + S / 2))),
+            (10 * S, notified(1, notice.clone())),
+        ];
+        assert_eq!(judge_quorum(&justified), Vec::<String>::new());
+        // A voter none of whose grants it read may not be named.
+        let named_witness = Notification::NoQuorum {
+            granted: vec!["witness".into()],
+            late: vec![],
+            needed: 2,
+        };
+        let found = judge_quorum(&[(10 * S, grants(None)), (10 * S, notified(1, named_witness))]);
+        assert!(
+            found[0].contains("names witness, but no grant"),
+            "{found:?}"
+        );
+        // A notice whose voters were decided at no instant the engine was told of.
+        let found = judge_quorum(&[(10 * S, notified(1, notice.clone()))]);
+        assert!(found[0].contains("decided at no instant"), "{found:?}");
+        // Each is judged against its own decision: the grants are used once.
+        let found = judge_quorum(&[
+            justified[0].clone(),
+            justified[1].clone(),
+            (20 * S, notified(1, notice)),
+        ]);
+        assert!(
+            found.iter().any(|f| f.contains("decided at no instant")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn a_quorum_notice_names_fewer_than_a_majority_of_the_groups_voters() {
+        // (the lists' shape, judged whether the engine keeps a ledger of the votes or not)
+        let judge_quorum = |record: &[(u64, Observation)]| judge_quorum_as(record, false);
         let no_quorum = |granted: &[&str], needed| Notification::NoQuorum {
             granted: granted.iter().map(|g| g.to_string()).collect(),
             late: vec![],

@@ -13,8 +13,11 @@
 //! - **conservation**: every datagram handed to the process is counted once — `received`
 //!   equals the fresh ones, the four drop counters together equal the stale copies (the
 //!   network's duplicates, late reorderings) plus the attacker's; `replayed` is at least the
-//!   stale copies; `sent` equals the datagrams the engine took from its outputs;
-//! - **peers**: exactly the senders of fresh datagrams are listed, each with the newest boot
+//!   stale copies; `sent` equals the datagrams the engine took from its outputs, none of
+//!   them a second copy to an address on a path that already had one; the previous key's
+//!   count is at least the genuine datagrams that key alone signs (an operator removes the
+//!   old key once it stops growing);
+//! - **peers**: exactly the senders of fresh datagrams are listed, in name order, each with the newest boot
 //!   epoch delivered, each path's `last_heard_ms` the age of the newest fresh datagram there
 //!   (in the node's own clock), and alive only if one was heard within `dead_after` (plus the
 //!   priority skew, under an interval) and it said no goodbye since; dead only if none was
@@ -96,6 +99,13 @@ pub struct Known {
     pub tampered: u64,
     /// Datagrams taken from its outputs.
     pub sent: u64,
+    /// Of those, copies of one it had already sent to the same address on the same path.
+    #[serde(default)]
+    pub resent: u64,
+    /// Genuine datagrams handed to it that its file's previous key signs, and not its key
+    /// (a key rotation under way).
+    #[serde(default)]
+    pub previous_key: u64,
     /// Per peer whose fresh datagrams it was handed, in node order.
     pub peers: Vec<PeerKnown>,
     /// Quorum mode: per voter, by name, when (its clock) the newest grant from that voter
@@ -165,6 +175,13 @@ impl StatusReport {
     fn peers(&self, seen: &StatusSeen, timing: Option<(u64, u64)>, wrong: &mut Vec<String>) {
         let (said, known, now) = (&seen.said.peers, &seen.known.peers, seen.local);
         // (a few hundred statuses a run: nothing is allocated unless one is wrong)
+        if said.windows(2).any(|w| w[0].name >= w[1].name) {
+            let listed: Vec<&str> = said.iter().map(|p| p.name.as_str()).collect();
+            wrong.push(format!(
+                "lists peers out of name order: [{}]",
+                listed.join(", ")
+            ));
+        }
         if !same_names(said, known) {
             let listed: Vec<&str> = said.iter().map(|p| p.name.as_str()).collect();
             let heard: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
@@ -305,6 +322,20 @@ fn conservation(seen: &StatusSeen, wrong: &mut Vec<String>) {
         wrong.push(format!(
             "counts {} sent, but {} datagrams were taken from its outputs",
             c.sent, k.sent
+        ));
+    }
+    if k.resent > 0 {
+        wrong.push(format!(
+            "sent {} datagram(s) a second time to the same address on the same path",
+            k.resent
+        ));
+    }
+    // (at least: an attacker's replay of an old one counts too, unknown to the ledger)
+    if c.previous_key < k.previous_key {
+        wrong.push(format!(
+            "counts {} under the previous key, but {} genuine datagrams signed only by it \
+             were handed to it",
+            c.previous_key, k.previous_key
         ));
     }
 }
@@ -456,6 +487,29 @@ mod tests {
             found[0].contains("counts 7 sent, but 8 datagrams"),
             "{found:?}"
         );
+        // One of them a copy sent to the same address again.
+        let mut seen = backup_at_ten();
+        seen.known.resent = 1;
+        let found = judge(&mut checker(false), 1, seen);
+        assert!(
+            found[0].contains("sent 1 datagram(s) a second time"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn datagrams_signed_by_the_previous_key_are_counted_at_least() {
+        let mut seen = backup_at_ten();
+        seen.known.previous_key = 4;
+        seen.said.counters.previous_key = 3;
+        let found = judge(&mut checker(false), 1, seen.clone());
+        assert!(
+            found[0].contains("counts 3 under the previous key, but 4 genuine"),
+            "{found:?}"
+        );
+        // More: an attacker may replay old ones, unknown to the ledger.
+        seen.said.counters.previous_key = 5;
+        assert_eq!(judge(&mut checker(false), 1, seen), Vec::<String>::new());
     }
 
     #[test]
@@ -492,6 +546,21 @@ mod tests {
         seen.known.peers[0].left = true;
         let found = judge(&mut checker(false), 1, seen);
         assert!(found[0].contains("it said goodbye"), "{found:?}");
+        // Two peers, listed out of name order.
+        let mut seen = backup_at_ten();
+        let mut witness = seen.said.peers[0].clone();
+        witness.name = "witness".into();
+        seen.said.peers.insert(0, witness);
+        let mut heard = seen.known.peers[0].clone();
+        heard.name = "witness".into();
+        seen.known.peers.push(heard);
+        let found = judge(&mut checker(false), 1, seen.clone());
+        assert!(
+            found[0].contains("lists peers out of name order: [witness, master]"),
+            "{found:?}"
+        );
+        seen.said.peers.swap(0, 1);
+        assert_eq!(judge(&mut checker(false), 1, seen), Vec::<String>::new());
     }
 
     #[test]

@@ -118,7 +118,13 @@ impl World<'_> {
                 self.announced(i, &t.payload);
                 let clock = self.hosts[i].clock;
                 let now = self.now;
-                (self.hosts[i].ledger).sent(&t.payload, || clock.local(now), &self.names);
+                let ledger = &mut self.hosts[i].ledger;
+                ledger.sent(
+                    &t.payload,
+                    (t.path.0, t.to),
+                    || clock.local(now),
+                    &self.names,
+                );
                 self.transmit(i, t.path.0, t.to, t.payload)
             }
             Output::Acquire { id, vip, until } => {

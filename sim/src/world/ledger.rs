@@ -13,6 +13,7 @@ use failover_core::node::quorum::REQUESTS_KEPT;
 use failover_core::wire::{self, AuthKey, MessageKind};
 use failover_core::Config;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 
 /// How often, at least, each node's status is recorded (simulated time, nanoseconds).
 const EVERY: u64 = 10_000_000_000;
@@ -69,6 +70,10 @@ pub(super) struct Ledger {
     promise_len: Option<u64>,
     /// The lease's length (quorum mode), nanoseconds.
     lease: u64,
+    /// The newest datagram taken from its outputs (its header's stamp), and where each copy
+    /// of it went: (path, destination).
+    copied: Option<(u64, u64)>,
+    copies: Vec<(usize, SocketAddr)>,
     /// The status is to be recorded at the next instant the node has read everything.
     due: bool,
     /// When (true time) it is due again anyway.
@@ -98,6 +103,8 @@ impl Ledger {
                 len.as_nanos() as u64
             }),
             lease: config.lease().as_nanos() as u64,
+            copied: None,
+            copies: Vec::new(),
             due: true,
             next: 0,
         }
@@ -222,15 +229,31 @@ impl Ledger {
         self.known.tampered += 1;
     }
 
-    /// A datagram taken from the node's outputs at `now` (its clock, asked only of a vote).
-    pub fn sent(&mut self, bytes: &[u8], now: impl FnOnce() -> u64, names: &[String]) {
+    /// A datagram taken from the node's outputs at `now` (its clock, asked only in quorum
+    /// mode), for path `to.0`'s socket to send to `to.1`.
+    pub fn sent(
+        &mut self,
+        bytes: &[u8],
+        to: (usize, SocketAddr),
+        now: impl FnOnce() -> u64,
+        names: &[String],
+    ) {
         self.known.sent += 1;
+        // One datagram goes to each destination once: its copies leave one after another.
+        let stamp = wire::stamp_of(bytes);
+        if self.copied != stamp {
+            self.copied = stamp;
+            self.copies.clear();
+        } else if self.copies.contains(&to) {
+            self.known.resent += 1;
+        }
+        self.copies.push(to);
         let Some(len) = self.promise_len else {
             return;
         };
         if bytes.get(3) == Some(&KIND_HEARTBEAT) {
             let claims = wire::role_of(bytes).is_some_and(|r| r.claims_ownership());
-            if let Some((epoch, seq)) = wire::stamp_of(bytes).filter(|_| claims) {
+            if let Some((epoch, seq)) = stamp.filter(|_| claims) {
                 let now = now();
                 // Its own vote goes with it, unless promised to another node then.
                 let me = names.iter().position(|n| *n == self.name);
@@ -270,14 +293,20 @@ impl Ledger {
 
     /// Whether the node's key, or the previous one, signs `bytes` — or neither it nor the
     /// datagram has one (a mixed pair is refused either way).
-    fn authentic(&self, bytes: &[u8]) -> bool {
+    /// (Counted: signed by the previous key alone.)
+    fn authentic(&mut self, bytes: &[u8]) -> bool {
         let tagged = bytes.get(4).is_some_and(|flags| flags & 1 != 0);
         match (&self.key, tagged) {
             (None, tagged) => !tagged,
             (Some(_), false) => false,
             (Some(key), true) => {
                 let signed = |k: &AuthKey| wire::decode_raw(bytes, Some(k)).is_ok();
-                signed(key) || self.previous_key.as_ref().is_some_and(signed)
+                if signed(key) {
+                    return true;
+                }
+                let previous = self.previous_key.as_ref().is_some_and(signed);
+                self.known.previous_key += u64::from(previous);
+                previous
             }
         }
     }
@@ -338,6 +367,8 @@ impl Ledger {
             unauthenticated: self.known.unauthenticated,
             tampered: self.known.tampered,
             sent: self.known.sent,
+            resent: self.known.resent,
+            previous_key: self.known.previous_key,
         }
     }
 }
