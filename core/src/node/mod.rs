@@ -517,14 +517,14 @@ impl Node {
         // Never from a replay: an old epoch's datagram kept as the template of routine
         // heartbeats would let later replays of that epoch through `accept_repeat`.
         let current = !matches!(accepted, Accept::Replay);
-        if current
-            && self.key.is_none()
-            && msg.kind == MessageKind::Heartbeat
-            && msg.seq == peer.state_seq
-        {
+        // The template is the peer's newest word: any newer message replaces it, and one that
+        // is no template (a vote, which carries the sender's role too, a goodbye) leaves none
+        // — else a heartbeat repeating an older one would pass as routine and leave the state
+        // that message set (a backup shown releasing after its last vote).
+        if current && msg.seq == peer.state_seq {
             peer.last.clear();
             // A roll call is answered every time: its repetitions must not pass as routine.
-            if !msg.marks.roll_call {
+            if self.key.is_none() && msg.kind == MessageKind::Heartbeat && !msg.marks.roll_call {
                 peer.last.extend_from_slice(bytes);
             }
         }
@@ -988,6 +988,56 @@ mod invariant_tests {
             vetoed: false,
         });
         assert_eq!(n.check_invariants(), Ok(()), "the kernel kept the address");
+    }
+
+    #[test]
+    fn a_heartbeat_repeating_one_from_before_a_peers_vote_is_no_routine_repeat() {
+        // A quorum-mode backup hears charlie's heartbeat as a backup, then its vote sent while
+        // it was releasing, then a heartbeat as a backup again, byte for byte the first but
+        // for its sequence number: charlie is a backup again, not still releasing.
+        let mut n = node(1);
+        n.config.protocol.mode = crate::config::Mode::Quorum;
+        n.config.protocol.voters = vec!["alpha".into(), "charlie".into(), "delta".into()];
+        n.quorum = quorum::Quorum::new(&n.config);
+        let from: SocketAddr = "192.0.2.11:1694".parse().unwrap();
+        let group = n.config.protocol.group;
+        let message = |kind, role, seq, vote| Message {
+            group,
+            kind,
+            role,
+            priority: 100,
+            epoch: 1,
+            seq,
+            sender: "charlie",
+            successor: None,
+            quorum: true,
+            vote,
+            marks: Default::default(),
+        };
+        let heartbeat = |seq| {
+            wire::encode(
+                &message(MessageKind::Heartbeat, Role::Backup, seq, None),
+                None,
+            )
+        };
+        let vote = wire::Vote {
+            candidate: "delta",
+            candidate_epoch: 1,
+            seq: 9,
+            granted: true,
+            holder: None,
+        };
+        let vote = wire::encode(
+            &message(MessageKind::Vote, Role::Releasing, 2, Some(vote)),
+            None,
+        );
+        let at = |ms: u64| Instant::from_nanos(ms * 1_000_000);
+        n.handle_datagram(at(10), PathId(0), from, &heartbeat(1));
+        n.handle_datagram(at(20), PathId(0), from, &vote);
+        let role = |n: &Node| n.status(at(40)).peers[0].role;
+        assert_eq!(role(&n), Role::Releasing);
+        n.handle_datagram(at(30), PathId(0), from, &heartbeat(3));
+        assert_eq!(role(&n), Role::Backup);
     }
 
     #[test]
