@@ -68,6 +68,10 @@ pub struct PeerSaid {
     pub alive: bool,
     /// Per path, milliseconds since last heard there.
     pub last_heard_ms: Vec<Option<u64>>,
+    /// The role it last announced.
+    pub role: Role,
+    /// Whether it says it is in standby.
+    pub standby: bool,
 }
 
 /// The quorum figures of a status.
@@ -128,6 +132,10 @@ pub struct PeerKnown {
     pub heard: Vec<Option<u64>>,
     /// Whether its newest datagram of that epoch (by sequence number) was a goodbye.
     pub left: bool,
+    /// The role that datagram announced (none: one too short to say).
+    pub role: Option<Role>,
+    /// Whether that datagram carried the standby mark.
+    pub standby: bool,
 }
 
 /// Compares every status the run recorded with the engine's ledger.
@@ -194,6 +202,17 @@ impl StatusReport {
         }
         for p in said {
             let k = known.iter().find(|k| k.name == p.name).expect("same names");
+            if k.role.is_some_and(|r| r != p.role) || p.standby != k.standby {
+                let said = |standby| if standby { " in standby" } else { "" };
+                wrong.push(format!(
+                    "shows {} as {}{}, its newest datagram announced {}{}",
+                    p.name,
+                    p.role,
+                    said(p.standby),
+                    k.role.map_or("no role".into(), |r| r.to_string()),
+                    said(k.standby)
+                ));
+            }
             if p.epoch != k.epoch {
                 wrong.push(format!(
                     "shows {} in boot epoch {}, its newest delivered is {}",
@@ -427,6 +446,8 @@ mod tests {
                     epoch: 1,
                     alive: true,
                     last_heard_ms: vec![Some(500), Some(500)],
+                    role: Role::Master,
+                    standby: false,
                 }],
                 quorum: None,
             },
@@ -439,6 +460,8 @@ mod tests {
                     epoch: 1,
                     heard,
                     left: false,
+                    role: Some(Role::Master),
+                    standby: false,
                 }],
                 ..Known::default()
             },

@@ -21,6 +21,8 @@ const EVERY: u64 = 10_000_000_000;
 const KIND_HEARTBEAT: u8 = 1;
 const KIND_GOODBYE: u8 = 2;
 const KIND_VOTE: u8 = 3;
+/// The header's flag saying fields follow the sender's name (`failover_core::wire`).
+const FLAG_FIELDS: u8 = 2;
 
 /// Paths a host has at most (a scenario has at most 4 segments): a sender's record is kept
 /// inline, with no allocation to follow per datagram.
@@ -37,9 +39,27 @@ struct Sender {
     seqs: [Option<u64>; PATHS],
     /// Per path, when (the receiver's clock) that one was read.
     heard: [Option<u64>; PATHS],
-    /// The newest sequence number of `epoch` on any path, and whether it said goodbye.
+    /// The newest sequence number of `epoch` on any path, whether it said goodbye, the role
+    /// it announced and whether it carried the standby mark.
     newest: u64,
     left: bool,
+    role: Option<failover_core::Role>,
+    standby: bool,
+}
+
+impl Sender {
+    /// A sender's boot `epoch`, nothing of it heard yet.
+    fn new(epoch: u64) -> Sender {
+        Sender {
+            epoch,
+            seqs: [None; PATHS],
+            heard: [None; PATHS],
+            newest: 0,
+            left: false,
+            role: None,
+            standby: false,
+        }
+    }
 }
 
 /// The account of one host's daemon process since it started.
@@ -155,30 +175,21 @@ impl Ledger {
             self.known.unauthenticated += 1;
             return;
         }
-        let s = self.senders[from].get_or_insert(Sender {
-            epoch,
-            seqs: [None; PATHS],
-            heard: [None; PATHS],
-            newest: 0,
-            left: false,
-        });
+        let s = self.senders[from].get_or_insert(Sender::new(epoch));
         if epoch < s.epoch || (epoch == s.epoch && s.seqs[path].is_some_and(|l| seq <= l)) {
             self.known.stale += 1;
             return;
         }
         if epoch > s.epoch {
-            *s = Sender {
-                epoch,
-                seqs: [None; PATHS],
-                heard: [None; PATHS],
-                newest: 0,
-                left: false,
-            };
+            *s = Sender::new(epoch);
         }
         s.seqs[path] = Some(seq);
         if seq >= s.newest {
             s.newest = seq;
             s.left = bytes.get(3) == Some(&KIND_GOODBYE);
+            s.role = wire::role_of(bytes);
+            let standby = self.standby(bytes);
+            self.senders[from].as_mut().expect("just kept").standby = standby;
         }
         self.known.fresh += 1;
         let grant = match self.promise_len {
@@ -311,6 +322,17 @@ impl Ledger {
         }
     }
 
+    /// Whether genuine datagram `bytes` carries the standby mark (read only from one that
+    /// has fields: the marks are one).
+    fn standby(&self, bytes: &[u8]) -> bool {
+        if bytes.get(4).is_none_or(|flags| flags & FLAG_FIELDS == 0) {
+            return false;
+        }
+        (wire::decode(bytes, self.key.as_ref()).ok())
+            .or_else(|| wire::decode(bytes, self.previous_key.as_ref()).ok())
+            .is_some_and(|msg| msg.marks.standby)
+    }
+
     /// Quorum mode: if `bytes` is a vote that grants the lease, the candidate, its boot
     /// epoch and the request answered.
     fn grant<'b>(&self, bytes: &'b [u8]) -> Option<(&'b str, u64, u64)> {
@@ -355,6 +377,8 @@ impl Ledger {
                         epoch: s.epoch,
                         heard: s.heard[..self.paths].to_vec(),
                         left: s.left,
+                        role: s.role,
+                        standby: s.standby,
                     })
                 })
                 .collect(),
@@ -470,6 +494,8 @@ impl World<'_> {
                     epoch: p.epoch,
                     alive: p.alive,
                     last_heard_ms: p.last_heard_ms,
+                    role: p.role,
+                    standby: p.standby,
                 })
                 .collect(),
             quorum: status.quorum.map(|q| QuorumSaid {
