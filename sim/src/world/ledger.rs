@@ -21,12 +21,42 @@ const EVERY: u64 = 10_000_000_000;
 const KIND_HEARTBEAT: u8 = 1;
 const KIND_GOODBYE: u8 = 2;
 const KIND_VOTE: u8 = 3;
-/// The header's flag saying fields follow the sender's name (`failover_core::wire`).
+/// The header's flag saying fields follow the sender's name, the marks' field type and its
+/// standby bit (`failover_core::wire`).
 const FLAG_FIELDS: u8 = 2;
+const FIELD_MARKS: u8 = 5;
+const MARK_STANDBY: u8 = 2;
 
 /// Paths a host has at most (a scenario has at most 4 segments): a sender's record is kept
 /// inline, with no allocation to follow per datagram.
 const PATHS: usize = 4;
+
+/// Whether genuine datagram `bytes` carries the standby mark, read by the wire format's
+/// documentation (`failover_core::wire`), not by core's decoder: after the 26-byte header and
+/// the sender's name, when the header's flags say fields follow, a length byte and that many
+/// bytes of type-length-value fields; type 5, one byte, bit 1 is standby.
+fn standby_mark(bytes: &[u8]) -> bool {
+    if bytes.get(4).is_none_or(|flags| flags & FLAG_FIELDS == 0) {
+        return false;
+    }
+    let start = 26 + usize::from(bytes.get(7).copied().unwrap_or(0));
+    let Some(&len) = bytes.get(start) else {
+        return false;
+    };
+    let mut area = bytes
+        .get(start + 1..start + 1 + usize::from(len))
+        .unwrap_or(&[]);
+    while let [kind, len, rest @ ..] = area {
+        let Some((value, after)) = rest.split_at_checked(usize::from(*len)) else {
+            return false;
+        };
+        if *kind == FIELD_MARKS && value.len() == 1 {
+            return value[0] & MARK_STANDBY != 0;
+        }
+        area = after;
+    }
+    false
+}
 
 /// A grant to this node: the boot epoch of it that asked, and the request it answers.
 type Granted = (u64, u64);
@@ -188,8 +218,7 @@ impl Ledger {
             s.newest = seq;
             s.left = bytes.get(3) == Some(&KIND_GOODBYE);
             s.role = wire::role_of(bytes);
-            let standby = self.standby(bytes);
-            self.senders[from].as_mut().expect("just kept").standby = standby;
+            s.standby = standby_mark(bytes);
         }
         self.known.fresh += 1;
         let grant = match self.promise_len {
@@ -320,17 +349,6 @@ impl Ledger {
                 previous
             }
         }
-    }
-
-    /// Whether genuine datagram `bytes` carries the standby mark (read only from one that
-    /// has fields: the marks are one).
-    fn standby(&self, bytes: &[u8]) -> bool {
-        if bytes.get(4).is_none_or(|flags| flags & FLAG_FIELDS == 0) {
-            return false;
-        }
-        (wire::decode(bytes, self.key.as_ref()).ok())
-            .or_else(|| wire::decode(bytes, self.previous_key.as_ref()).ok())
-            .is_some_and(|msg| msg.marks.standby)
     }
 
     /// Quorum mode: if `bytes` is a vote that grants the lease, the candidate, its boot
@@ -520,5 +538,46 @@ impl World<'_> {
         for h in &mut self.hosts {
             h.ledger.mark();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use failover_core::wire::{encode, Marks, Message};
+    use failover_core::Role;
+
+    fn heartbeat(marks: Marks, successor: Option<&str>) -> Vec<u8> {
+        let msg = Message {
+            group: 1,
+            kind: MessageKind::Heartbeat,
+            role: Role::Backup,
+            priority: 0,
+            epoch: 1,
+            seq: 7,
+            sender: "backup",
+            successor,
+            quorum: false,
+            vote: None,
+            marks,
+        };
+        encode(&msg, Some(&AuthKey::new(b"a key")))
+    }
+
+    #[test]
+    fn the_standby_mark_is_read_from_the_fields_as_documented() {
+        let standby = Marks {
+            standby: true,
+            ..Marks::default()
+        };
+        let roll_call = Marks {
+            roll_call: true,
+            ..Marks::default()
+        };
+        assert!(standby_mark(&heartbeat(standby, None)));
+        assert!(standby_mark(&heartbeat(standby, Some("master"))));
+        assert!(!standby_mark(&heartbeat(roll_call, Some("master"))));
+        assert!(!standby_mark(&heartbeat(Marks::default(), None)));
+        assert!(!standby_mark(&heartbeat(Marks::default(), Some("master"))));
     }
 }
