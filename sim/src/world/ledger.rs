@@ -21,8 +21,9 @@ const EVERY: u64 = 10_000_000_000;
 const KIND_HEARTBEAT: u8 = 1;
 const KIND_GOODBYE: u8 = 2;
 const KIND_VOTE: u8 = 3;
-/// The header's flag saying fields follow the sender's name, the marks' field type and its
-/// standby bit (`failover_core::wire`).
+/// The header's length, its flag saying fields follow the sender's name, the marks' field
+/// type and its standby bit (`failover_core::wire`).
+const HEADER_LEN: usize = 26;
 const FLAG_FIELDS: u8 = 2;
 const FIELD_MARKS: u8 = 5;
 const MARK_STANDBY: u8 = 2;
@@ -32,14 +33,14 @@ const MARK_STANDBY: u8 = 2;
 const PATHS: usize = 4;
 
 /// Whether genuine datagram `bytes` carries the standby mark, read by the wire format's
-/// documentation (`failover_core::wire`), not by core's decoder: after the 26-byte header and
+/// documentation (`failover_core::wire`), not by core's decoder: after the header and
 /// the sender's name, when the header's flags say fields follow, a length byte and that many
 /// bytes of type-length-value fields; type 5, one byte, bit 1 is standby.
 fn standby_mark(bytes: &[u8]) -> bool {
     if bytes.get(4).is_none_or(|flags| flags & FLAG_FIELDS == 0) {
         return false;
     }
-    let start = 26 + usize::from(bytes.get(7).copied().unwrap_or(0));
+    let start = HEADER_LEN + usize::from(bytes.get(7).copied().unwrap_or(0));
     let Some(&len) = bytes.get(start) else {
         return false;
     };
@@ -332,8 +333,8 @@ impl Ledger {
     }
 
     /// Whether the node's key, or the previous one, signs `bytes` — or neither it nor the
-    /// datagram has one (a mixed pair is refused either way).
-    /// (Counted: signed by the previous key alone.)
+    /// datagram has one (a mixed pair is refused either way). One that only the previous key
+    /// signs is counted.
     fn authentic(&mut self, bytes: &[u8]) -> bool {
         let tagged = bytes.get(4).is_some_and(|flags| flags & 1 != 0);
         match (&self.key, tagged) {
