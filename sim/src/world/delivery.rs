@@ -68,7 +68,7 @@ impl World<'_> {
                 .iter()
                 .map(|&(path, addr)| (path, addr, Lent(&payload)));
             host.inbox.deliver_now(node, now, lent);
-            self.caught_up(to, now);
+            host.handed = true;
             self.after_input(to);
             return;
         }
@@ -134,20 +134,8 @@ impl World<'_> {
         host.ledger.handed(now.as_nanos());
         let node = host.node.as_mut().expect("a running daemon");
         host.inbox.deliver(node, now);
-        self.caught_up(i, now);
+        host.handed = true;
         self.after_input(i);
-    }
-
-    /// Core's timer is handed over last, if due, once a node has read everything: after it
-    /// nothing may be due at that instant any more. One that is would wake again at once —
-    /// a burst of heartbeats at one instant instead of one rhythm resumed after a stall.
-    fn caught_up(&mut self, i: usize, now: Instant) {
-        let node = self.hosts[i].node.as_ref().expect("a running daemon");
-        if self.core_broken.is_none() && node.poll_timeout().is_some_and(|due| due <= now) {
-            let name = &self.hosts[i].name;
-            let why = "its timer is still due at the instant it ran (a burst at one instant)";
-            self.core_broken = Some(format!("{name} at {}: {why}", crate::check::secs(self.now)));
-        }
     }
 
     /// Hands every woken host's daemon its inputs by the input rule, and carries out what it
@@ -167,13 +155,30 @@ impl World<'_> {
     }
 
     pub(super) fn reschedule(&mut self, i: usize, force: bool) {
+        let handed = std::mem::take(&mut self.hosts[i].handed);
         let h = &self.hosts[i];
         let Some(local) = h.node.as_ref().and_then(Node::poll_timeout) else {
             return;
         };
+        if handed && local.as_nanos() <= h.clock.local(self.now) {
+            self.timer_left_due(i);
+        }
+        let h = &self.hosts[i];
         let at = h.clock.true_time(local.as_nanos()).max(self.now);
         if force || self.queue.timer(i).is_none_or(|cur| at < cur) {
             self.queue.set_timer(i, at);
+        }
+    }
+
+    /// Core's timer is handed over last, if due, once a node has read everything: after it
+    /// nothing may be due at that instant any more. One that is would wake again at once —
+    /// a burst of heartbeats at one instant instead of one rhythm resumed after a stall.
+    #[cold]
+    fn timer_left_due(&mut self, i: usize) {
+        if self.core_broken.is_none() {
+            let name = &self.hosts[i].name;
+            let why = "its timer is still due at the instant it ran (a burst at one instant)";
+            self.core_broken = Some(format!("{name} at {}: {why}", crate::check::secs(self.now)));
         }
     }
 }

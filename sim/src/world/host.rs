@@ -83,6 +83,9 @@ pub(super) struct Host {
     pub address_faults: Vec<(usize, AddressChange)>,
     /// Listed to be handed its inbox at the end of the current instant.
     pub woken: bool,
+    /// Its daemon was just handed its inputs by the input rule, the timer last: nothing of
+    /// its may be due at this instant any more (checked as its timer is set again).
+    pub handed: bool,
     /// The standby flag in the daemon's state directory: survives every restart.
     pub standby: bool,
     /// What the daemons that ran here and are gone went through.
@@ -128,6 +131,7 @@ impl Host {
             hook_faults: Vec::new(),
             address_faults: Vec::new(),
             woken: false,
+            handed: false,
             standby: false,
             coverage: Coverage::default(),
             hups: Vec::new(),
