@@ -228,6 +228,9 @@ pub enum Observation {
         ok: bool,
         /// How many.
         count: u64,
+        /// When the first of them was sent (nanoseconds): the record comes when their
+        /// outcome changes, and the last one before may have come well before them.
+        first: u64,
     },
 }
 

@@ -156,10 +156,11 @@ impl Spans {
                     };
                     s.notices.push((at, n, what));
                 }
-                Observation::Requests { vip, ok, .. } => {
-                    if !ok && at > requests_since[vip] {
+                Observation::Requests { vip, ok, first, .. } => {
+                    let from = requests_since[vip].max(first);
+                    if !ok && at > from {
                         s.failed[vip].push(Span {
-                            from: requests_since[vip],
+                            from,
                             to: at,
                             what: (),
                         });

@@ -135,8 +135,14 @@ impl Availability {
     }
     /// Counts the client's requests and the time each address has no holder.
     fn observe_holders(&mut self, at: u64, obs: &Observation) {
-        if let Observation::Requests { vip, ok, count } = *obs {
-            let since = std::mem::replace(&mut self.counted_at[vip], at);
+        if let Observation::Requests {
+            vip,
+            ok,
+            count,
+            first,
+        } = *obs
+        {
+            let since = std::mem::replace(&mut self.counted_at[vip], at).max(first);
             if ok {
                 self.ok += count;
             } else if self.started {

@@ -761,13 +761,53 @@ mod tests {
     }
 
     #[test]
+    fn clients_fail_from_their_first_failed_request_not_from_the_record_before() {
+        // Requests recorded answered at 20 s; the next, none sent for a while, fail from
+        // 24.99 s until they are recorded at 25 s: 10 ms of failures, not 5 s.
+        const MS: u64 = 1_000_000;
+        let record = [
+            (S, Acquired { node: 0, vip: 0 }),
+            (
+                20 * S,
+                Observation::Requests {
+                    vip: 0,
+                    ok: true,
+                    count: 1900,
+                    first: S,
+                },
+            ),
+            (
+                25 * S,
+                Observation::Requests {
+                    vip: 0,
+                    ok: false,
+                    count: 2,
+                    first: 25 * S - 10 * MS,
+                },
+            ),
+        ];
+        let found = judge(&record);
+        let detail = (found.violations.into_iter())
+            .find(|v| v.invariant == "client-unreachable")
+            .map(|v| v.detail)
+            .expect("requests failed while the master held the address");
+        assert!(detail.contains("failed for 0.010s"), "{detail}");
+        assert!(detail.contains("first from 24.990s to 25.000s"), "{detail}");
+    }
+
+    #[test]
     fn across_a_hand_over_clients_may_fail_only_until_the_new_owners_announcement_reaches_them() {
         // The master hands over at 20 s: no holder until the backup adds at 20.015 s; the
         // client's requests fail from 20.001 s until `ok_from`. Allowed after the add: the
         // announcement's 2 ms and one 10 ms request interval.
         const MS: u64 = 1_000_000;
         let hand_over = |ok_from: u64| {
-            let requests = |ok, count| Observation::Requests { vip: 0, ok, count };
+            let requests = |ok, count| Observation::Requests {
+                vip: 0,
+                ok,
+                count,
+                first: 0,
+            };
             [
                 (S, Acquired { node: 0, vip: 0 }),
                 (

@@ -156,6 +156,11 @@ impl Client {
             .min()
     }
 
+    /// When the first request at or after `since` is sent.
+    pub fn first_request(&self, since: u64) -> u64 {
+        since.div_ceil(self.every) * self.every
+    }
+
     /// How many requests to `vip` fall in [since, now).
     pub fn requests_between(&self, since: u64, now: u64) -> u64 {
         now.div_ceil(self.every) - since.div_ceil(self.every)

@@ -32,7 +32,13 @@ impl World<'_> {
         let count = self.client.requests_between(since, self.now);
         if count > 0 {
             let ok = self.client.served[v];
-            self.observe(Observation::Requests { vip: v, ok, count });
+            let first = self.client.first_request(since);
+            self.observe(Observation::Requests {
+                vip: v,
+                ok,
+                count,
+                first,
+            });
         }
     }
 

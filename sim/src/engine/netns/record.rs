@@ -204,15 +204,18 @@ pub(super) fn requests(
         };
         let mut previous: Option<u64> = None;
         for &(at, ok) in &mine {
-            if runs.run.is_none_or(|(was, _)| was != ok) {
+            if runs.run.is_none_or(|(was, ..)| was != ok) {
                 // The run before ends here, or when this request was due if it came late.
                 let end = previous.map_or(at, |p| (p + interval).min(at));
                 runs.cut_until(end);
                 runs.report(end);
-                runs.run = Some((ok, 0));
+                runs.run = Some((ok, 0, at));
             }
             runs.cut_until(at);
-            if let Some((_, count)) = runs.run.as_mut() {
+            if let Some((_, count, first)) = runs.run.as_mut() {
+                if *count == 0 {
+                    *first = at;
+                }
                 *count += 1;
             }
             previous = Some(at);
@@ -226,27 +229,33 @@ pub(super) fn requests(
 struct Runs<'a, I: Iterator<Item = u64>> {
     vip: usize,
     out: &'a mut Vec<Record>,
-    /// The run being counted: its outcome and how many requests so far.
-    run: Option<(bool, u64)>,
+    /// The run being counted: its outcome, how many requests so far and when the first of
+    /// them was sent.
+    run: Option<(bool, u64, u64)>,
     cuts: std::iter::Peekable<I>,
 }
 
 impl<I: Iterator<Item = u64>> Runs<'_, I> {
     /// Reports the run so far at `at`, if it holds a request.
     fn report(&mut self, at: u64) {
-        if let Some((ok, count)) = self.run.take().filter(|&(_, count)| count > 0) {
+        if let Some((ok, count, first)) = self.run.take().filter(|&(_, count, _)| count > 0) {
             let vip = self.vip;
-            self.out
-                .push((at, Observation::Requests { vip, ok, count }));
+            let requests = Observation::Requests {
+                vip,
+                ok,
+                count,
+                first,
+            };
+            self.out.push((at, requests));
         }
     }
 
     /// Reports the run at each cut up to `at`, and goes on with its outcome.
     fn cut_until(&mut self, at: u64) {
         while let Some(c) = self.cuts.next_if(|&c| c <= at) {
-            let outcome = self.run.map(|(ok, _)| ok);
+            let outcome = self.run.map(|(ok, ..)| ok);
             self.report(c);
-            self.run = outcome.map(|ok| (ok, 0));
+            self.run = outcome.map(|ok| (ok, 0, c));
         }
     }
 }
