@@ -193,10 +193,13 @@ impl Node {
         }
         self.apply_rule(now);
         self.announce_priority(now);
+        let was_active = self.active;
         self.active = self.role != Role::Stopped && self.sends_periodically();
         // A node that starts sending again sends now: its heartbeat timer stood still while
-        // it listened, and a beat long past is no stall of its own.
-        if self.active && self.next_heartbeat < now {
+        // it listened, and a beat long past is no stall of its own. One that was sending
+        // keeps its overdue beat: the timer, handed over after this input, judges the stall
+        // (an operator's command or a datagram read first at wake-up must not hide it).
+        if self.active && !was_active && self.next_heartbeat < now {
             self.next_heartbeat = now;
         }
         self.deadline = self.next_deadline();
