@@ -72,6 +72,9 @@ impl Node {
         if self.quorum.as_ref().is_some_and(|q| !q.leased(self.now)) {
             return;
         }
+        if self.announced.replace(self.now) == Some(self.now) {
+            return;
+        }
         for vip in self.held_vips() {
             self.outputs.push_back(Output::Announce(vip));
         }

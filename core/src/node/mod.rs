@@ -149,6 +149,10 @@ pub struct Node {
     /// heartbeat's own timer.
     beats_per_announce: u32,
     beats_to_announce: u32,
+    /// When the held addresses were last announced: a second round at the same instant (a
+    /// reminder for each of several reasons, a stall on top of one) tells the clients nothing
+    /// more.
+    announced: Option<Instant>,
     /// The last announcement's bytes, shared by its datagrams and rewritten in place for the
     /// next one once they are all gone: a steady stream of heartbeats allocates nothing and
     /// encodes nothing but a role and a sequence number.
@@ -331,6 +335,7 @@ impl Node {
             template,
             beats_per_announce,
             beats_to_announce: beats_per_announce,
+            announced: None,
             payload: Arc::from(&[][..]),
             held: vec![false; config.vips.len()],
             config,
