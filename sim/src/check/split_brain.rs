@@ -225,6 +225,10 @@ impl Justify {
             return Some((0, why.clone()));
         }
         let heard = pair.heard.filter(|_| self.live.live(pair.lo))?;
+        // (a reload since may have made the lower holder the higher one: it need not yield)
+        if self.ctx.rank_at(pair.lo, self.at) > self.ctx.rank_at(pair.hi, self.at) {
+            return None;
+        }
         let interval = self.ctx.settings_at(pair.lo, heard).interval.as_nanos() as u64;
         // (and the yield's hooks and removals: `PreRel` runs before each address goes, behind
         // a hook that may already be running)
@@ -287,8 +291,16 @@ impl Justify {
                 // What the datagram says counts, not what its sender is by now: one sent
                 // while it was still acquiring (delayed on the way) asks no owner to yield.
                 let owners = self.roles[node] == Role::Master && role == Role::Master;
-                for p in (self.pairs.iter_mut()).filter(|p| p.lo == node && p.hi == from) {
-                    if owners && p.heard.is_none() {
+                // Ranked as the files give them now: a reload may have turned the pair round
+                // since it formed (a node whose priority was lowered for a while).
+                let below = self.ctx.rank_at(node, at) < self.ctx.rank_at(from, at);
+                let pair =
+                    |p: &&mut Pair| (p.lo, p.hi) == (node, from) || (p.lo, p.hi) == (from, node);
+                for p in self.pairs.iter_mut().filter(pair) {
+                    if below && p.lo != node {
+                        (p.lo, p.hi, p.heard) = (node, from, None);
+                    }
+                    if below && owners && p.heard.is_none() {
                         p.heard = Some(at);
                     }
                 }

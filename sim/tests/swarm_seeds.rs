@@ -1,0 +1,41 @@
+//! Seeds of the swarm scenarios, beyond those CI sweeps, that found a bug since fixed: each
+//! must pass, so the bug stays found.
+use failover_sim::{builtin, run, Options};
+
+/// (scenario, seed, what it found).
+const FOUND: [(&str, u64, &str); 4] = [
+    // Core: an owner thawing with an operator's request waiting read it first, and the stall
+    // went unseen: the clients stayed at a backup that had taken over and shut down.
+    (
+        "swarm-fast-no-preempt",
+        200895,
+        "the stall hidden by a request",
+    ),
+    (
+        "swarm-fast-no-preempt",
+        203756,
+        "the stall hidden by a request",
+    ),
+    // Checker: client failures counted from the record before, not the first failed request.
+    (
+        "swarm-two-vips-slow-hooks",
+        100666,
+        "client failures counted too early",
+    ),
+    // Checker: two holders ranked when the second took over, not after a reload that turned
+    // them round (the owner's lowered priority put back).
+    ("swarm-two-nodes", 300246, "a pair ranked before a reload"),
+];
+
+#[test]
+fn the_swarm_seeds_that_found_bugs_since_fixed_pass() {
+    for (name, seed, what) in FOUND {
+        let scenario = builtin::find(name).unwrap().unwrap();
+        let report = run(&scenario, seed, &Options::default()).unwrap();
+        assert!(
+            report.findings.violations.is_empty(),
+            "{name} seed {seed} ({what}): {:?}",
+            report.findings.violations
+        );
+    }
+}
