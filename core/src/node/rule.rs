@@ -261,8 +261,7 @@ impl Node {
             let lapsed = leased == Some(false) && t.leased && t.event == HookEvent::Acquire;
             if lapsed && t.no_quorum.is_none() {
                 let q = self.quorum.as_ref().expect("a lease in quorum mode");
-                t.lease_failed(q.granting_in_time(now));
-                self.outputs.push_back(Output::Event(Event::LeaseFailed));
+                t.lease_failed(q.granting_in_time(now), &mut self.outputs);
             }
             if t.untouched_takeover() {
                 if let Some(claimer) = self.claimer_against_takeover() {

@@ -5,8 +5,7 @@ use super::transition::{Pending, Step, Transition};
 use super::{notify, Backoff, Node, MAX_BACKOFF};
 use crate::coverage::{AddressOutcome, Point, Single};
 use crate::io::{
-    AddressChange, Event, HookEvent, HookKind, HookOutcome, HookRequest, Notification, Output,
-    RequestId,
+    AddressChange, HookEvent, HookKind, HookOutcome, HookRequest, Notification, Output, RequestId,
 };
 use crate::role::Role;
 use crate::time::Instant;
@@ -61,8 +60,7 @@ impl Node {
             Step::Address(AddressChange::Add, _) if quorum.is_some_and(|q| !q.can_add(now)) => {
                 // The lease ran out while hooks ran: nothing is added without one.
                 let q = quorum.expect("a lease in quorum mode");
-                t.lease_failed(q.granting_in_time(now));
-                self.outputs.push_back(Output::Event(Event::LeaseFailed));
+                t.lease_failed(q.granting_in_time(now), &mut self.outputs);
                 return self.complete(now);
             }
             _ => {}
@@ -213,8 +211,7 @@ impl Node {
                 let t = self.transition.as_mut().expect("a pending request");
                 t.pending = None;
                 let q = self.quorum.as_ref().expect("a lease step in quorum mode");
-                t.lease_failed(q.granting_in_time(now));
-                self.outputs.push_back(Output::Event(Event::LeaseFailed));
+                t.lease_failed(q.granting_in_time(now), &mut self.outputs);
                 self.advance(now);
             }
             Step::Hook(..) => self.hook_finished(now, p.id, HookOutcome::TimedOut),

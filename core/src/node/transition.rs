@@ -7,7 +7,7 @@
 //! answered, a driver that runs requests one at a time in the order asked (the daemon's action
 //! queue, the simulator's per-node queue) runs exactly what core believes is running.
 
-use crate::io::{AddressChange, HookEvent, HookKind, HookOutcome, RequestId, VipId};
+use crate::io::{AddressChange, Event, HookEvent, HookKind, HookOutcome, Output, RequestId, VipId};
 use crate::time::Instant;
 use std::collections::VecDeque;
 
@@ -200,10 +200,16 @@ impl Transition {
 
     /// Quorum mode: the lease is missing or gone, `granting` being who granted it in time
     /// and too late at that moment; nothing more is asked for, and the hand-over ends as
-    /// refused once the request in flight is answered. The caller tells the driver
-    /// ([`crate::Event::LeaseFailed`]).
-    pub fn lease_failed(&mut self, granting: (Vec<String>, Vec<String>)) {
+    /// refused once the request in flight is answered. The driver is told now, in `outputs`
+    /// ([`crate::Event::LeaseFailed`]): the notice's voters are decided at this instant,
+    /// though the notice may come much later.
+    pub fn lease_failed(
+        &mut self,
+        granting: (Vec<String>, Vec<String>),
+        outputs: &mut VecDeque<Output>,
+    ) {
         self.no_quorum.get_or_insert(granting);
         self.steps.clear();
+        outputs.push_back(Output::Event(Event::LeaseFailed));
     }
 }
