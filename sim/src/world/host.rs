@@ -109,10 +109,10 @@ impl Host {
         segments: Vec<usize>,
         vips: usize,
         buffer: usize,
-        nodes: usize,
+        (me, nodes): (usize, usize),
     ) -> Host {
         let paths = config.paths.len();
-        let ledger = super::ledger::Ledger::new(&config, nodes);
+        let ledger = super::ledger::Ledger::new(&config, me, nodes);
         Host {
             name,
             config,

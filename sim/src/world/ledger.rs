@@ -115,6 +115,8 @@ pub(super) struct Ledger {
     /// The node's name, its group and the group's key (as its file names them now) and the
     /// promise's length (quorum mode).
     name: String,
+    /// The node's index among the scenario's.
+    me: usize,
     group: u16,
     key: Option<AuthKey>,
     previous_key: Option<AuthKey>,
@@ -132,7 +134,8 @@ pub(super) struct Ledger {
 }
 
 impl Ledger {
-    pub fn new(config: &Config, nodes: usize) -> Ledger {
+    /// The ledger of node `me` of `nodes`.
+    pub fn new(config: &Config, me: usize, nodes: usize) -> Ledger {
         let p = &config.protocol;
         let quorum = p.mode == failover_core::config::Mode::Quorum;
         Ledger {
@@ -145,6 +148,7 @@ impl Ledger {
             claim: Claim::new(nodes),
             paths: config.paths.len(),
             name: config.node.name.clone(),
+            me,
             group: p.group,
             key: (p.auth_key.as_ref()).map(|k| AuthKey::new(k.as_bytes())),
             previous_key: (p.previous_auth_key.as_ref()).map(|k| AuthKey::new(k.as_bytes())),
@@ -282,7 +286,8 @@ impl Ledger {
         self.known.sent += 1;
         // One datagram goes to each destination once: its copies leave one after another.
         let stamp = wire::stamp_of(bytes);
-        if self.copied != stamp {
+        let first = self.copied != stamp;
+        if first {
             self.copied = stamp;
             self.copies.clear();
         } else if self.copies.contains(&to) {
@@ -293,13 +298,13 @@ impl Ledger {
             return;
         };
         if bytes.get(3) == Some(&KIND_HEARTBEAT) {
-            let claims = wire::role_of(bytes).is_some_and(|r| r.claims_ownership());
+            // (one heartbeat goes to every destination: one request)
+            let claims = first && wire::role_of(bytes).is_some_and(|r| r.claims_ownership());
             if let Some((epoch, seq)) = stamp.filter(|_| claims) {
                 let now = now();
                 // Its own vote goes with it, unless promised to another node then.
-                let me = names.iter().position(|n| *n == self.name);
                 let free = (self.promised.iter().enumerate())
-                    .all(|(c, until)| Some(c) == me || until.is_none_or(|u| u <= now));
+                    .all(|(c, until)| c == self.me || until.is_none_or(|u| u <= now));
                 self.claim.asked(epoch, seq, now, free);
             }
             return;
@@ -447,10 +452,6 @@ impl Claim {
     /// Request `seq` of boot `epoch` went out at `at`, its own vote `free` or not.
     fn asked(&mut self, epoch: u64, seq: u64, at: u64, free: bool) {
         self.epoch = Some(epoch);
-        // (one heartbeat goes to every destination: one request)
-        if self.requests.back().is_some_and(|r| r.0 == seq) {
-            return;
-        }
         if self.requests.len() == REQUESTS_KEPT {
             self.requests.pop_front();
         }

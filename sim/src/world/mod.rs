@@ -231,7 +231,7 @@ impl<'p> World<'p> {
                     scenario.node_segments(i),
                     scenario.vips.len(),
                     scenario.protocol.socket_buffer,
-                    n,
+                    (i, n),
                 )
             })
             .collect();
