@@ -3,7 +3,7 @@
 use failover_sim::{builtin, run, Options};
 
 /// (scenario, seed, what it found).
-const FOUND: [(&str, u64, &str); 4] = [
+const FOUND: [(&str, u64, &str); 5] = [
     // Core: an owner thawing with an operator's request waiting read it first, and the stall
     // went unseen: the clients stayed at a backup that had taken over and shut down.
     (
@@ -25,6 +25,13 @@ const FOUND: [(&str, u64, &str); 4] = [
     // Checker: two holders ranked when the second took over, not after a reload that turned
     // them round (the owner's lowered priority put back).
     ("swarm-two-nodes", 300246, "a pair ranked before a reload"),
+    // Checker: an owner asking again for an address its takeover's Test refused named the
+    // node it had heard releasing it since, not one heard before that takeover began.
+    (
+        "swarm-four-nodes-two-vips",
+        201177,
+        "an owner's second takeover judged by its first",
+    ),
 ];
 
 #[test]

@@ -10,8 +10,11 @@
 //!   makes the node forget it too, so the rule errs towards allowing.
 //! - **A failover notice names the previous owner** the node last knew: none only if it had
 //!   heard no node claim the addresses since its daemon started, and otherwise one it had
-//!   heard claim them, before its takeover began. (Not judged in a run with reloads: a
-//!   datagram of another group or key reaches the node but is dropped unread.)
+//!   heard claim them, before its takeover began — or, for an owner asking again for an
+//!   address it was refused, before the notice: that takeover begins with no role change the
+//!   record shows, and the owner may have heard a releasing rival since it became owner.
+//!   (Not judged in a run with reloads: a datagram of another group or key reaches the node
+//!   but is dropped unread.)
 
 use super::Context;
 use failover_core::Role;
@@ -27,6 +30,9 @@ pub(super) struct HeardClaims {
     claimed: Vec<bool>,
     /// `claimed` as each node's last takeover began.
     at_takeover: Vec<bool>,
+    /// By node: it is the owner (a takeover it notifies now asked again for a refused
+    /// address).
+    owner: Vec<bool>,
     /// A reload may change a node's group or key: what reaches it is not what it reads.
     judge_names: bool,
 }
@@ -40,6 +46,7 @@ impl HeardClaims {
             since: vec![None; n * n],
             claimed: vec![false; n * n],
             at_takeover: vec![false; n * n],
+            owner: vec![false; n],
             judge_names: ctx.reloads.iter().all(Option::is_none),
         }
     }
@@ -60,6 +67,7 @@ impl HeardClaims {
     /// `node`'s role is `to` from `at` on.
     pub fn role(&mut self, at: u64, node: usize, to: Role) {
         let row = node * self.n..(node + 1) * self.n;
+        self.owner[node] = to == Role::Master;
         for i in row.clone() {
             self.since[i] =
                 (to == Role::Master && self.heard_master[i]).then(|| self.since[i].unwrap_or(at));
@@ -111,7 +119,17 @@ impl HeardClaims {
         if !self.judge_names {
             return None;
         }
-        let row = &self.at_takeover[node * self.n..(node + 1) * self.n];
+        let row = node * self.n..(node + 1) * self.n;
+        // (no naming at all is judged by what it had heard when it first took over: it
+        // names whom it heard claim since, if anyone)
+        let (row, named_row) = (
+            &self.at_takeover[row.clone()],
+            &(if self.owner[node] {
+                &self.claimed
+            } else {
+                &self.at_takeover
+            })[row],
+        );
         let name = &ctx.nodes[node].0;
         let when = super::secs(at);
         match from {
@@ -122,7 +140,7 @@ impl HeardClaims {
                 )
             }),
             Some(from) => {
-                let heard = (ctx.nodes.iter().position(|(n, _)| n == from)).is_some_and(|c| row[c]);
+                let heard = (ctx.nodes.iter().position(|(n, _)| n == from)).is_some_and(|c| named_row[c]);
                 (!heard).then(|| {
                     format!("{name}'s failover notice at {when} names {from} as the previous owner, never heard claiming the addresses")
                 })

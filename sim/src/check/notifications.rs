@@ -1273,6 +1273,49 @@ mod tests {
         judge(&record)
     }
 
+    /// The backup takes over at 10 s with its address vetoed, owns nothing, hears the master
+    /// releasing at 12 s (or not), and takes the address at 14 s asking again, naming `from`.
+    fn reasked_naming(heard_releasing: bool, from: Option<&str>) -> Vec<String> {
+        let failover = |from: Option<&str>, acquired: Vec<VipId>, vetoed: Vec<VipId>| {
+            let from = from.map(String::from);
+            notified(
+                1,
+                Notification::Failover {
+                    from,
+                    acquired,
+                    vetoed,
+                },
+            )
+        };
+        let mut record = vec![
+            (10 * S, role(1, Role::Backup, Role::Acquiring)),
+            (10 * S, test_said_no(HookEvent::Acquire, 10 * S)),
+            (10 * S, failover(None, vec![], vec![VipId(0)])),
+            (10 * S, role(1, Role::Acquiring, Role::Master)),
+        ];
+        if heard_releasing {
+            record.push((12 * S, heard(1, 0, Role::Releasing)));
+        }
+        record.extend([
+            (14 * S, Observation::Acquired { node: 1, vip: 0 }),
+            (14 * S, failover(from, vec![VipId(0)], vec![])),
+        ]);
+        judge(&record)
+    }
+
+    #[test]
+    fn an_owner_asking_again_names_a_claimant_heard_since_its_takeover() {
+        assert_eq!(reasked_naming(true, Some("master")), Vec::<String>::new());
+        assert_eq!(reasked_naming(false, None), Vec::<String>::new());
+        let invented = reasked_naming(false, Some("master"));
+        assert!(
+            invented
+                .iter()
+                .any(|f| f.contains("names master as the previous owner, never heard claiming")),
+            "{invented:?}"
+        );
+    }
+
     #[test]
     fn a_failover_notice_names_the_owner_the_node_heard_claim() {
         assert_eq!(takeover_naming(true, Some("master")), Vec::<String>::new());
