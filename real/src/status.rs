@@ -201,7 +201,7 @@ impl Report {
                 .map(|v| VipReport {
                     address: label(v),
                     interface: v.interface.clone(),
-                    holder: if status.held.contains(&v.address.to_string()) {
+                    holder: if status.held.contains(&v.address) {
                         Some(status.name.clone())
                     } else {
                         owner.clone()

@@ -120,7 +120,7 @@ use peers::{Accept, Peer, Peers};
 use quorum::Quorum;
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use transition::Transition;
@@ -285,8 +285,8 @@ pub struct Status {
     pub role: Role,
     /// Its boot epoch.
     pub epoch: u64,
-    /// Addresses it holds, as configured.
-    pub held: Vec<String>,
+    /// Addresses it holds, as configured (a string each in JSON).
+    pub held: Vec<IpAddr>,
     /// Every peer ever heard, in name order (a listing that scripts and diffs can rely on).
     pub peers: Vec<PeerStatus>,
     /// Datagram counters.
@@ -821,7 +821,7 @@ impl Node {
                 .iter()
                 .zip(&self.held)
                 .filter(|(_, &h)| h)
-                .map(|(v, _)| v.address.to_string())
+                .map(|(v, _)| v.address)
                 .collect(),
             peers: self
                 .peers
