@@ -6,8 +6,9 @@
 //!   yields within an interval (two sides of a healed partition resolving) is no news. A
 //!   claim is counted from the first delivery that announced it while the node owned (or
 //!   from when the node became owner, if the last delivery did), and forgotten only when the
-//!   node stopped owning, restarted, or heard the rival announce another role — each of which
-//!   makes the node forget it too, so the rule errs towards allowing.
+//!   node stopped claiming the addresses, restarted, or heard the rival announce another role —
+//!   each of which makes the node forget it too, so the rule errs towards allowing. (A release
+//!   is no end of owning: one its `Test` refuses leaves the node the owner, counting on.)
 //! - **A failover notice names the previous owner** the node last knew: none only if it had
 //!   heard no node claim the addresses since its daemon started, and otherwise one it had
 //!   heard claim them, before its takeover began — or, for an owner asking again for an
@@ -69,8 +70,13 @@ impl HeardClaims {
         let row = node * self.n..(node + 1) * self.n;
         self.owner[node] = to == Role::Master;
         for i in row.clone() {
-            self.since[i] =
-                (to == Role::Master && self.heard_master[i]).then(|| self.since[i].unwrap_or(at));
+            self.since[i] = match to {
+                Role::Master if self.heard_master[i] => Some(self.since[i].unwrap_or(at)),
+                // (a release its `Test` refused ends with the node owning still: core
+                // forgets the claim only if it refreshes that peer meanwhile)
+                Role::Releasing => self.since[i],
+                _ => None,
+            };
         }
         if to == Role::Acquiring {
             self.at_takeover[row.clone()].copy_from_slice(&self.claimed[row]);

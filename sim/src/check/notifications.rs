@@ -1225,6 +1225,27 @@ mod tests {
     }
 
     #[test]
+    fn a_release_its_test_refused_does_not_restart_a_rival_claim() {
+        let record = vec![
+            (S, role(0, Role::Acquiring, Role::Master)),
+            (2 * S, heard(0, 1, Role::Master)),
+            (3 * S, role(0, Role::Master, Role::Releasing)),
+            (3 * S + 5_000_000, role(0, Role::Releasing, Role::Master)),
+            (
+                5 * S + S / 2,
+                notified(
+                    0,
+                    Notification::RivalClaim {
+                        peer: "backup".into(),
+                        vips: vec![VipId(0)],
+                    },
+                ),
+            ),
+        ];
+        assert_eq!(judge(&record), Vec::<String>::new());
+    }
+
+    #[test]
     fn a_rival_heard_as_backup_again_starts_its_claim_afresh() {
         let mut record = vec![
             (S, role(0, Role::Acquiring, Role::Master)),
