@@ -51,11 +51,12 @@ pub struct Mutant {
 }
 
 impl Mutant {
-    /// The scenario this run is — `base`'s own faults and the schedule's, no swarm — named
-    /// after the sweep's `slot`: what it ran, and what its file replays.
+    /// The scenario this run is — `base`'s own faults and the schedule's, no swarm, lasting
+    /// until its convergence can be judged — named after the sweep's `slot`: what it ran, and
+    /// what its file replays.
     pub fn scenario(&self, base: &Scenario, slot: u64) -> Scenario {
         let seed = self.schedule.seed;
-        Scenario {
+        crate::plan::lasting_to_convergence(Scenario {
             name: format!("{}-guided-{slot}", base.name),
             description: format!(
                 "Made by a coverage-guided sweep of `{}` (its run {slot}) by mutating fault \
@@ -69,7 +70,7 @@ impl Mutant {
                 .collect(),
             swarm: None,
             ..base.clone()
-        }
+        })
     }
 }
 
