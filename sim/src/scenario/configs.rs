@@ -10,7 +10,13 @@ use failover_core::{Config, ConfigError};
 impl Scenario {
     /// Node `i`'s core configuration, with the paths an engine gives it: the scenario's
     /// protocol settings, every virtual address, hooks that time out as the scenario says.
-    pub fn node_config(&self, i: usize, paths: Vec<PathSettings>) -> Config {
+    /// On a segment the node learns its peers on, its file names none.
+    pub fn node_config(&self, i: usize, mut paths: Vec<PathSettings>) -> Config {
+        for path in &mut paths {
+            if self.nodes[i].learns.contains(&path.name) {
+                path.peers.clear();
+            }
+        }
         let p = &self.protocol;
         Config {
             node: NodeSettings {

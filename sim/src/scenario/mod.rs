@@ -314,6 +314,12 @@ pub struct NodeSpec {
     /// Quorum mode: a witness votes and never holds an address.
     #[serde(default, skip_serializing_if = "is_false")]
     pub witness: bool,
+    /// Segments on which its file names no peer: there it sends only to the nodes it has
+    /// heard there, by their datagrams' source addresses — the source document's backup,
+    /// whose `/etc/hostconfig` names only the master's direct-link address. Another node on
+    /// each such segment must name it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learns: Vec<String>,
 }
 
 impl NodeSpec {
@@ -555,6 +561,7 @@ impl ScenarioBuilder {
             priority,
             segments: None,
             witness: false,
+            learns: Vec::new(),
         });
         self
     }
@@ -566,6 +573,7 @@ impl ScenarioBuilder {
             priority: NodeSpec::default_priority(),
             segments: None,
             witness: true,
+            learns: Vec::new(),
         });
         self
     }

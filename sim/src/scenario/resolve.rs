@@ -81,6 +81,30 @@ impl Scenario {
                 }
             }
         }
+        for (i, n) in self.nodes.iter().enumerate() {
+            for seg in &n.learns {
+                let on = |j: usize| {
+                    (self.node_segments(j).iter()).any(|&s| self.segments[s].name == *seg)
+                };
+                if !on(i) {
+                    return Err(err(
+                        format!("node[{i}].learns"),
+                        format!("`{}` is not on a segment `{seg}`", n.name),
+                    ));
+                }
+                let named = (0..self.nodes.len())
+                    .any(|j| j != i && on(j) && !self.nodes[j].learns.contains(seg));
+                if !named {
+                    return Err(err(
+                        format!("node[{i}].learns"),
+                        format!(
+                            "no other node on `{seg}` names `{}`: it would never hear one there",
+                            n.name
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(swarm) = &self.swarm {
             swarm
                 .validate(self)

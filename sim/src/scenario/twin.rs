@@ -27,6 +27,7 @@ impl Scenario {
                 priority: 1,
                 segments: Some(vec![self.segments[self.client_segment()].name.clone()]),
                 witness: true,
+                learns: Vec::new(),
             });
         }
         if twin.expect.converge {
