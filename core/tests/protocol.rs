@@ -1883,6 +1883,49 @@ fn a_switchover_hands_over_to_the_node_named_alone_and_it_keeps_the_addresses() 
     assert_eq!(bed.max_holders, 1);
 }
 
+/// An owner restarted since it last heard a passive backup does not know it: the roll call
+/// must not end at the first answer of the nodes it knows while a configured address has not
+/// answered (`swarm-operators-three-nodes`, guided: alpha handed over to charlie with bravo's
+/// answer on its way, and charlie handed the addresses straight on to bravo).
+#[test]
+fn a_roll_call_waits_for_a_configured_address_the_owner_has_not_heard_since_it_started() {
+    let mut bed = Bed::new(&TRIO, 100);
+    bed.run_until(5_000);
+    // Alpha restarts while bravo cannot reach it: it learns only charlie.
+    bed.blocked.insert((1, 0));
+    bed.crash(0);
+    bed.start(0);
+    bed.run_until(10_000);
+    bed.blocked.clear();
+    assert_eq!(bed.holders, vec![true, false, false]);
+    let now = Instant::from_nanos(bed.now);
+    let known: Vec<String> = bed
+        .node(0)
+        .status(now)
+        .peers
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        known,
+        vec!["charlie".to_string()],
+        "bravo is passive: alpha never heard it"
+    );
+    // Bravo answers the roll call a little late (its process stopped for 50 ms).
+    bed.pause(1);
+    bed.ask(0, Request::Standby);
+    bed.run_until(10_050);
+    bed.resume(1);
+    bed.run_until(12_000);
+    assert_eq!(bed.answers(0)[0].1, standby_to("bravo"));
+    assert_eq!(bed.holders, vec![false, true, false]);
+    assert_eq!(
+        bed.count(|s| *s == Seen::Acquire(2)),
+        0,
+        "charlie never took over"
+    );
+}
+
 #[test]
 fn a_switchover_without_a_name_goes_to_the_best_other_live_node() {
     let mut bed = Bed::new(&TRIO, 100);

@@ -64,9 +64,11 @@
 //! heartbeat. A node is *eligible* when it answered (heard on some path since the roll call
 //! began), is a backup and announces a priority above 0 without the standby mark — so not a
 //! witness, not in standby, not itself taking over or releasing. The owner decides as soon as
-//! every peer it knows has answered, or one interval after the roll call began if some
-//! eligible node has; for a named node, as soon as that node answers. It hands over to the
-//! best-ranked eligible node (or the one named).
+//! every peer it knows has answered and every peer address its configuration names is one
+//! of theirs (a node restarted since it last heard a passive backup does not know it), or
+//! one interval after the roll call began if some eligible node has; for a named node, as
+//! soon as that node answers. It hands over to the best-ranked eligible node (or the one
+//! named).
 //!
 //! **Refused** (nothing changes; the answer says why): when no eligible node answered within
 //! `dead_after` (the silence after which a peer counts as dead) — so a paused or cut-off

@@ -228,7 +228,8 @@ impl Node {
             .filter(heard)
             .filter(|p| if h.owner { p.eligible() } else { can_own(p) })
             .max_by(|a, b| a.rank().cmp(&b.rank()));
-        let everyone = (self.peers.iter()).all(|p| p.left || p.heard_since(h.began));
+        let everyone = (self.peers.iter()).all(|p| p.left || p.heard_since(h.began))
+            && self.every_configured_peer_known();
         match best {
             Some(p) if everyone || waited >= self.config.protocol.interval || !h.owner => {
                 Verdict::To(h.owner.then(|| p.name.clone()))
@@ -236,6 +237,15 @@ impl Node {
             _ if given_up => Verdict::Refuse(Refusal::NoEligibleNode { waited_ms }),
             _ => Verdict::Wait,
         }
+    }
+
+    /// Whether every peer address of this node's file is one a known peer sends from: a
+    /// node not heard since this one started (a passive backup, silent while an owner is
+    /// heard) may be live all the same, and the roll call then waits its interval for it.
+    fn every_configured_peer_known(&self) -> bool {
+        (self.config.paths.iter().enumerate()).all(|(i, path)| {
+            (path.peers.iter()).all(|&a| (self.peers.iter()).any(|p| p.paths[i].source == Some(a)))
+        })
     }
 
     /// Once an operator's hand-over has released the addresses: the successor is named in
