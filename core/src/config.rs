@@ -726,6 +726,14 @@ impl Config {
                 format!("must list this node, `{}`", self.node.name),
             ));
         }
+        // A path naming no peer learns them from their heartbeats, but a witness never
+        // speaks first: a node that cannot name it cannot ask it for a vote.
+        if let Some(i) = self.paths.iter().position(|path| path.peers.is_empty()) {
+            return Err(invalid(
+                format!("path[{i}].peers"),
+                "names no peer: in quorum mode every voter is asked at an address the file                  names (a witness answers only; learning peers from their heartbeats is for                  classic mode)",
+            ));
+        }
         let lease = self.lease();
         if lease < p.interval + MIN_LEASE_SLACK {
             return Err(invalid(

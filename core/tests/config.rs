@@ -393,3 +393,20 @@ fn a_metrics_address_beyond_loopback_is_refused_unless_allowed() {
         "a misspelt setting is named: {err}"
     );
 }
+
+#[test]
+fn a_quorum_node_names_its_peers_on_every_path() {
+    let quorum = TWO_NODE_MASTER.replace(
+        "interval = \"100ms\"",
+        "interval = \"100ms\"\nmode = \"quorum\"\nvoters = [\"master\", \"backup\", \"witness\"]",
+    );
+    assert!(Config::from_toml_str(&quorum, "failover.toml").is_ok());
+    // As the source document's backup names only the master's direct-link address.
+    let learning = quorum.replace("peers = [\"192.0.2.11:1694\"]", "peers = []");
+    let (field, message) = field_error(&learning);
+    assert_eq!(field, "path[0].peers");
+    assert!(message.contains("a witness answers only"), "{message}");
+    // Classic mode learns them.
+    let classic = TWO_NODE_MASTER.replace("peers = [\"192.0.2.11:1694\"]", "peers = []");
+    assert!(Config::from_toml_str(&classic, "failover.toml").is_ok());
+}

@@ -84,4 +84,16 @@ fn a_segment_learned_is_one_the_node_is_on_and_another_node_names_it_there() {
         err.contains("node[0].learns") && err.contains("would never hear one there"),
         "{err}"
     );
+    // Quorum mode names every voter: a witness never speaks first.
+    let quorum = HOSTCONFIG_PAIR.replace(
+        "[[vip]]",
+        "[[node]]\n    name = \"witness\"\n    witness = true\n    [protocol]\n    mode = \"quorum\"\n    [[vip]]",
+    );
+    let err = Scenario::from_toml_str(&quorum, "quorum.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("node[1].learns") && err.contains("a witness answers only"),
+        "{err}"
+    );
 }

@@ -95,6 +95,10 @@ impl Scenario {
                             "node.name" => format!("node[{i}].name"),
                             "node.witness" => format!("node[{i}].witness"),
                             "protocol.voters" => "node".to_string(),
+                            // (the only peers a scenario's node leaves out: those it learns)
+                            f if f.starts_with("path[") && f.ends_with("].peers") => {
+                                format!("node[{i}].learns")
+                            }
                             _ => field,
                         };
                         Err(ScenarioError::Invalid {
