@@ -40,7 +40,7 @@ fn a_node_that_learns_a_segment_names_no_peer_there_and_sends_there_once_it_hear
     );
     assert_eq!((peers(0, 0).len(), peers(0, 1).len()), (1, 1));
     // Its first datagrams go out on the direct link only; once the master's heartbeat has
-    // reached it on public, it answers there too.
+    // reached it on public, it answers there too, at that instant.
     let options = Options {
         keep_datagrams: true,
         ..Options::default()
@@ -59,6 +59,12 @@ fn a_node_that_learns_a_segment_names_no_peer_there_and_sends_there_once_it_hear
     let sent_direct = position("send: 198.51.100.11:1694 -> 198.51.100.10:1694").unwrap();
     assert!(
         sent_direct < heard_public && heard_public < sent_public,
+        "{lines:#?}"
+    );
+    // At once: its answer to the master it has just met goes out on public too.
+    let records = &report.trace.records;
+    assert_eq!(
+        records[sent_public].at, records[heard_public].at,
         "{lines:#?}"
     );
 }
