@@ -1,6 +1,6 @@
 //! Seeds of the swarm scenarios, beyond those CI sweeps, that found a bug since fixed: each
 //! must pass, so the bug stays found.
-use failover_sim::{builtin, run, Options};
+use failover_sim::{builtin, run, Options, Scenario};
 
 /// (scenario, seed, what it found).
 const FOUND: [(&str, u64, &str); 5] = [
@@ -42,6 +42,30 @@ fn the_swarm_seeds_that_found_bugs_since_fixed_pass() {
         assert!(
             report.findings.violations.is_empty(),
             "{name} seed {seed} ({what}): {:?}",
+            report.findings.violations
+        );
+    }
+}
+
+/// Swarm finds shrunk to a scenario file of their own (`failover-sim shrink`), each with the
+/// seed that showed the bug, and what it found.
+const SHRUNK: [(&str, &str, u64, &str); 1] = [(
+    // Core: a readiness check that passed ended the back-off that marked a second takeover
+    // without a majority as a repeat, and the no-quorum notice was mailed again.
+    "quorum-no-majority-told-twice.toml",
+    include_str!("found/quorum-no-majority-told-twice.toml"),
+    1000243,
+    "a no-quorum notice repeated across a readiness check",
+)];
+
+#[test]
+fn the_shrunk_swarm_finds_pass() {
+    for (file, text, seed, what) in SHRUNK {
+        let scenario = Scenario::from_toml_str(text, file).unwrap();
+        let report = run(&scenario, seed, &Options::default()).unwrap();
+        assert!(
+            report.findings.violations.is_empty(),
+            "{file} seed {seed} ({what}): {:?}",
             report.findings.violations
         );
     }

@@ -190,6 +190,11 @@ pub struct Node {
     peers: Peers,
     /// The last hand-over that was refused (by `Test` or the kernel), until one succeeds.
     backoff: Option<Backoff>,
+    /// Quorum mode: a takeover given up for want of a majority was notified, and this node
+    /// has since neither taken the addresses over nor ended a release: another is no news.
+    /// (Kept apart from the back-off, which a readiness check that passes ends: `Test` said
+    /// yes again, but the group may lack a majority all the same.)
+    no_quorum_told: bool,
     /// The node a departed owner named to take over (or this node named, handing over for
     /// an operator), until it claims or its time is up.
     heir: Option<Heir>,
@@ -355,6 +360,7 @@ impl Node {
             repeat_until: now,
             peers: Peers::default(),
             backoff: None,
+            no_quorum_told: false,
             heir: None,
             standby: false,
             kept: false,
@@ -907,6 +913,12 @@ impl Node {
                 }
             }
             let from = std::mem::replace(&mut self.role, to);
+            if matches!(
+                (from, to),
+                (Role::Acquiring, Role::Master) | (Role::Releasing, Role::Backup | Role::Stopped)
+            ) {
+                self.no_quorum_told = false;
+            }
             self.coverage.hit(Point::role(to));
             self.coverage.hit(Point::transition(from, to));
             self.repeat_until = self.now + self.dead_after;

@@ -256,7 +256,8 @@ impl Node {
                 (self.coverage).hit(Point::takeover(acquired, vetoed, t.failed.len()));
                 self.coverage
                     .hit(Single::LeaseMissing.when(t.no_quorum.is_some()));
-                if let Some((granted, late)) = t.no_quorum.filter(|_| !t.repeat) {
+                if let Some((granted, late)) = t.no_quorum.filter(|_| !self.no_quorum_told) {
+                    self.no_quorum_told = true;
                     let q = self.quorum.as_ref().expect("no quorum in quorum mode");
                     self.outputs.push_back(notify(
                         &mut self.coverage,
