@@ -45,13 +45,6 @@ use tempfile::TempDir;
 /// The SMTP server's port, on the client's address.
 const SMTP_PORT: u16 = 2525;
 
-/// How late a new owner's gratuitous ARP may reach the client on this bed in a healthy
-/// hand-over, for judging real daemons: the simulator's `announce_latency` is the 90th
-/// percentile measured here (1.9 ms; 3.4 ms at worst at load 4–5, README "the client"), and a
-/// request the client sent before a later one arrived failed once under the full test run,
-/// which loads both cores (`real-reload-hand-back`, 3.52 s).
-const REAL_ANNOUNCE_BOUND: Duration = Duration::from_millis(10);
-
 /// Why `scenario` cannot run against real daemons here, if it cannot.
 pub fn refuse(scenario: &Scenario) -> Result<(), String> {
     let refuse = |what: String| {
@@ -162,10 +155,7 @@ pub fn run(scenario: &Scenario, seed: u64, failoverd: &Path) -> Result<Real, Str
     let record = record?;
     let wall_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let end = plan.scenario.duration.as_nanos() as u64;
-    let mut judged = scenario.clone();
-    let latency = &mut judged.protocol.announce_latency;
-    *latency = (*latency).max(REAL_ANNOUNCE_BOUND);
-    let findings = check::judge(&judged, &plan.faults, &record.seen, end, false);
+    let findings = check::judge(scenario, &plan.faults, &record.seen, end, false);
     Ok(Real {
         produced: Produced {
             acts: record.acts,
