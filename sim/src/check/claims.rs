@@ -125,17 +125,13 @@ impl HeardClaims {
         if !self.judge_names {
             return None;
         }
-        let row = node * self.n..(node + 1) * self.n;
-        // (no naming at all is judged by what it had heard when it first took over: it
-        // names whom it heard claim since, if anyone)
-        let (row, named_row) = (
-            &self.at_takeover[row.clone()],
-            &(if self.owner[node] {
-                &self.claimed
-            } else {
-                &self.at_takeover
-            })[row],
-        );
+        let row = &self.at_takeover[node * self.n..(node + 1) * self.n];
+        // (an owner asking again names whom it heard claim since it first took over)
+        let named = if self.owner[node] {
+            &self.claimed
+        } else {
+            &self.at_takeover
+        };
         let name = &ctx.nodes[node].0;
         let when = super::secs(at);
         match from {
@@ -146,7 +142,7 @@ impl HeardClaims {
                 )
             }),
             Some(from) => {
-                let heard = (ctx.nodes.iter().position(|(n, _)| n == from)).is_some_and(|c| named_row[c]);
+                let heard = (ctx.nodes.iter().position(|(n, _)| n == from)).is_some_and(|c| named[node * self.n + c]);
                 (!heard).then(|| {
                     format!("{name}'s failover notice at {when} names {from} as the previous owner, never heard claiming the addresses")
                 })
